@@ -1,0 +1,368 @@
+//! The G: one goroutine, or the stand-in for a plain OS thread that blocks
+//! on a gort primitive.
+//!
+//! Go: runtime/runtime2.go (`type g`, the `_G*` statuses, `waitReason`).
+//!
+//! A goroutine's G is created by spawn, gets a corosensei coroutine and a
+//! stack when it first runs, and is recycled through its P's free list when
+//! it finishes. A thread's G lives as long as its thread and is never
+//! scheduled: parking it blocks the thread on the G's [`Note`].
+//!
+//! Ownership of the fields in [`GInner`]: they are touched only by whoever
+//! owns the G at the moment: the spawner before it is published, the M that
+//! runs it (the goroutine itself and the M's scheduler, which alternate on
+//! one thread), or nobody while it is queued or parked. Ownership passes
+//! through the run queues (a Release push paired with an Acquire pop or
+//! steal) and through park/ready (the unlock callback runs before any waker
+//! can see the G; `ready` publishes it through a run queue), so every access
+//! to `GInner` happens-after the previous owner's last one. Everything other
+//! threads may read at any time is atomic.
+
+use std::cell::UnsafeCell;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{
+    AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+
+use crate::local::Locals;
+use crate::lock::Note;
+use crate::sched::Sched;
+use crate::spawn::Runnable;
+use crate::stack::GStack;
+
+/// The coroutine a goroutine runs in.
+pub(crate) type Coro = corosensei::Coroutine<(), Suspend, (), GStack>;
+/// The handle a running goroutine suspends itself through.
+pub(crate) type GYielder = corosensei::Yielder<(), Suspend>;
+
+/// What a goroutine asks of its M's scheduler when it suspends.
+pub(crate) enum Suspend {
+    /// Block: the scheduler marks the G waiting, then calls the unlock
+    /// function; if that returns false the G runs again at once.
+    /// Go: `gopark` / `park_m`.
+    Park(ParkFn),
+    /// Go to the back of the global run queue. Go: `Gosched`.
+    Gosched,
+    /// Go to the back of this P's run queue. Go: `goyield`.
+    Yield,
+    /// The M lost its P (sysmon retook it): requeue the G and stop the M.
+    /// Go: `exitsyscallNoP`.
+    NoP,
+}
+
+/// The unlock callback of a park, living on the parked goroutine's stack.
+pub(crate) struct ParkFn(pub(crate) *mut (dyn FnMut(GRef) -> bool + 'static));
+
+/// G statuses (Go: `_Gidle` ...). Stored in [`G::status`].
+pub(crate) mod status {
+    /// Just allocated or recycled, not yet spawned.
+    pub const IDLE: u32 = 0;
+    /// On a run queue.
+    pub const RUNNABLE: u32 = 1;
+    /// Running on an M.
+    pub const RUNNING: u32 = 2;
+    /// In a `gort::syscall` call.
+    pub const SYSCALL: u32 = 3;
+    /// Parked.
+    pub const WAITING: u32 = 4;
+    /// Finished.
+    pub const DEAD: u32 = 6;
+}
+
+/// Why a goroutine is parked; the strings are Go's, as shown in goroutine
+/// dumps (Go: `waitReasonStrings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// Not waiting.
+    Zero = 0,
+    /// Blocked receiving from a channel.
+    ChanReceive,
+    /// Blocked sending on a channel.
+    ChanSend,
+    /// Blocked in a select.
+    Select,
+    /// A select with no cases.
+    SelectNoCases,
+    /// Receiving from a nil channel.
+    ChanReceiveNilChan,
+    /// Sending on a nil channel.
+    ChanSendNilChan,
+    /// In `sleep`.
+    Sleep,
+    /// Waiting for network I/O.
+    IoWait,
+    /// Acquiring a runtime semaphore.
+    Semacquire,
+    /// `Mutex::lock`.
+    SyncMutexLock,
+    /// `RwLock::read`.
+    SyncRWMutexRLock,
+    /// `RwLock::write`.
+    SyncRWMutexLock,
+    /// `Cond::wait`.
+    SyncCondWait,
+    /// `WaitGroup::wait`.
+    SyncWaitGroupWait,
+    /// Waiting in `JoinHandle::join`.
+    JoinWait,
+    /// Preempted.
+    Preempted,
+    /// Parked with no more specific reason.
+    Other,
+}
+
+impl WaitReason {
+    /// Go's spelling, as in `goroutine 7 [chan receive]:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Zero => "",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::Select => "select",
+            WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::ChanReceiveNilChan => "chan receive (nil chan)",
+            WaitReason::ChanSendNilChan => "chan send (nil chan)",
+            WaitReason::Sleep => "sleep",
+            WaitReason::IoWait => "IO wait",
+            WaitReason::Semacquire => "semacquire",
+            WaitReason::SyncMutexLock => "sync.Mutex.Lock",
+            WaitReason::SyncRWMutexRLock => "sync.RWMutex.RLock",
+            WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
+            WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
+            WaitReason::JoinWait => "goroutine join",
+            WaitReason::Preempted => "preempted",
+            WaitReason::Other => "waiting",
+        }
+    }
+
+    fn from_u8(v: u8) -> WaitReason {
+        const ALL: [WaitReason; 18] = [
+            WaitReason::Zero,
+            WaitReason::ChanReceive,
+            WaitReason::ChanSend,
+            WaitReason::Select,
+            WaitReason::SelectNoCases,
+            WaitReason::ChanReceiveNilChan,
+            WaitReason::ChanSendNilChan,
+            WaitReason::Sleep,
+            WaitReason::IoWait,
+            WaitReason::Semacquire,
+            WaitReason::SyncMutexLock,
+            WaitReason::SyncRWMutexRLock,
+            WaitReason::SyncRWMutexLock,
+            WaitReason::SyncCondWait,
+            WaitReason::SyncWaitGroupWait,
+            WaitReason::JoinWait,
+            WaitReason::Preempted,
+            WaitReason::Other,
+        ];
+        ALL.get(v as usize).copied().unwrap_or(WaitReason::Other)
+    }
+}
+
+impl std::fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A goroutine, or a thread's stand-in. See the module docs for which
+/// fields whom.
+pub struct G {
+    /// Goroutine id (Go: `goid`); 0 for a thread's G.
+    pub(crate) id: AtomicU64,
+    pub(crate) status: AtomicU32,
+    wait_reason: AtomicU8,
+    /// When the current wait began (nanotime), for dumps.
+    wait_since: AtomicI64,
+    /// Who won a select wake-up race: 0 nobody yet, 1 taken (Go:
+    /// `selectDone`).
+    select_done: AtomicU32,
+    /// A word a waker leaves for the goroutine it readies (Go: `param`).
+    param: AtomicUsize,
+    /// Whether this G stands in for a plain thread.
+    pub(crate) is_thread: bool,
+    /// A thread's G sleeps here while parked.
+    pub(crate) note: Note,
+    /// The runtime the goroutine belongs to; set at spawn, constant for the
+    /// goroutine's life.
+    sched: AtomicPtr<Sched>,
+    /// The coroutine, touched only by the M that runs the G (never by the
+    /// goroutine's own code, so the scheduler may hold it across `resume`).
+    pub(crate) coro: UnsafeCell<Option<Coro>>,
+    /// Goroutine-local storage, touched only by the goroutine itself.
+    pub(crate) locals: UnsafeCell<Locals>,
+    pub(crate) inner: UnsafeCell<GInner>,
+}
+
+/// The owner-only part of a G (see the module docs).
+pub(crate) struct GInner {
+    /// The goroutine's function, until it first runs.
+    pub(crate) entry: Option<Arc<dyn Runnable>>,
+    /// A stack taken at spawn time (`try_spawn`), else `None`.
+    pub(crate) stack: Option<GStack>,
+    /// Requested stack size; 0 means the runtime's default.
+    pub(crate) stack_size: usize,
+    pub(crate) yielder: *const GYielder,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) spawn_site: &'static Location<'static>,
+    pub(crate) parent_id: u64,
+    /// The guard page of the goroutine's stack, once it has one.
+    pub(crate) guard: (usize, usize),
+    /// The M this goroutine is locked to (Go: `lockedm`), and the nesting
+    /// count of `lock_os_thread` calls.
+    pub(crate) locked_m: Option<Arc<crate::m::M>>,
+    pub(crate) lock_count: u32,
+}
+
+// SAFETY: G is shared between threads: its atomic fields are thread-safe,
+// and `inner` is accessed only by the G's current owner, with ownership
+// handed over through synchronising operations (module docs). The
+// coroutine inside is !Send only because its stack may hold !Send values;
+// gort's safety model (crate docs) makes keeping such values across a
+// blocking call the user's promise.
+unsafe impl Send for G {}
+// SAFETY: see above.
+unsafe impl Sync for G {}
+
+impl G {
+    pub(crate) fn new(is_thread: bool) -> G {
+        G {
+            id: AtomicU64::new(0),
+            status: AtomicU32::new(status::IDLE),
+            wait_reason: AtomicU8::new(0),
+            wait_since: AtomicI64::new(0),
+            select_done: AtomicU32::new(0),
+            param: AtomicUsize::new(0),
+            is_thread,
+            note: Note::new(),
+            sched: AtomicPtr::new(std::ptr::null_mut()),
+            coro: UnsafeCell::new(None),
+            locals: UnsafeCell::new(Locals::default()),
+            inner: UnsafeCell::new(GInner {
+                entry: None,
+                stack: None,
+                stack_size: 0,
+                yielder: std::ptr::null(),
+                name: None,
+                spawn_site: Location::caller(),
+                parent_id: 0,
+                guard: (0, 0),
+                locked_m: None,
+                lock_count: 0,
+            }),
+        }
+    }
+
+    /// The runtime of a goroutine.
+    pub(crate) fn sched(&self) -> &Sched {
+        // SAFETY: set at spawn to the Sched that runs the goroutine; a Sched
+        // outlives its goroutines (it is leaked if any survive shutdown).
+        unsafe { &*self.sched.load(Ordering::Relaxed) }
+    }
+
+    pub(crate) fn set_sched(&self, s: &Sched) {
+        self.sched
+            .store(s as *const Sched as *mut Sched, Ordering::Relaxed);
+    }
+
+    /// The goroutine id; 0 for a plain thread.
+    pub fn id(&self) -> u64 {
+        self.id.load(Ordering::Relaxed)
+    }
+
+    /// Whether this is a plain thread's stand-in rather than a goroutine.
+    pub fn is_thread(&self) -> bool {
+        self.is_thread
+    }
+
+    /// Records why the G is about to park.
+    pub(crate) fn set_wait_reason(&self, r: WaitReason) {
+        self.wait_reason.store(r as u8, Ordering::Relaxed);
+        self.wait_since
+            .store(crate::sys::nanotime(), Ordering::Relaxed);
+    }
+
+    /// Why the G is parked, if it is.
+    pub fn wait_reason(&self) -> WaitReason {
+        WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+
+    /// Claims the select wake-up: returns true for the first caller since
+    /// the last [`G::reset_select`]. Go: `sg.g.selectDone.CompareAndSwap(0, 1)`.
+    pub fn try_win_select(&self) -> bool {
+        self.select_done
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Re-arms the select race before (or after) a select. Only the G
+    /// itself calls this.
+    pub fn reset_select(&self) {
+        self.select_done.store(0, Ordering::Release);
+    }
+
+    /// Leaves a word for the goroutine before readying it (Go: `gp.param`).
+    pub fn set_param(&self, v: usize) {
+        self.param.store(v, Ordering::Release);
+    }
+
+    /// Reads and clears the word left by the waker.
+    pub fn take_param(&self) -> usize {
+        self.param.swap(0, Ordering::Acquire)
+    }
+
+    /// Owner-only access to the inner fields.
+    ///
+    /// # Safety
+    /// The caller must own the G (module docs) and must not let two
+    /// references from this call overlap.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn inner(&self) -> &mut GInner {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &mut *self.inner.get() }
+    }
+}
+
+/// A reference to a goroutine (or a thread's stand-in) that a primitive
+/// keeps in its wait queue. Go: the `g` pointer in a `sudog`.
+///
+/// A GRef is a raw pointer: it stays valid while its goroutine is parked,
+/// and a goroutine cannot finish while it is parked, so a waker that took
+/// the GRef out of a wait queue under the queue's lock may use it until it
+/// has called [`crate::park::ready`] on it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct GRef(pub(crate) NonNull<G>);
+
+// SAFETY: a GRef is only an address; what may be done through it is
+// governed by the park/ready contract, which is thread-agnostic.
+unsafe impl Send for GRef {}
+// SAFETY: as above.
+unsafe impl Sync for GRef {}
+
+impl GRef {
+    pub(crate) fn from_ref(g: &G) -> GRef {
+        GRef(NonNull::from(g))
+    }
+
+    /// The G behind the reference.
+    ///
+    /// # Safety
+    /// The G must still be alive: it is the current goroutine, or it is
+    /// parked and has not been readied since the caller took the GRef from
+    /// a wait queue (see the type's docs).
+    pub unsafe fn get(&self) -> &G {
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The raw address, e.g. as a map key.
+    pub fn as_ptr(&self) -> *const G {
+        self.0.as_ptr()
+    }
+}

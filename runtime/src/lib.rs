@@ -1,0 +1,108 @@
+//! gort-runtime: stackful goroutines on an M:P:G scheduler.
+//!
+//! This crate is the foundation of [gort](https://docs.rs/gort): goroutines,
+//! the scheduler that runs them, their stacks, the park/ready protocol every
+//! blocking primitive is built on, timers and sysmon. Most programs use the
+//! `gort` facade, which re-exports this crate's API next to channels, sync
+//! and net.
+//!
+//! # Architecture (Go: runtime/proc.go, runtime/runtime2.go)
+//!
+//! - A **G** is a goroutine: a corosensei coroutine on its own guard-paged
+//!   stack ([`stack`] module docs), an id, a status, a wait reason.
+//! - An **M** is an OS thread. It runs goroutines only while it holds a P.
+//! - A **P** is the right to run goroutines; there are `max_procs` of them.
+//!   Each has a local run queue, a `runnext` slot for the goroutine just
+//!   readied, a timer heap and caches of stacks and Gs.
+//! - An M looks for work in Go's order: `runnext`, the local queue, the
+//!   global queue (first, every 61st time), the network poller, stealing
+//!   from other Ps in random order, then it parks (or blocks in the poller
+//!   until the next timer). Idle Ms use no CPU.
+//! - **sysmon**, one thread per runtime, retakes the P of an M that stays
+//!   away from the scheduler (blocked in the kernel, or computing for a
+//!   whole time slice) and hands it to another M, and asks long-running
+//!   goroutines to yield.
+//!
+//! # Blocking: park and ready
+//!
+//! Every blocking primitive (channels, sync, net, sleep) blocks through
+//! [`park`] and wakes through [`ready`]; [`park`]'s module documents the
+//! contract. The same calls block and wake a plain OS thread when used
+//! outside a goroutine, so every gort primitive works from any thread.
+//!
+//! # Safety model
+//!
+//! A goroutine migrates between OS threads at its park points: it may park
+//! on one thread and resume on another. What follows from that:
+//!
+//! - [`spawn`] requires `F: Send + 'static`, like `std::thread::spawn`.
+//! - Rust cannot check that a goroutine keeps no `!Send` value (an `Rc`, a
+//!   `std::sync::MutexGuard`, a `RefCell` borrow of a `thread_local!`)
+//!   across a blocking call. Doing so is the user's promise, exactly as for
+//!   any stackful-coroutine runtime. Holding a std `MutexGuard` across a
+//!   park is also a deadlock hazard; use `gort::sync::Mutex`.
+//! - A `thread_local!` read before a channel receive and after it may come
+//!   from two different threads. Use goroutine-local storage ([`local!`])
+//!   instead; it follows the goroutine.
+//! - LLVM may keep the address of a thread-local variable in a register
+//!   across a call. The runtime's own per-thread state is therefore read
+//!   only through `#[inline(never)]` accessors after each switch, and a
+//!   release-mode test migrates goroutines between threads and checks the
+//!   thread identity after every park.
+//! - gort cannot interrupt a goroutine that loops without calling into the
+//!   runtime (Go interrupts it with a signal; Rust code cannot be switched
+//!   away from at an arbitrary instruction). sysmon sets a preemption flag
+//!   after 10 ms that every runtime call checks ([`preempt_point`] checks it
+//!   explicitly), and after that time slice it hands the looping M's P to
+//!   another M, so the other goroutines keep running anyway.
+//! - Every `unsafe` block in this crate states why it holds (`// SAFETY:`);
+//!   the crate denies `unsafe_op_in_unsafe_fn` and
+//!   `clippy::undocumented_unsafe_blocks`.
+//!
+//! # Stacks
+//!
+//! Stacks have a fixed size (default [`DEFAULT_STACK_SIZE`], virtual;
+//! only touched pages cost memory) and a guard page. Overflowing one prints
+//! `goroutine N [name]: stack overflow` with the spawn site and aborts; it
+//! never corrupts memory. Guards use `madvise(MADV_GUARD_INSTALL)` on Linux
+//! 6.13 and later, which costs no kernel mapping; on older kernels they
+//! fall back to `mprotect`, which costs one mapping per stack and caps live
+//! goroutines near `vm.max_map_count / 2`.
+
+#![warn(missing_docs)]
+
+pub mod debug;
+mod g;
+mod local;
+mod lock;
+mod m;
+mod p;
+pub mod panic;
+pub mod park;
+pub mod poll;
+mod proc;
+mod runtime;
+mod sched;
+mod signal;
+mod spawn;
+pub mod stack;
+mod sys;
+mod sysmon;
+pub mod timer;
+
+pub use g::{G, GRef, WaitReason};
+pub use local::LocalKey;
+pub use lock::{Lock, LockGuard, Note, RawLock};
+pub use panic::{Panic, PanicPolicy};
+pub use park::{current_g, in_goroutine, park, park_timeout, ready, yield_local, yield_now};
+pub use proc::{cheaprand, cheaprandn, preempt_point, syscall};
+pub use runtime::{
+    DEFAULT_STACK_SIZE, Runtime, RuntimeBuilder, default_runtime, install_poller, run,
+};
+pub use spawn::{
+    Builder, Goroutine, JoinHandle, current, lock_os_thread, num_goroutine, os_thread_lock_count,
+    spawn, unlock_os_thread,
+};
+pub use stack::StackError as SpawnError;
+pub use sys::nanotime;
+pub use timer::sleep;

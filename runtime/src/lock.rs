@@ -1,0 +1,324 @@
+//! The runtime's own mutex and its one-shot event, both on a futex.
+//!
+//! Go: runtime/lock_futex.go (`lock2`, `unlock2`, `note`).
+//!
+//! [`RawLock`] protects short runtime critical sections (a channel, the
+//! scheduler's idle lists, a semaphore root). It blocks the OS thread, never
+//! the goroutine, so it must never be held across a goroutine park; the one
+//! exception is the park hand-off, where the lock is released by the unlock
+//! callback that the scheduler runs after the goroutine is off its stack
+//! (see [`crate::park`]).
+//!
+//! Lock word states: 0 unlocked, 1 locked, 2 locked with possible sleepers.
+//! Acquire orderings on the lock paths pair with the Release swap in
+//! `unlock`, so everything written inside the critical section is visible to
+//! the next holder.
+//!
+//! [`Note`] is Go's `note`: one sleep paired with one wake-up, in either
+//! order. Key 0 means not signalled, 1 signalled.
+
+use std::cell::UnsafeCell;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::sys;
+
+const UNLOCKED: u32 = 0;
+const LOCKED: u32 = 1;
+const SLEEPING: u32 = 2;
+
+/// Spins before sleeping, as Go's `active_spin` / `active_spin_cnt`.
+const ACTIVE_SPIN: u32 = 4;
+const ACTIVE_SPIN_CNT: u32 = 30;
+
+/// A futex mutex without data: lock and unlock are explicit, so a lock taken
+/// on a goroutine's stack can be released by the scheduler after the
+/// goroutine has parked. Go: runtime `mutex`.
+pub struct RawLock {
+    key: AtomicU32,
+}
+
+impl RawLock {
+    /// An unlocked lock.
+    pub const fn new() -> Self {
+        RawLock {
+            key: AtomicU32::new(UNLOCKED),
+        }
+    }
+
+    /// Acquires the lock, blocking the OS thread while another holds it.
+    #[inline]
+    pub fn lock(&self) {
+        if self
+            .key
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        // Spin a little: critical sections are short and the holder is
+        // probably running on another CPU.
+        for _ in 0..ACTIVE_SPIN {
+            if self.key.load(Ordering::Relaxed) == UNLOCKED
+                && self
+                    .key
+                    .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            sys::procyield(ACTIVE_SPIN_CNT);
+        }
+        sys::osyield();
+        // Mark the lock contended so the holder's unlock wakes us.
+        while self.key.swap(SLEEPING, Ordering::Acquire) != UNLOCKED {
+            sys::futex_wait(&self.key, SLEEPING, None);
+        }
+    }
+
+    /// Acquires the lock if it is free.
+    #[inline]
+    pub fn try_lock(&self) -> bool {
+        self.key
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Releases the lock.
+    ///
+    /// # Safety
+    /// The caller must hold the lock (it may have been taken on another
+    /// stack of the same logical owner, e.g. before a goroutine parked).
+    #[inline]
+    pub unsafe fn unlock(&self) {
+        if self.key.swap(UNLOCKED, Ordering::Release) == SLEEPING {
+            sys::futex_wake(&self.key, 1);
+        }
+    }
+
+    /// Whether the lock is held by someone (for assertions only).
+    pub fn is_locked(&self) -> bool {
+        self.key.load(Ordering::Relaxed) != UNLOCKED
+    }
+}
+
+impl Default for RawLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Data behind a [`RawLock`]. Go: a struct whose first field is a `mutex`.
+pub struct Lock<T: ?Sized> {
+    raw: RawLock,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock serialises all access to `data`, so sharing a Lock is
+// sound whenever T may be sent between threads, as for std's Mutex.
+unsafe impl<T: ?Sized + Send> Sync for Lock<T> {}
+// SAFETY: moving the Lock moves T; requires T: Send.
+unsafe impl<T: ?Sized + Send> Send for Lock<T> {}
+
+impl<T> Lock<T> {
+    /// Wraps `data` in an unlocked lock.
+    pub const fn new(data: T) -> Self {
+        Lock {
+            raw: RawLock::new(),
+            data: UnsafeCell::new(data),
+        }
+    }
+}
+
+impl<T: ?Sized> Lock<T> {
+    /// Acquires the lock.
+    #[inline]
+    pub fn lock(&self) -> LockGuard<'_, T> {
+        self.raw.lock();
+        LockGuard { lock: self }
+    }
+
+    /// Acquires the lock if it is free.
+    #[inline]
+    pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
+        self.raw.try_lock().then_some(LockGuard { lock: self })
+    }
+
+    /// The underlying lock, for callers that release it from a park
+    /// callback (see [`LockGuard::leak`]).
+    pub fn raw(&self) -> &RawLock {
+        &self.raw
+    }
+
+    /// Mutable access without locking: `&mut self` proves exclusivity.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+/// Proof that a [`Lock`] is held; unlocks on drop.
+pub struct LockGuard<'a, T: ?Sized> {
+    lock: &'a Lock<T>,
+}
+
+impl<'a, T: ?Sized> LockGuard<'a, T> {
+    /// Gives up the guard without unlocking and returns the raw lock, which
+    /// the caller must unlock exactly once, typically from the unlock
+    /// callback of [`crate::park`]. Go: `goparkunlock(&c.lock)`.
+    pub fn leak(self) -> &'a RawLock {
+        let raw = &self.lock.raw;
+        std::mem::forget(self);
+        raw
+    }
+}
+
+impl<T: ?Sized> Deref for LockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while the lock is held.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for LockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard exists only while the lock is held, and `&mut
+        // self` makes this the only reference through it.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for LockGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: a live guard means we hold the lock.
+        unsafe { self.lock.raw.unlock() }
+    }
+}
+
+/// One sleep paired with one wake-up, in either order. Go: `note`.
+///
+/// `wakeup` stores 1 with Release and the sleeper's Acquire load of 1
+/// pairs with it, so whatever the waker wrote before waking is visible to
+/// the sleeper after it returns.
+pub struct Note {
+    key: AtomicU32,
+}
+
+impl Note {
+    /// A cleared note.
+    pub const fn new() -> Self {
+        Note {
+            key: AtomicU32::new(0),
+        }
+    }
+
+    /// Re-arms the note. Only the sleeper calls it, after its sleep returned.
+    pub fn clear(&self) {
+        self.key.store(0, Ordering::Relaxed);
+    }
+
+    /// Signals the note, waking the sleeper if there is one.
+    pub fn wakeup(&self) {
+        if self.key.swap(1, Ordering::Release) == 0 {
+            sys::futex_wake(&self.key, 1);
+        }
+    }
+
+    /// Blocks the thread until the note is signalled.
+    pub fn sleep(&self) {
+        while self.key.load(Ordering::Acquire) == 0 {
+            sys::futex_wait(&self.key, 0, None);
+        }
+    }
+
+    /// Blocks until the note is signalled or `timeout` passes; returns
+    /// whether it was signalled.
+    pub fn sleep_timeout(&self, timeout: Duration) -> bool {
+        let deadline =
+            sys::nanotime().saturating_add(timeout.as_nanos().min(i64::MAX as u128) as i64);
+        loop {
+            if self.key.load(Ordering::Acquire) != 0 {
+                return true;
+            }
+            let now = sys::nanotime();
+            if now >= deadline {
+                return self.key.load(Ordering::Acquire) != 0;
+            }
+            sys::futex_wait(
+                &self.key,
+                0,
+                Some(Duration::from_nanos((deadline - now) as u64)),
+            );
+        }
+    }
+
+    /// Whether the note has been signalled.
+    pub fn is_signalled(&self) -> bool {
+        self.key.load(Ordering::Acquire) != 0
+    }
+}
+
+impl Default for Note {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn lock_serialises_threads() {
+        let l = Arc::new(Lock::new(0u64));
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        *l.lock() += 1;
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(*l.lock(), 400_000);
+    }
+
+    #[test]
+    fn try_lock_fails_while_held() {
+        let l = Lock::new(());
+        let g = l.lock();
+        assert!(l.try_lock().is_none());
+        drop(g);
+        assert!(l.try_lock().is_some());
+    }
+
+    #[test]
+    fn note_wakeup_before_sleep_is_kept() {
+        let n = Note::new();
+        n.wakeup();
+        n.sleep();
+        assert!(n.is_signalled());
+        n.clear();
+        assert!(!n.sleep_timeout(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn note_wakes_a_sleeping_thread() {
+        let n = Arc::new(Note::new());
+        let n2 = n.clone();
+        let h = std::thread::spawn(move || n2.sleep());
+        std::thread::sleep(Duration::from_millis(5));
+        n.wakeup();
+        h.join().unwrap();
+    }
+}

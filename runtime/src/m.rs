@@ -1,0 +1,175 @@
+//! The M: an OS thread that holds a P and runs goroutines on it.
+//!
+//! Go: runtime/runtime2.go (`type m`), runtime/proc.go (`newm`, `mstart`).
+//!
+//! An M is split in two:
+//! - [`M`], shared through an `Arc`: what other threads touch (the park
+//!   note, the P handed over by `startm`, the spinning flag, the current G
+//!   for sysmon and dumps). All atomic.
+//! - [`MLocal`], on the M's own thread stack and reachable only from that
+//!   thread through a thread-local pointer: the P it holds, the current G,
+//!   the runtime-call nesting depth, its random state. Cells, no atomics.
+//!
+//! Safety model (crate docs): a goroutine may resume on a different M after
+//! any park, so nothing derived from the thread-local pointer may be kept
+//! across a park. [`current`] is `#[inline(never)]` so that LLVM cannot
+//! reuse a thread-local address computed before a switch.
+
+use std::cell::Cell;
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+use crate::g::{G, GRef};
+use crate::lock::Note;
+use crate::p::P;
+use crate::sched::Sched;
+
+/// The shared half of an M.
+pub(crate) struct M {
+    pub(crate) id: u32,
+    /// An idle M sleeps here (Go: `m.park`).
+    pub(crate) park: Note,
+    /// The P handed over by `startm`/`startlockedm`: P index + 1, 0 for none.
+    pub(crate) nextp: AtomicUsize,
+    /// Set by `startm` before the wake-up: the M starts out spinning.
+    pub(crate) spinning: AtomicBool,
+    /// The goroutine locked to this M, if any (Go: `lockedg`).
+    pub(crate) locked_g: AtomicPtr<G>,
+}
+
+impl M {
+    pub(crate) fn new(id: u32) -> M {
+        M {
+            id,
+            park: Note::new(),
+            nextp: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
+            locked_g: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Hands `p` to this M for when it wakes.
+    pub(crate) fn set_nextp(&self, p: &P) {
+        self.nextp.store(p.id + 1, Ordering::Release);
+    }
+
+    /// Takes the P handed over, if any.
+    pub(crate) fn take_nextp(&self) -> Option<usize> {
+        match self.nextp.swap(0, Ordering::Acquire) {
+            0 => None,
+            n => Some(n - 1),
+        }
+    }
+}
+
+/// The thread-local half of an M.
+pub(crate) struct MLocal {
+    pub(crate) m: Arc<M>,
+    pub(crate) sched: *const Sched,
+    /// The P this M holds, or null.
+    p: Cell<*const P>,
+    /// The goroutine running (or just suspended) on this M.
+    pub(crate) curg: Cell<Option<GRef>>,
+    /// Nesting depth of runtime code holding the P: 0 while goroutine code
+    /// runs; the scheduler runs at 1.
+    pub(crate) depth: Cell<u32>,
+    /// Whether this M is spinning (Go: `m.spinning`).
+    pub(crate) spinning: Cell<bool>,
+    /// The running goroutine's guard page, for the SIGSEGV handler.
+    pub(crate) guard: Cell<(usize, usize)>,
+    /// This thread's CPU clock (for sysmon's blocked-or-computing test).
+    pub(crate) clock: libc::clockid_t,
+    rand: Cell<u64>,
+}
+
+impl MLocal {
+    pub(crate) fn new(m: Arc<M>, sched: *const Sched) -> MLocal {
+        let seed =
+            (m.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ crate::sys::nanotime() as u64;
+        MLocal {
+            m,
+            sched,
+            p: Cell::new(ptr::null()),
+            curg: Cell::new(None),
+            depth: Cell::new(1),
+            spinning: Cell::new(false),
+            guard: Cell::new((0, 0)),
+            clock: crate::sysmon::thread_cpu_clock(),
+            rand: Cell::new(seed | 1),
+        }
+    }
+
+    /// The runtime this M belongs to.
+    #[inline]
+    pub(crate) fn sched(&self) -> &Sched {
+        // SAFETY: an M's thread holds an Arc<Sched> for its whole life (see
+        // `mstart`), so the pointer is valid whenever this MLocal exists.
+        unsafe { &*self.sched }
+    }
+
+    /// The P held, if any.
+    #[inline]
+    pub(crate) fn p(&self) -> Option<&P> {
+        let p = self.p.get();
+        // SAFETY: Ps live in the Sched's `procs` slice, which outlives the M.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    /// The P held; panics if none (a scheduler invariant violation).
+    #[inline]
+    pub(crate) fn p_unchecked(&self) -> &P {
+        self.p().expect("gort: M has no P")
+    }
+
+    pub(crate) fn set_p(&self, p: Option<&P>) {
+        self.p.set(p.map_or(ptr::null(), |p| p as *const P));
+    }
+
+    /// A fast random number (Go: `cheaprand`, wyrand).
+    #[inline]
+    pub(crate) fn cheaprand(&self) -> u32 {
+        let s = self.rand.get().wrapping_add(0xa076_1d64_78bd_642f);
+        self.rand.set(s);
+        let t = (s as u128).wrapping_mul((s ^ 0xe703_7ed1_a0b4_28db) as u128);
+        ((t >> 64) as u64 ^ t as u64) as u32
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*const MLocal> = const { Cell::new(ptr::null()) };
+}
+
+/// The calling thread's M, or None on a plain thread.
+///
+/// Never inlined: after a goroutine switch the caller may be on another
+/// thread, and an inlined thread-local address could be stale.
+#[inline(never)]
+pub(crate) fn current() -> Option<&'static MLocal> {
+    let p = CURRENT.with(|c| c.get());
+    // SAFETY: the pointer is set by `mstart` to an MLocal on the M thread's
+    // own stack frame that outlives every use on that thread and is cleared
+    // before that frame returns. The 'static lifetime is a lie bounded by
+    // the safety model: callers must not keep the reference across a park.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Installs `ml` as this thread's M for the duration of `f`.
+pub(crate) fn with_current<R>(ml: &MLocal, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(ptr::null()));
+        }
+    }
+    CURRENT.with(|c| c.set(ml as *const MLocal));
+    let _reset = Reset;
+    f()
+}
+
+/// The goroutine running on this thread, if the thread is an M running
+/// one. Never inlined, for the same reason as [`current`].
+#[inline(never)]
+pub(crate) fn current_goroutine() -> Option<GRef> {
+    current().and_then(|ml| ml.curg.get())
+}

@@ -1,0 +1,516 @@
+//! The P: the right to run goroutines, with its run queue, `runnext` slot
+//! and caches.
+//!
+//! Go: runtime/runtime2.go (`type p`), runtime/proc.go (`runqput`,
+//! `runqget`, `runqsteal`, `runqempty`).
+//!
+//! ## Ownership word
+//!
+//! `status` packs the owning M's id (high 32 bits) with a state (low 32):
+//!
+//! | state     | meaning                                                     |
+//! |-----------|-------------------------------------------------------------|
+//! | `IDLE`    | on the idle list, or in hand-off to an M (`nextp`)          |
+//! | `RUNNING` | the owner M runs runtime code: the P cannot be taken        |
+//! | `USER`    | the owner M runs goroutine code: sysmon may retake the P    |
+//! | `SYSCALL` | the owner M is inside `gort::syscall`: retakable at once    |
+//!
+//! The owner moves `RUNNING -> USER` with a Release store before resuming a
+//! goroutine, and back with a CAS (`try_enter`, Go's `exitsyscall` fast
+//! path) whenever goroutine code calls into the runtime. sysmon retakes with
+//! a CAS `USER|SYSCALL -> IDLE`; since both sides CAS the same word, exactly
+//! one wins, and a lost P is noticed by the CAS failing. The owner's id in
+//! the word rules out ABA: only the owner ever writes its own id, and an M
+//! whose P was retaken cannot acquire a P without going through the
+//! scheduler, which clears its stale pointer first.
+//!
+//! ## Run queue
+//!
+//! A crossbeam-deque FIFO `Worker` owned by the P's M plus its `Stealer`
+//! for other Ms, and the `runnext` slot: a goroutine readied by the running
+//! one goes there and runs next, inheriting the time slice (Go's ping-pong
+//! locality). Only the owner stores a non-null `runnext`; thieves may CAS it
+//! to null, in their last steal round only.
+
+use std::cell::UnsafeCell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use crossbeam_deque::{Steal, Stealer, Worker};
+
+use crate::g::{G, GRef};
+use crate::stack::StackCache;
+use crate::timer::Timers;
+
+/// P states (low half of the status word).
+pub(crate) const IDLE: u64 = 0;
+pub(crate) const RUNNING: u64 = 1;
+pub(crate) const USER: u64 = 2;
+pub(crate) const SYSCALL: u64 = 3;
+
+#[inline]
+pub(crate) fn word(mid: u32, state: u64) -> u64 {
+    ((mid as u64) << 32) | state
+}
+
+/// How many dead Gs a P keeps for reuse (Go: 64 before spilling).
+const GFREE_MAX: usize = 64;
+
+/// Goroutine ids are taken from the global counter in batches (Go:
+/// `_GoidCacheBatch`).
+pub(crate) const GOID_BATCH: u64 = 16;
+
+/// A processor. See the module docs.
+pub(crate) struct P {
+    pub(crate) id: usize,
+    status: AtomicU64,
+    runnext: AtomicPtr<G>,
+    runq: UnsafeCell<Worker<GRef>>,
+    stealer: Stealer<GRef>,
+    /// Is the P on the idle list (Go: `idlepMask`)? Idle Ps have empty
+    /// queues, so thieves skip them.
+    pub(crate) idle: AtomicBool,
+    /// +1 per scheduling decision that does not inherit a time slice
+    /// (owner writes, sysmon reads).
+    pub(crate) schedtick: AtomicU32,
+    /// +1 per syscall exit or retake.
+    pub(crate) syscalltick: AtomicU32,
+    /// +1 each time the owner resumes a goroutine: sysmon's sign that the
+    /// M came back to the scheduler.
+    pub(crate) resumetick: AtomicU32,
+    /// The goroutine the owner runs (for dumps and sysmon; may be stale).
+    pub(crate) curg: AtomicPtr<G>,
+    /// The owner M thread's CPU clock, set when an M acquires the P.
+    pub(crate) clock: std::sync::atomic::AtomicI32,
+    /// sysmon asks the running goroutine to yield at its next runtime call
+    /// (Go: `pp.preempt` / `gp.preempt`).
+    pub(crate) preempt: AtomicBool,
+    /// Counters the owner bumps without read-modify-write; summed by
+    /// `num_goroutine` and the metrics.
+    pub(crate) spawned: AtomicU64,
+    pub(crate) exited: AtomicU64,
+    pub(crate) parks: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) timers: Timers,
+    local: UnsafeCell<PLocal>,
+}
+
+/// Owner-only caches.
+#[derive(Default)]
+pub(crate) struct PLocal {
+    pub(crate) stacks: StackCache,
+    pub(crate) gfree: Vec<Box<G>>,
+    pub(crate) goid_next: u64,
+    pub(crate) goid_end: u64,
+}
+
+// SAFETY: the UnsafeCell fields (`runq`, `local`) are used only by the M
+// that owns the P (status RUNNING/USER with its id, or a hand-off in
+// progress under the scheduler lock); ownership moves with AcqRel
+// operations on `status` or on the scheduler lock. Everything else is
+// atomic or Sync.
+unsafe impl Sync for P {}
+// SAFETY: as above; Worker<GRef> is Send.
+unsafe impl Send for P {}
+
+impl P {
+    pub(crate) fn new(id: usize) -> P {
+        let w = Worker::new_fifo();
+        let stealer = w.stealer();
+        P {
+            id,
+            status: AtomicU64::new(IDLE),
+            runnext: AtomicPtr::new(ptr::null_mut()),
+            runq: UnsafeCell::new(w),
+            stealer,
+            idle: AtomicBool::new(false),
+            schedtick: AtomicU32::new(0),
+            syscalltick: AtomicU32::new(0),
+            resumetick: AtomicU32::new(0),
+            curg: AtomicPtr::new(ptr::null_mut()),
+            clock: std::sync::atomic::AtomicI32::new(-1),
+            preempt: AtomicBool::new(false),
+            spawned: AtomicU64::new(0),
+            exited: AtomicU64::new(0),
+            parks: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
+            timers: Timers::new(),
+            local: UnsafeCell::new(PLocal::default()),
+        }
+    }
+
+    // ---- ownership word ----
+
+    /// The raw status word.
+    #[inline]
+    pub(crate) fn status(&self) -> u64 {
+        self.status.load(Ordering::Acquire)
+    }
+
+    /// Marks the P owned by `mid`, in runtime code. The caller took the P
+    /// from the idle list or was handed it.
+    #[inline]
+    pub(crate) fn acquire(&self, mid: u32) {
+        self.status.store(word(mid, RUNNING), Ordering::Release);
+    }
+
+    /// Marks the P idle (the caller then puts it on the idle list).
+    #[inline]
+    pub(crate) fn release(&self) {
+        self.status.store(IDLE, Ordering::Release);
+    }
+
+    /// The owner goes back to goroutine code.
+    #[inline]
+    pub(crate) fn to_user(&self, mid: u32) {
+        self.status.store(word(mid, USER), Ordering::Release);
+    }
+
+    /// The owner enters a known blocking call.
+    #[inline]
+    pub(crate) fn to_syscall(&self, mid: u32) -> bool {
+        self.status
+            .compare_exchange(
+                word(mid, USER),
+                word(mid, SYSCALL),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// The owner comes back from goroutine code (`from` is USER or SYSCALL).
+    /// False if the P was retaken meanwhile.
+    #[inline]
+    pub(crate) fn try_enter(&self, mid: u32, from: u64) -> bool {
+        self.status
+            .compare_exchange(
+                word(mid, from),
+                word(mid, RUNNING),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// The owner leaves a blocking call back to goroutine code; false if the
+    /// P was retaken meanwhile (Go: the `exitsyscall` fast path).
+    #[inline]
+    pub(crate) fn exit_syscall(&self, mid: u32) -> bool {
+        self.status
+            .compare_exchange(
+                word(mid, SYSCALL),
+                word(mid, USER),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// sysmon's retake: succeeds only if the word still equals `seen`.
+    pub(crate) fn try_retake(&self, seen: u64) -> bool {
+        self.status
+            .compare_exchange(seen, IDLE, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Owner-only caches.
+    ///
+    /// # Safety
+    /// The caller must own the P (module docs) and not overlap two
+    /// references from this call.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    pub(crate) unsafe fn local(&self) -> &mut PLocal {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &mut *self.local.get() }
+    }
+
+    /// # Safety
+    /// The caller must own the P.
+    #[inline]
+    unsafe fn worker(&self) -> &Worker<GRef> {
+        // SAFETY: guaranteed by the caller: only the owner uses the Worker.
+        unsafe { &*self.runq.get() }
+    }
+
+    // ---- run queue (Go: runqput / runqget / runqsteal / runqempty) ----
+
+    /// Queues `g`. With `next`, `g` takes the `runnext` slot and the
+    /// previous occupant moves to the tail of the queue.
+    ///
+    /// # Safety
+    /// The caller must own the P.
+    #[inline]
+    pub(crate) unsafe fn runqput(&self, g: GRef, next: bool) {
+        let mut g = g;
+        if next {
+            // SeqCst: this publication is the submitter's side of the
+            // spinning protocol (sched module docs).
+            let old = self.runnext.swap(g.0.as_ptr(), Ordering::SeqCst);
+            match std::ptr::NonNull::new(old) {
+                None => return,
+                Some(old) => g = GRef(old),
+            }
+        }
+        // SAFETY: the caller owns the P.
+        unsafe { self.worker() }.push(g);
+    }
+
+    /// The next goroutine to run and whether it inherits the time slice
+    /// (it does when it came from `runnext`).
+    ///
+    /// # Safety
+    /// The caller must own the P.
+    #[inline]
+    pub(crate) unsafe fn runqget(&self) -> Option<(GRef, bool)> {
+        if !self.runnext.load(Ordering::Relaxed).is_null() {
+            let g = self.runnext.swap(ptr::null_mut(), Ordering::Acquire);
+            if let Some(g) = std::ptr::NonNull::new(g) {
+                return Some((GRef(g), true));
+            }
+        }
+        // SAFETY: the caller owns the P.
+        unsafe { self.worker() }.pop().map(|g| (g, false))
+    }
+
+    /// Whether the P has nothing queued. Never spuriously true while the
+    /// owner moves a G from `runnext` to the queue: `runqput` swaps the new
+    /// G into `runnext` before pushing the old one, so `runnext` stays
+    /// non-null throughout.
+    pub(crate) fn runq_empty(&self) -> bool {
+        self.runnext.load(Ordering::Acquire).is_null() && self.stealer.is_empty()
+    }
+
+    /// Queue length including `runnext`, for schedtrace.
+    pub(crate) fn runq_len(&self) -> usize {
+        self.stealer.len() + (!self.runnext.load(Ordering::Relaxed).is_null()) as usize
+    }
+
+    /// Steals about half of `victim`'s queue into this P's queue and
+    /// returns one goroutine. With `steal_runnext`, takes the victim's
+    /// `runnext` when its queue is empty. Go: `runqsteal`.
+    ///
+    /// # Safety
+    /// The caller must own `self` (not `victim`).
+    pub(crate) unsafe fn runqsteal(&self, victim: &P, steal_runnext: bool) -> Option<GRef> {
+        // SAFETY: the caller owns self.
+        let dest = unsafe { self.worker() };
+        loop {
+            match victim.stealer.steal_batch_and_pop(dest) {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        if !steal_runnext {
+            return None;
+        }
+        let next = victim.runnext.load(Ordering::Acquire);
+        if next.is_null() {
+            return None;
+        }
+        // The victim probably just readied this G and is about to run it
+        // (Go: usleep(3) before stealing runnext from a running P).
+        let st = victim.status() & 0xffff_ffff;
+        if st == RUNNING || st == USER {
+            crate::sys::usleep(3);
+        }
+        victim
+            .runnext
+            .compare_exchange(next, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+            .ok()
+            .and_then(std::ptr::NonNull::new)
+            .map(GRef)
+    }
+
+    /// Moves up to `n` goroutines from the global queue into this P's queue
+    /// and returns one. Go: `globrunqgetbatch`.
+    ///
+    /// # Safety
+    /// The caller must own the P.
+    pub(crate) unsafe fn take_global(
+        &self,
+        global: &crossbeam_deque::Injector<GRef>,
+        n: usize,
+    ) -> Option<GRef> {
+        // SAFETY: the caller owns the P.
+        let dest = unsafe { self.worker() };
+        loop {
+            match global.steal_batch_with_limit_and_pop(dest, n.max(1)) {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    /// Takes a dead G for reuse, if the P has one cached.
+    ///
+    /// # Safety
+    /// The caller must own the P.
+    #[inline]
+    pub(crate) unsafe fn gfget(&self) -> Option<Box<G>> {
+        // SAFETY: the caller owns the P.
+        unsafe { self.local() }.gfree.pop()
+    }
+
+    /// Caches a dead G for reuse, or frees it when the cache is full.
+    ///
+    /// # Safety
+    /// The caller must own the P.
+    #[inline]
+    pub(crate) unsafe fn gfput(&self, g: Box<G>) {
+        // SAFETY: the caller owns the P.
+        let l = unsafe { self.local() };
+        if l.gfree.len() < GFREE_MAX {
+            l.gfree.push(g);
+        }
+    }
+
+    /// Drains the run queue (shutdown).
+    ///
+    /// # Safety
+    /// The caller must own the P.
+    pub(crate) unsafe fn drain(&self) -> Vec<GRef> {
+        let mut v = Vec::new();
+        // SAFETY: forwarded.
+        while let Some((g, _)) = unsafe { self.runqget() } {
+            v.push(g);
+        }
+        v
+    }
+}
+
+/// Visits every P once in a random order: `pos, pos+inc, ...` modulo n,
+/// with `inc` coprime to n. Go: `randomOrder` / `stealOrder`.
+pub(crate) struct StealOrder {
+    count: u32,
+    coprimes: Vec<u32>,
+}
+
+impl StealOrder {
+    pub(crate) fn new(count: u32) -> StealOrder {
+        let coprimes = (1..=count).filter(|&i| gcd(i, count) == 1).collect();
+        StealOrder { count, coprimes }
+    }
+
+    /// The enumeration for random value `r`.
+    pub(crate) fn start(&self, r: u32) -> impl Iterator<Item = usize> + '_ {
+        let n = self.count;
+        let inc = self.coprimes[(r / n) as usize % self.coprimes.len()];
+        let mut pos = r % n;
+        (0..n).map(move |_| {
+            let p = pos;
+            pos = (pos + inc) % n;
+            p as usize
+        })
+    }
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leak_g() -> GRef {
+        GRef::from_ref(Box::leak(Box::new(G::new(false))))
+    }
+
+    // Go: TestSchedLocalQueue
+    #[test]
+    fn local_queue_is_fifo() {
+        let p = P::new(0);
+        let gs: Vec<_> = (0..256).map(|_| leak_g()).collect();
+        for i in 0..gs.len() {
+            for g in &gs[..i] {
+                // SAFETY: the test owns the P.
+                unsafe { p.runqput(*g, false) };
+            }
+            for g in &gs[..i] {
+                // SAFETY: the test owns the P.
+                let (got, inherit) = unsafe { p.runqget() }.unwrap();
+                assert_eq!(got, *g);
+                assert!(!inherit);
+            }
+            // SAFETY: the test owns the P.
+            assert!(unsafe { p.runqget() }.is_none());
+            assert!(p.runq_empty());
+        }
+    }
+
+    #[test]
+    fn runnext_runs_first_and_inherits() {
+        let p = P::new(0);
+        let (a, b, c) = (leak_g(), leak_g(), leak_g());
+        // SAFETY: the test owns the P.
+        unsafe {
+            p.runqput(a, false);
+            p.runqput(b, true);
+            p.runqput(c, true); // b is kicked to the tail
+            assert_eq!(p.runqget(), Some((c, true)));
+            assert_eq!(p.runqget(), Some((a, false)));
+            assert_eq!(p.runqget(), Some((b, false)));
+        }
+    }
+
+    // Go: TestSchedLocalQueueSteal
+    #[test]
+    fn steal_moves_every_g_exactly_once() {
+        let p1 = P::new(0);
+        let p2 = P::new(1);
+        let gs: Vec<_> = (0..256).map(|_| leak_g()).collect();
+        for i in 0..gs.len() {
+            for g in &gs[..i] {
+                // SAFETY: the test owns p1.
+                unsafe { p1.runqput(*g, false) };
+            }
+            let mut seen = std::collections::HashSet::new();
+            let mut stolen = 0;
+            // SAFETY: the test owns p2.
+            if let Some(g) = unsafe { p2.runqsteal(&p1, true) } {
+                seen.insert(g);
+                stolen += 1;
+            }
+            // SAFETY: the test owns both.
+            while let Some((g, _)) = unsafe { p2.runqget() } {
+                assert!(seen.insert(g));
+                stolen += 1;
+            }
+            // SAFETY: the test owns both.
+            while let Some((g, _)) = unsafe { p1.runqget() } {
+                assert!(seen.insert(g));
+            }
+            assert_eq!(seen.len(), i);
+            // Half (rounded up), capped by crossbeam's batch limit of 32.
+            if i > 0 {
+                assert!(
+                    stolen >= 1 && stolen <= i.div_ceil(2).max(1),
+                    "stole {stolen} of {i}"
+                );
+            }
+        }
+    }
+
+    // Go: TestStealOrder
+    #[test]
+    fn steal_order_visits_each_p_once() {
+        for procs in 1..=64u32 {
+            let ord = StealOrder::new(procs);
+            for r in 0..(procs * ord.coprimes.len() as u32) {
+                let mut seen = vec![false; procs as usize];
+                for p in ord.start(r) {
+                    assert!(!seen[p], "procs {procs} r {r}: {p} twice");
+                    seen[p] = true;
+                }
+                assert!(seen.iter().all(|&s| s));
+            }
+        }
+    }
+}

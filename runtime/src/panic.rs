@@ -1,0 +1,187 @@
+//! Panics in goroutines and the runtime's fatal errors.
+//!
+//! Go: runtime/panic.go (`fatal`, `throw`, `fatalpanic`), runtime/proc.go
+//! (the thread-limit message).
+//!
+//! A goroutine's panic is caught at its root and becomes a [`Panic`] that
+//! `JoinHandle::join` returns. The panic hook gort installs prints the
+//! message as `goroutine N [name] panicked at file:line:` instead of
+//! naming the M thread, and defers to the previous hook elsewhere.
+//! A panic nobody can observe follows the [`PanicPolicy`].
+//!
+//! Fatal errors print `fatal error: ...` and exit with status 2, as Go
+//! does; they never unwind.
+
+use std::any::Any;
+use std::io::Write;
+use std::sync::{Arc, Once};
+
+/// What happens when a goroutine panics and nobody joins it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PanicPolicy {
+    /// Print the panic and exit the process with status 2 (Go's behaviour).
+    #[default]
+    Abort,
+    /// Print the panic and keep running.
+    Continue,
+}
+
+/// A panic that ended a goroutine, as returned by `JoinHandle::join`.
+pub struct Panic {
+    payload: Box<dyn Any + Send + 'static>,
+    goroutine: u64,
+    name: Option<Arc<str>>,
+}
+
+impl Panic {
+    pub(crate) fn new(
+        payload: Box<dyn Any + Send + 'static>,
+        goroutine: u64,
+        name: Option<Arc<str>>,
+    ) -> Panic {
+        Panic {
+            payload,
+            goroutine,
+            name,
+        }
+    }
+
+    /// The value passed to `panic!` (usually a `&str` or `String`).
+    pub fn payload(&self) -> &(dyn Any + Send + 'static) {
+        &*self.payload
+    }
+
+    /// The payload, by value (e.g. for `std::panic::resume_unwind`).
+    pub fn into_payload(self) -> Box<dyn Any + Send + 'static> {
+        self.payload
+    }
+
+    /// The panic message, when the payload is a string.
+    pub fn message(&self) -> Option<&str> {
+        payload_str(&*self.payload)
+    }
+
+    /// The id of the goroutine that panicked.
+    pub fn goroutine_id(&self) -> u64 {
+        self.goroutine
+    }
+
+    /// The name of the goroutine that panicked, if it had one.
+    pub fn goroutine_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Continues the panic on the calling goroutine or thread.
+    pub fn resume(self) -> ! {
+        std::panic::resume_unwind(self.payload)
+    }
+}
+
+fn payload_str(p: &(dyn Any + Send)) -> Option<&str> {
+    p.downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+}
+
+impl std::fmt::Display for Panic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "goroutine {}", self.goroutine)?;
+        if let Some(n) = &self.name {
+            write!(f, " [{n}]")?;
+        }
+        match self.message() {
+            Some(m) => write!(f, " panicked: {m}"),
+            None => write!(f, " panicked"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Panic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Panic")
+            .field("goroutine", &self.goroutine)
+            .field("name", &self.name)
+            .field("message", &self.message())
+            .finish()
+    }
+}
+
+impl std::error::Error for Panic {}
+
+/// A panic nobody can observe: apply the policy.
+pub(crate) fn unobserved(p: Panic, policy: PanicPolicy) {
+    match policy {
+        PanicPolicy::Continue => {}
+        PanicPolicy::Abort => {
+            let mut msg = format!(
+                "fatal error: unrecovered panic in goroutine {}",
+                p.goroutine
+            );
+            if let Some(n) = &p.name {
+                msg.push_str(&format!(" [{n}]"));
+            }
+            if let Some(m) = p.message() {
+                msg.push_str(&format!(": {m}"));
+            }
+            msg.push_str(
+                "\n(the goroutine's JoinHandle was dropped without join; join it to handle the \
+                 panic, or build the runtime with .panic_policy(PanicPolicy::Continue))",
+            );
+            fatal(&msg);
+        }
+    }
+}
+
+/// Installs gort's panic hook once per process. Panics in goroutines are
+/// reported with the goroutine's id and name; others go to the previous
+/// hook unchanged.
+pub(crate) fn install_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let Some(g) = crate::spawn::current() else {
+                return prev(info);
+            };
+            let mut out = format!("goroutine {}", g.id());
+            if let Some(n) = g.name() {
+                out.push_str(&format!(" [{n}]"));
+            }
+            out.push_str(" panicked");
+            if let Some(loc) = info.location() {
+                out.push_str(&format!(" at {}:{}:{}", loc.file(), loc.line(), loc.column()));
+            }
+            out.push_str(":\n");
+            out.push_str(payload_str(info.payload()).unwrap_or("Box<dyn Any>"));
+            out.push('\n');
+            let bt = std::backtrace::Backtrace::capture();
+            if bt.status() == std::backtrace::BacktraceStatus::Captured {
+                out.push_str(&format!("stack backtrace:\n{bt}\n"));
+            } else {
+                out.push_str(
+                    "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+                );
+            }
+            let _ = std::io::stderr().write_all(out.as_bytes());
+        }));
+    });
+}
+
+/// Prints `msg` and exits the process with status 2 (Go: `fatal`).
+pub(crate) fn fatal(msg: &str) -> ! {
+    let _ = std::io::stdout().flush();
+    let mut line = String::with_capacity(msg.len() + 16);
+    if !msg.starts_with("fatal error:") {
+        line.push_str("fatal error: ");
+    }
+    line.push_str(msg);
+    line.push('\n');
+    crate::sys::write_stderr(line.as_bytes());
+    std::process::exit(2)
+}
+
+/// Go's message when the M limit is hit.
+pub(crate) fn fatal_thread_exhaustion(max: u32) -> ! {
+    crate::sys::write_stderr(format!("runtime: program exceeds {max}-thread limit\n").as_bytes());
+    fatal("thread exhaustion")
+}

@@ -1,0 +1,232 @@
+//! park / ready: the one way every gort primitive blocks a goroutine and
+//! another wakes it. Channels, sync and netpoll build only on this.
+//!
+//! Go: runtime/proc.go (`gopark`, `goparkunlock`, `goready`, `Gosched`,
+//! `goyield`).
+//!
+//! ## The contract
+//!
+//! A primitive that must block:
+//! 1. takes its own lock (a [`crate::RawLock`] or [`crate::Lock`]);
+//! 2. finds it must wait, records [`current_g`] in its wait queue (Go: a
+//!    `sudog`), and calls [`park`] with an unlock callback, still holding
+//!    the lock;
+//! 3. `park` switches to the scheduler, marks the goroutine waiting, and
+//!    only then calls the callback, which releases the lock and returns
+//!    true (stay parked) or false (resume at once: the condition changed).
+//!
+//! A waker takes the same lock, removes the waiter from the queue, releases
+//! the lock and then calls [`ready`]. Because the callback runs after the
+//! goroutine is off its stack, and wakers only find the goroutine through
+//! the lock, a goroutine is never readied while it still runs: no lost
+//! wake-up, and no lock per goroutine.
+//!
+//! Rules:
+//! - every `park` is matched by exactly one `ready` (or by the callback
+//!   returning false); readying twice, or readying a goroutine that is not
+//!   parked, corrupts the scheduler, which is why [`ready`] is `unsafe`;
+//! - never call `ready` while holding the lock the waiter is queued under
+//!   (Go: "never ready a G while holding c.lock"): release it first;
+//! - the unlock callback runs on the scheduler's stack: it must not block,
+//!   park, or panic;
+//! - a readied goroutine goes to the waker's P's `runnext` and runs next,
+//!   inheriting the time slice; from a plain thread it goes to the global
+//!   queue.
+//!
+//! ## Outside goroutines
+//!
+//! Called from a plain OS thread (main before a runtime runs, a foreign
+//! thread), [`current_g`] returns a stand-in G for the thread and [`park`]
+//! blocks the thread on a futex after running the callback; [`ready`] on
+//! such a G wakes the thread. Primitives need no special case: a channel
+//! can connect a goroutine and a plain thread.
+//!
+//! ## Timeouts
+//!
+//! [`park_timeout`] parks with a deadline: at the deadline `on_timeout(arg)`
+//! runs (on a timer for a goroutine, on the thread itself for a thread). It
+//! must take the primitive's lock, and ready the waiter only if the waiter
+//! is still queued, so that exactly one of the waker and the timeout
+//! readies it. When `park_timeout` returns, `on_timeout` is not running and
+//! will not run.
+
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::g::{G, GRef, ParkFn, Suspend, WaitReason, status};
+use crate::m;
+use crate::proc;
+use crate::timer::{TimerFn, TimerNode};
+
+thread_local! {
+    static THREAD_G: Box<G> = Box::new(G::new(true));
+}
+
+/// The calling goroutine, or the calling thread's stand-in G.
+#[inline]
+pub fn current_g() -> GRef {
+    match m::current_goroutine() {
+        Some(g) => g,
+        None => thread_g(),
+    }
+}
+
+/// Whether the caller runs in a goroutine (rather than on a plain thread).
+#[inline]
+pub fn in_goroutine() -> bool {
+    m::current_goroutine().is_some()
+}
+
+#[inline(never)]
+fn thread_g() -> GRef {
+    // The G lives as long as the thread; a GRef to it is only used while
+    // the thread is parked or running, i.e. alive.
+    THREAD_G.with(|g| GRef::from_ref(g))
+}
+
+/// Blocks the caller until another party calls [`ready`] on it (see the
+/// module docs). `unlock` runs once the caller is parked; it returns
+/// whether to stay parked. Go: `gopark`.
+pub fn park<F: FnOnce(GRef) -> bool>(reason: WaitReason, unlock: F) {
+    match m::current_goroutine() {
+        Some(g) => park_goroutine(g, reason, unlock),
+        None => park_thread(thread_g(), reason, unlock, None),
+    }
+}
+
+fn park_goroutine<F: FnOnce(GRef) -> bool>(g: GRef, reason: WaitReason, unlock: F) {
+    // SAFETY: g is the running goroutine.
+    let gp = unsafe { g.get() };
+    gp.set_wait_reason(reason);
+    let mut f = Some(unlock);
+    let mut call = move |g: GRef| -> bool { (f.take().expect("park callback runs once"))(g) };
+    let dynf: &mut (dyn FnMut(GRef) -> bool + '_) = &mut call;
+    // SAFETY: only the lifetime is erased. The closure lives in this frame,
+    // which stays intact (the coroutine stack never moves) until the
+    // scheduler resumes us, and the scheduler calls it exactly once before
+    // that; nothing keeps the pointer afterwards.
+    let raw: *mut (dyn FnMut(GRef) -> bool + 'static) =
+        unsafe { std::mem::transmute(dynf as *mut _) };
+    proc::suspend(Suspend::Park(ParkFn(raw)));
+    // SAFETY: we are g again (possibly on another thread).
+    unsafe { g.get() }.set_wait_reason(WaitReason::Zero);
+}
+
+/// Parks a thread's stand-in G. With a deadline, on timeout runs
+/// `on_timeout` itself, then waits for whichever ready comes.
+fn park_thread<F: FnOnce(GRef) -> bool>(
+    g: GRef,
+    reason: WaitReason,
+    unlock: F,
+    timeout: Option<(i64, TimerFn, usize)>,
+) {
+    // SAFETY: g is this thread's own stand-in, alive while the thread is.
+    let gp = unsafe { g.get() };
+    gp.set_wait_reason(reason);
+    gp.status.store(status::WAITING, Ordering::Relaxed);
+    if unlock(g) {
+        if let Some((deadline, on_timeout, arg)) = timeout {
+            let left = deadline - crate::sys::nanotime();
+            if left <= 0 || !gp.note.sleep_timeout(Duration::from_nanos(left as u64)) {
+                // Exactly one of the waker and on_timeout readies us; wait
+                // for it below either way.
+                on_timeout(arg, 0);
+            }
+        }
+        gp.note.sleep();
+        gp.note.clear();
+    }
+    gp.status.store(status::RUNNING, Ordering::Relaxed);
+    gp.set_wait_reason(WaitReason::Zero);
+}
+
+/// [`park`] with a deadline (a [`crate::nanotime`] instant): unless readied
+/// first, `on_timeout(arg, delay)` runs at the deadline and must ready the
+/// waiter if it is still queued (module docs).
+pub fn park_timeout<F: FnOnce(GRef) -> bool>(
+    reason: WaitReason,
+    deadline: i64,
+    on_timeout: TimerFn,
+    arg: usize,
+    unlock: F,
+) {
+    match m::current_goroutine() {
+        Some(g) => {
+            let node = pin!(TimerNode::new(on_timeout, arg));
+            let node = node.as_ref();
+            park_goroutine(g, reason, move |g| {
+                let keep = unlock(g);
+                if keep {
+                    node.reset(deadline, 0);
+                }
+                keep
+            });
+            // Dropping `node` stops the timer and waits out a callback in
+            // flight: on_timeout is done when we return.
+        }
+        None => park_thread(
+            thread_g(),
+            reason,
+            unlock,
+            Some((deadline, on_timeout, arg)),
+        ),
+    }
+}
+
+/// Makes a parked goroutine runnable, or wakes a parked thread. Go:
+/// `goready`.
+///
+/// # Safety
+/// `g` must be parked by [`park`]/[`park_timeout`] and not readied since,
+/// and the caller must be the one party entitled to ready it (it took `g`
+/// out of a wait queue under the queue's lock, or won the race on it).
+pub unsafe fn ready(g: GRef) {
+    // SAFETY: the caller guarantees g is parked and ours to wake.
+    let gp = unsafe { g.get() };
+    if gp.is_thread {
+        gp.status.store(status::RUNNABLE, Ordering::Relaxed);
+        gp.note.wakeup();
+        return;
+    }
+    let sched = gp.sched();
+    if sched.is_shutdown() {
+        return; // the runtime is gone: the goroutine never runs again
+    }
+    gp.status.store(status::RUNNABLE, Ordering::Relaxed);
+    match proc::hold_p() {
+        Some(h) if std::ptr::eq(h.sched(), sched) => {
+            // SAFETY: the hold proves we own the P.
+            unsafe { h.p().runqput(g, true) };
+            drop(h);
+            // runqput's swap is SeqCst: the submitter's side of the
+            // spinning protocol.
+            sched.wakep();
+        }
+        _ => {
+            sched.globrunqput(g);
+            sched.wakep_after_push();
+        }
+    }
+}
+
+/// Yields the processor: the goroutine goes to the back of the global run
+/// queue and others run (Go: `runtime.Gosched`). On a plain thread, yields
+/// the thread.
+pub fn yield_now() {
+    if m::current_goroutine().is_some() {
+        proc::suspend(Suspend::Gosched);
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Like [`yield_now`] but the goroutine goes to the back of its P's local
+/// queue (Go: `goyield`), as a semaphore hand-off does.
+pub fn yield_local() {
+    if m::current_goroutine().is_some() {
+        proc::suspend(Suspend::Yield);
+    } else {
+        std::thread::yield_now();
+    }
+}

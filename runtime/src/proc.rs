@@ -1,0 +1,753 @@
+//! The scheduler loop each M runs: find a runnable goroutine, run it until
+//! it suspends, do what it asked (park, yield, exit), repeat.
+//!
+//! Go: runtime/proc.go (`mstart`, `schedule`, `findRunnable`, `stealWork`,
+//! `execute`, `park_m`, `goexit0`, `stoplockedm`, `startlockedm`,
+//! `exitsyscall`).
+//!
+//! The loop runs on the M thread's own stack (Go's g0). A goroutine runs in
+//! a corosensei coroutine resumed from here and suspends back here with a
+//! [`Suspend`] request. Invariants at the boundary:
+//! - before resuming a goroutine the scheduler sets the M's runtime depth
+//!   to 0 and stores its P's state as USER (sysmon may retake it);
+//! - a goroutine always re-enters the runtime ([`enter`]) before it
+//!   suspends or returns, so when `resume` returns the depth is 1 and the M
+//!   holds a P in state RUNNING (possibly a different P than before, or none
+//!   for [`Suspend::NoP`]);
+//! - the park callback runs here, after the goroutine is off its stack and
+//!   marked waiting: a waker can never ready a goroutine that still runs.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use corosensei::CoroutineResult;
+
+use crate::g::{Coro, G, GRef, GYielder, Suspend, status};
+use crate::m::{self, M, MLocal};
+use crate::p::{self, P};
+use crate::sched::Sched;
+use crate::sys;
+
+/// Rounds of stealing before giving up (Go: `stealTries`).
+const STEAL_TRIES: usize = 4;
+
+/// What the scheduler does after running a goroutine.
+enum Next {
+    /// Find the next goroutine.
+    Schedule,
+    /// Run this one now, inheriting the time slice or not.
+    Run(GRef, bool),
+    /// The M exits (shutdown, or its locked goroutine finished).
+    Exit,
+}
+
+/// Entry point of a new M thread (Go: `mstart`).
+pub(crate) fn mstart(sched: &Sched, m: Arc<M>) {
+    let altstack = crate::signal::ensure_altstack();
+    let ml = MLocal::new(m, sched);
+    m::with_current(&ml, || {
+        if let Some(id) = ml.m.take_nextp() {
+            sched.acquirep(&ml, &sched.procs[id]);
+            if ml.m.spinning.swap(false, Ordering::Relaxed) {
+                ml.spinning.set(true);
+            }
+            schedule(sched, &ml);
+        }
+    });
+    sched.idle.lock().mcount -= 1;
+    crate::signal::drop_altstack(altstack);
+}
+
+/// The scheduler loop (Go: `schedule`).
+fn schedule(sched: &Sched, ml: &MLocal) {
+    let mut next = Next::Schedule;
+    loop {
+        next = match next {
+            Next::Exit => return,
+            Next::Run(g, inherit) => execute(sched, ml, g, inherit),
+            Next::Schedule => {
+                let locked = ml.m.locked_g.load(Ordering::Acquire);
+                if let Some(g) = std::ptr::NonNull::new(locked) {
+                    // This M runs only its locked goroutine: wait for it.
+                    if !stoplockedm(sched, ml) {
+                        return;
+                    }
+                    Next::Run(GRef(g), false)
+                } else {
+                    let Some((g, inherit, try_wake)) = find_runnable(sched, ml) else {
+                        return;
+                    };
+                    if ml.spinning.get() {
+                        sched.reset_spinning(ml);
+                    }
+                    if try_wake {
+                        sched.wakep();
+                    }
+                    // SAFETY: we just took g off a run queue: we own it.
+                    let lm = unsafe { g.get().inner() }.locked_m.clone();
+                    match lm {
+                        Some(lm) if !Arc::ptr_eq(&lm, &ml.m) => {
+                            if !startlockedm(sched, ml, &lm) {
+                                return;
+                            }
+                            Next::Schedule
+                        }
+                        _ => Next::Run(g, inherit),
+                    }
+                }
+            }
+        };
+    }
+}
+
+/// Runs `g` on this M until it suspends, then handles the request.
+/// Go: `execute` + the `mcall` targets (`park_m`, `gosched_m`, `goexit0`).
+fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
+    let p = ml.p_unchecked();
+    if !inherit {
+        p.schedtick.store(
+            p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+    // SAFETY: the scheduler owns a G it is about to run.
+    let gp = unsafe { g.get() };
+    gp.status.store(status::RUNNING, Ordering::Relaxed);
+    // SAFETY: the coroutine slot is only touched by the M running the G.
+    let coro: &mut Option<Coro> = unsafe { &mut *gp.coro.get() };
+    if coro.is_none() {
+        *coro = Some(new_coroutine(sched, p, gp, g));
+    }
+    let coro = coro.as_mut().expect("just created");
+    ml.curg.set(Some(g));
+    p.curg.store(g.0.as_ptr(), Ordering::Relaxed);
+    p.preempt.store(false, Ordering::Relaxed);
+    p.resumetick.store(
+        p.resumetick.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
+    // SAFETY: the scheduler owns the G until it resumes it.
+    ml.guard.set(unsafe { gp.inner() }.guard);
+    ml.depth.set(0);
+    p.to_user(ml.m.id);
+
+    let r = coro.resume(());
+
+    debug_assert_eq!(ml.depth.get(), 1, "goroutine suspended outside the runtime");
+    if let Some(p) = ml.p() {
+        p.curg.store(std::ptr::null_mut(), Ordering::Relaxed);
+    }
+    ml.guard.set((0, 0));
+    match r {
+        CoroutineResult::Yield(Suspend::Park(f)) => {
+            gp.status.store(status::WAITING, Ordering::Release);
+            let p = ml.p_unchecked();
+            p.parks
+                .store(p.parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            // SAFETY: `f` points at the unlock closure on the parked
+            // goroutine's stack, which stays intact until it is resumed;
+            // only this M calls it, once.
+            let keep_parked = unsafe { (*f.0)(g) };
+            ml.curg.set(None);
+            if keep_parked {
+                Next::Schedule
+            } else {
+                gp.status.store(status::RUNNABLE, Ordering::Relaxed);
+                Next::Run(g, true)
+            }
+        }
+        CoroutineResult::Yield(Suspend::Gosched) => {
+            ml.curg.set(None);
+            gp.status.store(status::RUNNABLE, Ordering::Relaxed);
+            sched.globrunqput(g);
+            sched.wakep_after_push();
+            Next::Schedule
+        }
+        CoroutineResult::Yield(Suspend::Yield) => {
+            ml.curg.set(None);
+            gp.status.store(status::RUNNABLE, Ordering::Relaxed);
+            // SAFETY: we hold our P.
+            unsafe { ml.p_unchecked().runqput(g, false) };
+            Next::Schedule
+        }
+        CoroutineResult::Yield(Suspend::NoP) => no_p(sched, ml, g),
+        CoroutineResult::Return(()) => gdestroy(sched, ml, g),
+    }
+}
+
+/// Builds the coroutine of a goroutine that runs for the first time: takes
+/// its stack (from `try_spawn`, the P's cache, or a dedicated mapping).
+fn new_coroutine(sched: &Sched, p: &P, gp: &G, g: GRef) -> Coro {
+    // SAFETY: the scheduler owns the G (see execute).
+    let inner = unsafe { gp.inner() };
+    let stack = match inner.stack.take() {
+        Some(s) => Ok(s),
+        None if inner.stack_size == 0 => {
+            // SAFETY: we hold p.
+            unsafe { p.local() }.stacks.alloc(&sched.stacks)
+        }
+        None => sched.stacks.alloc_dedicated(inner.stack_size),
+    };
+    let stack = stack.unwrap_or_else(|e| crate::panic::fatal(&e.to_string()));
+    inner.guard = stack.guard_range();
+    Coro::with_stack(stack, move |y: &GYielder, ()| goroutine_main(y, g))
+}
+
+/// The first frame of every goroutine (Go: `goexit` below `fn`).
+fn goroutine_main(y: &GYielder, g: GRef) {
+    // SAFETY: g is the goroutine running this code: it owns itself.
+    let gp = unsafe { g.get() };
+    let entry = {
+        // SAFETY: as above; the borrow ends before any other access.
+        let inner = unsafe { gp.inner() };
+        inner.yielder = y as *const GYielder;
+        inner.entry.take().expect("goroutine has an entry")
+    };
+    entry.run();
+    drop(entry);
+    crate::local::drop_locals(gp);
+    // Come back to the scheduler holding a P (the depth stays 1).
+    enter();
+}
+
+/// A goroutine finished: recycle its stack and G (Go: `goexit0`).
+fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
+    ml.curg.set(None);
+    let p = ml.p_unchecked();
+    // SAFETY: the goroutine has returned; the M owns its G.
+    let gp = unsafe { g.get() };
+    // SAFETY: only the M running the G touches the coroutine slot.
+    let coro = unsafe { &mut *gp.coro.get() }
+        .take()
+        .expect("finished goroutine has a coroutine");
+    // SAFETY: we hold p.
+    unsafe { p.local() }
+        .stacks
+        .free(&sched.stacks, coro.into_stack());
+    gp.status.store(status::DEAD, Ordering::Release);
+    p.exited
+        .store(p.exited.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    // SAFETY: as above.
+    let inner = unsafe { gp.inner() };
+    let locked = inner.locked_m.take();
+    inner.lock_count = 0;
+    inner.name = None;
+    inner.entry = None;
+    inner.yielder = std::ptr::null();
+    crate::debug::unregister(gp);
+    // SAFETY: every goroutine G is a leaked Box (spawn), and nothing refers
+    // to it any more: it is not queued, not parked, and not registered.
+    let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
+    // SAFETY: we hold p.
+    unsafe { p.gfput(gbox) };
+    if locked.is_some() {
+        // Go: a goroutine that exits while locked takes its thread with it,
+        // so no goroutine inherits thread state it changed.
+        ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
+        ml.set_p(None);
+        p.release();
+        sched.handoffp(p);
+        return Next::Exit;
+    }
+    Next::Schedule
+}
+
+/// The goroutine found its P retaken: queue it and stop this M, unless an
+/// idle P can be had at once. Go: `exitsyscallNoP`.
+fn no_p(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
+    ml.curg.set(None);
+    ml.set_p(None);
+    // SAFETY: the suspended goroutine is owned by this M.
+    let gp = unsafe { g.get() };
+    gp.status.store(status::RUNNABLE, Ordering::Relaxed);
+    let mut idle = sched.idle.lock();
+    if let Some(p) = sched.pidleget(&mut idle) {
+        drop(idle);
+        sched.acquirep(ml, p);
+        return Next::Run(g, false);
+    }
+    // Under the lock, so an M releasing its P sees the G (findRunnable
+    // checks the global queue under the same lock).
+    sched.globrunqput(g);
+    drop(idle);
+    if ml.m.locked_g.load(Ordering::Acquire) == g.0.as_ptr() {
+        return if stoplockedm(sched, ml) {
+            Next::Run(g, false)
+        } else {
+            Next::Exit
+        };
+    }
+    if sched.stopm(ml) {
+        Next::Schedule
+    } else {
+        Next::Exit
+    }
+}
+
+/// A locked M whose goroutine cannot run: give the P away and sleep until
+/// someone hands a P back along with the goroutine (Go: `stoplockedm`).
+fn stoplockedm(sched: &Sched, ml: &MLocal) -> bool {
+    if let Some(p) = ml.p() {
+        ml.set_p(None);
+        p.release();
+        sched.handoffp(p);
+    }
+    sched.idle.lock().nmidlelocked += 1;
+    let ok = sched.park_m(ml);
+    sched.idle.lock().nmidlelocked -= 1;
+    ok && !sched.is_shutdown()
+}
+
+/// The goroutine just taken is locked to another M: hand that M our P and
+/// stop (Go: `startlockedm`). The goroutine itself is not requeued: its M
+/// runs it when it wakes.
+fn startlockedm(sched: &Sched, ml: &MLocal, lm: &M) -> bool {
+    let p = ml.p_unchecked();
+    ml.set_p(None);
+    p.release();
+    lm.set_nextp(p);
+    lm.park.wakeup();
+    sched.stopm(ml)
+}
+
+/// Finds a goroutine to run, blocking the M until there is one. Returns
+/// None when the runtime shuts down. Go: `findRunnable`.
+fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool, bool)> {
+    'top: loop {
+        let p = ml.p_unchecked();
+        if sched.is_shutdown() {
+            ml.set_p(None);
+            // SAFETY: we hold p until we put it back.
+            let stranded = unsafe { p.drain() };
+            drop(stranded); // goroutines never run after shutdown
+            let mut idle = sched.idle.lock();
+            sched.pidleput(&mut idle, p);
+            return None;
+        }
+        let (now, mut poll_until) = p.timers.check(0);
+
+        // Fairness: every 61st schedule, look at the global queue first.
+        if p.schedtick.load(Ordering::Relaxed) % 61 == 0 && !sched.runq.is_empty() {
+            // SAFETY: we hold p.
+            if let Some(g) = unsafe { p.take_global(&sched.runq, 1) } {
+                return Some((g, false, false));
+            }
+        }
+        // SAFETY: we hold p.
+        if let Some((g, inherit)) = unsafe { p.runqget() } {
+            return Some((g, inherit, false));
+        }
+        if !sched.runq.is_empty() {
+            // SAFETY: we hold p.
+            if let Some(g) = unsafe { p.take_global(&sched.runq, sched.global_batch(128)) } {
+                return Some((g, false, false));
+            }
+        }
+        // Non-blocking network poll, one M at a time.
+        if sched.poller().has_waiters()
+            && sched.lastpoll.load(Ordering::SeqCst) != 0
+            && sched.polling_net.swap(1, Ordering::SeqCst) == 0
+        {
+            let mut list = Vec::new();
+            sched.poller().poll(Some(0), &mut list);
+            sched.counters.polls.fetch_add(1, Ordering::Relaxed);
+            sched.polling_net.store(0, Ordering::SeqCst);
+            if let Some(g) = list.pop() {
+                sched.inject_list(Some(ml), &mut list);
+                // SAFETY: the poller handed us a parked goroutine.
+                unsafe { g.get() }
+                    .status
+                    .store(status::RUNNABLE, Ordering::Relaxed);
+                return Some((g, false, false));
+            }
+        }
+        // Steal, if not too many Ms spin already.
+        let busy = sched.nprocs - sched.npidle.load(Ordering::SeqCst);
+        if ml.spinning.get() || 2 * sched.nmspinning.load(Ordering::SeqCst) < busy {
+            if !ml.spinning.get() {
+                sched.become_spinning(ml);
+            }
+            match steal_work(sched, ml, now) {
+                Stolen::G(g, inherit) => return Some((g, inherit, false)),
+                Stolen::NewWork => continue 'top,
+                Stolen::Nothing(w) => {
+                    if w != 0 && (poll_until == 0 || w < poll_until) {
+                        poll_until = w;
+                    }
+                }
+            }
+        }
+
+        // Nothing to do: give up the P.
+        let mut idle = sched.idle.lock();
+        if !sched.runq.is_empty() {
+            // SAFETY: we still hold p.
+            let g = unsafe { p.take_global(&sched.runq, sched.global_batch(128)) };
+            drop(idle);
+            if let Some(g) = g {
+                return Some((g, false, false));
+            }
+            continue 'top;
+        }
+        if !ml.spinning.get() && sched.needspinning.load(Ordering::SeqCst) == 1 {
+            sched.become_spinning(ml);
+            drop(idle);
+            continue 'top;
+        }
+        ml.set_p(None);
+        sched.pidleput(&mut idle, p);
+        drop(idle);
+
+        let was_spinning = ml.spinning.get();
+        if was_spinning {
+            // Stop spinning, then look everywhere once more: work submitted
+            // before our decrement is visible now (module docs of sched).
+            ml.spinning.set(false);
+            let prev = sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            debug_assert!(prev > 0, "find_runnable: negative nmspinning");
+
+            if !sched.runq.is_empty() {
+                let mut idle = sched.idle.lock();
+                if let Some(p2) = sched.pidleget_spinning(&mut idle) {
+                    drop(idle);
+                    sched.acquirep(ml, p2);
+                    sched.become_spinning(ml);
+                    continue 'top;
+                }
+            }
+            if sched
+                .procs
+                .iter()
+                .any(|p2| !p2.idle.load(Ordering::Acquire) && !p2.runq_empty())
+            {
+                let mut idle = sched.idle.lock();
+                if let Some(p2) = sched.pidleget_spinning(&mut idle) {
+                    drop(idle);
+                    sched.acquirep(ml, p2);
+                    sched.become_spinning(ml);
+                    continue 'top;
+                }
+            }
+            let w = sched.timers_wake_time();
+            if w != 0 && (poll_until == 0 || w < poll_until) {
+                poll_until = w;
+            }
+        }
+
+        // Block in the poller until I/O, the next timer, or a wake-up.
+        if (sched.poller().has_waiters() || poll_until != 0)
+            && sched.lastpoll.swap(0, Ordering::SeqCst) != 0
+        {
+            sched.poll_until.store(poll_until, Ordering::SeqCst);
+            let delay = (poll_until != 0).then(|| (poll_until - sys::nanotime()).max(0));
+            let mut list = Vec::new();
+            sched.poller().poll(delay, &mut list);
+            sched.counters.polls.fetch_add(1, Ordering::Relaxed);
+            sched.poll_until.store(0, Ordering::SeqCst);
+            sched.lastpoll.store(sys::nanotime(), Ordering::SeqCst);
+            let mut idle = sched.idle.lock();
+            let p2 = sched.pidleget(&mut idle);
+            drop(idle);
+            match p2 {
+                None => sched.inject_list(None, &mut list),
+                Some(p2) => {
+                    sched.acquirep(ml, p2);
+                    if let Some(g) = list.pop() {
+                        sched.inject_list(Some(ml), &mut list);
+                        // SAFETY: the poller handed us a parked goroutine.
+                        unsafe { g.get() }
+                            .status
+                            .store(status::RUNNABLE, Ordering::Relaxed);
+                        return Some((g, false, false));
+                    }
+                    if was_spinning {
+                        sched.become_spinning(ml);
+                    }
+                    continue 'top;
+                }
+            }
+        } else if poll_until != 0 {
+            let until = sched.poll_until.load(Ordering::SeqCst);
+            if until == 0 || until > poll_until {
+                sched.poller().wake();
+            }
+        }
+        if !sched.stopm(ml) {
+            return None;
+        }
+    }
+}
+
+enum Stolen {
+    G(GRef, bool),
+    NewWork,
+    /// Nothing found; the earliest timer seen on other Ps (0 for none).
+    Nothing(i64),
+}
+
+/// Tries to steal from every other P, in a random order, several rounds;
+/// in the last round also runs their expired timers and may take their
+/// `runnext`. Go: `stealWork`.
+fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
+    let p = ml.p_unchecked();
+    let mut poll_until = 0i64;
+    for i in 0..STEAL_TRIES {
+        let last = i == STEAL_TRIES - 1;
+        for idx in sched.steal_order.start(ml.cheaprand()) {
+            let p2 = &sched.procs[idx];
+            if std::ptr::eq(p, p2) {
+                continue;
+            }
+            if last {
+                let (_, w, ran) = p2.timers.check_ran(now);
+                if ran {
+                    // Expired timers readied goroutines onto our P.
+                    // SAFETY: we hold p.
+                    if let Some((g, inherit)) = unsafe { p.runqget() } {
+                        return Stolen::G(g, inherit);
+                    }
+                    return Stolen::NewWork;
+                }
+                if w != 0 && (poll_until == 0 || w < poll_until) {
+                    poll_until = w;
+                }
+            }
+            if !p2.idle.load(Ordering::Acquire) {
+                // SAFETY: we hold p (not p2).
+                if let Some(g) = unsafe { p.runqsteal(p2, last) } {
+                    p.steals
+                        .store(p.steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                    return Stolen::G(g, false);
+                }
+            }
+        }
+    }
+    Stolen::Nothing(poll_until)
+}
+
+// ---- the goroutine side: entering the runtime ----
+
+/// Proof that the current M holds its P for runtime work; dropping it hands
+/// the P back to goroutine code. Must not be kept across a park.
+pub(crate) struct PHold {
+    ml: *const MLocal,
+}
+
+impl PHold {
+    #[inline]
+    pub(crate) fn ml(&self) -> &MLocal {
+        // SAFETY: a PHold lives on one thread, inside one runtime call,
+        // never across a park, so its M is still the current one.
+        unsafe { &*self.ml }
+    }
+
+    #[inline]
+    pub(crate) fn p(&self) -> &P {
+        self.ml().p_unchecked()
+    }
+
+    #[inline]
+    pub(crate) fn sched(&self) -> &Sched {
+        self.ml().sched()
+    }
+}
+
+impl Drop for PHold {
+    #[inline]
+    fn drop(&mut self) {
+        let ml = self.ml();
+        let d = ml.depth.get() - 1;
+        ml.depth.set(d);
+        if d == 0 {
+            ml.p_unchecked().to_user(ml.m.id);
+        }
+    }
+}
+
+/// Enters the runtime from goroutine code (or nests inside runtime code),
+/// returning a hold on the M's P. None on a plain thread.
+/// Go: the `exitsyscall` fast path; see [`crate::p`] for the protocol.
+#[inline]
+pub(crate) fn hold_p() -> Option<PHold> {
+    let ml = m::current()?;
+    if ml.curg.get().is_none() && ml.depth.get() == 0 {
+        return None;
+    }
+    enter_with(ml);
+    Some(PHold {
+        ml: m::current().expect("still an M") as *const MLocal,
+    })
+}
+
+/// Enters the runtime and leaves the depth raised: the caller is about to
+/// suspend to the scheduler (or return from the goroutine).
+#[inline]
+pub(crate) fn enter() {
+    let ml = m::current().expect("enter outside an M");
+    enter_with(ml);
+}
+
+#[inline]
+fn enter_with(ml: &MLocal) {
+    let d = ml.depth.get();
+    if d > 0 {
+        ml.depth.set(d + 1);
+        return;
+    }
+    if let Some(p) = ml.p()
+        && p.try_enter(ml.m.id, p::USER)
+    {
+        ml.depth.set(1);
+        return;
+    }
+    reenter_slow();
+}
+
+/// sysmon retook our P while goroutine code ran. Suspend to our M, which
+/// requeues us and stops, and come back on whichever M picks us up; its P
+/// is in state USER when we resume, so try again.
+#[cold]
+#[inline(never)]
+fn reenter_slow() {
+    loop {
+        let ml = m::current().expect("reenter outside an M");
+        let g = ml.curg.get().expect("reenter outside a goroutine");
+        // SAFETY: g is the running goroutine.
+        let y = unsafe { g.get().inner() }.yielder;
+        // The scheduler side expects depth 1 after any suspend.
+        ml.depth.set(1);
+        // SAFETY: the yielder lives at the bottom of this goroutine's stack
+        // for its whole life.
+        unsafe { &*y }.suspend(Suspend::NoP);
+        let ml = m::current().expect("resumed on an M");
+        if let Some(p) = ml.p()
+            && p.try_enter(ml.m.id, p::USER)
+        {
+            ml.depth.set(1);
+            return;
+        }
+    }
+}
+
+/// Suspends the running goroutine with `req` (after entering the runtime).
+/// Returns when the goroutine is resumed, possibly on another M.
+#[inline]
+pub(crate) fn suspend(req: Suspend) {
+    let ml = m::current().expect("suspend outside an M");
+    let g = ml.curg.get().expect("suspend outside a goroutine");
+    debug_assert_eq!(ml.depth.get(), 0, "suspend while holding the P");
+    enter_with(ml);
+    // Re-read: enter may have moved us to another M (NoP).
+    let ml = m::current().expect("suspend outside an M");
+    debug_assert_eq!(ml.curg.get(), Some(g));
+    // SAFETY: g is the running goroutine; its yielder lives at the bottom
+    // of its stack for its whole life.
+    let y = unsafe { &*g.get().inner().yielder };
+    y.suspend(req);
+}
+
+impl Sched {
+    /// The earliest timer over all Ps, 0 for none (Go: `timeSleepUntil`).
+    pub(crate) fn timers_wake_time(&self) -> i64 {
+        self.procs
+            .iter()
+            .map(|p| p.timers.wake_time())
+            .filter(|&w| w != 0)
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+/// A fast random number for the calling M (Go: `cheaprand`), for select's
+/// poll order and similar; on a plain thread, from a thread-local state.
+#[inline]
+pub fn cheaprand() -> u32 {
+    match m::current() {
+        Some(ml) => ml.cheaprand(),
+        None => {
+            thread_local!(static STATE: std::cell::Cell<u64> = std::cell::Cell::new(sys::nanotime() as u64 | 1));
+            STATE.with(|s| {
+                let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
+                s.set(x);
+                let t = (x as u128).wrapping_mul((x ^ 0xe703_7ed1_a0b4_28db) as u128);
+                ((t >> 64) as u64 ^ t as u64) as u32
+            })
+        }
+    }
+}
+
+/// A random number in `0..n` (Go: `cheaprandn`).
+#[inline]
+pub fn cheaprandn(n: u32) -> u32 {
+    ((cheaprand() as u64 * n as u64) >> 32) as u32
+}
+
+/// Yields if sysmon asked the running goroutine to (it ran 10 ms without a
+/// scheduling point). Runtime calls check this on entry; call it in long
+/// loops that make no runtime call. Free when not asked.
+#[inline]
+pub fn preempt_point() {
+    let Some(ml) = m::current() else { return };
+    if ml.depth.get() != 0 || ml.curg.get().is_none() {
+        return;
+    }
+    if let Some(p) = ml.p()
+        && p.preempt.load(Ordering::Relaxed)
+    {
+        p.preempt.store(false, Ordering::Relaxed);
+        suspend(Suspend::Gosched);
+    }
+}
+
+/// Runs `f`, a call known to block the thread (a blocking syscall, a
+/// foreign library call), letting the P go to another M meanwhile so other
+/// goroutines keep running. Go: `entersyscall` / `exitsyscall`.
+///
+/// On entry the P becomes free to take, and is handed off at once if
+/// goroutines are queued on it; on exit the goroutine takes the same P back
+/// if it is still free (the fast path), else any idle P, else it queues
+/// itself and its M sleeps. `f` runs on the calling thread and must not use
+/// gort's blocking primitives. Outside a goroutine, just calls `f`.
+pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
+    let Some(ml) = m::current() else { return f() };
+    if ml.depth.get() != 0 || ml.curg.get().is_none() {
+        return f();
+    }
+    let mid = ml.m.id;
+    let sched = ml.sched();
+    let g = ml.curg.get().expect("checked above");
+    let entered = match ml.p() {
+        Some(p) if p.to_syscall(mid) => {
+            // SAFETY: g is the running goroutine.
+            unsafe { g.get() }
+                .status
+                .store(status::SYSCALL, Ordering::Relaxed);
+            sched.wake_sysmon();
+            if (!p.runq_empty() || !sched.runq.is_empty()) && p.try_retake(p::word(mid, p::SYSCALL))
+            {
+                // Go's entersyscallblock: hand the queued work to another M now.
+                p.syscalltick.fetch_add(1, Ordering::Relaxed);
+                sched.counters.handoffs.fetch_add(1, Ordering::Relaxed);
+                sched.handoffp(p);
+            }
+            true
+        }
+        _ => false,
+    };
+    let r = f();
+    if entered {
+        // SAFETY: g is the running goroutine.
+        unsafe { g.get() }
+            .status
+            .store(status::RUNNING, Ordering::Relaxed);
+        // f cannot park, so we are still on the same thread and M.
+        let ml = m::current().expect("still an M");
+        let fast = ml.p().is_some_and(|p| p.exit_syscall(mid));
+        if !fast {
+            // The P was taken: get one back the slow way, then return to
+            // goroutine code.
+            drop(hold_p());
+        }
+    }
+    r
+}

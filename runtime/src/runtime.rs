@@ -1,0 +1,355 @@
+//! A runtime instance: its configuration, building, `block_on`, the lazily
+//! started default runtime, and shutdown.
+//!
+//! Go: runtime/proc.go (`schedinit`, `procresize` at start-up, `main`).
+//!
+//! A process may build any number of runtimes (tests do); each has its own
+//! Ps, Ms, stacks, timers and sysmon. Code running in a goroutine uses its
+//! own runtime; code on a plain thread uses the default runtime, started on
+//! first use with `GORT_MAXPROCS` (or the CPU count) Ps.
+//!
+//! Shutdown (dropping a [`Runtime`]): no new goroutine runs; idle Ms and
+//! sysmon are woken and exit; Ms running goroutine code exit when that code
+//! next enters the scheduler, and the drop waits for them (use
+//! [`Runtime::shutdown_timeout`] to bound the wait). Goroutines that never
+//! finished are abandoned without running their destructors, as at process
+//! exit. Stacks are unmapped when no goroutine holds one; otherwise the
+//! runtime's memory is leaked rather than pulled from under a parked
+//! goroutine that a plain thread might still wake.
+
+use std::io;
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::panic::PanicPolicy;
+use crate::poll::{IdlePoller, Poller};
+use crate::sched::Sched;
+use crate::spawn::{Builder, JoinHandle};
+
+/// Default usable stack size of a goroutine: virtual memory only; a
+/// goroutine's resident cost is the pages it touches.
+pub const DEFAULT_STACK_SIZE: usize = 256 << 10;
+
+/// A runtime's settings, fixed at build time.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) max_procs: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) pin_threads: bool,
+    pub(crate) panic_policy: PanicPolicy,
+    pub(crate) name: String,
+    pub(crate) sysmon: bool,
+}
+
+/// Builds a [`Runtime`]: `Runtime::builder().max_procs(4).build()?`.
+#[derive(Debug, Default)]
+#[must_use = "a RuntimeBuilder does nothing until build is called"]
+pub struct RuntimeBuilder {
+    max_procs: Option<usize>,
+    stack_size: Option<usize>,
+    pin_threads: bool,
+    panic_policy: PanicPolicy,
+    name: Option<String>,
+    no_sysmon: bool,
+}
+
+impl RuntimeBuilder {
+    /// Number of Ps: goroutines running in parallel (Go: `GOMAXPROCS`).
+    /// Default: `GORT_MAXPROCS` if set, else the number of CPUs.
+    pub fn max_procs(mut self, n: usize) -> Self {
+        self.max_procs = Some(n);
+        self
+    }
+
+    /// Default usable stack size of goroutines, in bytes (rounded up to
+    /// pages, at least 16 KiB). Default 256 KiB of virtual memory.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Pins M threads to CPUs round-robin (off by default).
+    pub fn pin_threads(mut self, on: bool) -> Self {
+        self.pin_threads = on;
+        self
+    }
+
+    /// What an unjoined goroutine's panic does (default: exit status 2).
+    pub fn panic_policy(mut self, p: PanicPolicy) -> Self {
+        self.panic_policy = p;
+        self
+    }
+
+    /// Prefix of the runtime's thread names (default `gort`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Runs without the sysmon thread: no handoff of stuck Ms, no
+    /// preemption requests, no stack trimming. For tests of the scheduler
+    /// in isolation.
+    #[doc(hidden)]
+    pub fn without_sysmon(mut self) -> Self {
+        self.no_sysmon = true;
+        self
+    }
+
+    /// Builds the runtime. No thread starts until a goroutine is spawned.
+    pub fn build(self) -> io::Result<Runtime> {
+        let max_procs = match self.max_procs {
+            Some(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "gort: max_procs must be at least 1",
+                ));
+            }
+            Some(n) => n,
+            None => env_max_procs()?,
+        };
+        let config = Config {
+            max_procs: max_procs.min(1 << 16),
+            stack_size: self.stack_size.unwrap_or(DEFAULT_STACK_SIZE),
+            pin_threads: self.pin_threads,
+            panic_policy: self.panic_policy,
+            name: self.name.unwrap_or_else(|| "gort".into()),
+            sysmon: !self.no_sysmon,
+        };
+        crate::panic::install_hook();
+        crate::signal::install();
+        let sched = Arc::new(Sched::new(config, Box::new(IdlePoller::default())));
+        if sched.config.sysmon {
+            crate::sysmon::start(&sched);
+        }
+        Ok(Runtime { sched: Some(sched) })
+    }
+}
+
+/// Reads `GORT_MAXPROCS`, defaulting to the CPU count.
+fn env_max_procs() -> io::Result<usize> {
+    match std::env::var("GORT_MAXPROCS") {
+        Err(_) => Ok(crate::sys::cpu_count()),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "gort: GORT_MAXPROCS={v:?} is not a positive integer; unset it or set e.g. GORT_MAXPROCS=4"
+                ),
+            )),
+        },
+    }
+}
+
+/// A gort runtime: Ps, Ms, stacks, timers, sysmon. Dropping it shuts it
+/// down (module docs).
+pub struct Runtime {
+    sched: Option<Arc<Sched>>,
+}
+
+impl Runtime {
+    /// A builder with default settings.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// A runtime with default settings.
+    pub fn new() -> io::Result<Runtime> {
+        RuntimeBuilder::default().build()
+    }
+
+    fn sched(&self) -> &Sched {
+        self.sched.as_ref().expect("runtime is live until dropped")
+    }
+
+    /// Starts a goroutine on this runtime.
+    #[track_caller]
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::spawn::spawn_on(self.sched(), Builder::new(), f, None, Location::caller())
+    }
+
+    /// Runs `f` as a goroutine of this runtime and blocks the calling
+    /// thread (or parks the calling goroutine) until it returns; a panic in
+    /// `f` continues in the caller.
+    #[track_caller]
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let h = crate::spawn::spawn_on(self.sched(), Builder::new(), f, None, Location::caller());
+        match h.join() {
+            Ok(v) => v,
+            Err(p) => p.resume(),
+        }
+    }
+
+    /// Number of Ps.
+    pub fn max_procs(&self) -> usize {
+        self.sched().nprocs as usize
+    }
+
+    /// Goroutines alive in this runtime.
+    pub fn num_goroutine(&self) -> usize {
+        self.sched().num_goroutine()
+    }
+
+    /// Shuts down, waiting at most `timeout` for Ms still running goroutine
+    /// code. Returns whether every thread exited; if not, the runtime's
+    /// memory is leaked so the stragglers stay safe.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.shutdown(Some(timeout))
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
+        let Some(sched) = self.sched.take() else {
+            return true;
+        };
+        if let Some(ml) = crate::m::current()
+            && std::ptr::eq(ml.sched(), &*sched)
+        {
+            // Joining our own thread would deadlock.
+            std::mem::forget(sched);
+            panic!("gort: a Runtime cannot be dropped from one of its own goroutines");
+        }
+        sched.shutdown.store(true, Ordering::SeqCst);
+        sched.detach_timers();
+        {
+            let idle = sched.idle.lock();
+            for m in &idle.allm {
+                m.park.wakeup();
+            }
+        }
+        sched.sysmon_note.wakeup();
+        sched.poller().wake();
+        let threads = std::mem::take(&mut sched.idle.lock().threads);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut all_joined = true;
+        for h in threads {
+            match deadline {
+                None => {
+                    let _ = h.join();
+                }
+                Some(d) => {
+                    while !h.is_finished() && Instant::now() < d {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    if h.is_finished() {
+                        let _ = h.join();
+                    } else {
+                        all_joined = false;
+                    }
+                }
+            }
+        }
+        crate::sysmon::join(&sched);
+        if !all_joined {
+            std::mem::forget(sched);
+            return false;
+        }
+        // Every M is gone: we own all Ps. Return cached stacks; unmap them
+        // all if no goroutine holds one.
+        for p in sched.procs.iter() {
+            // SAFETY: no M runs, so no one else touches the P.
+            unsafe { p.local() }.stacks.flush(&sched.stacks);
+        }
+        if sched.stacks.in_use() == 0 && sched.num_goroutine() == 0 {
+            sched.stacks.release_all();
+        } else {
+            // Parked goroutines may still be referenced from channels that
+            // plain threads use: keep their stacks and Gs valid forever.
+            std::mem::forget(sched);
+        }
+        true
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("max_procs", &self.max_procs())
+            .finish()
+    }
+}
+
+static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+
+/// The default runtime, started on first use (`GORT_MAXPROCS` Ps).
+pub fn default_runtime() -> &'static Runtime {
+    DEFAULT.get_or_init(|| match Runtime::builder().build() {
+        Ok(rt) => rt,
+        Err(e) => crate::panic::fatal(&e.to_string()),
+    })
+}
+
+/// The runtime of the calling goroutine, or the default one.
+#[inline]
+pub(crate) fn current_sched() -> &'static Sched {
+    match crate::m::current() {
+        // SAFETY: an M's Sched outlives the M; callers use the reference
+        // within the current call, on this thread.
+        Some(ml) => unsafe { &*ml.sched },
+        None => default_runtime().sched(),
+    }
+}
+
+/// Runs `f` as the main goroutine of the default runtime and returns its
+/// result; a panic in `f` continues in the caller. This is what
+/// `#[gort::main]` expands to.
+#[track_caller]
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    default_runtime().block_on(f)
+}
+
+/// Pins the calling thread to CPU `i` modulo the CPU count.
+pub(crate) fn pin_current_thread(i: usize) {
+    if let Some(ids) = core_affinity::get_core_ids()
+        && !ids.is_empty()
+    {
+        core_affinity::set_for_current(ids[i % ids.len()]);
+    }
+}
+
+impl Sched {
+    /// The poller in use: the network poller once installed, else the idle
+    /// one.
+    #[inline]
+    pub(crate) fn poller(&self) -> &dyn Poller {
+        match self.net_poller.get() {
+            Some(p) => &**p,
+            None => &*self.poller,
+        }
+    }
+}
+
+/// Installs the network poller of the current runtime (the default one
+/// outside a runtime), built by `make` on first call, and returns it. Ms
+/// blocked in the idle poller are woken so they move to the new one.
+pub fn install_poller(make: impl FnOnce() -> Box<dyn Poller>) -> &'static dyn Poller {
+    let sched = current_sched();
+    let mut fresh = false;
+    let p = sched.net_poller.get_or_init(|| {
+        fresh = true;
+        make()
+    });
+    if fresh {
+        sched.poller.wake();
+    }
+    &**p
+}

@@ -1,0 +1,530 @@
+//! Scheduler state shared by all Ms of one runtime, and the thread
+//! management around it: idle Ps and Ms, spinning accounting, starting and
+//! stopping Ms, handing Ps off.
+//!
+//! Go: runtime/runtime2.go (`schedt`), runtime/proc.go (`wakep`, `startm`,
+//! `stopm`, `handoffp`, `pidleget`, `pidleput`, `mget`, `mput`, `newm`,
+//! `injectglist`).
+//!
+//! ## Spinning Ms and lost wake-ups (Go's proc.go header comment)
+//!
+//! An M with a P and nothing to run *spins*: it looks for work to steal
+//! before parking. At most half the busy Ps have a spinning M
+//! (`2 * nmspinning < nprocs - npidle`). The invariants that keep
+//! parallelism without thundering herds:
+//! - whoever submits work (ready, spawn, a timer) publishes it, then reads
+//!   `nmspinning` (the publication is an RMW or is followed by a SeqCst
+//!   fence), and calls `wakep` if nobody spins and a P is idle;
+//! - a spinning M that finds work stops spinning and calls `wakep`, so the
+//!   next one takes over looking (`reset_spinning`);
+//! - a spinning M that gives up decrements `nmspinning` (SeqCst RMW) and
+//!   then re-checks every run queue and the global queue before parking.
+//!
+//! The two SeqCst sides form a Dekker pair: either the submitter sees
+//! `nmspinning > 0` (and the spinner will see its work) or the spinner sees
+//! the work in its re-check. `needspinning` covers the window in which no P
+//! is idle yet: `wakep` sets it, and the next M to release its P becomes
+//! spinning instead.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
+
+use crossbeam_deque::Injector;
+
+use crate::g::{GRef, status};
+use crate::lock::Lock;
+use crate::m::{M, MLocal};
+use crate::p::{P, StealOrder};
+use crate::poll::Poller;
+use crate::runtime::Config;
+use crate::stack::StackPool;
+
+/// Go's `maxmcount`: more Ms than this is a fatal error.
+pub(crate) const MAX_M_COUNT: u32 = 10_000;
+
+/// The lists protected by the scheduler lock (Go: `sched.lock`).
+pub(crate) struct Idle {
+    /// Idle Ps by index (Go: `pidle`).
+    pub(crate) pidle: Vec<usize>,
+    /// Idle Ms (Go: `midle`).
+    pub(crate) midle: Vec<Arc<M>>,
+    /// Every M ever started, for shutdown (Go: `allm`).
+    pub(crate) allm: Vec<Arc<M>>,
+    /// Threads to join at shutdown.
+    pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
+    /// Ms started and not exited (Go: `mcount()`), and the next M id.
+    pub(crate) mcount: u32,
+    pub(crate) mnext: u32,
+    /// Ms parked while locked to a goroutine (Go: `nmidlelocked`).
+    pub(crate) nmidlelocked: u32,
+}
+
+/// Counters kept outside the Ps (read by `debug::metrics`).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) handoffs: AtomicU64,
+    pub(crate) preempt_requests: AtomicU64,
+    pub(crate) polls: AtomicU64,
+    pub(crate) threads_started: AtomicU64,
+    /// Goroutines spawned from outside any P (plain threads).
+    pub(crate) spawned_nop: AtomicU64,
+    /// Goroutines that exited while their M held no P (never: an exiting
+    /// goroutine always reacquires one), kept for symmetry.
+    pub(crate) exited_nop: AtomicU64,
+}
+
+/// One runtime's scheduler (Go: `sched` plus `allp`).
+pub(crate) struct Sched {
+    pub(crate) procs: Box<[P]>,
+    pub(crate) nprocs: u32,
+    pub(crate) idle: Lock<Idle>,
+    pub(crate) npidle: AtomicU32,
+    pub(crate) nmspinning: AtomicU32,
+    pub(crate) needspinning: AtomicU32,
+    /// The global run queue (Go: `sched.runq`).
+    pub(crate) runq: Injector<GRef>,
+    goidgen: AtomicU64,
+    pub(crate) stacks: StackPool,
+    /// The poller used until a network poller is installed.
+    pub(crate) poller: Box<dyn Poller>,
+    /// The network poller, installed on first use (`install_poller`).
+    pub(crate) net_poller: std::sync::OnceLock<Box<dyn Poller>>,
+    /// When the network was last polled; 0 while an M blocks in the poller
+    /// (Go: `sched.lastpoll`).
+    pub(crate) lastpoll: AtomicI64,
+    /// The deadline the blocked poller sleeps until, 0 for none.
+    pub(crate) poll_until: AtomicI64,
+    /// Some M is doing a non-blocking poll (Go: `sched.pollingNet`).
+    pub(crate) polling_net: AtomicU32,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) config: Config,
+    pub(crate) steal_order: StealOrder,
+    pub(crate) counters: Counters,
+    /// sysmon sleeps here when the runtime is idle (Go: `sysmonnote`).
+    pub(crate) sysmon_note: crate::lock::Note,
+    pub(crate) sysmon_wait: AtomicBool,
+    pub(crate) sysmon_thread: Lock<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Sched {
+    pub(crate) fn new(config: Config, poller: Box<dyn Poller>) -> Sched {
+        let n = config.max_procs as u32;
+        let procs: Box<[P]> = (0..n as usize).map(P::new).collect();
+        let stacks = StackPool::new(config.stack_size);
+        // Every P starts idle; the first spawn wakes an M for one.
+        for p in procs.iter() {
+            p.idle.store(true, Ordering::Relaxed);
+        }
+        Sched {
+            nprocs: n,
+            idle: Lock::new(Idle {
+                pidle: (0..n as usize).rev().collect(),
+                midle: Vec::new(),
+                allm: Vec::new(),
+                threads: Vec::new(),
+                mcount: 0,
+                mnext: 1,
+                nmidlelocked: 0,
+            }),
+            npidle: AtomicU32::new(n),
+            nmspinning: AtomicU32::new(0),
+            needspinning: AtomicU32::new(0),
+            runq: Injector::new(),
+            goidgen: AtomicU64::new(0),
+            stacks,
+            poller,
+            net_poller: std::sync::OnceLock::new(),
+            lastpoll: AtomicI64::new(crate::sys::nanotime()),
+            poll_until: AtomicI64::new(0),
+            polling_net: AtomicU32::new(0),
+            shutdown: AtomicBool::new(false),
+            steal_order: StealOrder::new(n),
+            counters: Counters::default(),
+            sysmon_note: crate::lock::Note::new(),
+            sysmon_wait: AtomicBool::new(false),
+            sysmon_thread: Lock::new(None),
+            procs,
+            config,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// A fresh goroutine id. Ids are handed to Ps in batches so that spawns
+    /// on different Ps do not contend on one counter (Go: `goidcache`).
+    pub(crate) fn next_goid(&self, p: Option<&P>) -> u64 {
+        match p {
+            Some(p) => {
+                // SAFETY: the caller owns p (it passes the P it holds).
+                let l = unsafe { p.local() };
+                if l.goid_next == l.goid_end {
+                    let base = self
+                        .goidgen
+                        .fetch_add(crate::p::GOID_BATCH, Ordering::Relaxed);
+                    l.goid_next = base + 1;
+                    l.goid_end = base + 1 + crate::p::GOID_BATCH;
+                }
+                let id = l.goid_next;
+                l.goid_next += 1;
+                id
+            }
+            None => self.goidgen.fetch_add(1, Ordering::Relaxed) + 1,
+        }
+    }
+
+    // ---- global run queue (Go: globrunqput) ----
+
+    /// Puts `g` on the global queue. The caller calls `wakep` if needed.
+    #[inline]
+    pub(crate) fn globrunqput(&self, g: GRef) {
+        self.runq.push(g);
+    }
+
+    /// How many to take from the global queue at once: Go's
+    /// `min(n, len/gomaxprocs + 1)`.
+    pub(crate) fn global_batch(&self, n: usize) -> usize {
+        (self.runq.len() / self.nprocs as usize + 1).min(n)
+    }
+
+    // ---- idle Ps (Go: pidleput / pidleget / pidlegetSpinning) ----
+
+    /// Puts an idle P on the list. Its run queue must be empty.
+    pub(crate) fn pidleput(&self, idle: &mut Idle, p: &P) {
+        debug_assert!(p.runq_empty(), "pidleput: P has work");
+        p.release();
+        p.idle.store(true, Ordering::Release);
+        idle.pidle.push(p.id);
+        self.npidle.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Takes an idle P off the list.
+    pub(crate) fn pidleget(&self, idle: &mut Idle) -> Option<&P> {
+        let id = idle.pidle.pop()?;
+        let p = &self.procs[id];
+        p.idle.store(false, Ordering::Release);
+        self.npidle.fetch_sub(1, Ordering::SeqCst);
+        // A P goes busy: sysmon must watch again (Go wakes it from the
+        // syscall paths; gort also from here, since any busy P may stall).
+        if self.sysmon_wait.load(Ordering::SeqCst) {
+            self.sysmon_wait.store(false, Ordering::SeqCst);
+            self.sysmon_note.wakeup();
+        }
+        Some(p)
+    }
+
+    /// `pidleget` for an M about to spin: when no P is idle, ask the next
+    /// M that releases one to spin instead.
+    pub(crate) fn pidleget_spinning(&self, idle: &mut Idle) -> Option<&P> {
+        let p = self.pidleget(idle);
+        if p.is_none() {
+            self.needspinning.store(1, Ordering::SeqCst);
+        }
+        p
+    }
+
+    // ---- Ps and Ms ----
+
+    /// Makes `ml` the owner of `p` (Go: `acquirep`).
+    pub(crate) fn acquirep(&self, ml: &MLocal, p: &P) {
+        p.clock.store(ml.clock, Ordering::Relaxed);
+        p.acquire(ml.m.id);
+        ml.set_p(Some(p));
+    }
+
+    /// Marks `ml` spinning (Go: `becomeSpinning`).
+    pub(crate) fn become_spinning(&self, ml: &MLocal) {
+        ml.spinning.set(true);
+        self.nmspinning.fetch_add(1, Ordering::SeqCst);
+        self.needspinning.store(0, Ordering::SeqCst);
+    }
+
+    /// A spinning M found work: stop spinning and let another M look
+    /// (Go: `resetspinning`).
+    pub(crate) fn reset_spinning(&self, ml: &MLocal) {
+        ml.spinning.set(false);
+        let prev = self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(prev > 0, "reset_spinning: negative nmspinning");
+        self.wakep();
+    }
+
+    /// Starts an M to run goroutines if a P is idle and no M spins (Go:
+    /// `wakep`). Called after work is published.
+    #[inline]
+    pub(crate) fn wakep(&self) {
+        if self.nmspinning.load(Ordering::SeqCst) != 0
+            || self
+                .nmspinning
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        self.wakep_slow();
+    }
+
+    #[cold]
+    fn wakep_slow(&self) {
+        let mut idle = self.idle.lock();
+        let Some(p) = self.pidleget_spinning(&mut idle) else {
+            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            return;
+        };
+        self.startm_locked(idle, Some(p), true);
+    }
+
+    /// [`Sched::wakep`] after publishing work with a non-RMW store (e.g. a
+    /// push to a crossbeam queue): the fence orders the publication before
+    /// the `nmspinning` read (the submitter's side of the Dekker pair).
+    #[inline]
+    pub(crate) fn wakep_after_push(&self) {
+        fence(Ordering::SeqCst);
+        self.wakep();
+    }
+
+    /// Schedules some M to run `p` (or any idle P); creates an M if none is
+    /// idle. With `spinning`, the M starts out spinning and the caller has
+    /// already counted it in `nmspinning`. Go: `startm`.
+    pub(crate) fn startm(&self, p: Option<&P>, spinning: bool) {
+        let idle = self.idle.lock();
+        self.startm_locked(idle, p, spinning);
+    }
+
+    fn startm_locked(
+        &self,
+        mut idle: crate::lock::LockGuard<'_, Idle>,
+        p: Option<&P>,
+        spinning: bool,
+    ) {
+        let p = match p {
+            Some(p) => p,
+            None => match self.pidleget(&mut idle) {
+                Some(p) => p,
+                None => {
+                    drop(idle);
+                    if spinning {
+                        self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    return;
+                }
+            },
+        };
+        match idle.midle.pop() {
+            Some(m) => {
+                drop(idle);
+                m.spinning.store(spinning, Ordering::Relaxed);
+                m.set_nextp(p);
+                m.park.wakeup();
+            }
+            None => {
+                // Count the new M before dropping the lock (Go's
+                // mReserveID), so no observer sees a P with no M.
+                let id = idle.mnext;
+                idle.mnext += 1;
+                idle.mcount += 1;
+                if idle.mcount > MAX_M_COUNT {
+                    drop(idle);
+                    crate::panic::fatal_thread_exhaustion(MAX_M_COUNT);
+                }
+                drop(idle);
+                self.newm(id, p, spinning);
+            }
+        }
+    }
+
+    /// Parks the calling M until it is handed a P; returns false if it was
+    /// woken for shutdown instead. Go: `stopm`.
+    pub(crate) fn stopm(&self, ml: &MLocal) -> bool {
+        debug_assert!(ml.p().is_none(), "stopm holding a P");
+        {
+            let mut idle = self.idle.lock();
+            if self.is_shutdown() {
+                return false;
+            }
+            idle.midle.push(ml.m.clone());
+        }
+        self.park_m(ml)
+    }
+
+    /// Sleeps on the M's note until woken with a P (or for shutdown).
+    pub(crate) fn park_m(&self, ml: &MLocal) -> bool {
+        // Shutdown sets its flag, then wakes every M under the idle lock:
+        // checking under the same lock means we either see the flag or get
+        // the wake-up.
+        if self.is_shutdown() {
+            return false;
+        }
+        ml.m.park.sleep();
+        ml.m.park.clear();
+        match ml.m.take_nextp() {
+            Some(id) => {
+                self.acquirep(ml, &self.procs[id]);
+                if ml.m.spinning.swap(false, Ordering::Relaxed) {
+                    ml.spinning.set(true);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Decides what to do with a P whose M stops running goroutines on it
+    /// (a retake, a locked M blocking): give it to an M if it has work,
+    /// else put it on the idle list. Go: `handoffp`.
+    pub(crate) fn handoffp(&self, p: &P) {
+        if !p.runq_empty() || !self.runq.is_empty() {
+            self.startm(Some(p), false);
+            return;
+        }
+        if self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) == 0
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.needspinning.store(0, Ordering::SeqCst);
+            self.startm(Some(p), true);
+            return;
+        }
+        let mut idle = self.idle.lock();
+        if !self.runq.is_empty() {
+            self.startm_locked(idle, Some(p), false);
+            return;
+        }
+        // The last running P, and nobody polls: someone must wait for
+        // timers and I/O.
+        if self.npidle.load(Ordering::SeqCst) == self.nprocs - 1
+            && self.lastpoll.load(Ordering::SeqCst) != 0
+        {
+            self.startm_locked(idle, Some(p), false);
+            return;
+        }
+        let when = p.timers.wake_time();
+        self.pidleput(&mut idle, p);
+        drop(idle);
+        if when != 0 {
+            self.wake_net_poller(when);
+        }
+    }
+
+    /// Makes sure someone will run the timer due at `when` (Go:
+    /// `wakeNetPoller`): break the blocked poller if it sleeps past `when`,
+    /// else wake an M.
+    pub(crate) fn wake_net_poller(&self, when: i64) {
+        if self.lastpoll.load(Ordering::SeqCst) == 0 {
+            let until = self.poll_until.load(Ordering::SeqCst);
+            if until == 0 || until > when {
+                self.poller().wake();
+            }
+        } else {
+            self.wakep();
+        }
+    }
+
+    /// Makes a list of readied goroutines runnable (netpoll results). Go:
+    /// `injectglist`.
+    pub(crate) fn inject_list(&self, ml: Option<&MLocal>, list: &mut Vec<GRef>) {
+        if list.is_empty() {
+            return;
+        }
+        for g in list.iter() {
+            // SAFETY: the poller hands over parked goroutines it owns.
+            unsafe { g.get() }
+                .status
+                .store(status::RUNNABLE, Ordering::Relaxed);
+        }
+        let p = ml.and_then(|ml| ml.p());
+        match p {
+            None => {
+                let n = list.len();
+                for g in list.drain(..) {
+                    self.globrunqput(g);
+                }
+                fence(Ordering::SeqCst);
+                for _ in 0..n.min(self.npidle.load(Ordering::SeqCst) as usize) {
+                    self.startm(None, false);
+                }
+            }
+            Some(p) => {
+                // One per idle P through the global queue, the rest here.
+                let npidle = self.npidle.load(Ordering::SeqCst) as usize;
+                let mut n = 0;
+                while n < npidle && !list.is_empty() {
+                    let g = list.pop().expect("non-empty");
+                    self.globrunqput(g);
+                    n += 1;
+                }
+                fence(Ordering::SeqCst);
+                for _ in 0..n {
+                    self.startm(None, false);
+                }
+                for g in list.drain(..) {
+                    // SAFETY: `p` is the P held by the calling M.
+                    unsafe { p.runqput(g, false) };
+                }
+                self.wakep_after_push();
+            }
+        }
+    }
+
+    /// Starts the OS thread of a new M that will run `p` (Go: `newm`).
+    fn newm(&self, id: u32, p: &P, spinning: bool) {
+        let m = Arc::new(M::new(id));
+        m.spinning.store(spinning, Ordering::Relaxed);
+        m.set_nextp(p);
+        self.counters
+            .threads_started
+            .fetch_add(1, Ordering::Relaxed);
+        let sched = SchedPtr(self as *const Sched);
+        let m2 = m.clone();
+        let name = format!("{}-m{}", self.config.name, id);
+        let pin = self.config.pin_threads;
+        let handle = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let sched = sched;
+                // SAFETY: a Sched is freed only after every M thread has been
+                // joined (Runtime::drop), so it outlives this thread.
+                let sched = unsafe { &*sched.0 };
+                if pin {
+                    crate::runtime::pin_current_thread(id as usize);
+                }
+                crate::proc::mstart(sched, m2);
+            })
+            .unwrap_or_else(|e| {
+                crate::panic::fatal(&format!("gort: cannot start an M thread: {e}"))
+            });
+        let mut idle = self.idle.lock();
+        idle.allm.push(m);
+        idle.threads.push(handle);
+    }
+
+    /// Wakes sysmon from its deep sleep (Go: `entersyscall_sysmon`).
+    pub(crate) fn wake_sysmon(&self) {
+        if self.sysmon_wait.load(Ordering::SeqCst) {
+            let _idle = self.idle.lock();
+            if self.sysmon_wait.load(Ordering::SeqCst) {
+                self.sysmon_wait.store(false, Ordering::SeqCst);
+                self.sysmon_note.wakeup();
+            }
+        }
+    }
+
+    /// Goroutines alive now (Go: `NumGoroutine`).
+    pub(crate) fn num_goroutine(&self) -> usize {
+        let mut spawned = self.counters.spawned_nop.load(Ordering::Relaxed);
+        let mut exited = self.counters.exited_nop.load(Ordering::Relaxed);
+        for p in self.procs.iter() {
+            spawned += p.spawned.load(Ordering::Relaxed);
+            exited += p.exited.load(Ordering::Relaxed);
+        }
+        spawned.saturating_sub(exited) as usize
+    }
+}
+
+/// A Sched pointer that may move to a new M thread.
+struct SchedPtr(*const Sched);
+// SAFETY: Sched is Sync; the pointer's validity is argued at its use.
+unsafe impl Send for SchedPtr {}

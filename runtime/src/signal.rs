@@ -1,0 +1,159 @@
+//! Turns a goroutine's guard-page hit into a clear fatal error.
+//!
+//! Go: runtime/signal_unix.go (`sighandler`), runtime/stack.go (the
+//! "stack overflow" throw).
+//!
+//! A SIGSEGV/SIGBUS handler runs on the M's alternate signal stack. If the
+//! faulting address lies in the guard page of the goroutine running on this
+//! thread, it prints `goroutine N [name]: stack overflow` with the spawn
+//! site and aborts. Any other fault goes to the handler that was installed
+//! before (Rust's own, which reports thread stack overflows, or the
+//! default action). The handler only reads memory and calls `write` and
+//! `abort`: it is async-signal-safe, and it never switches goroutines.
+
+use std::mem::MaybeUninit;
+use std::sync::Once;
+
+use crate::sys;
+
+static mut PREV_SEGV: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
+static mut PREV_BUS: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
+
+/// Installs the handler once per process.
+pub(crate) fn install() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: runs once, before any thread can take our handler (which
+        // reads PREV_*): the statics are written before sigaction publishes
+        // the handler. sigaction with valid pointers has no other
+        // precondition.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGSEGV, &sa, (&raw mut PREV_SEGV).cast());
+            libc::sigaction(libc::SIGBUS, &sa, (&raw mut PREV_BUS).cast());
+        }
+    });
+}
+
+/// Gives the calling M thread an alternate signal stack if it has none
+/// (Rust gives its threads one only when its own handler is installed).
+/// Returns the mapping to free when the thread exits.
+pub(crate) fn ensure_altstack() -> Option<(usize, usize)> {
+    // SAFETY: querying the current altstack writes into a valid local.
+    unsafe {
+        let mut old: libc::stack_t = std::mem::zeroed();
+        libc::sigaltstack(std::ptr::null(), &mut old);
+        if old.ss_flags & libc::SS_DISABLE == 0 {
+            return None;
+        }
+        let size = 64 << 10;
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        let st = libc::stack_t {
+            ss_sp: p,
+            ss_flags: 0,
+            ss_size: size,
+        };
+        libc::sigaltstack(&st, std::ptr::null_mut());
+        Some((p as usize, size))
+    }
+}
+
+/// Removes and frees an altstack made by [`ensure_altstack`].
+pub(crate) fn drop_altstack(stack: Option<(usize, usize)>) {
+    if let Some((p, size)) = stack {
+        // SAFETY: disabling this thread's altstack, then unmapping the
+        // region we mapped for it, which nothing else uses.
+        unsafe {
+            let st = libc::stack_t {
+                ss_sp: std::ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            libc::sigaltstack(&st, std::ptr::null_mut());
+            libc::munmap(p as *mut libc::c_void, size);
+        }
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    if let Some(ml) = crate::m::current() {
+        let (lo, hi) = ml.guard.get();
+        if lo != 0 && addr >= lo && addr < hi {
+            report_overflow(ml);
+        }
+    }
+    // Not ours: hand over to the previous handler.
+    // SAFETY: install() filled the statics before this handler could run.
+    let prev = unsafe {
+        if sig == libc::SIGBUS {
+            (*(&raw const PREV_BUS)).assume_init_ref()
+        } else {
+            (*(&raw const PREV_SEGV)).assume_init_ref()
+        }
+    };
+    // SAFETY: calling or restoring the handler that was installed before
+    // ours, with the arguments the kernel gave us.
+    unsafe {
+        if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+            // Restore the default action and return: the fault repeats and
+            // kills the process the usual way.
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &dfl, std::ptr::null_mut());
+        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                std::mem::transmute(prev.sa_sigaction);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(libc::c_int) = std::mem::transmute(prev.sa_sigaction);
+            f(sig);
+        }
+    }
+}
+
+fn report_overflow(ml: &crate::m::MLocal) -> ! {
+    let mut buf = [0u8; 20];
+    if let Some(g) = ml.curg.get() {
+        // SAFETY: the goroutine that faulted is this thread's current one
+        // and cannot be freed while its thread is stuck in this handler;
+        // only plain reads follow.
+        let (id, name, site) = unsafe {
+            let gp = g.get();
+            let inner = &*gp.inner.get();
+            (gp.id(), inner.name.as_deref(), inner.spawn_site)
+        };
+        sys::write_stderr(b"goroutine ");
+        sys::write_stderr(sys::fmt_u64(id, &mut buf));
+        if let Some(n) = name {
+            sys::write_stderr(b" [");
+            sys::write_stderr(n.as_bytes());
+            sys::write_stderr(b"]");
+        }
+        sys::write_stderr(b": stack overflow\ncreated at ");
+        sys::write_stderr(site.file().as_bytes());
+        sys::write_stderr(b":");
+        sys::write_stderr(sys::fmt_u64(site.line() as u64, &mut buf));
+        sys::write_stderr(b"\n");
+    }
+    sys::write_stderr(
+        b"fatal error: stack overflow (the goroutine used its whole stack; give it a bigger one \
+          with Builder::stack_size or the runtime's stack_size)\n",
+    );
+    // SAFETY: abort is async-signal-safe.
+    unsafe { libc::abort() }
+}

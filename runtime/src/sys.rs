@@ -1,0 +1,162 @@
+//! Thin wrappers over the Linux system calls the runtime is built on: futex
+//! wait and wake, the monotonic clock, the page size and `madvise` guards.
+//!
+//! Go: runtime/os_linux.go (`futexsleep`, `futexwakeup`), runtime/time_nofake.go
+//! (`nanotime`).
+//!
+//! Invariants: every function here is a leaf: it never parks a goroutine,
+//! never allocates and is async-signal-safe where noted, so the scheduler,
+//! sysmon and the stack-overflow handler may all call it.
+
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+/// `madvise` advice that installs guard pages without a new mapping
+/// (Linux >= 6.13). libc does not export it yet.
+pub(crate) const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Blocks the calling thread while `*word == expected`, for at most
+/// `timeout`. Returns on a wake-up, a spurious wake-up, a timeout, a signal,
+/// or at once when the word no longer holds `expected`: callers re-check
+/// their condition in a loop.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts;
+    let ts_ptr = match timeout {
+        Some(d) => {
+            ts = libc::timespec {
+                tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            };
+            &ts as *const libc::timespec
+        }
+        None => std::ptr::null(),
+    };
+    // SAFETY: FUTEX_WAIT only reads the 32-bit word behind a live reference
+    // and the timespec (null or pointing at `ts`, alive for the call).
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ts_ptr,
+        );
+    }
+}
+
+/// Wakes up to `n` threads blocked in [`futex_wait`] on `word`.
+pub(crate) fn futex_wake(word: &AtomicU32, n: i32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key; the reference keeps
+    // it valid for the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        );
+    }
+}
+
+/// Monotonic time in nanoseconds since an arbitrary origin (Go: `nanotime`).
+/// Async-signal-safe.
+#[inline]
+pub fn nanotime() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid local `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+}
+
+/// The system page size.
+pub(crate) fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if n > 0 { n as usize } else { 4096 }
+    })
+}
+
+/// Number of CPUs this process may run on (Go: `getproccount`).
+pub(crate) fn cpu_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// A short busy-wait, for spin loops (Go: `procyield`).
+#[inline]
+pub(crate) fn procyield(cycles: u32) {
+    for _ in 0..cycles {
+        std::hint::spin_loop();
+    }
+}
+
+/// Gives up the CPU to another thread (Go: `osyield`).
+#[inline]
+pub(crate) fn osyield() {
+    std::thread::yield_now();
+}
+
+/// Sleeps the OS thread for `us` microseconds (Go: `usleep`).
+pub(crate) fn usleep(us: u64) {
+    std::thread::sleep(Duration::from_micros(us));
+}
+
+/// Writes `bytes` to standard error without allocating or locking.
+/// Async-signal-safe; used by fatal-error paths.
+pub(crate) fn write_stderr(bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: the pointer and length describe the live slice `rest`.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            // EINTR: retry; anything else: give up, there is nowhere to report.
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        rest = &rest[n as usize..];
+    }
+}
+
+/// Formats `n` in decimal into `buf` and returns the digits. Allocation-free,
+/// for the async-signal-safe fatal paths.
+pub(crate) fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fmt_u64_formats_decimal() {
+        let mut b = [0; 20];
+        assert_eq!(fmt_u64(0, &mut b), b"0");
+        assert_eq!(fmt_u64(1234567890, &mut b), b"1234567890");
+        assert_eq!(fmt_u64(u64::MAX, &mut b), b"18446744073709551615");
+    }
+
+    #[test]
+    fn nanotime_is_monotonic() {
+        let a = nanotime();
+        let b = nanotime();
+        assert!(b >= a);
+    }
+}

@@ -1,0 +1,268 @@
+//! sysmon: the monitor thread that keeps a runtime responsive when
+//! goroutine code does not come back to the scheduler.
+//!
+//! Go: runtime/proc.go (`sysmon`, `retake`, `preemptone`).
+//!
+//! Loop (Go's): sleep 20 µs; after 50 idle rounds double the sleep up to
+//! 10 ms; when every P is idle, sleep deeply until the next timer (woken
+//! when a P is taken off the idle list). Each round:
+//! - poll the network if nobody has for 10 ms;
+//! - **retake** Ps from Ms stuck in goroutine code, so their queued
+//!   goroutines run on another M;
+//! - request preemption of goroutines that ran 10 ms without a scheduling
+//!   point (every runtime call checks the flag);
+//! - once a second, release the memory of stacks idle in the pool.
+//!
+//! ## When an M loses its P
+//!
+//! An M whose P is in state USER (goroutine code) or SYSCALL has not come
+//! back to the scheduler since sysmon last saw its `resumetick`. sysmon
+//! never retakes on the first round that sees it, so the M has been away at
+//! least one round (20 µs or more). It then reads the M thread's CPU clock:
+//! - the thread is **blocked** (it used less than half the wall time since:
+//!   a blocking syscall, `std::thread::sleep`, a contended std Mutex), or
+//!   the goroutine is inside `gort::syscall`: retake as Go retakes a P in a
+//!   syscall: at once if the P has queued goroutines or no other M could
+//!   run timers (no idle P, no spinning M), else after 10 ms;
+//! - the thread is **computing** (a loop with no runtime call): retake
+//!   after Go's 10 ms time slice if the P has queued goroutines or due
+//!   timers. Go would preempt such a goroutine asynchronously at that
+//!   point; gort cannot interrupt it, so it lets it keep its thread and
+//!   moves the P. Retaking computing Ms sooner would turn every CPU-bound
+//!   goroutine into a thread of its own.
+//!
+//! A retake is a CAS on the P's ownership word (see [`crate::p`]); the old
+//! M notices at its next runtime call and requeues its goroutine.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::p::{self, P};
+use crate::sched::Sched;
+use crate::sys;
+
+/// Go's `forcePreemptNS`: the time slice.
+pub(crate) const FORCE_PREEMPT_NS: i64 = 10_000_000;
+/// Poll the network if nobody has for this long.
+const NETPOLL_STALE_NS: i64 = 10_000_000;
+/// Release idle pooled stacks this often.
+const STACK_TRIM_NS: i64 = 1_000_000_000;
+
+/// sysmon's last observation of one P (Go: `sysmontick`).
+#[derive(Clone, Copy, Default)]
+struct Tick {
+    schedtick: u32,
+    schedwhen: i64,
+    resumetick: u32,
+    resumeword: u64,
+    resumewhen: i64,
+    cpu: i64,
+}
+
+/// A Sched pointer that may move to the sysmon thread.
+struct SchedPtr(*const Sched);
+// SAFETY: Sched is Sync; validity is argued at the use.
+unsafe impl Send for SchedPtr {}
+
+pub(crate) fn start(sched: &std::sync::Arc<Sched>) {
+    let ptr = SchedPtr(&**sched as *const Sched);
+    let h = std::thread::Builder::new()
+        .name(format!("{}-sysmon", sched.config.name))
+        .spawn(move || {
+            let ptr = ptr;
+            // SAFETY: shutdown joins sysmon before the Sched can be freed.
+            let sched = unsafe { &*ptr.0 };
+            run(sched);
+        })
+        .unwrap_or_else(|e| crate::panic::fatal(&format!("gort: cannot start sysmon: {e}")));
+    *sched.sysmon_thread.lock() = Some(h);
+}
+
+pub(crate) fn join(sched: &Sched) {
+    let h = sched.sysmon_thread.lock().take();
+    if let Some(h) = h {
+        let _ = h.join();
+    }
+}
+
+fn run(sched: &Sched) {
+    let mut ticks = vec![Tick::default(); sched.procs.len()];
+    let mut idle = 0u32;
+    let mut delay_us = 0u64;
+    let mut last_trim = sys::nanotime();
+    loop {
+        if idle == 0 {
+            delay_us = 20;
+        } else if idle > 50 {
+            delay_us *= 2;
+        }
+        delay_us = delay_us.min(10_000);
+        if sched
+            .sysmon_note
+            .sleep_timeout(Duration::from_micros(delay_us))
+        {
+            sched.sysmon_note.clear();
+        }
+        if sched.is_shutdown() {
+            return;
+        }
+        let mut now = sys::nanotime();
+        if sched.npidle.load(Ordering::SeqCst) == sched.nprocs && !crate::debug::schedtrace_on() {
+            let guard = sched.idle.lock();
+            if sched.npidle.load(Ordering::SeqCst) == sched.nprocs {
+                let next = sched.timers_wake_time();
+                let sleep = if next == 0 {
+                    60_000_000_000
+                } else {
+                    (next - now).clamp(0, 60_000_000_000)
+                };
+                if sleep > 0 {
+                    sched.sysmon_wait.store(true, Ordering::SeqCst);
+                    drop(guard);
+                    let woken = sched
+                        .sysmon_note
+                        .sleep_timeout(Duration::from_nanos(sleep as u64));
+                    let _guard = sched.idle.lock();
+                    sched.sysmon_wait.store(false, Ordering::SeqCst);
+                    sched.sysmon_note.clear();
+                    if woken {
+                        idle = 0;
+                        delay_us = 20;
+                    }
+                }
+            }
+        }
+        if sched.is_shutdown() {
+            return;
+        }
+        now = sys::nanotime();
+
+        // Poll the network if nobody has for a while.
+        let lastpoll = sched.lastpoll.load(Ordering::SeqCst);
+        if sched.net_poller.get().is_some()
+            && lastpoll != 0
+            && lastpoll + NETPOLL_STALE_NS < now
+            && sched
+                .lastpoll
+                .compare_exchange(lastpoll, now, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+        {
+            let mut list = Vec::new();
+            sched.poller().poll(Some(0), &mut list);
+            sched.counters.polls.fetch_add(1, Ordering::Relaxed);
+            sched.inject_list(None, &mut list);
+        }
+
+        if retake(sched, &mut ticks, now) > 0 {
+            idle = 0;
+        } else {
+            idle += 1;
+        }
+
+        if now - last_trim >= STACK_TRIM_NS {
+            last_trim = now;
+            sched.stacks.trim();
+        }
+        crate::debug::maybe_schedtrace(sched, now);
+    }
+}
+
+/// Retakes Ps from stuck Ms and requests preemption; returns how many Ps
+/// were retaken. Go: `retake`.
+fn retake(sched: &Sched, ticks: &mut [Tick], now: i64) -> u32 {
+    let mut n = 0;
+    for (p, t) in sched.procs.iter().zip(ticks.iter_mut()) {
+        let w = p.status();
+        let state = w & 0xffff_ffff;
+        if state == p::IDLE {
+            continue;
+        }
+
+        // Time slice: a P whose schedtick stood still for 10 ms.
+        let st = p.schedtick.load(Ordering::Relaxed);
+        if st != t.schedtick {
+            t.schedtick = st;
+            t.schedwhen = now;
+        } else if t.schedwhen + FORCE_PREEMPT_NS <= now && state == p::USER {
+            preemptone(sched, p);
+            // One request per slice.
+            t.schedwhen = now;
+        }
+
+        if state != p::USER && state != p::SYSCALL {
+            continue;
+        }
+        // Never retake on the first round that sees the M away.
+        let rt = p.resumetick.load(Ordering::Relaxed);
+        if rt != t.resumetick || w != t.resumeword {
+            t.resumetick = rt;
+            t.resumeword = w;
+            t.resumewhen = now;
+            t.cpu = cpu_time(p.clock.load(Ordering::Relaxed)).unwrap_or(0);
+            continue;
+        }
+        let away = now - t.resumewhen;
+        let blocked = state == p::SYSCALL
+            || match cpu_time(p.clock.load(Ordering::Relaxed)) {
+                Some(cpu) => (cpu - t.cpu) * 2 < away,
+                None => true,
+            };
+        let has_work = !p.runq_empty();
+        let retake = if blocked {
+            has_work
+                || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst)
+                    == 0
+                || away >= FORCE_PREEMPT_NS
+        } else {
+            let timers_due = {
+                let wt = p.timers.wake_time();
+                wt != 0 && wt <= now
+            };
+            away >= FORCE_PREEMPT_NS
+                && (has_work
+                    || timers_due
+                    || (!sched.runq.is_empty() && sched.npidle.load(Ordering::SeqCst) == 0))
+        };
+        if retake && p.try_retake(w) {
+            p.syscalltick.fetch_add(1, Ordering::Relaxed);
+            sched.counters.handoffs.fetch_add(1, Ordering::Relaxed);
+            t.resumeword = 0;
+            sched.handoffp(p);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Asks the goroutine running on `p` to yield at its next runtime call
+/// (Go: `preemptone`, without the signal).
+fn preemptone(sched: &Sched, p: &P) {
+    p.preempt.store(true, Ordering::Relaxed);
+    sched
+        .counters
+        .preempt_requests
+        .fetch_add(1, Ordering::Relaxed);
+}
+
+/// CPU time used so far by the thread whose CPU clock is `clock`, in ns.
+fn cpu_time(clock: libc::clockid_t) -> Option<i64> {
+    if clock == -1 {
+        return None;
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into a valid local; the clock id of an
+    // exited thread makes it fail, which we report as None.
+    let r = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (r == 0).then(|| ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64)
+}
+
+/// The CPU clock of the calling thread (for sysmon), -1 if unavailable.
+pub(crate) fn thread_cpu_clock() -> libc::clockid_t {
+    let mut clock: libc::clockid_t = -1;
+    // SAFETY: pthread_self is always valid; the out-pointer is a local.
+    let r = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
+    if r == 0 { clock } else { -1 }
+}

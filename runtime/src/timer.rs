@@ -1,0 +1,535 @@
+//! Timers: per-P 4-ary min-heaps of [`TimerNode`]s, run by the scheduler
+//! between goroutines and used as the poller's wait timeout.
+//!
+//! Go: runtime/time.go (`timer`, `timers`, `siftUp`, `siftDown`, `check`,
+//! `run`, `wakeTime`).
+//!
+//! Go deletes lazily (stopped timers stay in the heap as zombies until the
+//! owner P cleans up). gort deletes eagerly: every node records its heap and
+//! index, so `stop` removes it in O(log n) under that heap's lock; no heap
+//! ever holds a dead entry, and 100,000 sleepers cost exactly 100,000
+//! entries.
+//!
+//! ## Protocol
+//!
+//! - A node's heap membership (`heap`, `when`, `period`, `idx`) is guarded
+//!   by the lock of the heap that holds it; `heap` is also readable without
+//!   the lock (Acquire), to find which lock to take, and re-checked under it.
+//! - `reset`/`stop` on one node are serialised by the node's own lock
+//!   (Go: `t.mu`). Lock order: node lock, then heap lock. The firing path
+//!   takes only the heap lock.
+//! - Firing: under the heap lock the expired node is popped (or moved to
+//!   its next period) and `running` is incremented; the callback runs after
+//!   the heap lock is dropped; `running` is decremented (Release) as the
+//!   very last touch of the node.
+//! - `stop` and `reset` remove the node, then wait (Acquire) until
+//!   `running == 0`. So when they return, no callback of the old arming is
+//!   in flight and none will start: the no-stale-value guarantee of Go 1.23
+//!   timers, and what lets a node live on a parked goroutine's stack.
+//! - A callback must not block and must not stop or reset its own node
+//!   (that would wait for itself). It must not be called with a lock that a
+//!   stopper may hold while stopping.
+//! - Nodes are `!Unpin` and armed through `Pin<&Self>`; `Drop` stops them,
+//!   so a heap never points at freed memory.
+
+use std::cell::Cell;
+use std::marker::PhantomPinned;
+use std::pin::Pin;
+use std::ptr;
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+
+use crate::lock::{Lock, RawLock};
+use crate::sched::Sched;
+use crate::sys;
+
+/// A timer callback: `f(arg, delay_ns)`, `delay_ns` being how late it runs.
+pub type TimerFn = fn(usize, i64);
+
+/// One timer. See the module docs for the protocol.
+pub struct TimerNode {
+    f: TimerFn,
+    arg: AtomicUsize,
+    lock: RawLock,
+    heap: AtomicPtr<Timers>,
+    when: Cell<i64>,
+    period: Cell<i64>,
+    idx: Cell<usize>,
+    running: AtomicU32,
+    _pin: PhantomPinned,
+}
+
+// SAFETY: the Cells are only accessed under the lock of the heap that holds
+// the node (module docs); everything else is atomic or immutable.
+unsafe impl Sync for TimerNode {}
+// SAFETY: as above; a node holds no thread-bound state.
+unsafe impl Send for TimerNode {}
+
+impl TimerNode {
+    /// A disarmed timer that will call `f(arg, delay)` when it fires.
+    pub const fn new(f: TimerFn, arg: usize) -> TimerNode {
+        TimerNode {
+            f,
+            arg: AtomicUsize::new(arg),
+            lock: RawLock::new(),
+            heap: AtomicPtr::new(ptr::null_mut()),
+            when: Cell::new(0),
+            period: Cell::new(0),
+            idx: Cell::new(0),
+            running: AtomicU32::new(0),
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// Changes the callback argument. Only meaningful while disarmed.
+    pub fn set_arg(&self, arg: usize) {
+        self.arg.store(arg, Ordering::Relaxed);
+    }
+
+    /// Arms the timer to fire at `when` (a [`nanotime`](crate::nanotime)
+    /// instant), then every `period` ns if `period > 0`. An armed timer is
+    /// re-armed. Returns whether it was armed before (Go: `Reset`'s
+    /// result). The timer joins the heap of the calling M's P, or of a P of
+    /// the current (else the default) runtime.
+    pub fn reset(self: Pin<&Self>, when: i64, period: i64) -> bool {
+        // Take the P first: entering the runtime may suspend this goroutine
+        // (its P was retaken), which must not happen under the node lock.
+        let hold = crate::proc::hold_p();
+        let sched = crate::runtime::current_sched();
+        let heap: &Timers = match &hold {
+            Some(h) if std::ptr::eq(h.sched(), sched) => {
+                let t: *const Timers = &h.p().timers;
+                // SAFETY: a P's Timers live as long as its Sched, which
+                // outlives this call.
+                unsafe { &*t }
+            }
+            _ => {
+                let i = (sys::nanotime() as usize) % sched.procs.len();
+                &sched.procs[i].timers
+            }
+        };
+        self.lock.lock();
+        let was = self.remove();
+        self.wait_idle();
+        let earlier = heap.add(&self, when, period);
+        // SAFETY: we hold the node lock (taken above).
+        unsafe { self.lock.unlock() };
+        drop(hold);
+        if earlier {
+            sched.wake_net_poller(when);
+        }
+        was
+    }
+
+    /// Disarms the timer. Returns whether it was armed. When this returns,
+    /// no callback of this timer is running or will run until it is armed
+    /// again.
+    pub fn stop(&self) -> bool {
+        if self.heap.load(Ordering::Acquire).is_null() && self.running.load(Ordering::Acquire) == 0
+        {
+            return false;
+        }
+        self.lock.lock();
+        let was = self.remove();
+        self.wait_idle();
+        // SAFETY: we hold the node lock.
+        unsafe { self.lock.unlock() };
+        was
+    }
+
+    /// Whether the timer is armed (racy: for diagnostics and tests).
+    pub fn is_armed(&self) -> bool {
+        !self.heap.load(Ordering::Acquire).is_null()
+    }
+
+    /// Removes the node from its heap, if it is in one.
+    fn remove(&self) -> bool {
+        loop {
+            let h = self.heap.load(Ordering::Acquire);
+            if h.is_null() {
+                return false;
+            }
+            // SAFETY: a non-null `heap` points at a P's Timers; Ps live as
+            // long as their Sched, and a Sched is freed only after shutdown
+            // detached every node (Timers::detach_all).
+            let heap = unsafe { &*h };
+            let mut inner = heap.inner.lock();
+            if self.heap.load(Ordering::Relaxed) != h {
+                continue; // fired or moved meanwhile
+            }
+            inner.remove_at(self.idx.get());
+            self.heap.store(ptr::null_mut(), Ordering::Release);
+            heap.publish(&inner);
+            return true;
+        }
+    }
+
+    /// Waits until no callback of this node runs.
+    fn wait_idle(&self) {
+        let mut spins = 0u32;
+        while self.running.load(Ordering::Acquire) != 0 {
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                sys::osyield();
+            }
+        }
+    }
+}
+
+impl Drop for TimerNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A heap entry: the deadline is copied next to the node pointer so sifting
+/// touches only the heap array.
+#[derive(Clone, Copy)]
+struct Entry {
+    when: i64,
+    node: *const TimerNode,
+}
+
+/// The heap proper (Go: `timers.heap`), 4-ary.
+pub(crate) struct Heap {
+    entries: Vec<Entry>,
+}
+
+// SAFETY: the raw node pointers are only dereferenced under the heap lock,
+// per the module protocol.
+unsafe impl Send for Heap {}
+
+const HEAP_N: usize = 4;
+
+impl Heap {
+    fn set(&mut self, i: usize, e: Entry) {
+        self.entries[i] = e;
+        // SAFETY: nodes in the heap are alive (pinned until stopped) and
+        // their `idx` is guarded by this heap's lock, which we hold.
+        unsafe { &*e.node }.idx.set(i);
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        let e = self.entries[i];
+        while i > 0 {
+            let parent = (i - 1) / HEAP_N;
+            if self.entries[parent].when <= e.when {
+                break;
+            }
+            let pe = self.entries[parent];
+            self.set(i, pe);
+            i = parent;
+        }
+        self.set(i, e);
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.entries.len();
+        let e = self.entries[i];
+        loop {
+            let first = i * HEAP_N + 1;
+            if first >= n {
+                break;
+            }
+            let mut min = first;
+            for c in first + 1..(first + HEAP_N).min(n) {
+                if self.entries[c].when < self.entries[min].when {
+                    min = c;
+                }
+            }
+            if self.entries[min].when >= e.when {
+                break;
+            }
+            let ce = self.entries[min];
+            self.set(i, ce);
+            i = min;
+        }
+        self.set(i, e);
+    }
+
+    fn push(&mut self, e: Entry) {
+        self.entries.push(e);
+        let i = self.entries.len() - 1;
+        self.sift_up(i);
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        let last = self.entries.pop().expect("remove from empty heap");
+        if i < self.entries.len() {
+            self.set(i, last);
+            if i > 0 && self.entries[(i - 1) / HEAP_N].when > last.when {
+                self.sift_up(i);
+            } else {
+                self.sift_down(i);
+            }
+        }
+    }
+}
+
+/// One P's timers (Go: `timers`).
+pub(crate) struct Timers {
+    inner: Lock<Heap>,
+    /// The earliest deadline in the heap, 0 if empty; read without the lock
+    /// by the scheduler and sysmon (Go: `wakeTime`).
+    wake: AtomicI64,
+    len: AtomicU32,
+}
+
+impl Timers {
+    pub(crate) fn new() -> Timers {
+        Timers {
+            inner: Lock::new(Heap {
+                entries: Vec::new(),
+            }),
+            wake: AtomicI64::new(0),
+            len: AtomicU32::new(0),
+        }
+    }
+
+    /// The earliest deadline, 0 for none.
+    #[inline]
+    pub(crate) fn wake_time(&self) -> i64 {
+        self.wake.load(Ordering::Acquire)
+    }
+
+    /// Number of armed timers.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed) as usize
+    }
+
+    fn publish(&self, h: &Heap) {
+        self.wake
+            .store(h.entries.first().map_or(0, |e| e.when), Ordering::Release);
+        self.len.store(h.entries.len() as u32, Ordering::Relaxed);
+    }
+
+    /// Inserts `node`; returns whether it became the earliest deadline.
+    fn add(&self, node: &TimerNode, when: i64, period: i64) -> bool {
+        let mut h = self.inner.lock();
+        node.when.set(when);
+        node.period.set(period);
+        node.heap
+            .store(self as *const Timers as *mut Timers, Ordering::Release);
+        h.push(Entry { when, node });
+        let earliest = h.entries[0].node == node as *const TimerNode;
+        self.publish(&h);
+        earliest
+    }
+
+    /// Runs the expired timers. Returns `(now, next deadline or 0)`.
+    /// `now == 0` means read the clock. Go: `timers.check`.
+    #[inline]
+    pub(crate) fn check(&self, now: i64) -> (i64, i64) {
+        let (now, next, _) = self.check_ran(now);
+        (now, next)
+    }
+
+    /// [`Timers::check`], also saying whether any timer ran.
+    pub(crate) fn check_ran(&self, now: i64) -> (i64, i64, bool) {
+        let w = self.wake_time();
+        if w == 0 {
+            return (now, 0, false);
+        }
+        let now = if now == 0 { sys::nanotime() } else { now };
+        if w > now {
+            return (now, w, false);
+        }
+        let mut ran = false;
+        loop {
+            // Pop a batch under the lock, run it without.
+            let mut fired: [(*const TimerNode, i64); 32] = [(ptr::null(), 0); 32];
+            let mut n = 0;
+            let mut h = self.inner.lock();
+            while n < fired.len() {
+                let Some(top) = h.entries.first().copied() else {
+                    break;
+                };
+                if top.when > now {
+                    break;
+                }
+                // SAFETY: nodes in the heap are alive; we hold the lock.
+                let node = unsafe { &*top.node };
+                let period = node.period.get();
+                if period > 0 {
+                    let delay = now - top.when;
+                    let next = top.when + period * (1 + delay / period);
+                    node.when.set(next);
+                    h.entries[0].when = next;
+                    h.sift_down(0);
+                } else {
+                    h.remove_at(0);
+                    node.heap.store(ptr::null_mut(), Ordering::Release);
+                }
+                node.running.fetch_add(1, Ordering::Relaxed);
+                fired[n] = (top.node, now - top.when);
+                n += 1;
+            }
+            self.publish(&h);
+            drop(h);
+            if n == 0 {
+                break;
+            }
+            ran = true;
+            for &(node, delay) in &fired[..n] {
+                // SAFETY: `running > 0` keeps the node alive: its owner's
+                // stop/drop waits for the count to drop to zero.
+                let node = unsafe { &*node };
+                let (f, arg) = (node.f, node.arg.load(Ordering::Relaxed));
+                f(arg, delay);
+                // Last touch of the node (module docs).
+                node.running.fetch_sub(1, Ordering::Release);
+            }
+            if n < fired.len() {
+                break;
+            }
+        }
+        let w = self.wake_time();
+        (now, w, ran)
+    }
+
+    /// Disarms every timer (runtime shutdown), so no node keeps a pointer
+    /// to this heap.
+    pub(crate) fn detach_all(&self) {
+        let mut h = self.inner.lock();
+        for e in h.entries.drain(..) {
+            // SAFETY: nodes in the heap are alive; we hold the lock.
+            unsafe { &*e.node }
+                .heap
+                .store(ptr::null_mut(), Ordering::Release);
+        }
+        self.publish(&h);
+    }
+}
+
+/// Sleeps for at least `d` (Go: `time.Sleep`). A goroutine parks; a plain
+/// thread sleeps. A zero duration returns at once.
+pub fn sleep(d: std::time::Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let Some(g) = crate::m::current_goroutine() else {
+        std::thread::sleep(d);
+        return;
+    };
+    let when = sys::nanotime().saturating_add(d.as_nanos().min(i64::MAX as u128) as i64);
+    let node = std::pin::pin!(TimerNode::new(ready_sleeper, g.as_ptr() as usize));
+    let node = node.as_ref();
+    // Arm the timer only once parked (Go: resetForSleep), so it cannot fire
+    // for a goroutine still running.
+    crate::park::park(crate::g::WaitReason::Sleep, move |_| {
+        node.reset(when, 0);
+        true
+    });
+    // `node` drops here: stop() waits for the firing callback to finish.
+}
+
+fn ready_sleeper(arg: usize, _delay: i64) {
+    // SAFETY: `arg` is the sleeping goroutine, parked by `sleep` until this
+    // callback, the only one to ready it, runs.
+    unsafe {
+        crate::park::ready(crate::g::GRef(std::ptr::NonNull::new_unchecked(
+            arg as *mut crate::g::G,
+        )))
+    };
+}
+
+impl Sched {
+    /// Disarms every timer of every P (shutdown).
+    pub(crate) fn detach_timers(&self) {
+        for p in self.procs.iter() {
+            p.timers.detach_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn count(arg: usize, _: i64) {
+        // SAFETY: tests pass the address of an AtomicUsize that outlives
+        // the timer.
+        unsafe { &*(arg as *const AtomicUsize) }.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn add(ts: &Timers, n: Pin<&TimerNode>, when: i64) {
+        n.lock.lock();
+        ts.add(&n, when, 0);
+        // SAFETY: locked just above.
+        unsafe { n.lock.unlock() };
+    }
+
+    #[test]
+    fn heap_orders_and_removes() {
+        let ts = Timers::new();
+        let nodes: Vec<_> = (0..100)
+            .map(|_| Box::pin(TimerNode::new(|_, _| {}, 0)))
+            .collect();
+        for (i, n) in nodes.iter().enumerate() {
+            add(&ts, n.as_ref(), 1000 - i as i64 * 7 % 300);
+        }
+        assert_eq!(ts.len(), 100);
+        for n in nodes.iter().step_by(3) {
+            assert!(n.stop());
+        }
+        assert_eq!(ts.len(), 66);
+        // The heap property holds with correct back-indices.
+        let h = ts.inner.lock();
+        for (i, e) in h.entries.iter().enumerate() {
+            // SAFETY: nodes in the heap are alive; we hold the lock.
+            assert_eq!(unsafe { &*e.node }.idx.get(), i);
+            if i > 0 {
+                assert!(h.entries[(i - 1) / HEAP_N].when <= e.when);
+            }
+        }
+        drop(h);
+        assert_eq!(ts.wake_time(), h_min(&ts));
+    }
+
+    fn h_min(ts: &Timers) -> i64 {
+        ts.inner
+            .lock()
+            .entries
+            .iter()
+            .map(|e| e.when)
+            .min()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn check_fires_expired_only() {
+        let ts = Timers::new();
+        let fired = AtomicUsize::new(0);
+        let a = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
+        let b = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
+        add(&ts, a.as_ref(), 10);
+        add(&ts, b.as_ref(), 1_000);
+        let (_, next, ran) = ts.check_ran(500);
+        assert!(ran);
+        assert_eq!(next, 1_000);
+        assert_eq!(fired.load(Ordering::SeqCst), 1);
+        assert!(!a.is_armed());
+        assert!(b.is_armed());
+        assert!(!a.stop(), "fired timers are not armed");
+        assert!(b.stop());
+        assert_eq!(ts.wake_time(), 0);
+    }
+
+    #[test]
+    fn periodic_timer_skips_missed_ticks() {
+        let ts = Timers::new();
+        let fired = AtomicUsize::new(0);
+        let a = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
+        a.lock.lock();
+        ts.add(&a, 100, 50);
+        // SAFETY: locked above.
+        unsafe { a.lock.unlock() };
+        ts.check(1_000);
+        assert_eq!(fired.load(Ordering::SeqCst), 1, "one tick, not 19");
+        assert_eq!(ts.wake_time(), 1_050);
+        assert!(a.stop());
+    }
+}
