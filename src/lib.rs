@@ -1,1 +1,106 @@
-//! placeholder
+//! gort: Go's concurrency model for Rust.
+//!
+//! `go!(move || ...)` starts a goroutine: a stackful coroutine scheduled on
+//! an M:P:G scheduler with per-P run queues, work stealing, a sysmon thread
+//! that keeps blocked threads from stalling the others, and an epoll
+//! netpoller under blocking-style sockets. Goroutines talk over Go's
+//! channels with `select!`, and coordinate with Go's `sync` and `context`.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let h = gort::go!(move || {
+//!     gort::sleep(Duration::from_millis(1));
+//!     6 * 7
+//! });
+//! assert_eq!(h.join().unwrap(), 42);
+//! ```
+//!
+//! `go!` called from a plain thread (as above) starts gort's default
+//! runtime on first use, with `GORT_MAXPROCS` Ps (default: the number of
+//! CPUs). Build your own with [`Runtime::builder`], or run `main` itself as
+//! a goroutine with [`#[gort::main]`](macro@main) or [`run`].
+//!
+//! What lives where:
+//! - this crate root: goroutines ([`go!`], [`spawn`], [`Builder`],
+//!   [`JoinHandle`]), scheduling ([`yield_now`], [`sleep`], [`syscall`],
+//!   [`preempt_point`], [`lock_os_thread`]), goroutine-local storage
+//!   ([`local!`]), runtimes ([`Runtime`], [`run`], [`main`]);
+//! - [`debug`]: runtime counters;
+//! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
+//!
+//! Read the safety model in [`runtime`]'s docs: a goroutine may resume on a
+//! different OS thread after any blocking call.
+
+pub use gort_macros::main;
+pub use gort_runtime::{
+    Builder, Goroutine, JoinHandle, LocalKey, Panic, PanicPolicy, Runtime, RuntimeBuilder, SpawnError,
+    current, local, lock_os_thread, num_goroutine, preempt_point, run, sleep, spawn, syscall,
+    unlock_os_thread, yield_now,
+};
+
+/// Runtime counters (`metrics()`).
+pub mod debug {
+    pub use gort_runtime::debug::{Metrics, metrics};
+}
+
+/// The runtime layer under gort's primitives: park/ready, the runtime lock,
+/// timers, the poller interface. For writing new blocking primitives.
+pub mod runtime {
+    pub use gort_runtime::*;
+}
+
+/// Starts a goroutine, Go's `go` statement. Returns a [`JoinHandle`].
+///
+/// Two forms:
+/// - a closure: `go!(move || work(x))`;
+/// - a call: `go!(work(a, b))` or `go!(server.handle(conn))`: as in Go, the
+///   function (or receiver) and the arguments are evaluated now, by the
+///   caller, and the call runs in the new goroutine.
+///
+/// ```
+/// fn add(a: i32, b: i32) -> i32 { a + b }
+/// let mut x = 1;
+/// let h = gort::go!(add(x, 2)); // x is read now
+/// x += 10;
+/// assert_eq!(h.join().unwrap(), 3);
+/// assert_eq!(gort::go!(move || x).join().unwrap(), 11);
+/// ```
+#[macro_export]
+macro_rules! go {
+    (move $($closure:tt)*) => {
+        $crate::spawn(move $($closure)*)
+    };
+    (|| $($body:tt)*) => {
+        $crate::spawn(|| $($body)*)
+    };
+    (| $($closure:tt)*) => {
+        $crate::spawn(| $($closure)*)
+    };
+    ($recv:ident . $method:ident ( $($arg:expr),* $(,)? )) => {{
+        let recv = $recv;
+        $crate::__go_bind!([recv . $method] [] $($arg),*)
+    }};
+    ($($seg:ident)::+ ( $($arg:expr),* $(,)? )) => {{
+        let callee = $($seg)::+;
+        $crate::__go_bind!([callee] [] $($arg),*)
+    }};
+    ($f:expr) => {
+        $crate::spawn($f)
+    };
+}
+
+/// Evaluates `go!`'s arguments one by one into fresh bindings (each
+/// recursion step's `arg` is a distinct identifier by macro hygiene), then
+/// spawns the call.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __go_bind {
+    ([$($callee:tt)*] [$($bound:ident)*]) => {
+        $crate::spawn(move || $($callee)* ($($bound),*))
+    };
+    ([$($callee:tt)*] [$($bound:ident)*] $head:expr $(, $tail:expr)*) => {{
+        let arg = $head;
+        $crate::__go_bind!([$($callee)*] [$($bound)* arg] $($tail),*)
+    }};
+}

@@ -1,1 +1,2 @@
+//! The side-by-side comparison program (filled in below).
 fn main() {}

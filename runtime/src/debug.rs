@@ -37,6 +37,10 @@ pub struct Metrics {
     pub threads_started: u64,
     /// M threads alive.
     pub threads: usize,
+    /// Times an idle M went to sleep.
+    pub m_parks: u64,
+    /// Times a sleeping M was woken to run a P.
+    pub m_wakeups: u64,
     /// Ms spinning now.
     pub spinning: u32,
     /// Ps idle now.
@@ -57,6 +61,8 @@ impl Sched {
             polls: self.counters.polls.load(Ordering::Relaxed),
             threads_started: self.counters.threads_started.load(Ordering::Relaxed),
             threads: self.idle.lock().mcount as usize,
+            m_parks: self.counters.m_parks.load(Ordering::Relaxed),
+            m_wakeups: self.counters.m_wakeups.load(Ordering::Relaxed),
             spinning: self.nmspinning.load(Ordering::Relaxed),
             idle_procs: self.npidle.load(Ordering::Relaxed),
             global_queue: self.runq.len(),

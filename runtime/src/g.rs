@@ -22,9 +22,7 @@ use std::cell::UnsafeCell;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{
-    AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::local::Locals;
 use crate::lock::Note;
@@ -267,8 +265,7 @@ impl G {
     }
 
     pub(crate) fn set_sched(&self, s: &Sched) {
-        self.sched
-            .store(s as *const Sched as *mut Sched, Ordering::Relaxed);
+        self.sched.store(s as *const Sched as *mut Sched, Ordering::Relaxed);
     }
 
     /// The goroutine id; 0 for a plain thread.
@@ -284,8 +281,7 @@ impl G {
     /// Records why the G is about to park.
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         self.wait_reason.store(r as u8, Ordering::Relaxed);
-        self.wait_since
-            .store(crate::sys::nanotime(), Ordering::Relaxed);
+        self.wait_since.store(crate::sys::nanotime(), Ordering::Relaxed);
     }
 
     /// Why the G is parked, if it is.
@@ -296,9 +292,7 @@ impl G {
     /// Claims the select wake-up: returns true for the first caller since
     /// the last [`G::reset_select`]. Go: `sg.g.selectDone.CompareAndSwap(0, 1)`.
     pub fn try_win_select(&self) -> bool {
-        self.select_done
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.select_done.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// Re-arms the select race before (or after) a select. Only the G

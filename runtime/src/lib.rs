@@ -95,13 +95,11 @@ pub use local::LocalKey;
 pub use lock::{Lock, LockGuard, Note, RawLock};
 pub use panic::{Panic, PanicPolicy};
 pub use park::{current_g, in_goroutine, park, park_timeout, ready, yield_local, yield_now};
-pub use proc::{cheaprand, cheaprandn, preempt_point, syscall};
-pub use runtime::{
-    DEFAULT_STACK_SIZE, Runtime, RuntimeBuilder, default_runtime, install_poller, run,
-};
+pub use proc::{can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, syscall, with_proc};
+pub use runtime::{DEFAULT_STACK_SIZE, Runtime, RuntimeBuilder, default_runtime, install_poller, run};
 pub use spawn::{
-    Builder, Goroutine, JoinHandle, current, lock_os_thread, num_goroutine, os_thread_lock_count,
-    spawn, unlock_os_thread,
+    Builder, Goroutine, JoinHandle, current, lock_os_thread, num_goroutine, os_thread_lock_count, spawn,
+    unlock_os_thread,
 };
 pub use stack::StackError as SpawnError;
 pub use sys::nanotime;

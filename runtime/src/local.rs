@@ -36,10 +36,7 @@ pub struct LocalKey<T: 'static> {
 impl<T: 'static> LocalKey<T> {
     #[doc(hidden)]
     pub const fn new(init: fn() -> T) -> LocalKey<T> {
-        LocalKey {
-            init,
-            index: AtomicUsize::new(0),
-        }
+        LocalKey { init, index: AtomicUsize::new(0) }
     }
 
     fn index(&self) -> usize {
@@ -48,10 +45,7 @@ impl<T: 'static> LocalKey<T> {
             return i - 1;
         }
         let fresh = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-        match self
-            .index
-            .compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire)
-        {
+        match self.index.compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => fresh - 1,
             Err(won) => won - 1,
         }

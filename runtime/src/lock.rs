@@ -42,19 +42,13 @@ pub struct RawLock {
 impl RawLock {
     /// An unlocked lock.
     pub const fn new() -> Self {
-        RawLock {
-            key: AtomicU32::new(UNLOCKED),
-        }
+        RawLock { key: AtomicU32::new(UNLOCKED) }
     }
 
     /// Acquires the lock, blocking the OS thread while another holds it.
     #[inline]
     pub fn lock(&self) {
-        if self
-            .key
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if self.key.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.lock_slow();
         }
     }
@@ -65,10 +59,7 @@ impl RawLock {
         // probably running on another CPU.
         for _ in 0..ACTIVE_SPIN {
             if self.key.load(Ordering::Relaxed) == UNLOCKED
-                && self
-                    .key
-                    .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
+                && self.key.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
                 return;
             }
@@ -84,9 +75,7 @@ impl RawLock {
     /// Acquires the lock if it is free.
     #[inline]
     pub fn try_lock(&self) -> bool {
-        self.key
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        self.key.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok()
     }
 
     /// Releases the lock.
@@ -128,10 +117,7 @@ unsafe impl<T: ?Sized + Send> Send for Lock<T> {}
 impl<T> Lock<T> {
     /// Wraps `data` in an unlocked lock.
     pub const fn new(data: T) -> Self {
-        Lock {
-            raw: RawLock::new(),
-            data: UnsafeCell::new(data),
-        }
+        Lock { raw: RawLock::new(), data: UnsafeCell::new(data) }
     }
 }
 
@@ -212,9 +198,7 @@ pub struct Note {
 impl Note {
     /// A cleared note.
     pub const fn new() -> Self {
-        Note {
-            key: AtomicU32::new(0),
-        }
+        Note { key: AtomicU32::new(0) }
     }
 
     /// Re-arms the note. Only the sleeper calls it, after its sleep returned.
@@ -239,8 +223,7 @@ impl Note {
     /// Blocks until the note is signalled or `timeout` passes; returns
     /// whether it was signalled.
     pub fn sleep_timeout(&self, timeout: Duration) -> bool {
-        let deadline =
-            sys::nanotime().saturating_add(timeout.as_nanos().min(i64::MAX as u128) as i64);
+        let deadline = sys::nanotime().saturating_add(timeout.as_nanos().min(i64::MAX as u128) as i64);
         loop {
             if self.key.load(Ordering::Acquire) != 0 {
                 return true;
@@ -249,11 +232,7 @@ impl Note {
             if now >= deadline {
                 return self.key.load(Ordering::Acquire) != 0;
             }
-            sys::futex_wait(
-                &self.key,
-                0,
-                Some(Duration::from_nanos((deadline - now) as u64)),
-            );
+            sys::futex_wait(&self.key, 0, Some(Duration::from_nanos((deadline - now) as u64)));
         }
     }
 

@@ -85,8 +85,7 @@ pub(crate) struct MLocal {
 
 impl MLocal {
     pub(crate) fn new(m: Arc<M>, sched: *const Sched) -> MLocal {
-        let seed =
-            (m.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ crate::sys::nanotime() as u64;
+        let seed = (m.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ crate::sys::nanotime() as u64;
         MLocal {
             m,
             sched,

@@ -56,6 +56,10 @@ pub(crate) fn word(mid: u32, state: u64) -> u64 {
 /// How many dead Gs a P keeps for reuse (Go: 64 before spilling).
 const GFREE_MAX: usize = 64;
 
+/// How many dead Gs the global cache keeps; beyond that they are freed, so
+/// a burst of a million goroutines does not pin a million Gs.
+const GFREE_GLOBAL_MAX: usize = 4096;
+
 /// Goroutine ids are taken from the global counter in batches (Go:
 /// `_GoidCacheBatch`).
 pub(crate) const GOID_BATCH: u64 = 16;
@@ -99,6 +103,9 @@ pub(crate) struct P {
 #[derive(Default)]
 pub(crate) struct PLocal {
     pub(crate) stacks: StackCache,
+    // Boxed on purpose: a G's address is its identity (GRef), so it must
+    // not move when the vector grows.
+    #[allow(clippy::vec_box)]
     pub(crate) gfree: Vec<Box<G>>,
     pub(crate) goid_next: u64,
     pub(crate) goid_end: u64,
@@ -170,12 +177,7 @@ impl P {
     #[inline]
     pub(crate) fn to_syscall(&self, mid: u32) -> bool {
         self.status
-            .compare_exchange(
-                word(mid, USER),
-                word(mid, SYSCALL),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
+            .compare_exchange(word(mid, USER), word(mid, SYSCALL), Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 
@@ -184,12 +186,7 @@ impl P {
     #[inline]
     pub(crate) fn try_enter(&self, mid: u32, from: u64) -> bool {
         self.status
-            .compare_exchange(
-                word(mid, from),
-                word(mid, RUNNING),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
+            .compare_exchange(word(mid, from), word(mid, RUNNING), Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
     }
 
@@ -198,20 +195,13 @@ impl P {
     #[inline]
     pub(crate) fn exit_syscall(&self, mid: u32) -> bool {
         self.status
-            .compare_exchange(
-                word(mid, SYSCALL),
-                word(mid, USER),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
+            .compare_exchange(word(mid, SYSCALL), word(mid, USER), Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
     }
 
     /// sysmon's retake: succeeds only if the word still equals `seen`.
     pub(crate) fn try_retake(&self, seen: u64) -> bool {
-        self.status
-            .compare_exchange(seen, IDLE, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        self.status.compare_exchange(seen, IDLE, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     /// Owner-only caches.
@@ -345,26 +335,44 @@ impl P {
         }
     }
 
-    /// Takes a dead G for reuse, if the P has one cached.
+    /// Takes a dead G for reuse: from the P's cache, refilled from the
+    /// global cache when empty (Go: `gfget`).
     ///
     /// # Safety
     /// The caller must own the P.
     #[inline]
-    pub(crate) unsafe fn gfget(&self) -> Option<Box<G>> {
-        // SAFETY: the caller owns the P.
-        unsafe { self.local() }.gfree.pop()
-    }
-
-    /// Caches a dead G for reuse, or frees it when the cache is full.
-    ///
-    /// # Safety
-    /// The caller must own the P.
-    #[inline]
-    pub(crate) unsafe fn gfput(&self, g: Box<G>) {
+    #[allow(clippy::vec_box)]
+    pub(crate) unsafe fn gfget(&self, global: &crate::lock::Lock<Vec<Box<G>>>) -> Option<Box<G>> {
         // SAFETY: the caller owns the P.
         let l = unsafe { self.local() };
-        if l.gfree.len() < GFREE_MAX {
-            l.gfree.push(g);
+        if l.gfree.is_empty() {
+            let mut gl = global.lock();
+            let n = gl.len().min(GFREE_MAX / 2);
+            let from = gl.len() - n;
+            l.gfree.extend(gl.drain(from..));
+        }
+        l.gfree.pop()
+    }
+
+    /// Caches a dead G for reuse; when the P's cache is full, moves half of
+    /// it to the global cache (Go: `gfput`), which frees beyond its own cap.
+    ///
+    /// # Safety
+    /// The caller must own the P.
+    #[inline]
+    #[allow(clippy::vec_box)]
+    pub(crate) unsafe fn gfput(&self, g: Box<G>, global: &crate::lock::Lock<Vec<Box<G>>>) {
+        // SAFETY: the caller owns the P.
+        let l = unsafe { self.local() };
+        l.gfree.push(g);
+        if l.gfree.len() >= GFREE_MAX {
+            let spill = l.gfree.len() - GFREE_MAX / 2;
+            let mut gl = global.lock();
+            for g in l.gfree.drain(..spill) {
+                if gl.len() < GFREE_GLOBAL_MAX {
+                    gl.push(g);
+                }
+            }
         }
     }
 
@@ -490,10 +498,7 @@ mod tests {
             assert_eq!(seen.len(), i);
             // Half (rounded up), capped by crossbeam's batch limit of 32.
             if i > 0 {
-                assert!(
-                    stolen >= 1 && stolen <= i.div_ceil(2).max(1),
-                    "stole {stolen} of {i}"
-                );
+                assert!(stolen >= 1 && stolen <= i.div_ceil(2).max(1), "stole {stolen} of {i}");
             }
         }
     }

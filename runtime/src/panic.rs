@@ -39,11 +39,7 @@ impl Panic {
         goroutine: u64,
         name: Option<Arc<str>>,
     ) -> Panic {
-        Panic {
-            payload,
-            goroutine,
-            name,
-        }
+        Panic { payload, goroutine, name }
     }
 
     /// The value passed to `panic!` (usually a `&str` or `String`).
@@ -78,9 +74,7 @@ impl Panic {
 }
 
 fn payload_str(p: &(dyn Any + Send)) -> Option<&str> {
-    p.downcast_ref::<&'static str>()
-        .copied()
-        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+    p.downcast_ref::<&'static str>().copied().or_else(|| p.downcast_ref::<String>().map(String::as_str))
 }
 
 impl std::fmt::Display for Panic {
@@ -113,10 +107,7 @@ pub(crate) fn unobserved(p: Panic, policy: PanicPolicy) {
     match policy {
         PanicPolicy::Continue => {}
         PanicPolicy::Abort => {
-            let mut msg = format!(
-                "fatal error: unrecovered panic in goroutine {}",
-                p.goroutine
-            );
+            let mut msg = format!("fatal error: unrecovered panic in goroutine {}", p.goroutine);
             if let Some(n) = &p.name {
                 msg.push_str(&format!(" [{n}]"));
             }

@@ -106,8 +106,7 @@ fn park_goroutine<F: FnOnce(GRef) -> bool>(g: GRef, reason: WaitReason, unlock: 
     // which stays intact (the coroutine stack never moves) until the
     // scheduler resumes us, and the scheduler calls it exactly once before
     // that; nothing keeps the pointer afterwards.
-    let raw: *mut (dyn FnMut(GRef) -> bool + 'static) =
-        unsafe { std::mem::transmute(dynf as *mut _) };
+    let raw: *mut (dyn FnMut(GRef) -> bool + 'static) = unsafe { std::mem::transmute(dynf as *mut _) };
     proc::suspend(Suspend::Park(ParkFn(raw)));
     // SAFETY: we are g again (possibly on another thread).
     unsafe { g.get() }.set_wait_reason(WaitReason::Zero);
@@ -165,12 +164,7 @@ pub fn park_timeout<F: FnOnce(GRef) -> bool>(
             // Dropping `node` stops the timer and waits out a callback in
             // flight: on_timeout is done when we return.
         }
-        None => park_thread(
-            thread_g(),
-            reason,
-            unlock,
-            Some((deadline, on_timeout, arg)),
-        ),
+        None => park_thread(thread_g(), reason, unlock, Some((deadline, on_timeout, arg))),
     }
 }
 

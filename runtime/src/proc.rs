@@ -105,10 +105,7 @@ fn schedule(sched: &Sched, ml: &MLocal) {
 fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     let p = ml.p_unchecked();
     if !inherit {
-        p.schedtick.store(
-            p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
+        p.schedtick.store(p.schedtick.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
     // SAFETY: the scheduler owns a G it is about to run.
     let gp = unsafe { g.get() };
@@ -122,10 +119,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     ml.curg.set(Some(g));
     p.curg.store(g.0.as_ptr(), Ordering::Relaxed);
     p.preempt.store(false, Ordering::Relaxed);
-    p.resumetick.store(
-        p.resumetick.load(Ordering::Relaxed).wrapping_add(1),
-        Ordering::Relaxed,
-    );
+    p.resumetick.store(p.resumetick.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     // SAFETY: the scheduler owns the G until it resumes it.
     ml.guard.set(unsafe { gp.inner() }.guard);
     ml.depth.set(0);
@@ -142,8 +136,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
         CoroutineResult::Yield(Suspend::Park(f)) => {
             gp.status.store(status::WAITING, Ordering::Release);
             let p = ml.p_unchecked();
-            p.parks
-                .store(p.parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            p.parks.store(p.parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             // SAFETY: `f` points at the unlock closure on the parked
             // goroutine's stack, which stays intact until it is resumed;
             // only this M calls it, once.
@@ -217,16 +210,11 @@ fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
     // SAFETY: the goroutine has returned; the M owns its G.
     let gp = unsafe { g.get() };
     // SAFETY: only the M running the G touches the coroutine slot.
-    let coro = unsafe { &mut *gp.coro.get() }
-        .take()
-        .expect("finished goroutine has a coroutine");
+    let coro = unsafe { &mut *gp.coro.get() }.take().expect("finished goroutine has a coroutine");
     // SAFETY: we hold p.
-    unsafe { p.local() }
-        .stacks
-        .free(&sched.stacks, coro.into_stack());
+    unsafe { p.local() }.stacks.free(&sched.stacks, coro.into_stack());
     gp.status.store(status::DEAD, Ordering::Release);
-    p.exited
-        .store(p.exited.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    p.exited.store(p.exited.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     // SAFETY: as above.
     let inner = unsafe { gp.inner() };
     let locked = inner.locked_m.take();
@@ -239,7 +227,7 @@ fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
     // to it any more: it is not queued, not parked, and not registered.
     let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
     // SAFETY: we hold p.
-    unsafe { p.gfput(gbox) };
+    unsafe { p.gfput(gbox, &sched.gfree) };
     if locked.is_some() {
         // Go: a goroutine that exits while locked takes its thread with it,
         // so no goroutine inherits thread state it changed.
@@ -271,17 +259,9 @@ fn no_p(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
     sched.globrunqput(g);
     drop(idle);
     if ml.m.locked_g.load(Ordering::Acquire) == g.0.as_ptr() {
-        return if stoplockedm(sched, ml) {
-            Next::Run(g, false)
-        } else {
-            Next::Exit
-        };
+        return if stoplockedm(sched, ml) { Next::Run(g, false) } else { Next::Exit };
     }
-    if sched.stopm(ml) {
-        Next::Schedule
-    } else {
-        Next::Exit
-    }
+    if sched.stopm(ml) { Next::Schedule } else { Next::Exit }
 }
 
 /// A locked M whose goroutine cannot run: give the P away and sleep until
@@ -355,9 +335,7 @@ fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool, bool)> {
             if let Some(g) = list.pop() {
                 sched.inject_list(Some(ml), &mut list);
                 // SAFETY: the poller handed us a parked goroutine.
-                unsafe { g.get() }
-                    .status
-                    .store(status::RUNNABLE, Ordering::Relaxed);
+                unsafe { g.get() }.status.store(status::RUNNABLE, Ordering::Relaxed);
                 return Some((g, false, false));
             }
         }
@@ -415,11 +393,7 @@ fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool, bool)> {
                     continue 'top;
                 }
             }
-            if sched
-                .procs
-                .iter()
-                .any(|p2| !p2.idle.load(Ordering::Acquire) && !p2.runq_empty())
-            {
+            if sched.procs.iter().any(|p2| !p2.idle.load(Ordering::Acquire) && !p2.runq_empty()) {
                 let mut idle = sched.idle.lock();
                 if let Some(p2) = sched.pidleget_spinning(&mut idle) {
                     drop(idle);
@@ -435,8 +409,7 @@ fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool, bool)> {
         }
 
         // Block in the poller until I/O, the next timer, or a wake-up.
-        if (sched.poller().has_waiters() || poll_until != 0)
-            && sched.lastpoll.swap(0, Ordering::SeqCst) != 0
+        if (sched.poller().has_waiters() || poll_until != 0) && sched.lastpoll.swap(0, Ordering::SeqCst) != 0
         {
             sched.poll_until.store(poll_until, Ordering::SeqCst);
             let delay = (poll_until != 0).then(|| (poll_until - sys::nanotime()).max(0));
@@ -455,9 +428,7 @@ fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool, bool)> {
                     if let Some(g) = list.pop() {
                         sched.inject_list(Some(ml), &mut list);
                         // SAFETY: the poller handed us a parked goroutine.
-                        unsafe { g.get() }
-                            .status
-                            .store(status::RUNNABLE, Ordering::Relaxed);
+                        unsafe { g.get() }.status.store(status::RUNNABLE, Ordering::Relaxed);
                         return Some((g, false, false));
                     }
                     if was_spinning {
@@ -515,8 +486,7 @@ fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
             if !p2.idle.load(Ordering::Acquire) {
                 // SAFETY: we hold p (not p2).
                 if let Some(g) = unsafe { p.runqsteal(p2, last) } {
-                    p.steals
-                        .store(p.steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                    p.steals.store(p.steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                     return Stolen::G(g, false);
                 }
             }
@@ -574,9 +544,7 @@ pub(crate) fn hold_p() -> Option<PHold> {
         return None;
     }
     enter_with(ml);
-    Some(PHold {
-        ml: m::current().expect("still an M") as *const MLocal,
-    })
+    Some(PHold { ml: m::current().expect("still an M") as *const MLocal })
 }
 
 /// Enters the runtime and leaves the depth raised: the caller is about to
@@ -649,12 +617,7 @@ pub(crate) fn suspend(req: Suspend) {
 impl Sched {
     /// The earliest timer over all Ps, 0 for none (Go: `timeSleepUntil`).
     pub(crate) fn timers_wake_time(&self) -> i64 {
-        self.procs
-            .iter()
-            .map(|p| p.timers.wake_time())
-            .filter(|&w| w != 0)
-            .min()
-            .unwrap_or(0)
+        self.procs.iter().map(|p| p.timers.wake_time()).filter(|&w| w != 0).min().unwrap_or(0)
     }
 }
 
@@ -719,12 +682,9 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
     let entered = match ml.p() {
         Some(p) if p.to_syscall(mid) => {
             // SAFETY: g is the running goroutine.
-            unsafe { g.get() }
-                .status
-                .store(status::SYSCALL, Ordering::Relaxed);
+            unsafe { g.get() }.status.store(status::SYSCALL, Ordering::Relaxed);
             sched.wake_sysmon();
-            if (!p.runq_empty() || !sched.runq.is_empty()) && p.try_retake(p::word(mid, p::SYSCALL))
-            {
+            if (!p.runq_empty() || !sched.runq.is_empty()) && p.try_retake(p::word(mid, p::SYSCALL)) {
                 // Go's entersyscallblock: hand the queued work to another M now.
                 p.syscalltick.fetch_add(1, Ordering::Relaxed);
                 sched.counters.handoffs.fetch_add(1, Ordering::Relaxed);
@@ -737,9 +697,7 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
     let r = f();
     if entered {
         // SAFETY: g is the running goroutine.
-        unsafe { g.get() }
-            .status
-            .store(status::RUNNING, Ordering::Relaxed);
+        unsafe { g.get() }.status.store(status::RUNNING, Ordering::Relaxed);
         // f cannot park, so we are still on the same thread and M.
         let ml = m::current().expect("still an M");
         let fast = ml.p().is_some_and(|p| p.exit_syscall(mid));
@@ -750,4 +708,47 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
         }
     }
     r
+}
+
+/// Runs `f` with the id of the P the calling goroutine holds, keeping the
+/// P (no other goroutine runs on it, sysmon cannot take it) until `f`
+/// returns; `f` must not block. On a plain thread `f` gets None. Go:
+/// `procPin` / `procUnpin`, as sync.Pool uses them.
+pub fn with_proc<R>(f: impl FnOnce(Option<usize>) -> R) -> R {
+    match hold_p() {
+        Some(h) => {
+            let id = h.p().id;
+            let r = f(Some(id));
+            drop(h);
+            r
+        }
+        None => f(None),
+    }
+}
+
+/// Number of Ps of the current runtime (the default one on a plain thread).
+pub fn max_procs() -> usize {
+    crate::runtime::current_sched().nprocs as usize
+}
+
+/// Whether a mutex may spin for iteration `iter` (Go: `sync_runtime_canSpin`):
+/// few iterations, several CPUs, another P running, and nothing queued on
+/// ours (spinning would delay it).
+pub fn can_spin(iter: u32) -> bool {
+    const ACTIVE_SPIN: u32 = 4;
+    if iter >= ACTIVE_SPIN || sys::cpu_count() <= 1 {
+        return false;
+    }
+    let Some(ml) = m::current() else { return true };
+    let sched = ml.sched();
+    if sched.nprocs <= sched.npidle.load(Ordering::Relaxed) + sched.nmspinning.load(Ordering::Relaxed) + 1 {
+        return false;
+    }
+    ml.p().is_none_or(|p| p.runq_empty())
+}
+
+/// Spins briefly (Go: `sync_runtime_doSpin`: 30 PAUSE instructions).
+#[inline]
+pub fn do_spin() {
+    sys::procyield(30);
 }

@@ -278,9 +278,7 @@ impl Drop for Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("max_procs", &self.max_procs())
-            .finish()
+        f.debug_struct("Runtime").field("max_procs", &self.max_procs()).finish()
     }
 }
 

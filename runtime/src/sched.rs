@@ -66,6 +66,10 @@ pub(crate) struct Counters {
     pub(crate) preempt_requests: AtomicU64,
     pub(crate) polls: AtomicU64,
     pub(crate) threads_started: AtomicU64,
+    /// Times an idle M went to sleep (Go: `stopm`), and times one was
+    /// woken to run a P (`startm` on an idle M).
+    pub(crate) m_parks: AtomicU64,
+    pub(crate) m_wakeups: AtomicU64,
     /// Goroutines spawned from outside any P (plain threads).
     pub(crate) spawned_nop: AtomicU64,
     /// Goroutines that exited while their M held no P (never: an exiting
@@ -83,6 +87,9 @@ pub(crate) struct Sched {
     pub(crate) needspinning: AtomicU32,
     /// The global run queue (Go: `sched.runq`).
     pub(crate) runq: Injector<GRef>,
+    /// Dead Gs for reuse, shared by the Ps (Go: `sched.gFree`).
+    #[allow(clippy::vec_box)] // a G must not move: its address is its GRef
+    pub(crate) gfree: Lock<Vec<Box<crate::g::G>>>,
     goidgen: AtomicU64,
     pub(crate) stacks: StackPool,
     /// The poller used until a network poller is installed.
@@ -130,6 +137,7 @@ impl Sched {
             nmspinning: AtomicU32::new(0),
             needspinning: AtomicU32::new(0),
             runq: Injector::new(),
+            gfree: Lock::new(Vec::new()),
             goidgen: AtomicU64::new(0),
             stacks,
             poller,
@@ -161,9 +169,7 @@ impl Sched {
                 // SAFETY: the caller owns p (it passes the P it holds).
                 let l = unsafe { p.local() };
                 if l.goid_next == l.goid_end {
-                    let base = self
-                        .goidgen
-                        .fetch_add(crate::p::GOID_BATCH, Ordering::Relaxed);
+                    let base = self.goidgen.fetch_add(crate::p::GOID_BATCH, Ordering::Relaxed);
                     l.goid_next = base + 1;
                     l.goid_end = base + 1 + crate::p::GOID_BATCH;
                 }
@@ -254,12 +260,18 @@ impl Sched {
     /// `wakep`). Called after work is published.
     #[inline]
     pub(crate) fn wakep(&self) {
-        if self.nmspinning.load(Ordering::SeqCst) != 0
-            || self
-                .nmspinning
-                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
-                .is_err()
-        {
+        if self.nmspinning.load(Ordering::SeqCst) != 0 {
+            return;
+        }
+        // No P idle and the next M to release one is already asked to spin
+        // instead: wakep could only ask that again. (needspinning is cleared
+        // only by an M that becomes spinning and then searches every queue,
+        // after our publication.) This keeps the scheduler lock off the
+        // spawn/ready path of a busy runtime.
+        if self.npidle.load(Ordering::SeqCst) == 0 && self.needspinning.load(Ordering::SeqCst) == 1 {
+            return;
+        }
+        if self.nmspinning.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
             return;
         }
         self.wakep_slow();
@@ -292,12 +304,7 @@ impl Sched {
         self.startm_locked(idle, p, spinning);
     }
 
-    fn startm_locked(
-        &self,
-        mut idle: crate::lock::LockGuard<'_, Idle>,
-        p: Option<&P>,
-        spinning: bool,
-    ) {
+    fn startm_locked(&self, mut idle: crate::lock::LockGuard<'_, Idle>, p: Option<&P>, spinning: bool) {
         let p = match p {
             Some(p) => p,
             None => match self.pidleget(&mut idle) {
@@ -314,6 +321,7 @@ impl Sched {
         match idle.midle.pop() {
             Some(m) => {
                 drop(idle);
+                self.counters.m_wakeups.fetch_add(1, Ordering::Relaxed);
                 m.spinning.store(spinning, Ordering::Relaxed);
                 m.set_nextp(p);
                 m.park.wakeup();
@@ -345,6 +353,7 @@ impl Sched {
             }
             idle.midle.push(ml.m.clone());
         }
+        self.counters.m_parks.fetch_add(1, Ordering::Relaxed);
         self.park_m(ml)
     }
 
@@ -379,10 +388,7 @@ impl Sched {
             return;
         }
         if self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) == 0
-            && self
-                .nmspinning
-                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
+            && self.nmspinning.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_ok()
         {
             self.needspinning.store(0, Ordering::SeqCst);
             self.startm(Some(p), true);
@@ -395,8 +401,7 @@ impl Sched {
         }
         // The last running P, and nobody polls: someone must wait for
         // timers and I/O.
-        if self.npidle.load(Ordering::SeqCst) == self.nprocs - 1
-            && self.lastpoll.load(Ordering::SeqCst) != 0
+        if self.npidle.load(Ordering::SeqCst) == self.nprocs - 1 && self.lastpoll.load(Ordering::SeqCst) != 0
         {
             self.startm_locked(idle, Some(p), false);
             return;
@@ -431,9 +436,7 @@ impl Sched {
         }
         for g in list.iter() {
             // SAFETY: the poller hands over parked goroutines it owns.
-            unsafe { g.get() }
-                .status
-                .store(status::RUNNABLE, Ordering::Relaxed);
+            unsafe { g.get() }.status.store(status::RUNNABLE, Ordering::Relaxed);
         }
         let p = ml.and_then(|ml| ml.p());
         match p {
@@ -474,9 +477,7 @@ impl Sched {
         let m = Arc::new(M::new(id));
         m.spinning.store(spinning, Ordering::Relaxed);
         m.set_nextp(p);
-        self.counters
-            .threads_started
-            .fetch_add(1, Ordering::Relaxed);
+        self.counters.threads_started.fetch_add(1, Ordering::Relaxed);
         let sched = SchedPtr(self as *const Sched);
         let m2 = m.clone();
         let name = format!("{}-m{}", self.config.name, id);
@@ -493,9 +494,7 @@ impl Sched {
                 }
                 crate::proc::mstart(sched, m2);
             })
-            .unwrap_or_else(|e| {
-                crate::panic::fatal(&format!("gort: cannot start an M thread: {e}"))
-            });
+            .unwrap_or_else(|e| crate::panic::fatal(&format!("gort: cannot start an M thread: {e}")));
         let mut idle = self.idle.lock();
         idle.allm.push(m);
         idle.threads.push(handle);

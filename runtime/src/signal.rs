@@ -11,29 +11,48 @@
 //! default action). The handler only reads memory and calls `write` and
 //! `abort`: it is async-signal-safe, and it never switches goroutines.
 
-use std::mem::MaybeUninit;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use crate::sys;
 
-static mut PREV_SEGV: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
-static mut PREV_BUS: MaybeUninit<libc::sigaction> = MaybeUninit::uninit();
+/// The handlers installed before ours (SIGSEGV, SIGBUS), to chain to.
+struct Prev {
+    segv: libc::sigaction,
+    bus: libc::sigaction,
+}
+// SAFETY: plain data (handler addresses, masks, flags), written once before
+// our handler is installed and only read afterwards.
+unsafe impl Sync for Prev {}
+// SAFETY: as above.
+unsafe impl Send for Prev {}
+
+static PREV: OnceLock<Prev> = OnceLock::new();
 
 /// Installs the handler once per process.
 pub(crate) fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: runs once, before any thread can take our handler (which
-        // reads PREV_*): the statics are written before sigaction publishes
-        // the handler. sigaction with valid pointers has no other
-        // precondition.
+    PREV.get_or_init(|| {
+        // SAFETY: sigaction with valid pointers has no other precondition;
+        // we read the current actions, then install ours. The OnceLock is
+        // initialised (and readable from the handler) before the handler can
+        // run, since get_or_init publishes only after this closure returns
+        // and we install below, after it.
+        unsafe {
+            let mut prev = Prev { segv: std::mem::zeroed(), bus: std::mem::zeroed() };
+            libc::sigaction(libc::SIGSEGV, std::ptr::null(), &mut prev.segv);
+            libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut prev.bus);
+            prev
+        }
+    });
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // SAFETY: as above; PREV is set.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = handler as *const () as usize;
             sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
             libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGSEGV, &sa, (&raw mut PREV_SEGV).cast());
-            libc::sigaction(libc::SIGBUS, &sa, (&raw mut PREV_BUS).cast());
+            libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
         }
     });
 }
@@ -61,11 +80,7 @@ pub(crate) fn ensure_altstack() -> Option<(usize, usize)> {
         if p == libc::MAP_FAILED {
             return None;
         }
-        let st = libc::stack_t {
-            ss_sp: p,
-            ss_flags: 0,
-            ss_size: size,
-        };
+        let st = libc::stack_t { ss_sp: p, ss_flags: 0, ss_size: size };
         libc::sigaltstack(&st, std::ptr::null_mut());
         Some((p as usize, size))
     }
@@ -77,11 +92,7 @@ pub(crate) fn drop_altstack(stack: Option<(usize, usize)>) {
         // SAFETY: disabling this thread's altstack, then unmapping the
         // region we mapped for it, which nothing else uses.
         unsafe {
-            let st = libc::stack_t {
-                ss_sp: std::ptr::null_mut(),
-                ss_flags: libc::SS_DISABLE,
-                ss_size: 0,
-            };
+            let st = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
             libc::sigaltstack(&st, std::ptr::null_mut());
             libc::munmap(p as *mut libc::c_void, size);
         }
@@ -98,14 +109,8 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         }
     }
     // Not ours: hand over to the previous handler.
-    // SAFETY: install() filled the statics before this handler could run.
-    let prev = unsafe {
-        if sig == libc::SIGBUS {
-            (*(&raw const PREV_BUS)).assume_init_ref()
-        } else {
-            (*(&raw const PREV_SEGV)).assume_init_ref()
-        }
-    };
+    let Some(prevs) = PREV.get() else { return };
+    let prev = if sig == libc::SIGBUS { &prevs.bus } else { &prevs.segv };
     // SAFETY: calling or restoring the handler that was installed before
     // ours, with the arguments the kernel gave us.
     unsafe {

@@ -16,13 +16,11 @@
 //! 2, as Go does for an unrecovered panic.
 
 use std::cell::UnsafeCell;
-use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::g::{G, GRef, WaitReason, status};
-use crate::lock::Lock;
 use crate::panic::{Panic, PanicPolicy};
 use crate::sched::Sched;
 use crate::stack::{GStack, StackError};
@@ -32,24 +30,38 @@ pub(crate) trait Runnable: Send + Sync {
     fn run(&self);
 }
 
-struct Shared<T> {
-    result: Option<Result<T, Panic>>,
-    finished: bool,
-    waiter: Option<GRef>,
-    detached: bool,
-}
+// Task state bits. DONE: the result is written. DETACHED: the handle is
+// gone (dropped or joined), so the goroutine owns the result. WAITING: a
+// joiner has parked and left its G in `waiter`.
+const DONE: u32 = 1;
+const DETACHED: u32 = 2;
+const WAITING: u32 = 4;
 
-struct Task<F, T> {
-    shared: Lock<Shared<T>>,
-    f: UnsafeCell<Option<F>>,
-    id: u64,
-    name: Option<Arc<str>>,
+/// What a task's goroutine and its handle share. The state word decides
+/// who owns `result` and `waiter`:
+/// - `result` is written by the goroutine before it sets DONE (Release);
+///   after that, it belongs to the handle if the handle saw DONE first
+///   (Acquire), or to the goroutine if DETACHED was already set;
+/// - `waiter` is written by the joiner before it sets WAITING (from the
+///   park callback, so it is parked by then); the goroutine reads it after
+///   its DONE swap observes WAITING, and readies it.
+struct Packet<T> {
+    state: AtomicU32,
+    waiter: UnsafeCell<Option<GRef>>,
+    result: UnsafeCell<Option<Result<T, Panic>>>,
     policy: PanicPolicy,
 }
 
-// SAFETY: `f` is taken exactly once, by the goroutine, which is the only
-// code touching it; `shared` is behind a lock. F and T cross threads, hence
-// the Send bounds.
+struct Task<F, T> {
+    packet: Packet<T>,
+    f: UnsafeCell<Option<F>>,
+    id: u64,
+    name: Option<Arc<str>>,
+}
+
+// SAFETY: `f` is taken exactly once, by the goroutine, the only code that
+// touches it; `waiter` and `result` are handed over through `state` as the
+// Packet docs describe. F and T cross threads, hence the Send bounds.
 unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
 
 impl<F, T> Runnable for Task<F, T>
@@ -62,21 +74,22 @@ where
         let f = unsafe { (*self.f.get()).take() }.expect("task runs once");
         let r = std::panic::catch_unwind(AssertUnwindSafe(f))
             .map_err(|payload| Panic::new(payload, self.id, self.name.clone()));
-        let mut s = self.shared.lock();
-        s.finished = true;
-        if s.detached {
-            drop(s);
-            if let Err(p) = r {
-                crate::panic::unobserved(p, self.policy);
+        let pk = &self.packet;
+        // SAFETY: before DONE is set, only the goroutine touches `result`.
+        unsafe { *pk.result.get() = Some(r) };
+        let prev = pk.state.fetch_or(DONE, Ordering::AcqRel);
+        if prev & DETACHED != 0 {
+            // Nobody will read the result: it is ours to drop.
+            // SAFETY: DETACHED was set before our DONE: the handle is gone.
+            let r = unsafe { (*pk.result.get()).take() };
+            if let Some(Err(p)) = r {
+                crate::panic::unobserved(p, pk.policy);
             }
-            return;
-        }
-        s.result = Some(r);
-        let w = s.waiter.take();
-        drop(s);
-        if let Some(w) = w {
-            // SAFETY: the joiner queued itself under the lock and parked;
-            // we took it out under the lock, so we alone ready it.
+        } else if prev & WAITING != 0 {
+            // SAFETY: the joiner wrote `waiter` before setting WAITING, which
+            // our AcqRel swap observed; it is parked until we ready it.
+            let w = unsafe { (*pk.waiter.get()).take() }.expect("WAITING implies a waiter");
+            // SAFETY: the joiner parked and only we can ready it (WAITING).
             unsafe { crate::park::ready(w) };
         }
     }
@@ -84,8 +97,7 @@ where
 
 /// The handle side of a task, without the closure's type.
 trait Join<T>: Send + Sync {
-    fn shared(&self) -> &Lock<Shared<T>>;
-    fn policy(&self) -> PanicPolicy;
+    fn packet(&self) -> &Packet<T>;
 }
 
 impl<F, T> Join<T> for Task<F, T>
@@ -93,48 +105,42 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn shared(&self) -> &Lock<Shared<T>> {
-        &self.shared
-    }
-    fn policy(&self) -> PanicPolicy {
-        self.policy
+    fn packet(&self) -> &Packet<T> {
+        &self.packet
     }
 }
 
 /// An owned permission to wait for a goroutine's result. Dropping it
 /// detaches the goroutine.
 pub struct JoinHandle<T> {
-    task: Arc<dyn Join<T>>,
+    task: Option<Arc<dyn Join<T>>>,
     id: u64,
     name: Option<Arc<str>>,
-    _t: PhantomData<T>,
 }
 
 impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish and returns its result, or the
     /// panic that ended it. Parks a goroutine; blocks a plain thread.
-    pub fn join(self) -> Result<T, Panic> {
-        let shared = self.task.shared();
-        let mut s = shared.lock();
-        loop {
-            if let Some(r) = s.result.take() {
-                s.detached = true; // observed: nothing left for Drop to report
-                return r;
-            }
-            s.waiter = Some(crate::park::current_g());
-            let raw = s.leak();
-            crate::park::park(WaitReason::JoinWait, |_| {
-                // SAFETY: we hold the lock (leaked guard above).
-                unsafe { raw.unlock() };
-                true
+    pub fn join(mut self) -> Result<T, Panic> {
+        let task = self.task.take().expect("a live handle has its task");
+        let pk = task.packet();
+        if pk.state.load(Ordering::Acquire) & DONE == 0 {
+            crate::park::park(WaitReason::JoinWait, |g| {
+                // SAFETY: until WAITING is set only we touch `waiter`.
+                unsafe { *pk.waiter.get() = Some(g) };
+                // Stay parked unless the goroutine finished meanwhile.
+                pk.state.compare_exchange(0, WAITING, Ordering::AcqRel, Ordering::Acquire).is_ok()
             });
-            s = shared.lock();
         }
+        let prev = pk.state.fetch_or(DETACHED, Ordering::AcqRel);
+        debug_assert!(prev & DONE != 0, "joined before the goroutine finished");
+        // SAFETY: DONE is set and we are the handle: the result is ours.
+        unsafe { (*pk.result.get()).take() }.expect("a finished task has a result")
     }
 
     /// Whether the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        self.task.shared().lock().finished
+        self.task.as_ref().is_some_and(|t| t.packet().state.load(Ordering::Acquire) & DONE != 0)
     }
 
     /// The goroutine's id.
@@ -150,22 +156,24 @@ impl<T> JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let mut s = self.task.shared().lock();
-        s.detached = true;
-        let r = s.result.take();
-        drop(s);
-        if let Some(Err(p)) = r {
-            crate::panic::unobserved(p, self.task.policy());
+        let Some(task) = self.task.take() else { return };
+        let pk = task.packet();
+        let prev = pk.state.fetch_or(DETACHED, Ordering::AcqRel);
+        if prev & DONE != 0 {
+            // Finished and never joined: the result is ours to drop.
+            // SAFETY: DONE was set before our DETACHED: the goroutine is
+            // done with `result`.
+            let r = unsafe { (*pk.result.get()).take() };
+            if let Some(Err(p)) = r {
+                crate::panic::unobserved(p, pk.policy);
+            }
         }
     }
 }
 
 impl<T> std::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .finish()
+        f.debug_struct("JoinHandle").field("id", &self.id).field("name", &self.name).finish()
     }
 }
 
@@ -254,6 +262,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    crate::proc::preempt_point();
     let name: Option<Arc<str>> = b.name.map(Arc::from);
     let stack_size = match b.stack_size {
         Some(n) if crate::stack::round_stack_size(n) != sched.stacks.stack_size() => n,
@@ -263,27 +272,19 @@ where
     let p = hold.as_ref().map(|h| h.p());
     let id = sched.next_goid(p);
     let task = Arc::new(Task {
-        shared: Lock::new(Shared {
-            result: None,
-            finished: false,
-            waiter: None,
-            detached: false,
-        }),
+        packet: Packet {
+            state: AtomicU32::new(0),
+            waiter: UnsafeCell::new(None),
+            result: UnsafeCell::new(None),
+            policy: sched.config.panic_policy,
+        },
         f: UnsafeCell::new(Some(f)),
         id,
         name: name.clone(),
-        policy: sched.config.panic_policy,
     });
-    let handle = JoinHandle {
-        task: task.clone(),
-        id,
-        name: name.clone(),
-        _t: PhantomData,
-    };
+    let handle = JoinHandle { task: Some(task.clone()), id, name: name.clone() };
     // SAFETY: with a hold we own p.
-    let gbox = p
-        .and_then(|p| unsafe { p.gfget() })
-        .unwrap_or_else(|| Box::new(G::new(false)));
+    let gbox = p.and_then(|p| unsafe { p.gfget(&sched.gfree) }).unwrap_or_else(|| Box::new(G::new(false)));
     gbox.id.store(id, Ordering::Relaxed);
     gbox.set_sched(sched);
     {
@@ -304,8 +305,7 @@ where
     match hold {
         Some(h) => {
             let p = h.p();
-            p.spawned
-                .store(p.spawned.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            p.spawned.store(p.spawned.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             // SAFETY: the hold proves we own p.
             unsafe { p.runqput(g, true) };
             drop(h);
@@ -350,11 +350,7 @@ pub fn current() -> Option<Goroutine> {
     let gp = unsafe { g.get() };
     // SAFETY: as above; a short-lived borrow.
     let inner = unsafe { gp.inner() };
-    Some(Goroutine {
-        id: gp.id(),
-        name: inner.name.clone(),
-        spawn_site: inner.spawn_site,
-    })
+    Some(Goroutine { id: gp.id(), name: inner.name.clone(), spawn_site: inner.spawn_site })
 }
 
 /// Number of goroutines alive in the current runtime (the default one
@@ -374,10 +370,7 @@ pub fn lock_os_thread() {
     let Some(g) = ml.curg.get() else { return };
     // SAFETY: g is the running goroutine.
     let inner = unsafe { g.get().inner() };
-    inner.lock_count = inner
-        .lock_count
-        .checked_add(1)
-        .expect("lock_os_thread nested too deeply");
+    inner.lock_count = inner.lock_count.checked_add(1).expect("lock_os_thread nested too deeply");
     if inner.lock_count == 1 {
         inner.locked_m = Some(ml.m.clone());
         ml.m.locked_g.store(g.0.as_ptr(), Ordering::Release);

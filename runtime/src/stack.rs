@@ -207,25 +207,15 @@ impl StackPool {
         let slot = self.size + sys::page_size();
         if inner.carve_next + slot > inner.carve_end {
             let want = (REGION_BYTES / slot).max(16) * slot;
-            let base = map_region(want).map_err(|err| StackError {
-                size: self.size,
-                err,
-            })?;
+            let base = map_region(want).map_err(|err| StackError { size: self.size, err })?;
             inner.regions.push((base, want));
             inner.carve_next = base;
             inner.carve_end = base + want;
         }
         let bottom = inner.carve_next;
-        install_guard(bottom, &mut inner.guard_mode).map_err(|err| StackError {
-            size: self.size,
-            err,
-        })?;
+        install_guard(bottom, &mut inner.guard_mode).map_err(|err| StackError { size: self.size, err })?;
         inner.carve_next += slot;
-        Ok(GStack {
-            top: bottom + slot,
-            bottom,
-            dedicated: false,
-        })
+        Ok(GStack { top: bottom + slot, bottom, dedicated: false })
     }
 
     /// Maps a stack of a non-default size for one goroutine.
@@ -240,11 +230,7 @@ impl StackPool {
             return Err(StackError { size, err });
         }
         inner.in_use += 1;
-        Ok(GStack {
-            top: base + slot,
-            bottom: base,
-            dedicated: true,
-        })
+        Ok(GStack { top: base + slot, bottom: base, dedicated: true })
     }
 
     /// Returns one stack to the pool (or unmaps a dedicated one).
@@ -276,10 +262,8 @@ impl StackPool {
         let mut inner = self.inner.lock();
         let upto = inner.mark.min(inner.free.len());
         let from = inner.cold;
-        let mut ranges: Vec<(usize, usize)> = inner.free[from..upto]
-            .iter()
-            .map(|s| (s.bottom, s.top))
-            .collect();
+        let mut ranges: Vec<(usize, usize)> =
+            inner.free[from..upto].iter().map(|s| (s.bottom, s.top)).collect();
         inner.cold = upto.max(inner.cold);
         inner.mark = inner.free.len();
         drop(inner);
@@ -319,10 +303,7 @@ impl StackPool {
     /// or is parked on, a pooled stack; the runtime checks `in_use() == 0`.
     pub(crate) fn release_all(&self) {
         let mut inner = self.inner.lock();
-        assert_eq!(
-            inner.in_use, 0,
-            "stack pool released while stacks are in use"
-        );
+        assert_eq!(inner.in_use, 0, "stack pool released while stacks are in use");
         inner.free.clear();
         inner.cold = 0;
         inner.mark = 0;
@@ -350,10 +331,7 @@ impl StackCache {
             return Ok(s);
         }
         pool.alloc_batch(&mut self.stacks, CACHE_BATCH)?;
-        Ok(self
-            .stacks
-            .pop()
-            .expect("alloc_batch yields at least one stack"))
+        Ok(self.stacks.pop().expect("alloc_batch yields at least one stack"))
     }
 
     /// Caches `s`, spilling half the cache to `pool` when it is full.

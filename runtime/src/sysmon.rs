@@ -97,10 +97,7 @@ fn run(sched: &Sched) {
             delay_us *= 2;
         }
         delay_us = delay_us.min(10_000);
-        if sched
-            .sysmon_note
-            .sleep_timeout(Duration::from_micros(delay_us))
-        {
+        if sched.sysmon_note.sleep_timeout(Duration::from_micros(delay_us)) {
             sched.sysmon_note.clear();
         }
         if sched.is_shutdown() {
@@ -111,17 +108,11 @@ fn run(sched: &Sched) {
             let guard = sched.idle.lock();
             if sched.npidle.load(Ordering::SeqCst) == sched.nprocs {
                 let next = sched.timers_wake_time();
-                let sleep = if next == 0 {
-                    60_000_000_000
-                } else {
-                    (next - now).clamp(0, 60_000_000_000)
-                };
+                let sleep = if next == 0 { 60_000_000_000 } else { (next - now).clamp(0, 60_000_000_000) };
                 if sleep > 0 {
                     sched.sysmon_wait.store(true, Ordering::SeqCst);
                     drop(guard);
-                    let woken = sched
-                        .sysmon_note
-                        .sleep_timeout(Duration::from_nanos(sleep as u64));
+                    let woken = sched.sysmon_note.sleep_timeout(Duration::from_nanos(sleep as u64));
                     let _guard = sched.idle.lock();
                     sched.sysmon_wait.store(false, Ordering::SeqCst);
                     sched.sysmon_note.clear();
@@ -142,10 +133,7 @@ fn run(sched: &Sched) {
         if sched.net_poller.get().is_some()
             && lastpoll != 0
             && lastpoll + NETPOLL_STALE_NS < now
-            && sched
-                .lastpoll
-                .compare_exchange(lastpoll, now, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
+            && sched.lastpoll.compare_exchange(lastpoll, now, Ordering::SeqCst, Ordering::Relaxed).is_ok()
         {
             let mut list = Vec::new();
             sched.poller().poll(Some(0), &mut list);
@@ -210,8 +198,7 @@ fn retake(sched: &Sched, ticks: &mut [Tick], now: i64) -> u32 {
         let has_work = !p.runq_empty();
         let retake = if blocked {
             has_work
-                || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst)
-                    == 0
+                || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst) == 0
                 || away >= FORCE_PREEMPT_NS
         } else {
             let timers_due = {
@@ -238,10 +225,7 @@ fn retake(sched: &Sched, ticks: &mut [Tick], now: i64) -> u32 {
 /// (Go: `preemptone`, without the signal).
 fn preemptone(sched: &Sched, p: &P) {
     p.preempt.store(true, Ordering::Relaxed);
-    sched
-        .counters
-        .preempt_requests
-        .fetch_add(1, Ordering::Relaxed);
+    sched.counters.preempt_requests.fetch_add(1, Ordering::Relaxed);
 }
 
 /// CPU time used so far by the thread whose CPU clock is `clock`, in ns.
@@ -249,14 +233,11 @@ fn cpu_time(clock: libc::clockid_t) -> Option<i64> {
     if clock == -1 {
         return None;
     }
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into a valid local; the clock id of an
     // exited thread makes it fail, which we report as None.
     let r = unsafe { libc::clock_gettime(clock, &mut ts) };
-    (r == 0).then(|| ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64)
+    (r == 0).then(|| ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
 }
 
 /// The CPU clock of the calling thread (for sysmon), -1 if unavailable.

@@ -124,8 +124,7 @@ impl TimerNode {
     /// no callback of this timer is running or will run until it is armed
     /// again.
     pub fn stop(&self) -> bool {
-        if self.heap.load(Ordering::Acquire).is_null() && self.running.load(Ordering::Acquire) == 0
-        {
+        if self.heap.load(Ordering::Acquire).is_null() && self.running.load(Ordering::Acquire) == 0 {
             return false;
         }
         self.lock.lock();
@@ -279,9 +278,7 @@ pub(crate) struct Timers {
 impl Timers {
     pub(crate) fn new() -> Timers {
         Timers {
-            inner: Lock::new(Heap {
-                entries: Vec::new(),
-            }),
+            inner: Lock::new(Heap { entries: Vec::new() }),
             wake: AtomicI64::new(0),
             len: AtomicU32::new(0),
         }
@@ -300,8 +297,7 @@ impl Timers {
     }
 
     fn publish(&self, h: &Heap) {
-        self.wake
-            .store(h.entries.first().map_or(0, |e| e.when), Ordering::Release);
+        self.wake.store(h.entries.first().map_or(0, |e| e.when), Ordering::Release);
         self.len.store(h.entries.len() as u32, Ordering::Relaxed);
     }
 
@@ -310,10 +306,9 @@ impl Timers {
         let mut h = self.inner.lock();
         node.when.set(when);
         node.period.set(period);
-        node.heap
-            .store(self as *const Timers as *mut Timers, Ordering::Release);
+        node.heap.store(self as *const Timers as *mut Timers, Ordering::Release);
         h.push(Entry { when, node });
-        let earliest = h.entries[0].node == node as *const TimerNode;
+        let earliest = std::ptr::eq(h.entries[0].node, node);
         self.publish(&h);
         earliest
     }
@@ -395,9 +390,7 @@ impl Timers {
         let mut h = self.inner.lock();
         for e in h.entries.drain(..) {
             // SAFETY: nodes in the heap are alive; we hold the lock.
-            unsafe { &*e.node }
-                .heap
-                .store(ptr::null_mut(), Ordering::Release);
+            unsafe { &*e.node }.heap.store(ptr::null_mut(), Ordering::Release);
         }
         self.publish(&h);
     }
@@ -428,11 +421,7 @@ pub fn sleep(d: std::time::Duration) {
 fn ready_sleeper(arg: usize, _delay: i64) {
     // SAFETY: `arg` is the sleeping goroutine, parked by `sleep` until this
     // callback, the only one to ready it, runs.
-    unsafe {
-        crate::park::ready(crate::g::GRef(std::ptr::NonNull::new_unchecked(
-            arg as *mut crate::g::G,
-        )))
-    };
+    unsafe { crate::park::ready(crate::g::GRef(std::ptr::NonNull::new_unchecked(arg as *mut crate::g::G))) };
 }
 
 impl Sched {
@@ -465,9 +454,7 @@ mod tests {
     #[test]
     fn heap_orders_and_removes() {
         let ts = Timers::new();
-        let nodes: Vec<_> = (0..100)
-            .map(|_| Box::pin(TimerNode::new(|_, _| {}, 0)))
-            .collect();
+        let nodes: Vec<_> = (0..100).map(|_| Box::pin(TimerNode::new(|_, _| {}, 0))).collect();
         for (i, n) in nodes.iter().enumerate() {
             add(&ts, n.as_ref(), 1000 - i as i64 * 7 % 300);
         }
@@ -490,13 +477,7 @@ mod tests {
     }
 
     fn h_min(ts: &Timers) -> i64 {
-        ts.inner
-            .lock()
-            .entries
-            .iter()
-            .map(|e| e.when)
-            .min()
-            .unwrap_or(0)
+        ts.inner.lock().entries.iter().map(|e| e.when).min().unwrap_or(0)
     }
 
     #[test]

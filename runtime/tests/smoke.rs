@@ -32,9 +32,8 @@ fn sleep_wakes() {
     let rt = Runtime::builder().max_procs(2).build().unwrap();
     let t = std::time::Instant::now();
     rt.block_on(|| {
-        let hs: Vec<_> = (0..100)
-            .map(|_| spawn(|| gort_runtime::sleep(std::time::Duration::from_millis(10))))
-            .collect();
+        let hs: Vec<_> =
+            (0..100).map(|_| spawn(|| gort_runtime::sleep(std::time::Duration::from_millis(10)))).collect();
         for h in hs {
             h.join().unwrap();
         }

@@ -1,0 +1,130 @@
+//! Helpers shared by the runtime's integration tests.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gort_runtime::{GRef, Lock, WaitReason, park, ready};
+
+/// A minimal WaitGroup on park/ready, so runtime tests need no sync crate.
+pub struct Wg {
+    n: AtomicUsize,
+    waiter: Lock<Option<GRef>>,
+}
+
+impl Wg {
+    pub fn new(n: usize) -> Wg {
+        Wg { n: AtomicUsize::new(n), waiter: Lock::new(None) }
+    }
+
+    pub fn done(&self) {
+        if self.n.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let w = self.waiter.lock().take();
+            if let Some(w) = w {
+                // SAFETY: the waiter parked after queueing itself under the
+                // lock; we took it out under the lock.
+                unsafe { ready(w) };
+            }
+        }
+    }
+
+    pub fn wait(&self) {
+        let mut g = self.waiter.lock();
+        if self.n.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        *g = Some(gort_runtime::current_g());
+        let raw = g.leak();
+        park(WaitReason::Other, |_| {
+            // SAFETY: we hold the lock (leaked guard).
+            unsafe { raw.unlock() };
+            true
+        });
+    }
+}
+
+/// A one-slot rendezvous: `put` blocks until `take` takes the value.
+pub struct Slot {
+    inner: Lock<SlotInner>,
+}
+
+struct SlotInner {
+    value: Option<u64>,
+    taker: Option<GRef>,
+    putter: Option<GRef>,
+}
+
+impl Slot {
+    pub fn new() -> Slot {
+        Slot { inner: Lock::new(SlotInner { value: None, taker: None, putter: None }) }
+    }
+
+    pub fn put(&self, v: u64) {
+        let mut s = self.inner.lock();
+        assert!(s.value.is_none());
+        s.value = Some(v);
+        if let Some(t) = s.taker.take() {
+            drop(s);
+            // SAFETY: taken out under the lock.
+            unsafe { ready(t) };
+            return;
+        }
+        s.putter = Some(gort_runtime::current_g());
+        let raw = s.leak();
+        park(WaitReason::ChanSend, |_| {
+            // SAFETY: we hold the lock.
+            unsafe { raw.unlock() };
+            true
+        });
+    }
+
+    pub fn take(&self) -> u64 {
+        let mut s = self.inner.lock();
+        loop {
+            if let Some(v) = s.value.take() {
+                if let Some(p) = s.putter.take() {
+                    drop(s);
+                    // SAFETY: taken out under the lock.
+                    unsafe { ready(p) };
+                }
+                return v;
+            }
+            s.taker = Some(gort_runtime::current_g());
+            let raw = s.leak();
+            park(WaitReason::ChanReceive, |_| {
+                // SAFETY: we hold the lock.
+                unsafe { raw.unlock() };
+                true
+            });
+            s = self.inner.lock();
+        }
+    }
+}
+
+/// The kernel thread id of the caller.
+pub fn gettid() -> i64 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) }
+}
+
+/// Number of threads in this process.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
+}
+
+/// Runs the current test binary again with `GORT_CHILD=<name>` and returns
+/// (status, stderr): for tests whose subject must kill the process.
+pub fn run_child(name: &str) -> (std::process::ExitStatus, String) {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("GORT_CHILD", name)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Whether this process is the child for test `name`.
+pub fn is_child(name: &str) -> bool {
+    std::env::var("GORT_CHILD").as_deref() == Ok(name)
+}

@@ -1,0 +1,442 @@
+//! Scheduler behaviour: migration and the safety model, fairness and
+//! parallelism (ports of Go's runtime/proc_test.go), locked threads,
+//! runtime lifecycle.
+
+mod common;
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Slot, Wg, gettid, thread_count};
+use gort_runtime::{Builder, Runtime, spawn, yield_now};
+
+thread_local! {
+    static TID: Cell<i64> = Cell::new(gettid());
+}
+
+/// Reads the thread-local through a call LLVM may inline.
+#[inline(always)]
+fn tls_tid() -> i64 {
+    TID.with(|t| t.get())
+}
+
+/// The safety model's test: goroutines park and resume on other threads;
+/// after every park, what they read through a thread-local must be the
+/// thread they now run on. Meaningful in release mode, where LLVM would
+/// reuse a thread-local address across the park if the runtime let it.
+#[test]
+fn migration_keeps_thread_identity() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let seen = rt.block_on(|| {
+        let tids = Arc::new(gort_runtime::Lock::new(HashSet::new()));
+        let wg = Arc::new(Wg::new(8));
+        for _ in 0..8 {
+            let (tids, wg) = (tids.clone(), wg.clone());
+            spawn(move || {
+                let mut mine = HashSet::new();
+                for i in 0..2_000 {
+                    let before = tls_tid();
+                    assert_eq!(before, gettid(), "stale thread-local before park {i}");
+                    if i % 2 == 0 {
+                        yield_now();
+                    } else {
+                        gort_runtime::sleep(Duration::from_micros(1));
+                    }
+                    let after = tls_tid();
+                    assert_eq!(after, gettid(), "stale thread-local after park {i}");
+                    mine.insert(after);
+                }
+                tids.lock().extend(mine);
+                wg.done();
+            });
+        }
+        wg.wait();
+        let n = tids.lock().len();
+        n
+    });
+    assert!(seen >= 2, "goroutines never migrated between threads");
+}
+
+#[test]
+fn goroutine_and_thread_ping_pong() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let ping = Arc::new(Slot::new());
+    let pong = Arc::new(Slot::new());
+    let (ping2, pong2) = (ping.clone(), pong.clone());
+    let h = rt.spawn(move || {
+        for _ in 0..10_000 {
+            let v = ping2.take();
+            pong2.put(v + 1);
+        }
+    });
+    // This plain thread talks to the goroutine through park/ready.
+    for i in 0..10_000 {
+        ping.put(i);
+        assert_eq!(pong.take(), i + 1);
+    }
+    h.join().unwrap();
+}
+
+#[test]
+fn goroutines_ping_pong_across_procs() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        let a = Arc::new(Slot::new());
+        let b = Arc::new(Slot::new());
+        let (a2, b2) = (a.clone(), b.clone());
+        let h = spawn(move || {
+            for _ in 0..100_000 {
+                let v = a2.take();
+                b2.put(v);
+            }
+        });
+        for i in 0..100_000 {
+            a.put(i);
+            assert_eq!(b.take(), i);
+        }
+        h.join().unwrap();
+    });
+}
+
+// Go: TestYieldProgress
+#[test]
+fn yield_progress() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let ack = Arc::new(AtomicBool::new(false));
+        let (f2, a2) = (flag.clone(), ack.clone());
+        spawn(move || {
+            while !f2.load(Ordering::Acquire) {
+                yield_now();
+            }
+            a2.store(true, Ordering::Release);
+        });
+        gort_runtime::sleep(Duration::from_millis(10));
+        flag.store(true, Ordering::Release);
+        let t = Instant::now();
+        while !ack.load(Ordering::Acquire) {
+            assert!(t.elapsed() < Duration::from_secs(10), "no progress");
+            yield_now();
+        }
+    });
+}
+
+// Go: TestGoroutineParallelism. Needs 2 CPUs: P goroutines spin, with no
+// yields, waiting for their turn on a shared counter.
+#[test]
+fn goroutine_parallelism() {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return;
+    }
+    const P: u64 = 2;
+    let rt = Runtime::builder().max_procs(P as usize).build().unwrap();
+    for _ in 0..10 {
+        rt.block_on(|| {
+            let x = Arc::new(AtomicU64::new(0));
+            let wg = Arc::new(Wg::new(P as usize));
+            for p in 0..P {
+                let (x, wg) = (x.clone(), wg.clone());
+                spawn(move || {
+                    for i in 0..3 {
+                        let expected = P * i + p;
+                        let t = Instant::now();
+                        while x.load(Ordering::Acquire) != expected {
+                            assert!(t.elapsed() < Duration::from_secs(10), "no parallelism");
+                            std::hint::spin_loop();
+                        }
+                        x.store(expected + 1, Ordering::Release);
+                    }
+                    wg.done();
+                });
+            }
+            wg.wait();
+        });
+    }
+}
+
+// Go: TestGoroutineParallelism2, the nested-spawn variant run after the
+// workers went idle: catches lost wake-ups in the spinning protocol.
+#[test]
+fn goroutine_parallelism_after_idle() {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return;
+    }
+    const P: u64 = 2;
+    let rt = Runtime::builder().max_procs(P as usize).build().unwrap();
+    for _ in 0..10 {
+        // Let every M park first.
+        std::thread::sleep(Duration::from_millis(5));
+        rt.block_on(|| {
+            let x = Arc::new(AtomicU64::new(0));
+            let wg = Arc::new(Wg::new(P as usize));
+            let (x1, wg1) = (x.clone(), wg.clone());
+            spawn(move || {
+                for p in 0..P {
+                    let (x, wg) = (x1.clone(), wg1.clone());
+                    spawn(move || {
+                        for i in 0..3 {
+                            let expected = P * i + p;
+                            let t = Instant::now();
+                            while x.load(Ordering::Acquire) != expected {
+                                assert!(t.elapsed() < Duration::from_secs(10), "lost wake-up");
+                                std::hint::spin_loop();
+                            }
+                            x.store(expected + 1, Ordering::Release);
+                        }
+                        wg.done();
+                    });
+                }
+            });
+            wg.wait();
+        });
+    }
+}
+
+// Go: TestLockOSThreadNesting
+#[test]
+fn lock_os_thread_nests() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        gort_runtime::lock_os_thread();
+        gort_runtime::lock_os_thread();
+        assert_eq!(gort_runtime::os_thread_lock_count(), 2);
+        gort_runtime::unlock_os_thread();
+        assert_eq!(gort_runtime::os_thread_lock_count(), 1);
+        gort_runtime::unlock_os_thread();
+        assert_eq!(gort_runtime::os_thread_lock_count(), 0);
+        gort_runtime::unlock_os_thread(); // no-op
+        assert_eq!(gort_runtime::os_thread_lock_count(), 0);
+    });
+}
+
+// Go: TestYieldLocked and TestBlockLocked: a locked goroutine yields,
+// sleeps and blocks, always resuming on its own thread, while others run.
+#[test]
+fn locked_goroutine_stays_on_its_thread() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        let slot = Arc::new(Slot::new());
+        let s2 = slot.clone();
+        let h = spawn(move || {
+            gort_runtime::lock_os_thread();
+            let tid = gettid();
+            for i in 0..10 {
+                yield_now();
+                assert_eq!(gettid(), tid);
+                gort_runtime::sleep(Duration::from_millis(1));
+                assert_eq!(gettid(), tid);
+                s2.put(i); // blocks until taken
+                assert_eq!(gettid(), tid);
+            }
+            gort_runtime::unlock_os_thread();
+            tid
+        });
+        let others = Arc::new(AtomicUsize::new(0));
+        let wg = Arc::new(Wg::new(50));
+        for _ in 0..50 {
+            let (o, wg) = (others.clone(), wg.clone());
+            spawn(move || {
+                for _ in 0..10 {
+                    yield_now();
+                }
+                o.fetch_add(1, Ordering::Relaxed);
+                wg.done();
+            });
+        }
+        for i in 0..10 {
+            assert_eq!(slot.take(), i);
+        }
+        wg.wait();
+        let locked_tid = h.join().unwrap();
+        assert_eq!(others.load(Ordering::Relaxed), 50);
+        assert!(locked_tid > 0);
+    });
+}
+
+// Go: TestLockOSThreadExit: a goroutine that exits while locked takes its
+// thread with it.
+#[test]
+fn locked_goroutine_exit_ends_its_thread() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let tid = rt.block_on(|| {
+        spawn(|| {
+            gort_runtime::lock_os_thread();
+            gettid()
+        })
+        .join()
+        .unwrap()
+    });
+    let t = Instant::now();
+    while std::path::Path::new(&format!("/proc/self/task/{tid}")).exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "locked thread {tid} still alive");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The runtime keeps working.
+    assert_eq!(rt.block_on(|| spawn(|| 7).join().unwrap()), 7);
+}
+
+#[test]
+fn many_runtimes_start_and_stop() {
+    let before = thread_count();
+    for i in 0..20 {
+        let rt = Runtime::builder().max_procs(1 + i % 3).build().unwrap();
+        let n = rt.block_on(move || {
+            let hs: Vec<_> = (0..100).map(|k| spawn(move || k)).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+        });
+        assert_eq!(n, 4950);
+        drop(rt);
+    }
+    // Every M and sysmon thread of the dropped runtimes has exited (other
+    // tests may run threads concurrently, hence the slack).
+    let t = Instant::now();
+    while thread_count() > before + 16 {
+        assert!(t.elapsed() < Duration::from_secs(10), "threads leaked: {} > {before}", thread_count());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn dropping_with_parked_goroutines_abandons_them() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let slot = Arc::new(Slot::new());
+    for _ in 0..10 {
+        let s = slot.clone();
+        rt.spawn(move || s.take()); // parks forever
+    }
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(rt.num_goroutine(), 10);
+    assert!(rt.shutdown_timeout(Duration::from_secs(10)));
+}
+
+#[test]
+fn num_goroutine_and_current() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        assert_eq!(gort_runtime::num_goroutine(), 1);
+        let me = gort_runtime::current().unwrap();
+        assert!(me.id() >= 1);
+        let slot = Arc::new(Slot::new());
+        let s2 = slot.clone();
+        let h = Builder::new().name("worker").spawn(move || {
+            let g = gort_runtime::current().unwrap();
+            s2.take();
+            (g.id(), g.name().map(str::to_owned))
+        });
+        assert_eq!(h.name(), Some("worker"));
+        assert_eq!(gort_runtime::num_goroutine(), 2);
+        slot.put(1);
+        let (id, name) = h.join().unwrap();
+        assert!(id > me.id());
+        assert_eq!(name.as_deref(), Some("worker"));
+    });
+    assert!(gort_runtime::current().is_none(), "a plain thread is no goroutine");
+}
+
+#[test]
+fn custom_stack_size_allows_deep_recursion() {
+    fn depth(n: u32) -> u32 {
+        let buf = [n as u8; 1024];
+        if n == 0 { 0 } else { std::hint::black_box(&buf)[0] as u32 % 1 + depth(n - 1) + 1 }
+    }
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let r = rt
+        .block_on(|| Builder::new().stack_size(4 << 20).try_spawn(|| depth(2_000)).unwrap().join().unwrap());
+    assert_eq!(r, 2_000);
+}
+
+#[test]
+fn stack_overflow_reports_the_goroutine() {
+    const NAME: &str = "stack_overflow_reports_the_goroutine";
+    if common::is_child(NAME) {
+        fn recurse(n: u64) -> u64 {
+            let buf = [n; 64];
+            recurse(std::hint::black_box(&buf)[0] + 1) + 1
+        }
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.block_on(|| Builder::new().name("deep").spawn(|| recurse(0)).join().ok());
+        unreachable!("the overflow must kill the process");
+    }
+    let (status, stderr) = common::run_child(NAME);
+    assert!(!status.success());
+    assert!(stderr.contains("[deep]: stack overflow"), "stderr: {stderr}");
+    assert!(stderr.contains("created at") && stderr.contains("scheduler.rs"), "stderr: {stderr}");
+    assert!(stderr.contains("fatal error: stack overflow"), "stderr: {stderr}");
+}
+
+#[test]
+fn unjoined_panic_exits_with_status_2() {
+    const NAME: &str = "unjoined_panic_exits_with_status_2";
+    if common::is_child(NAME) {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.block_on(|| {
+            drop(Builder::new().name("doomed").spawn(|| panic!("nobody joins me")));
+            gort_runtime::sleep(Duration::from_secs(10));
+        });
+        unreachable!("the panic must end the process");
+    }
+    let (status, stderr) = common::run_child(NAME);
+    assert_eq!(status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("[doomed] panicked at"), "stderr: {stderr}");
+    assert!(stderr.contains("unrecovered panic in goroutine"), "stderr: {stderr}");
+    assert!(stderr.contains("nobody joins me"), "stderr: {stderr}");
+}
+
+#[test]
+fn continue_policy_keeps_running() {
+    let rt =
+        Runtime::builder().max_procs(1).panic_policy(gort_runtime::PanicPolicy::Continue).build().unwrap();
+    rt.block_on(|| {
+        drop(spawn(|| panic!("ignored")));
+        gort_runtime::sleep(Duration::from_millis(5));
+        assert_eq!(spawn(|| 3).join().unwrap(), 3);
+    });
+}
+
+#[test]
+fn bad_gort_maxprocs_is_a_clear_error() {
+    const NAME: &str = "bad_gort_maxprocs_is_a_clear_error";
+    if common::is_child(NAME) {
+        // SAFETY: the child is single-threaded at this point.
+        unsafe { std::env::set_var("GORT_MAXPROCS", "lots") };
+        let e = Runtime::builder().build().unwrap_err();
+        assert!(e.to_string().contains("GORT_MAXPROCS=\"lots\" is not a positive integer"), "{e}");
+        assert!(Runtime::builder().max_procs(0).build().is_err());
+        return;
+    }
+    let (status, stderr) = common::run_child(NAME);
+    assert!(status.success(), "{stderr}");
+}
+
+#[test]
+fn goroutine_locals_follow_the_goroutine() {
+    gort_runtime::local! {
+        static COUNT: Cell<u32> = Cell::new(0);
+        static NAME: std::cell::RefCell<String> = std::cell::RefCell::new(String::from("init"));
+    }
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        let hs: Vec<_> = (0..16)
+            .map(|i| {
+                spawn(move || {
+                    for _ in 0..100 {
+                        COUNT.with(|c| c.set(c.get() + 1));
+                        yield_now();
+                    }
+                    NAME.with(|n| n.borrow_mut().push_str(&i.to_string()));
+                    (COUNT.with(|c| c.get()), NAME.with(|n| n.borrow().clone()))
+                })
+            })
+            .collect();
+        for (i, h) in hs.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap(), (100, format!("init{i}")));
+        }
+    });
+    // A plain thread has its own values too.
+    COUNT.with(|c| c.set(5));
+    assert_eq!(COUNT.with(|c| c.get()), 5);
+}

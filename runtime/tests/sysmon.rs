@@ -1,0 +1,199 @@
+//! sysmon: handoff of Ps from stuck Ms, preemption requests, `syscall`,
+//! and timers (sleep latency, many sleepers).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::Wg;
+use gort_runtime::{Runtime, spawn, yield_now};
+
+/// With one P, a goroutine stuck in `stuck` must not stop 100 others (a
+/// few yields each) from finishing within 200 ms.
+fn others_finish_while_one_is_stuck(stuck: fn()) -> (Duration, gort_runtime::debug::Metrics) {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.block_on(move || {
+        let started = Arc::new(AtomicBool::new(false));
+        let s2 = started.clone();
+        let blocker = spawn(move || {
+            s2.store(true, Ordering::Release);
+            stuck();
+        });
+        while !started.load(Ordering::Acquire) {
+            yield_now();
+        }
+        // The blocker now holds the only P's M; we run again only after a
+        // handoff.
+        let t = Instant::now();
+        let wg = Arc::new(Wg::new(100));
+        for _ in 0..100 {
+            let wg = wg.clone();
+            spawn(move || {
+                for _ in 0..3 {
+                    yield_now();
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+        let took = t.elapsed();
+        let m = gort_runtime::debug::metrics();
+        blocker.join().unwrap();
+        (took, m)
+    })
+}
+
+#[test]
+fn blocking_sleep_does_not_stall_the_p() {
+    let (took, m) = others_finish_while_one_is_stuck(|| std::thread::sleep(Duration::from_secs(2)));
+    eprintln!("others took {took:?}");
+    assert!(took < Duration::from_millis(200), "others took {took:?}");
+    assert!(m.handoffs >= 1, "{m:?}");
+}
+
+#[test]
+fn spinning_loop_does_not_stall_the_p() {
+    let (took, m) = others_finish_while_one_is_stuck(|| {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(2) {
+            std::hint::spin_loop();
+        }
+    });
+    eprintln!("others took {took:?}");
+    assert!(took < Duration::from_millis(200), "others took {took:?}");
+    assert!(m.handoffs >= 1, "{m:?}");
+}
+
+#[test]
+fn std_mutex_wait_does_not_stall_the_p() {
+    static M: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let g = M.lock().unwrap();
+        tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        drop(g);
+    });
+    rx.recv().unwrap();
+    let (took, _) = others_finish_while_one_is_stuck(|| drop(M.lock().unwrap()));
+    eprintln!("others took {took:?}");
+    assert!(took < Duration::from_millis(200), "others took {took:?}");
+    t.join().unwrap();
+}
+
+#[test]
+fn syscall_hands_off_at_once() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    let (took, handoffs) = rt.block_on(|| {
+        let before = gort_runtime::debug::metrics().handoffs;
+        let wg = Arc::new(Wg::new(10));
+        for _ in 0..10 {
+            let wg = wg.clone();
+            spawn(move || {
+                yield_now();
+                wg.done();
+            });
+        }
+        let t = Instant::now();
+        // Queued goroutines wait on this P: the call hands it off on entry.
+        let blocker = spawn(|| gort_runtime::syscall(|| std::thread::sleep(Duration::from_millis(500))));
+        wg.wait();
+        let took = t.elapsed();
+        blocker.join().unwrap();
+        (took, gort_runtime::debug::metrics().handoffs - before)
+    });
+    assert!(took < Duration::from_millis(400), "others waited for the syscall: {took:?}");
+    assert!(handoffs >= 1);
+}
+
+#[test]
+fn preempt_point_yields_after_a_time_slice() {
+    // One P: a loop calling preempt_point lets a sleeping goroutine run
+    // long before the loop ends.
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    let (woke_early, requests) = rt.block_on(|| {
+        let done = Arc::new(AtomicBool::new(false));
+        let woke_early = Arc::new(AtomicBool::new(false));
+        let (d2, w2) = (done.clone(), woke_early.clone());
+        let sleeper = spawn(move || {
+            gort_runtime::sleep(Duration::from_millis(5));
+            w2.store(!d2.load(Ordering::Acquire), Ordering::Release);
+        });
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(500) && !sleeper.is_finished() {
+            gort_runtime::preempt_point();
+        }
+        done.store(true, Ordering::Release);
+        sleeper.join().unwrap();
+        (woke_early.load(Ordering::Acquire), gort_runtime::debug::metrics().preempt_requests)
+    });
+    assert!(woke_early, "the sleeper only ran after the loop");
+    assert!(requests >= 1);
+}
+
+#[test]
+fn sleep_wakes_promptly() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let mut samples = rt.block_on(|| {
+        (0..50)
+            .map(|_| {
+                let t = Instant::now();
+                gort_runtime::sleep(Duration::from_millis(1));
+                t.elapsed()
+            })
+            .collect::<Vec<_>>()
+    });
+    samples.sort();
+    assert!(samples[0] >= Duration::from_millis(1));
+    // A 1 ms sleep wakes by its timer, not by some 10 ms poll period.
+    assert!(samples[25] < Duration::from_millis(10), "median {:?}", samples[25]);
+}
+
+#[test]
+fn hundred_thousand_sleepers() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let t = Instant::now();
+    let n = rt.block_on(|| {
+        let woke = Arc::new(AtomicUsize::new(0));
+        let wg = Arc::new(Wg::new(100_000));
+        for i in 0..100_000u64 {
+            let (woke, wg) = (woke.clone(), wg.clone());
+            drop(gort_runtime::Builder::new().stack_size(16 << 10).spawn(move || {
+                gort_runtime::sleep(Duration::from_millis(1 + i % 50));
+                woke.fetch_add(1, Ordering::Relaxed);
+                wg.done();
+            }));
+        }
+        wg.wait();
+        woke.load(Ordering::Relaxed)
+    });
+    assert_eq!(n, 100_000);
+    assert!(t.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn idle_runtime_uses_no_cpu() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        for _ in 0..100 {
+            spawn(yield_now);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let cpu = || {
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes into a valid local.
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        Duration::new(ru.ru_utime.tv_sec as u64, ru.ru_utime.tv_usec as u32 * 1000)
+            + Duration::new(ru.ru_stime.tv_sec as u64, ru.ru_stime.tv_usec as u32 * 1000)
+    };
+    let c0 = cpu();
+    std::thread::sleep(Duration::from_millis(500));
+    let used = cpu() - c0;
+    // Other tests in this binary may run concurrently; an idle runtime alone
+    // stays far below this (sysmon sleeps deeply, Ms park on futexes).
+    assert!(used < Duration::from_millis(250), "used {used:?} of CPU in 500 ms");
+    drop(rt);
+}
