@@ -183,6 +183,7 @@ fn idle_runtime_uses_no_cpu() {
     });
     std::thread::sleep(Duration::from_millis(50));
     let cpu = || {
+        // SAFETY: rusage is plain data; all-zero is a valid value.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: getrusage writes into a valid local.
         unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
