@@ -441,3 +441,31 @@ fn goroutine_locals_follow_the_goroutine() {
     COUNT.with(|c| c.set(5));
     assert_eq!(COUNT.with(|c| c.get()), 5);
 }
+
+#[test]
+fn join_returns_the_panic() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let p = rt
+        .block_on(|| Builder::new().name("boom").spawn(|| -> u32 { panic!("boom {}", 7) }).join())
+        .unwrap_err();
+    assert_eq!(p.message(), Some("boom 7"));
+    assert_eq!(p.goroutine_name(), Some("boom"));
+    assert!(p.to_string().contains("[boom] panicked: boom 7"), "{p}");
+}
+
+#[test]
+fn spawn_join_many() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let sum = rt.block_on(|| {
+        let hs: Vec<_> = (0..10_000u64)
+            .map(|i| {
+                spawn(move || {
+                    yield_now();
+                    i
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(sum, 9_999 * 10_000 / 2);
+}
