@@ -109,6 +109,8 @@ fn self_exe() -> PathBuf {
 /// Runs a child with GOMAXPROCS/GORT_MAXPROCS set and returns its result
 /// lines and peak RSS (from wait4's rusage).
 fn run_child(exe: &Path, args: &[&str], procs: usize) -> Run {
+    // Reaped with wait4 below (for its rusage), not Child::wait.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(exe)
         .args(args)
         .env("GOMAXPROCS", procs.to_string())
