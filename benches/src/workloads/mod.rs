@@ -2,13 +2,19 @@
 //! lists `(name, fn)` pairs; the name matches the Go program's `-w` name
 //! (benches/go), and each function prints `name ops elapsed_ns` lines.
 
+mod chan;
+mod net;
 mod runtime;
+mod sync;
 pub(crate) mod support;
 
 /// Every workload, in the order the comparison runs them.
 fn all() -> Vec<(&'static str, fn())> {
     let mut v = Vec::new();
     v.extend_from_slice(runtime::WORKLOADS);
+    v.extend_from_slice(chan::WORKLOADS);
+    v.extend_from_slice(sync::WORKLOADS);
+    v.extend_from_slice(net::WORKLOADS);
     v
 }
 
