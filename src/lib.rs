@@ -39,6 +39,20 @@ pub use gort_runtime::{
     unlock_os_thread, yield_now,
 };
 
+// Channels, select and timer channels (gort-channels).
+pub use gort_channels::*;
+
+/// Go's `sync` primitives, goroutine-aware (gort-sync).
+pub mod sync {
+    pub use gort_sync::*;
+}
+
+/// Networking: sockets whose blocking calls park the goroutine
+/// (gort-netpoll).
+pub mod net {
+    pub use gort_netpoll::*;
+}
+
 /// Runtime counters (`metrics()`).
 pub mod debug {
     pub use gort_runtime::debug::{Metrics, metrics};

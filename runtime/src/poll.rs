@@ -13,8 +13,10 @@
 //!   non-blocking polls (`Some(0)`) may run concurrently with it;
 //! - [`Poller::wake`] makes a blocked or the next `poll` return promptly;
 //!   wake-ups may coalesce and may be spurious;
-//! - `poll` hands back goroutines it readied; the scheduler makes them
-//!   runnable, so the poller must not call `ready` on them itself.
+//! - `poll` hands back the parked Gs whose I/O is ready, instead of calling
+//!   `ready` on them: the scheduler makes goroutines runnable (several at
+//!   once, onto idle Ps) and wakes plain threads' stand-ins directly. Each
+//!   G handed back counts as its one `ready`.
 
 use std::time::Duration;
 

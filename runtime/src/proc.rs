@@ -332,11 +332,10 @@ fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool, bool)> {
             sched.poller().poll(Some(0), &mut list);
             sched.counters.polls.fetch_add(1, Ordering::Relaxed);
             sched.polling_net.store(0, Ordering::SeqCst);
-            if let Some(g) = list.pop() {
-                sched.inject_list(Some(ml), &mut list);
-                // SAFETY: the poller handed us a parked goroutine.
-                unsafe { g.get() }.status.store(status::RUNNABLE, Ordering::Relaxed);
-                return Some((g, false, false));
+            sched.inject_list(Some(ml), &mut list);
+            // SAFETY: we hold p.
+            if let Some((g, inherit)) = unsafe { p.runqget() } {
+                return Some((g, inherit, false));
             }
         }
         // Steal, if not too many Ms spin already.
@@ -425,11 +424,10 @@ fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool, bool)> {
                 None => sched.inject_list(None, &mut list),
                 Some(p2) => {
                     sched.acquirep(ml, p2);
-                    if let Some(g) = list.pop() {
-                        sched.inject_list(Some(ml), &mut list);
-                        // SAFETY: the poller handed us a parked goroutine.
-                        unsafe { g.get() }.status.store(status::RUNNABLE, Ordering::Relaxed);
-                        return Some((g, false, false));
+                    sched.inject_list(Some(ml), &mut list);
+                    // SAFETY: we hold p2.
+                    if let Some((g, inherit)) = unsafe { p2.runqget() } {
+                        return Some((g, inherit, false));
                     }
                     if was_spinning {
                         sched.become_spinning(ml);

@@ -431,6 +431,16 @@ impl Sched {
     /// Makes a list of readied goroutines runnable (netpoll results). Go:
     /// `injectglist`.
     pub(crate) fn inject_list(&self, ml: Option<&MLocal>, list: &mut Vec<GRef>) {
+        // A plain thread's stand-in is not scheduled: wake its thread.
+        list.retain(|g| {
+            // SAFETY: the poller hands over parked Gs it alone may ready.
+            let is_thread = unsafe { g.get() }.is_thread();
+            if is_thread {
+                // SAFETY: as above.
+                unsafe { crate::park::ready(*g) };
+            }
+            !is_thread
+        });
         if list.is_empty() {
             return;
         }

@@ -5,8 +5,8 @@
 mod chan;
 mod net;
 mod runtime;
-mod sync;
 pub(crate) mod support;
+mod sync;
 
 /// Every workload, in the order the comparison runs them.
 fn all() -> Vec<(&'static str, fn())> {
