@@ -7,7 +7,6 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::g::{G, GRef};
 use crate::sched::Sched;
 
 /// A snapshot of one runtime's counters (`gort::debug::metrics()`).
@@ -78,18 +77,12 @@ impl Sched {
     }
 }
 
+pub use crate::dump::{GoroutineInfo, dump, dump_string, goroutines};
+
 /// Counters of the current runtime (the default one outside a runtime).
 pub fn metrics() -> Metrics {
     crate::runtime::current_sched().metrics()
 }
-
-/// Records a new goroutine for dumps.
-#[inline]
-pub(crate) fn register(_g: GRef) {}
-
-/// Forgets a finished goroutine.
-#[inline]
-pub(crate) fn unregister(_g: &G) {}
 
 /// `GORT_SCHEDTRACE` period in ns, 0 when off (read once).
 fn schedtrace_period() -> i64 {

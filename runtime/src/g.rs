@@ -107,6 +107,8 @@ pub enum WaitReason {
     SyncWaitGroupWait,
     /// Waiting in `JoinHandle::join`.
     JoinWait,
+    /// Waiting at a `Barrier`.
+    SyncBarrierWait,
     /// Preempted.
     Preempted,
     /// Parked with no more specific reason.
@@ -133,13 +135,14 @@ impl WaitReason {
             WaitReason::SyncCondWait => "sync.Cond.Wait",
             WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
             WaitReason::JoinWait => "goroutine join",
+            WaitReason::SyncBarrierWait => "sync.Barrier.Wait",
             WaitReason::Preempted => "preempted",
             WaitReason::Other => "waiting",
         }
     }
 
     fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 18] = [
+        const ALL: [WaitReason; 19] = [
             WaitReason::Zero,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -156,6 +159,7 @@ impl WaitReason {
             WaitReason::SyncCondWait,
             WaitReason::SyncWaitGroupWait,
             WaitReason::JoinWait,
+            WaitReason::SyncBarrierWait,
             WaitReason::Preempted,
             WaitReason::Other,
         ];
@@ -193,6 +197,8 @@ pub struct G {
     /// The coroutine, touched only by the M that runs the G (never by the
     /// goroutine's own code, so the scheduler may hold it across `resume`).
     pub(crate) coro: UnsafeCell<Option<Coro>>,
+    /// What dumps show, readable by any thread (seqlock).
+    pub(crate) meta: crate::dump::Meta,
     /// Goroutine-local storage, touched only by the goroutine itself.
     pub(crate) locals: UnsafeCell<Locals>,
     pub(crate) inner: UnsafeCell<GInner>,
@@ -241,6 +247,7 @@ impl G {
             note: Note::new(),
             sched: AtomicPtr::new(std::ptr::null_mut()),
             coro: UnsafeCell::new(None),
+            meta: crate::dump::Meta::new(),
             locals: UnsafeCell::new(Locals::default()),
             inner: UnsafeCell::new(GInner {
                 entry: None,
@@ -278,10 +285,24 @@ impl G {
         self.is_thread
     }
 
-    /// Records why the G is about to park.
+    /// Records why the G is about to park, and when (to the coarse
+    /// clock's few milliseconds: dumps show waits in minutes, and a precise
+    /// clock read on every park is a measurable share of a channel hand-off).
+    #[inline]
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         self.wait_reason.store(r as u8, Ordering::Relaxed);
-        self.wait_since.store(crate::sys::nanotime(), Ordering::Relaxed);
+        self.wait_since.store(crate::sys::coarse_nanotime(), Ordering::Relaxed);
+    }
+
+    /// The G runs again.
+    #[inline]
+    pub(crate) fn clear_wait_reason(&self) {
+        self.wait_reason.store(WaitReason::Zero as u8, Ordering::Relaxed);
+    }
+
+    /// When the current wait began (nanotime).
+    pub(crate) fn wait_since(&self) -> i64 {
+        self.wait_since.load(Ordering::Relaxed)
     }
 
     /// Why the G is parked, if it is.

@@ -71,7 +71,9 @@
 
 #![warn(missing_docs)]
 
+mod checkdead;
 pub mod debug;
+mod dump;
 mod g;
 mod local;
 mod lock;
@@ -88,12 +90,13 @@ mod spawn;
 pub mod stack;
 mod sys;
 mod sysmon;
+pub mod testing;
 pub mod timer;
 
 pub use g::{G, GRef, WaitReason};
 pub use local::LocalKey;
 pub use lock::{Lock, LockGuard, Note, RawLock};
-pub use panic::{Panic, PanicPolicy};
+pub use panic::{Panic, PanicPolicy, fatal};
 pub use park::{current_g, in_goroutine, park, park_timeout, ready, yield_local, yield_now};
 pub use proc::{can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, syscall, with_proc};
 pub use runtime::{DEFAULT_STACK_SIZE, Runtime, RuntimeBuilder, default_runtime, install_poller, run};

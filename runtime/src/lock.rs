@@ -132,7 +132,9 @@ impl<T: ?Sized> Lock<T> {
     /// Acquires the lock if it is free.
     #[inline]
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
-        self.raw.try_lock().then_some(LockGuard { lock: self })
+        // `then`, not `then_some`: a guard built eagerly would unlock the
+        // holder's lock when dropped.
+        self.raw.try_lock().then(|| LockGuard { lock: self })
     }
 
     /// The underlying lock, for callers that release it from a park
@@ -273,11 +275,15 @@ mod tests {
     }
 
     #[test]
-    fn try_lock_fails_while_held() {
+    fn try_lock_fails_while_held_and_leaves_the_holder_locked() {
         let l = Lock::new(());
         let g = l.lock();
         assert!(l.try_lock().is_none());
+        // The failed attempt must not have released the holder's lock.
+        assert!(l.raw().is_locked());
+        assert!(l.try_lock().is_none());
         drop(g);
+        assert!(!l.raw().is_locked());
         assert!(l.try_lock().is_some());
     }
 

@@ -361,17 +361,21 @@ impl P {
     /// The caller must own the P.
     #[inline]
     #[allow(clippy::vec_box)]
-    pub(crate) unsafe fn gfput(&self, g: Box<G>, global: &crate::lock::Lock<Vec<Box<G>>>) {
+    pub(crate) unsafe fn gfput(&self, g: Box<G>, sched: &crate::sched::Sched) {
         // SAFETY: the caller owns the P.
         let l = unsafe { self.local() };
         l.gfree.push(g);
         if l.gfree.len() >= GFREE_MAX {
             let spill = l.gfree.len() - GFREE_MAX / 2;
-            let mut gl = global.lock();
-            for g in l.gfree.drain(..spill) {
-                if gl.len() < GFREE_GLOBAL_MAX {
-                    gl.push(g);
+            let mut freed = Vec::new();
+            {
+                let mut gl = sched.gfree.lock();
+                for g in l.gfree.drain(..spill) {
+                    if gl.len() < GFREE_GLOBAL_MAX { gl.push(g) } else { freed.push(g) }
                 }
+            }
+            for g in freed {
+                sched.allg_remove(&g);
             }
         }
     }

@@ -158,8 +158,9 @@ pub(crate) fn install_hook() {
     });
 }
 
-/// Prints `msg` and exits the process with status 2 (Go: `fatal`).
-pub(crate) fn fatal(msg: &str) -> ! {
+/// Prints `fatal error: msg` and exits the process with status 2 (Go:
+/// `fatal`), for unrecoverable corruption of a primitive's state.
+pub fn fatal(msg: &str) -> ! {
     let _ = std::io::stdout().flush();
     let mut line = String::with_capacity(msg.len() + 16);
     if !msg.starts_with("fatal error:") {

@@ -49,6 +49,11 @@
 //! is still queued, so that exactly one of the waker and the timeout
 //! readies it. When `park_timeout` returns, `on_timeout` is not running and
 //! will not run.
+//!
+//! A park callback may be running on one M while the goroutine it parked
+//! has already been readied and resumed on another: once the callback has
+//! released the primitive's lock, it must not touch anything on the parked
+//! goroutine's stack.
 
 use std::pin::pin;
 use std::sync::atomic::Ordering;
@@ -59,8 +64,26 @@ use crate::m;
 use crate::proc;
 use crate::timer::{TimerFn, TimerNode};
 
+/// A plain thread's stand-in G, registered for the deadlock detector for
+/// as long as the thread lives.
+struct ThreadG(Box<G>);
+
+impl ThreadG {
+    fn new() -> ThreadG {
+        let g = Box::new(G::new(true));
+        crate::checkdead::register_thread(&g);
+        ThreadG(g)
+    }
+}
+
+impl Drop for ThreadG {
+    fn drop(&mut self) {
+        crate::checkdead::unregister_thread(&self.0);
+    }
+}
+
 thread_local! {
-    static THREAD_G: Box<G> = Box::new(G::new(true));
+    static THREAD_G: ThreadG = ThreadG::new();
 }
 
 /// The calling goroutine, or the calling thread's stand-in G.
@@ -82,7 +105,7 @@ pub fn in_goroutine() -> bool {
 fn thread_g() -> GRef {
     // The G lives as long as the thread; a GRef to it is only used while
     // the thread is parked or running, i.e. alive.
-    THREAD_G.with(|g| GRef::from_ref(g))
+    THREAD_G.with(|g| GRef::from_ref(&g.0))
 }
 
 /// Blocks the caller until another party calls [`ready`] on it (see the
@@ -109,7 +132,7 @@ fn park_goroutine<F: FnOnce(GRef) -> bool>(g: GRef, reason: WaitReason, unlock: 
     let raw: *mut (dyn FnMut(GRef) -> bool + 'static) = unsafe { std::mem::transmute(dynf as *mut _) };
     proc::suspend(Suspend::Park(ParkFn(raw)));
     // SAFETY: we are g again (possibly on another thread).
-    unsafe { g.get() }.set_wait_reason(WaitReason::Zero);
+    unsafe { g.get() }.clear_wait_reason();
 }
 
 /// Parks a thread's stand-in G. With a deadline, on timeout runs
@@ -123,8 +146,10 @@ fn park_thread<F: FnOnce(GRef) -> bool>(
     // SAFETY: g is this thread's own stand-in, alive while the thread is.
     let gp = unsafe { g.get() };
     gp.set_wait_reason(reason);
-    gp.status.store(status::WAITING, Ordering::Relaxed);
+    gp.status.store(status::WAITING, Ordering::SeqCst);
     if unlock(g) {
+        // This thread may be the last one that could make progress.
+        crate::checkdead::check();
         if let Some((deadline, on_timeout, arg)) = timeout {
             let left = deadline - crate::sys::nanotime();
             if left <= 0 || !gp.note.sleep_timeout(Duration::from_nanos(left as u64)) {
@@ -137,12 +162,15 @@ fn park_thread<F: FnOnce(GRef) -> bool>(
         gp.note.clear();
     }
     gp.status.store(status::RUNNING, Ordering::Relaxed);
-    gp.set_wait_reason(WaitReason::Zero);
+    gp.clear_wait_reason();
 }
 
 /// [`park`] with a deadline (a [`crate::nanotime`] instant): unless readied
 /// first, `on_timeout(arg, delay)` runs at the deadline and must ready the
-/// waiter if it is still queued (module docs).
+/// waiter if it is still queued (module docs). The timer is armed before
+/// `unlock` runs, so `on_timeout` may start before `unlock` has released
+/// the primitive's lock (it then blocks on that lock); if `unlock` returns
+/// false, the waiter must not be left in the queue.
 pub fn park_timeout<F: FnOnce(GRef) -> bool>(
     reason: WaitReason,
     deadline: i64,
@@ -155,9 +183,18 @@ pub fn park_timeout<F: FnOnce(GRef) -> bool>(
             let node = pin!(TimerNode::new(on_timeout, arg));
             let node = node.as_ref();
             park_goroutine(g, reason, move |g| {
+                // Arm before `unlock` releases the primitive's lock: once it
+                // does, a waker may ready this goroutine, which may resume
+                // elsewhere and drop `node` (it lives on its stack). Armed
+                // first, the timer may fire before `unlock` returns;
+                // `on_timeout` then waits on the primitive's lock.
+                node.reset(deadline, 0);
                 let keep = unlock(g);
-                if keep {
-                    node.reset(deadline, 0);
+                if !keep {
+                    // Not parked: nobody else can ready us, so `node` is
+                    // still ours to stop (this waits out a firing callback,
+                    // which finds the waiter gone).
+                    node.stop();
                 }
                 keep
             });
@@ -179,7 +216,8 @@ pub unsafe fn ready(g: GRef) {
     // SAFETY: the caller guarantees g is parked and ours to wake.
     let gp = unsafe { g.get() };
     if gp.is_thread {
-        gp.status.store(status::RUNNABLE, Ordering::Relaxed);
+        gp.status.store(status::RUNNABLE, Ordering::SeqCst);
+        crate::checkdead::THREAD_READIES.fetch_add(1, Ordering::Relaxed);
         gp.note.wakeup();
         return;
     }

@@ -67,6 +67,13 @@ fn schedule(sched: &Sched, ml: &MLocal) {
             Next::Run(g, inherit) => execute(sched, ml, g, inherit),
             Next::Schedule => {
                 let locked = ml.m.locked_g.load(Ordering::Acquire);
+                if locked.is_null() && ml.p().is_none() {
+                    // Our P was retaken while a goroutine ran: go idle.
+                    if !sched.stopm(ml) {
+                        return;
+                    }
+                    continue;
+                }
                 if let Some(g) = std::ptr::NonNull::new(locked) {
                     // This M runs only its locked goroutine: wait for it.
                     if !stoplockedm(sched, ml) {
@@ -128,6 +135,9 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     let r = coro.resume(());
 
     debug_assert_eq!(ml.depth.get(), 1, "goroutine suspended outside the runtime");
+    if ml.p().is_none() {
+        return lost_p(sched, ml, g, r);
+    }
     if let Some(p) = ml.p() {
         p.curg.store(std::ptr::null_mut(), Ordering::Relaxed);
     }
@@ -168,6 +178,53 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     }
 }
 
+/// The goroutine suspended (or returned) after sysmon retook this M's P:
+/// finish its request without a P, then give the M up. The park callback
+/// still runs here, first, since it releases the primitive's lock.
+fn lost_p(sched: &Sched, ml: &MLocal, g: GRef, r: CoroutineResult<Suspend, ()>) -> Next {
+    // SAFETY: the suspended goroutine is owned by this M.
+    let gp = unsafe { g.get() };
+    match r {
+        CoroutineResult::Yield(Suspend::Park(f)) => {
+            gp.status.store(status::WAITING, Ordering::Release);
+            // SAFETY: as in execute: the callback lives on the parked
+            // goroutine's stack; this M calls it once. Without a P, what it
+            // readies goes to the global queue and what it arms goes to
+            // some P's timer heap.
+            let keep_parked = unsafe { (*f.0)(g) };
+            if keep_parked {
+                ml.curg.set(None);
+                return Next::Schedule; // schedule() stops a P-less M
+            }
+            no_p(sched, ml, g)
+        }
+        CoroutineResult::Yield(Suspend::Gosched | Suspend::Yield | Suspend::NoP) => no_p(sched, ml, g),
+        CoroutineResult::Return(()) => {
+            ml.curg.set(None);
+            // SAFETY: only the M running the G touches the coroutine slot.
+            let coro = unsafe { &mut *gp.coro.get() }.take().expect("finished goroutine has a coroutine");
+            sched.stacks.free(coro.into_stack());
+            gp.status.store(status::DEAD, Ordering::Release);
+            sched.counters.exited_nop.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: as in gdestroy: nothing refers to the G any more.
+            let inner = unsafe { gp.inner() };
+            let locked = inner.locked_m.take().is_some();
+            inner.lock_count = 0;
+            inner.name = None;
+            inner.entry = None;
+            inner.yielder = std::ptr::null();
+            // SAFETY: every goroutine G is a leaked Box (spawn).
+            let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
+            sched.gfree.lock().push(gbox);
+            if locked {
+                ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
+                return Next::Exit;
+            }
+            Next::Schedule
+        }
+    }
+}
+
 /// Builds the coroutine of a goroutine that runs for the first time: takes
 /// its stack (from `try_spawn`, the P's cache, or a dedicated mapping).
 fn new_coroutine(sched: &Sched, p: &P, gp: &G, g: GRef) -> Coro {
@@ -199,8 +256,8 @@ fn goroutine_main(y: &GYielder, g: GRef) {
     entry.run();
     drop(entry);
     crate::local::drop_locals(gp);
-    // Come back to the scheduler holding a P (the depth stays 1).
-    enter();
+    // Come back to the scheduler (the depth stays 1).
+    enter_to_suspend(m::current().expect("goroutine runs on an M"));
 }
 
 /// A goroutine finished: recycle its stack and G (Go: `goexit0`).
@@ -222,12 +279,11 @@ fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
     inner.name = None;
     inner.entry = None;
     inner.yielder = std::ptr::null();
-    crate::debug::unregister(gp);
     // SAFETY: every goroutine G is a leaked Box (spawn), and nothing refers
     // to it any more: it is not queued, not parked, and not registered.
     let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
     // SAFETY: we hold p.
-    unsafe { p.gfput(gbox, &sched.gfree) };
+    unsafe { p.gfput(gbox, sched) };
     if locked.is_some() {
         // Go: a goroutine that exits while locked takes its thread with it,
         // so no goroutine inherits thread state it changed.
@@ -273,6 +329,7 @@ fn stoplockedm(sched: &Sched, ml: &MLocal) -> bool {
         sched.handoffp(p);
     }
     sched.idle.lock().nmidlelocked += 1;
+    crate::checkdead::check();
     let ok = sched.park_m(ml);
     sched.idle.lock().nmidlelocked -= 1;
     ok && !sched.is_shutdown()
@@ -538,19 +595,31 @@ impl Drop for PHold {
 #[inline]
 pub(crate) fn hold_p() -> Option<PHold> {
     let ml = m::current()?;
-    if ml.curg.get().is_none() && ml.depth.get() == 0 {
+    if ml.depth.get() > 0 && ml.p().is_none() {
+        // Scheduler code on an M whose P was retaken (a park callback run
+        // after the loss): there is no P to use.
         return None;
     }
     enter_with(ml);
     Some(PHold { ml: m::current().expect("still an M") as *const MLocal })
 }
 
-/// Enters the runtime and leaves the depth raised: the caller is about to
-/// suspend to the scheduler (or return from the goroutine).
+/// Enters the runtime on the way back to the scheduler (a suspend, or the
+/// goroutine's return) and leaves the depth raised. Unlike [`hold_p`] this
+/// never requeues the goroutine when the P was retaken: the caller may hold
+/// a primitive's lock that only its park callback releases, so it must
+/// reach the scheduler; the M is then marked P-less and the scheduler
+/// finishes the request without a P (see `execute`).
 #[inline]
-pub(crate) fn enter() {
-    let ml = m::current().expect("enter outside an M");
-    enter_with(ml);
+fn enter_to_suspend(ml: &MLocal) {
+    debug_assert_eq!(ml.depth.get(), 0, "suspend while holding the P");
+    ml.depth.set(1);
+    if let Some(p) = ml.p()
+        && p.try_enter(ml.m.id, p::USER)
+    {
+        return;
+    }
+    ml.set_p(None);
 }
 
 #[inline]
@@ -569,9 +638,11 @@ fn enter_with(ml: &MLocal) {
     reenter_slow();
 }
 
-/// sysmon retook our P while goroutine code ran. Suspend to our M, which
-/// requeues us and stops, and come back on whichever M picks us up; its P
-/// is in state USER when we resume, so try again.
+/// sysmon retook our P while goroutine code ran, and we are in a runtime
+/// call that needs one (not a suspend: see [`enter_to_suspend`]). Suspend
+/// to our M, which requeues us and stops (Go: `exitsyscallNoP`), and come
+/// back on whichever M picks us up; its P is in state USER when we resume,
+/// so try again.
 #[cold]
 #[inline(never)]
 fn reenter_slow() {
@@ -580,8 +651,10 @@ fn reenter_slow() {
         let g = ml.curg.get().expect("reenter outside a goroutine");
         // SAFETY: g is the running goroutine.
         let y = unsafe { g.get().inner() }.yielder;
-        // The scheduler side expects depth 1 after any suspend.
+        // The scheduler side expects depth 1 after any suspend, and finds
+        // the M P-less (the stale P is someone else's now).
         ml.depth.set(1);
+        ml.set_p(None);
         // SAFETY: the yielder lives at the bottom of this goroutine's stack
         // for its whole life.
         unsafe { &*y }.suspend(Suspend::NoP);
@@ -601,11 +674,7 @@ fn reenter_slow() {
 pub(crate) fn suspend(req: Suspend) {
     let ml = m::current().expect("suspend outside an M");
     let g = ml.curg.get().expect("suspend outside a goroutine");
-    debug_assert_eq!(ml.depth.get(), 0, "suspend while holding the P");
-    enter_with(ml);
-    // Re-read: enter may have moved us to another M (NoP).
-    let ml = m::current().expect("suspend outside an M");
-    debug_assert_eq!(ml.curg.get(), Some(g));
+    enter_to_suspend(ml);
     // SAFETY: g is the running goroutine; its yielder lives at the bottom
     // of its stack for its whole life.
     let y = unsafe { &*g.get().inner().yielder };

@@ -53,6 +53,7 @@ pub struct RuntimeBuilder {
     panic_policy: PanicPolicy,
     name: Option<String>,
     no_sysmon: bool,
+    no_sigquit: bool,
 }
 
 impl RuntimeBuilder {
@@ -88,6 +89,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether SIGQUIT prints every goroutine and exits with status 2, as
+    /// in Go (default: on, unless the program already handles SIGQUIT).
+    /// The handler is per process: the first runtime built decides.
+    pub fn sigquit_dump(mut self, on: bool) -> Self {
+        self.no_sigquit = !on;
+        self
+    }
+
     /// Runs without the sysmon thread: no handoff of stuck Ms, no
     /// preemption requests, no stack trimming. For tests of the scheduler
     /// in isolation.
@@ -119,10 +128,14 @@ impl RuntimeBuilder {
         };
         crate::panic::install_hook();
         crate::signal::install();
+        if !self.no_sigquit {
+            crate::checkdead::install_sigquit();
+        }
         let sched = Arc::new(Sched::new(config, Box::new(IdlePoller::default())));
         if sched.config.sysmon {
             crate::sysmon::start(&sched);
         }
+        crate::checkdead::register_runtime(&sched);
         Ok(Runtime { sched: Some(sched) })
     }
 }
@@ -190,6 +203,20 @@ impl Runtime {
         }
     }
 
+    pub(crate) fn sched_ref(&self) -> &Sched {
+        self.sched()
+    }
+
+    /// The live goroutines of this runtime (see `debug::goroutines`).
+    pub fn goroutines(&self) -> Vec<crate::dump::GoroutineInfo> {
+        self.sched().goroutines()
+    }
+
+    /// Counters of this runtime (see `debug::metrics`).
+    pub fn metrics(&self) -> crate::debug::Metrics {
+        self.sched().metrics()
+    }
+
     /// Number of Ps.
     pub fn max_procs(&self) -> usize {
         self.sched().nprocs as usize
@@ -218,6 +245,7 @@ impl Runtime {
             std::mem::forget(sched);
             panic!("gort: a Runtime cannot be dropped from one of its own goroutines");
         }
+        crate::checkdead::unregister_runtime(&sched);
         sched.shutdown.store(true, Ordering::SeqCst);
         sched.detach_timers();
         {

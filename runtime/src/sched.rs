@@ -87,6 +87,8 @@ pub(crate) struct Sched {
     pub(crate) needspinning: AtomicU32,
     /// The global run queue (Go: `sched.runq`).
     pub(crate) runq: Injector<GRef>,
+    /// Every G this runtime allocated and has not freed (Go: `allgs`).
+    pub(crate) allgs: Lock<Vec<GRef>>,
     /// Dead Gs for reuse, shared by the Ps (Go: `sched.gFree`).
     #[allow(clippy::vec_box)] // a G must not move: its address is its GRef
     pub(crate) gfree: Lock<Vec<Box<crate::g::G>>>,
@@ -138,6 +140,7 @@ impl Sched {
             needspinning: AtomicU32::new(0),
             runq: Injector::new(),
             gfree: Lock::new(Vec::new()),
+            allgs: Lock::new(Vec::new()),
             goidgen: AtomicU64::new(0),
             stacks,
             poller,
@@ -354,6 +357,9 @@ impl Sched {
             idle.midle.push(ml.m.clone());
         }
         self.counters.m_parks.fetch_add(1, Ordering::Relaxed);
+        if self.npidle.load(Ordering::SeqCst) == self.nprocs {
+            crate::checkdead::check();
+        }
         self.park_m(ml)
     }
 

@@ -284,7 +284,11 @@ where
     });
     let handle = JoinHandle { task: Some(task.clone()), id, name: name.clone() };
     // SAFETY: with a hold we own p.
-    let gbox = p.and_then(|p| unsafe { p.gfget(&sched.gfree) }).unwrap_or_else(|| Box::new(G::new(false)));
+    let gbox = p.and_then(|p| unsafe { p.gfget(&sched.gfree) }).unwrap_or_else(|| {
+        let g = Box::new(G::new(false));
+        sched.allg_add(&g);
+        g
+    });
     gbox.id.store(id, Ordering::Relaxed);
     gbox.set_sched(sched);
     {
@@ -298,10 +302,11 @@ where
         inner.parent_id = crate::m::current_goroutine()
             // SAFETY: the current goroutine is alive.
             .map_or(0, |g| unsafe { g.get() }.id());
+        gbox.meta.write(site, inner.parent_id, inner.name.as_deref());
+        gbox.meta.locked.store(false, Ordering::Relaxed);
     }
     gbox.status.store(status::RUNNABLE, Ordering::Relaxed);
     let g = GRef::from_ref(Box::leak(gbox));
-    crate::debug::register(g);
     match hold {
         Some(h) => {
             let p = h.p();
@@ -372,6 +377,8 @@ pub fn lock_os_thread() {
     let inner = unsafe { g.get().inner() };
     inner.lock_count = inner.lock_count.checked_add(1).expect("lock_os_thread nested too deeply");
     if inner.lock_count == 1 {
+        // SAFETY: g is the running goroutine.
+        unsafe { g.get() }.meta.locked.store(true, Ordering::Relaxed);
         inner.locked_m = Some(ml.m.clone());
         ml.m.locked_g.store(g.0.as_ptr(), Ordering::Release);
     }
@@ -392,6 +399,8 @@ pub fn unlock_os_thread() {
     }
     inner.lock_count -= 1;
     if inner.lock_count == 0 {
+        // SAFETY: g is the running goroutine.
+        unsafe { g.get() }.meta.locked.store(false, Ordering::Relaxed);
         inner.locked_m = None;
         ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
     }

@@ -75,6 +75,7 @@ pub(crate) fn start(sched: &std::sync::Arc<Sched>) {
             run(sched);
         })
         .unwrap_or_else(|e| crate::panic::fatal(&format!("gort: cannot start sysmon: {e}")));
+    crate::checkdead::SYSTEM_THREADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     *sched.sysmon_thread.lock() = Some(h);
 }
 
@@ -82,6 +83,7 @@ pub(crate) fn join(sched: &Sched) {
     let h = sched.sysmon_thread.lock().take();
     if let Some(h) = h {
         let _ = h.join();
+        crate::checkdead::SYSTEM_THREADS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -18,10 +18,13 @@
 //! - `reset`/`stop` on one node are serialised by the node's own lock
 //!   (Go: `t.mu`). Lock order: node lock, then heap lock. The firing path
 //!   takes only the heap lock.
-//! - Firing: under the heap lock the expired node is popped (or moved to
-//!   its next period) and `running` is incremented; the callback runs after
-//!   the heap lock is dropped; `running` is decremented (Release) as the
-//!   very last touch of the node.
+//! - Firing: under the heap lock `running` is incremented, then the expired
+//!   node is popped (its `heap` set to null with Release) or moved to its
+//!   next period; the callback runs after the heap lock is dropped; `running`
+//!   is decremented (Release) as the very last touch of the node. Because
+//!   the increment precedes the Release of `heap`, `stop`'s lock-free fast
+//!   path (Acquire load of `heap`, then of `running`) can never see a
+//!   disarmed node that is about to fire.
 //! - `stop` and `reset` remove the node, then wait (Acquire) until
 //!   `running == 0`. So when they return, no callback of the old arming is
 //!   in flight and none will start: the no-stale-value guarantee of Go 1.23
@@ -346,6 +349,10 @@ impl Timers {
                 }
                 // SAFETY: nodes in the heap are alive; we hold the lock.
                 let node = unsafe { &*top.node };
+                // Count the callback in before the node can look disarmed:
+                // stop()'s lock-free fast path reads `heap` (Acquire) then
+                // `running`; seeing the null below implies seeing this.
+                node.running.fetch_add(1, Ordering::Relaxed);
                 let period = node.period.get();
                 if period > 0 {
                     let delay = now - top.when;
@@ -357,7 +364,6 @@ impl Timers {
                     h.remove_at(0);
                     node.heap.store(ptr::null_mut(), Ordering::Release);
                 }
-                node.running.fetch_add(1, Ordering::Relaxed);
                 fired[n] = (top.node, now - top.when);
                 n += 1;
             }

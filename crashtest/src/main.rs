@@ -1,0 +1,99 @@
+//! Programs that must die, or must not, in ways only a whole process shows:
+//! the deadlock report, SIGQUIT. `gort-crashtest <scenario>`; this crate's
+//! tests run each one and check its exit status and output.
+//!
+//! These cannot run inside the test harness: its own threads are unknown
+//! to gort, and the deadlock detector rightly stays silent while any thread
+//! it knows nothing about could still act.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gort::runtime::{GRef, Lock, WaitReason, park, ready};
+
+/// A one-value rendezvous on park/ready (so these scenarios need nothing
+/// but the runtime).
+struct Slot {
+    inner: Lock<(Option<u64>, Option<GRef>)>,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot { inner: Lock::new((None, None)) }
+    }
+
+    fn take(&self) -> u64 {
+        loop {
+            let mut s = self.inner.lock();
+            if let Some(v) = s.0.take() {
+                return v;
+            }
+            s.1 = Some(gort::runtime::current_g());
+            let raw = s.leak();
+            park(WaitReason::ChanReceive, |_| {
+                // SAFETY: we hold the lock (leaked guard).
+                unsafe { raw.unlock() };
+                true
+            });
+        }
+    }
+
+    fn put(&self, v: u64) {
+        let w = {
+            let mut s = self.inner.lock();
+            s.0 = Some(v);
+            s.1.take()
+        };
+        if let Some(w) = w {
+            // SAFETY: the taker queued itself under the lock and parked.
+            unsafe { ready(w) };
+        }
+    }
+}
+
+fn main() {
+    let scenario = std::env::args().nth(1).unwrap_or_default();
+    match scenario.as_str() {
+        "deadlock" => gort::run(|| {
+            let slot = Arc::new(Slot::new());
+            let s = slot.clone();
+            let h = gort::Builder::new().name("stuck").spawn(move || s.take());
+            gort::yield_now();
+            h.join().unwrap(); // nobody will ever put into the slot
+        }),
+        "timer-is-no-deadlock" => gort::run(|| {
+            let slot = Arc::new(Slot::new());
+            let s = slot.clone();
+            let h = gort::spawn(move || s.take());
+            // Everything else is parked, but this sleep will end.
+            gort::sleep(Duration::from_millis(300));
+            slot.put(1);
+            assert_eq!(h.join().unwrap(), 1);
+        }),
+        "plain-thread-is-no-deadlock" => {
+            let slot = Arc::new(Slot::new());
+            let s = slot.clone();
+            let h = gort::spawn(move || s.take());
+            // A thread gort knows nothing about, busy in std::thread::sleep.
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                slot.put(7);
+            });
+            assert_eq!(h.join().unwrap(), 7);
+            t.join().unwrap();
+        }
+        "sigquit" => gort::run(|| {
+            let slot = Arc::new(Slot::new());
+            let s = slot.clone();
+            gort::spawn(move || s.take());
+            gort::sleep(Duration::from_millis(10));
+            // SAFETY: raising a signal at ourselves.
+            unsafe { libc::raise(libc::SIGQUIT) };
+            gort::sleep(Duration::from_secs(10));
+        }),
+        other => {
+            eprintln!("unknown scenario {other:?}");
+            std::process::exit(64);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Deadlock detection and the SIGQUIT goroutine dump.
+//!
+//! Go: runtime/proc.go (`checkdead`), runtime/signal_unix.go (SIGQUIT).
+//!
+//! Go declares a deadlock when no M runs, no goroutine is runnable and no
+//! timer is armed: in a Go program every thread is the runtime's. A gort
+//! program may have other threads, any of which could still wake a parked
+//! goroutine through a channel, so gort adds one condition: every thread of
+//! the process is accounted for as an idle M, a runtime's own thread
+//! (sysmon, the SIGQUIT watcher) or a plain thread parked in a gort
+//! primitive. Then nothing can ever run again, and the process prints
+//! `fatal error: all goroutines are asleep - deadlock!` with the goroutine
+//! dump and exits with status 2, as Go does. With an unknown thread alive
+//! (a test harness, a thread blocked in a plain `read`), gort reports
+//! nothing: no false positives.
+//!
+//! The check runs when an M goes idle and when a plain thread parks, after
+//! cheap per-runtime preconditions (all Ps idle, no timer, no I/O waiter,
+//! empty queues). A positive first look is confirmed a few milliseconds
+//! later by a second look whose progress counters (schedule and park counts
+//! of every P, thread wake-ups) must be unchanged: a real deadlock is
+//! stable, a transient idle moment is not.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::g::{G, GRef, status};
+use crate::lock::{Lock, Note};
+use crate::sched::Sched;
+
+/// Every live runtime.
+static RUNTIMES: Lock<Vec<SchedRef>> = Lock::new(Vec::new());
+/// Every plain thread that has a stand-in G, with its kernel thread id.
+static THREADS: Lock<Vec<(GRef, i64)>> = Lock::new(Vec::new());
+/// Threads the runtimes own besides their Ms (sysmon, the SIGQUIT watcher).
+pub(crate) static SYSTEM_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Wake-ups of plain threads (progress the Ps' counters do not show).
+pub(crate) static THREAD_READIES: AtomicU64 = AtomicU64::new(0);
+
+static CHECKING: AtomicBool = AtomicBool::new(false);
+static RECHECK: AtomicBool = AtomicBool::new(false);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct SchedRef(*const Sched);
+// SAFETY: Sched is Sync; a registered pointer is valid until unregistered
+// (Runtime shutdown unregisters before the Sched can be freed).
+unsafe impl Send for SchedRef {}
+
+pub(crate) fn register_runtime(s: &Sched) {
+    RUNTIMES.lock().push(SchedRef(s));
+}
+
+pub(crate) fn unregister_runtime(s: &Sched) {
+    RUNTIMES.lock().retain(|r| r.0 != s as *const Sched);
+}
+
+pub(crate) fn register_thread(g: &G) {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    THREADS.lock().push((GRef::from_ref(g), tid));
+}
+
+pub(crate) fn unregister_thread(g: &G) {
+    let me = GRef::from_ref(g);
+    THREADS.lock().retain(|(t, _)| *t != me);
+}
+
+/// Runs the deadlock check unless one is already running (that one is
+/// then asked to look again). Called by an M going idle and by a plain
+/// thread about to sleep in a park.
+pub(crate) fn check() {
+    if RUNTIMES.lock().is_empty() {
+        return;
+    }
+    RECHECK.store(true, Ordering::SeqCst);
+    while RECHECK.load(Ordering::SeqCst) {
+        if CHECKING.swap(true, Ordering::AcqRel) {
+            return; // the running checker sees RECHECK
+        }
+        RECHECK.store(false, Ordering::SeqCst);
+        let dead = looks_dead().is_some_and(|first| {
+            std::thread::sleep(Duration::from_millis(5));
+            looks_dead() == Some(first)
+        });
+        CHECKING.store(false, Ordering::Release);
+        if dead {
+            report_deadlock();
+        }
+    }
+}
+
+/// If nothing can run, a progress fingerprint to compare a second look
+/// with; None as soon as anything could still run.
+fn looks_dead() -> Option<u64> {
+    // Lock order: RUNTIMES, then a runtime's idle lock, then its allgs.
+    let runtimes = RUNTIMES.lock();
+    let mut progress = THREAD_READIES.load(Ordering::SeqCst);
+    let mut ms = 0usize;
+    let mut blocked = 0usize;
+    for r in runtimes.iter() {
+        // SAFETY: registered runtimes are alive (SchedRef docs).
+        let s = unsafe { &*r.0 };
+        if s.npidle.load(Ordering::SeqCst) != s.nprocs
+            || !s.runq.is_empty()
+            || s.timers_wake_time() != 0
+            || s.poller().has_waiters()
+            || s.is_shutdown()
+        {
+            return None;
+        }
+        {
+            let idle = s.idle.lock();
+            if idle.midle.len() + idle.nmidlelocked as usize != idle.mcount as usize {
+                return None; // an M runs or blocks in the poller
+            }
+            ms += idle.mcount as usize;
+        }
+        for p in s.procs.iter() {
+            progress = progress
+                .wrapping_mul(31)
+                .wrapping_add(p.resumetick.load(Ordering::SeqCst) as u64)
+                .wrapping_add(p.parks.load(Ordering::SeqCst))
+                .wrapping_add(p.spawned.load(Ordering::SeqCst));
+        }
+        for g in s.allgs.lock().iter() {
+            // SAFETY: registered Gs are alive while the registry lock is held.
+            match unsafe { g.get() }.status.load(Ordering::SeqCst) {
+                status::IDLE | status::DEAD => {}
+                status::WAITING => blocked += 1,
+                _ => return None,
+            }
+        }
+    }
+    let mut parked_threads = 0;
+    for (g, _) in THREADS.lock().iter() {
+        // SAFETY: a registered thread G lives until its thread unregisters it.
+        if unsafe { g.get() }.status.load(Ordering::SeqCst) == status::WAITING {
+            parked_threads += 1;
+        }
+    }
+    if blocked + parked_threads == 0 {
+        return None;
+    }
+    let tasks = std::fs::read_dir("/proc/self/task").map(|d| d.count()).ok()?;
+    let known = ms + SYSTEM_THREADS.load(Ordering::SeqCst) + parked_threads;
+    if tasks > known {
+        return None; // some thread we know nothing about may still act
+    }
+    Some(progress)
+}
+
+fn report_deadlock() -> ! {
+    let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n\n");
+    out.push_str(&dump_all());
+    crate::sys::write_stderr(out.as_bytes());
+    std::process::exit(2)
+}
+
+/// Every runtime's goroutines, then the plain threads parked in gort.
+pub(crate) fn dump_all() -> String {
+    let runtimes: Vec<SchedRef> = RUNTIMES.lock().clone();
+    let mut out = String::new();
+    for r in &runtimes {
+        // SAFETY: registered runtimes are alive.
+        for g in unsafe { &*r.0 }.goroutines() {
+            out.push_str(&g.to_string());
+            out.push('\n');
+        }
+    }
+    for (g, tid) in THREADS.lock().iter() {
+        // SAFETY: as above.
+        let gp = unsafe { g.get() };
+        if gp.status.load(Ordering::SeqCst) == status::WAITING {
+            out.push_str(&format!(
+                "thread {tid} [{}]:\n\t(a plain thread parked in gort)\n\n",
+                gp.wait_reason()
+            ));
+        }
+    }
+    out
+}
+
+// ---- SIGQUIT ----
+
+static QUIT: Note = Note::new();
+
+/// Makes SIGQUIT print every goroutine and exit with status 2 (Go's
+/// behaviour), unless the program already handles SIGQUIT. Once per
+/// process.
+pub(crate) fn install_sigquit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: reading the current disposition into a valid local.
+        let current = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGQUIT, std::ptr::null(), &mut old);
+            old.sa_sigaction
+        };
+        if current != libc::SIG_DFL {
+            return;
+        }
+        let spawned = std::thread::Builder::new().name("gort-sigquit".into()).spawn(|| {
+            QUIT.sleep();
+            let mut out = String::from("SIGQUIT: quit\n\n");
+            out.push_str(&dump_all());
+            crate::sys::write_stderr(out.as_bytes());
+            std::process::exit(2);
+        });
+        if spawned.is_err() {
+            return;
+        }
+        SYSTEM_THREADS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: installing a handler that only calls Note::wakeup (an
+        // atomic swap and a futex wake: async-signal-safe).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigquit as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGQUIT, &sa, std::ptr::null_mut());
+        }
+    });
+}
+
+extern "C" fn on_sigquit(_sig: libc::c_int) {
+    QUIT.wakeup();
+}

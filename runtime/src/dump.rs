@@ -1,0 +1,242 @@
+//! The registry of live goroutines and the goroutine dump.
+//!
+//! Go: runtime/proc.go (`allgs`, `allgadd`), runtime/traceback.go
+//! (`goroutineheader`, `tracebackothers`).
+//!
+//! Every G a runtime allocates is registered in its `allgs` (Gs are cached
+//! and reused, so registration happens per allocation, not per spawn) and
+//! unregistered only when its memory is freed; both are rare. A dump walks
+//! `allgs` under its lock and reports the Gs whose status is neither idle
+//! nor dead.
+//!
+//! What a dump shows of another goroutine (id, name, spawn site, parent)
+//! is written by the spawner while the G may already be visible in
+//! `allgs`, so it sits in a seqlock ([`Meta`]): the writer makes `seq` odd,
+//! stores the fields (all atomics), and makes `seq` even again with
+//! Release; a reader that sees the same even `seq` (Acquire) before and
+//! after reading the fields got one consistent version, else it retries.
+//! Spawn pays a few uncontended stores.
+
+use std::panic::Location;
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+};
+use std::time::Duration;
+
+use crate::g::{G, WaitReason, status};
+use crate::sched::Sched;
+
+/// Bytes of a goroutine's name kept for dumps (longer names are cut).
+const NAME_WORDS: usize = 6;
+
+/// The dump-visible description of a G (see the module docs).
+pub(crate) struct Meta {
+    seq: AtomicU32,
+    site: AtomicPtr<Location<'static>>,
+    parent: AtomicU64,
+    name_len: AtomicU8,
+    name: [AtomicU64; NAME_WORDS],
+    pub(crate) locked: AtomicBool,
+    /// Index in `allgs`, `usize::MAX` when not registered.
+    pub(crate) reg_idx: AtomicUsize,
+}
+
+impl Meta {
+    pub(crate) fn new() -> Meta {
+        Meta {
+            seq: AtomicU32::new(0),
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            parent: AtomicU64::new(0),
+            name_len: AtomicU8::new(0),
+            name: Default::default(),
+            locked: AtomicBool::new(false),
+            reg_idx: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    /// Publishes a new incarnation's description (the G's owner only).
+    pub(crate) fn write(&self, site: &'static Location<'static>, parent: u64, name: Option<&str>) {
+        let g = self.seq.load(Ordering::Relaxed);
+        self.seq.store(g.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.site.store(site as *const _ as *mut _, Ordering::Relaxed);
+        self.parent.store(parent, Ordering::Relaxed);
+        let bytes = name.map_or(&[][..], str::as_bytes);
+        let n = bytes.len().min(NAME_WORDS * 8);
+        for (i, w) in self.name.iter().enumerate().take(n.div_ceil(8)) {
+            let mut word = [0u8; 8];
+            let chunk = &bytes[i * 8..n.min(i * 8 + 8)];
+            word[..chunk.len()].copy_from_slice(chunk);
+            w.store(u64::from_le_bytes(word), Ordering::Relaxed);
+        }
+        self.name_len.store(n as u8, Ordering::Relaxed);
+        self.seq.store(g.wrapping_add(2), Ordering::Release);
+    }
+
+    /// A consistent copy: (spawn site, parent id, name).
+    fn read(&self) -> (Option<&'static Location<'static>>, u64, String) {
+        loop {
+            let g1 = self.seq.load(Ordering::Acquire);
+            if g1 % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let site = self.site.load(Ordering::Relaxed);
+            let parent = self.parent.load(Ordering::Relaxed);
+            let n = self.name_len.load(Ordering::Relaxed) as usize;
+            let mut bytes = Vec::with_capacity(n);
+            for w in self.name.iter().take(n.div_ceil(8)) {
+                bytes.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+            }
+            bytes.truncate(n);
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == g1 {
+                // SAFETY: `site` is null or a 'static Location stored by write().
+                let site = unsafe { site.as_ref() };
+                // A name cut at 48 bytes may end inside a UTF-8 sequence.
+                return (site, parent, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+}
+
+/// A goroutine as `goroutines()` reports it.
+#[derive(Clone, Debug)]
+pub struct GoroutineInfo {
+    /// The goroutine id.
+    pub id: u64,
+    /// Its name ("" if unnamed; cut at 48 bytes).
+    pub name: String,
+    /// Go's status word: `runnable`, `running`, `syscall`, or the wait
+    /// reason (`chan receive`, `sleep`, ...) when parked.
+    pub state: String,
+    /// Why it is parked, if it is.
+    pub wait_reason: Option<WaitReason>,
+    /// How long it has been parked.
+    pub waiting: Duration,
+    /// Where it was spawned.
+    pub spawn_site: Option<&'static Location<'static>>,
+    /// The goroutine that spawned it (0: a plain thread).
+    pub parent_id: u64,
+    /// Whether it is locked to its OS thread.
+    pub locked_to_thread: bool,
+}
+
+impl GoroutineInfo {
+    /// Go's header line: `goroutine 7 [chan receive, 5 minutes]:`.
+    pub fn header(&self) -> String {
+        let mut s = format!("goroutine {} [{}", self.id, self.state);
+        let mins = self.waiting.as_secs() / 60;
+        if mins >= 1 {
+            s.push_str(&format!(", {mins} minutes"));
+        }
+        if self.locked_to_thread {
+            s.push_str(", locked to thread");
+        }
+        s.push_str("]:");
+        s
+    }
+}
+
+impl std::fmt::Display for GoroutineInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.header())?;
+        if !self.name.is_empty() {
+            writeln!(f, "\tname: {}", self.name)?;
+        }
+        match self.spawn_site {
+            Some(site) if self.parent_id != 0 => {
+                writeln!(f, "created at {site} in goroutine {}", self.parent_id)
+            }
+            Some(site) => writeln!(f, "created at {site}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Sched {
+    /// Registers a freshly allocated G (Go: `allgadd`).
+    pub(crate) fn allg_add(&self, g: &G) {
+        let mut all = self.allgs.lock();
+        g.meta.reg_idx.store(all.len(), Ordering::Relaxed);
+        all.push(crate::g::GRef::from_ref(g));
+    }
+
+    /// Unregisters a G about to be freed.
+    pub(crate) fn allg_remove(&self, g: &G) {
+        let mut all = self.allgs.lock();
+        let i = g.meta.reg_idx.swap(usize::MAX, Ordering::Relaxed);
+        if i == usize::MAX {
+            return;
+        }
+        all.swap_remove(i);
+        if let Some(moved) = all.get(i) {
+            // SAFETY: registered Gs are alive until unregistered, under this lock.
+            unsafe { moved.get() }.meta.reg_idx.store(i, Ordering::Relaxed);
+        }
+    }
+
+    /// The live goroutines of this runtime.
+    pub(crate) fn goroutines(&self) -> Vec<GoroutineInfo> {
+        let now = crate::sys::nanotime();
+        let all = self.allgs.lock();
+        let mut out = Vec::new();
+        for g in all.iter() {
+            // SAFETY: registered Gs stay allocated while we hold the lock.
+            let g = unsafe { g.get() };
+            let st = g.status.load(Ordering::Acquire);
+            if st == status::IDLE || st == status::DEAD {
+                continue;
+            }
+            let id = g.id();
+            let (site, parent, name) = g.meta.read();
+            let (state, reason, waiting) = match st {
+                status::RUNNABLE => ("runnable".to_string(), None, Duration::ZERO),
+                status::RUNNING => ("running".to_string(), None, Duration::ZERO),
+                status::SYSCALL => ("syscall".to_string(), None, Duration::ZERO),
+                _ => {
+                    let r = g.wait_reason();
+                    let since = g.wait_since();
+                    let waiting = Duration::from_nanos((now - since).max(0) as u64);
+                    let s =
+                        if r == WaitReason::Zero { "waiting".to_string() } else { r.as_str().to_string() };
+                    (s, Some(r), waiting)
+                }
+            };
+            out.push(GoroutineInfo {
+                id,
+                name,
+                state,
+                wait_reason: reason,
+                waiting,
+                spawn_site: site,
+                parent_id: parent,
+                locked_to_thread: g.meta.locked.load(Ordering::Relaxed),
+            });
+        }
+        drop(all);
+        out.sort_by_key(|g| g.id);
+        out
+    }
+}
+
+/// The live goroutines of the current runtime (the default one outside a
+/// runtime), by id.
+pub fn goroutines() -> Vec<GoroutineInfo> {
+    crate::runtime::current_sched().goroutines()
+}
+
+/// Go's goroutine dump of the current runtime, as text.
+pub fn dump_string() -> String {
+    let mut s = String::new();
+    for g in goroutines() {
+        s.push_str(&g.to_string());
+        s.push('\n');
+    }
+    s
+}
+
+/// Prints the goroutine dump of the current runtime to standard error.
+pub fn dump() {
+    eprint!("{}", dump_string());
+}
