@@ -72,5 +72,7 @@ pub use time::{Ticker, Timer, after, tick};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::ops::Wait;
-    pub use crate::select::{RecvCase, Scase, SendCase, block_forever, recv_case, selectgo, send_case};
+    pub use crate::select::{
+        RecvCase, Scase, SendCase, block_forever, end_cases, recv_case, selectgo, send_case,
+    };
 }

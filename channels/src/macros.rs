@@ -189,14 +189,14 @@ macro_rules! __select_dispatch {
         match $r {
             ::core::option::Option::Some((i, ok)) if i == $i => {
                 let $p = $case.finish(ok);
-                ::core::mem::drop($all);
+                $crate::__private::end_cases($all);
                 $b
             }
             _ => $crate::__select_dispatch!($r ($i + 1) $all $def $($rest)*),
         }
     };
     ($r:ident ($i:expr) $all:tt [$def:tt]) => {{
-        ::core::mem::drop($all);
+        $crate::__private::end_cases($all);
         $def
     }};
     ($r:ident ($i:expr) $all:tt []) => {

@@ -139,8 +139,8 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(u
 
     // Poll order: inside-out Fisher-Yates over the non-nil cases.
     let mut norder = 0usize;
-    for i in 0..n {
-        if cases[i].c.is_null() {
+    for (i, cs) in cases.iter().enumerate() {
+        if cs.c.is_null() {
             continue;
         }
         let j = cheaprandn(norder as u32 + 1) as usize;
@@ -260,6 +260,14 @@ fn select_timeout(arg: usize, _delay: i64) {
         // SAFETY: winning the race makes us the one party to ready g.
         unsafe { ready(g) };
     }
+}
+
+/// Ends the borrows of a select's cases before its body runs (dropping
+/// unsent values).
+#[doc(hidden)]
+#[inline(always)]
+pub fn end_cases<T>(cases: T) {
+    drop(cases);
 }
 
 /// Parks forever: Go's `select {}` (and a select whose cases are all nil).

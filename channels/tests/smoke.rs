@@ -1,3 +1,4 @@
+//! Quick end-to-end checks of channels and select.
 use gort_channels::*;
 use gort_runtime::spawn;
 use std::time::Duration;
@@ -27,7 +28,7 @@ fn select_basic() {
     let a = chan::<i32>(1);
     let b = chan::<String>(1);
     b.send("x".into()).unwrap();
-    let mut got = 0;
+    let got;
     select! {
         recv(a) -> v => panic!("{v:?}"),
         recv(b) -> v => { assert_eq!(v.as_deref(), Some("x")); got = 1; }
