@@ -15,9 +15,9 @@
 //! [`Select::disable`] disables any case (Go's idiom of setting a case's
 //! channel to nil, e.g. once that channel is closed).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use gort_runtime::nanotime;
+use crate::chan::Receiver;
 
 use crate::error::SendError;
 use crate::hchan::Header;
@@ -133,31 +133,41 @@ impl<'a> Select<'a> {
         self.cases[i].disable();
     }
 
-    fn run(&mut self, wait: Wait) -> Option<Selected<'_, 'a>> {
+    /// Runs the select, with one more receive case on `timeout` if given.
+    fn run(&mut self, wait: Wait, timeout: Option<&Receiver<Instant>>) -> Option<Selected<'_, 'a>> {
         let n = self.cases.len();
-        self.order.resize(2 * n, 0);
         let mut scases: Vec<Scase> = self.cases.iter_mut().map(|c| c.scase()).collect();
+        let mut timer = timeout.map(recv_case);
+        if let Some(t) = &mut timer {
+            scases.push(t.scase());
+        }
+        self.order.resize(2 * scases.len(), 0);
         let (index, ok) = selectgo(&mut scases, &mut self.order, wait)?;
         drop(scases);
+        if index == n {
+            let _fired: Option<Instant> = timer.expect("the timer case").finish(ok);
+            return None;
+        }
         Some(Selected { sel: self, index, ok, settled: false })
     }
 
     /// Blocks until one case completes. With no enabled case it blocks
     /// forever, as Go's `select {}`.
     pub fn select(&mut self) -> Selected<'_, 'a> {
-        self.run(Wait::Forever).expect("a blocking select completes a case")
+        self.run(Wait::Forever, None).expect("a blocking select completes a case")
     }
 
     /// Completes a ready case if there is one (Go: a select with
     /// `default`).
     pub fn try_select(&mut self) -> Option<Selected<'_, 'a>> {
-        self.run(Wait::No)
+        self.run(Wait::No, None)
     }
 
     /// Waits at most `timeout` for a case to complete.
     pub fn select_timeout(&mut self, timeout: Duration) -> Option<Selected<'_, 'a>> {
-        let when = nanotime().saturating_add(timeout.as_nanos().min(i64::MAX as u128) as i64);
-        self.run(Wait::Until(when))
+        // Go's way: one more case, a receive from a timer channel.
+        let timer = crate::time::after(timeout);
+        self.run(Wait::Forever, Some(&timer))
     }
 }
 

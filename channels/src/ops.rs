@@ -9,17 +9,36 @@
 //! stack. The party that dequeues the waiter (a counterpart, `close`, or the
 //! deadline's callback) sets its state and readies it, after unlocking.
 //!
-//! Deadlines use the runtime's one timer machinery (`park_timeout`): the
-//! callback takes the channel lock and, only if the waiter is still queued,
-//! unlinks it, marks it timed out and readies it. Whoever unlinks the
-//! waiter under the lock readies it, so exactly one party does.
+//! ## Deadlines
+//!
+//! A deadline is a runtime timer whose callback takes the channel lock and,
+//! only if the waiter is still queued, unlinks it, marks it timed out and
+//! readies it. Whoever unlinks the waiter under the lock readies it, so
+//! exactly one party does.
+//!
+//! A goroutine arms that timer (a `TimerNode` on its own frame) *before*
+//! taking the channel lock, never while holding it (arming may enter the
+//! scheduler), and never after parking (once the lock is released a
+//! counterpart may ready the goroutine and its frame may be gone). A timer
+//! that fires before the waiter is queued records that in `fired` under
+//! the lock, and the operation then times out without parking. The node is
+//! dropped (stopped, waiting out a running callback) only after the lock
+//! is released, since the callback takes it. A plain thread uses the
+//! runtime's `park_timeout`, which runs the callback on the thread itself.
 
+use std::cell::Cell;
 use std::mem::{ManuallyDrop, MaybeUninit};
+use std::pin::pin;
+use std::sync::atomic::Ordering;
 
-use gort_runtime::{WaitReason, current_g, nanotime, park, park_timeout, preempt_point, ready};
+use gort_runtime::timer::TimerNode;
+use gort_runtime::{WaitReason, current_g, in_goroutine, nanotime, park, park_timeout, preempt_point, ready};
 
 use crate::hchan::{Attempt, HChan, Header};
 use crate::waitq::{CLOSED, DONE, TIMED_OUT, WAITING, Waiter};
+
+/// Not completed because it would have to wait and may not.
+const WOULD_BLOCK: u8 = 4;
 
 /// How long an operation may wait.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -59,42 +78,19 @@ impl<T> HChan<T> {
         }
         let mut v = ManuallyDrop::new(v);
         let src: *mut T = &mut *v;
-        let h = &self.hdr;
-        h.lock.lock();
-        // SAFETY: we hold the lock; src is our value.
-        match unsafe { self.send_locked(src) } {
-            Attempt::Done(g) => {
-                // SAFETY: we hold the lock.
-                unsafe { h.lock.unlock() };
-                if let Some(g) = g {
-                    // SAFETY: send_locked dequeued g's waiter under the lock.
-                    unsafe { ready(g) };
-                }
-                return Ok(());
-            }
-            Attempt::Closed => {
-                // SAFETY: we hold the lock.
-                unsafe { h.lock.unlock() };
-                return Err((ManuallyDrop::into_inner(v), SendFail::Closed));
-            }
-            Attempt::Block => {}
-        }
-        if let Some(fail) = give_up(wait, SendFail::Full, SendFail::Timeout) {
-            // SAFETY: we hold the lock.
-            unsafe { h.lock.unlock() };
-            return Err((ManuallyDrop::into_inner(v), fail));
-        }
-        let w = Waiter::new(Some(current_g()), src.cast(), false);
-        // SAFETY: we hold the lock; w stays on this frame until we are
-        // readied (by whoever unlinks it).
-        unsafe { h.sendq.enqueue(&w) };
-        park_on(h, &w, WaitReason::ChanSend, wait, false);
-        match w.state.get() {
-            // The receiver moved the value out of `v`.
-            DONE => Ok(()),
-            CLOSED => Err((ManuallyDrop::into_inner(v), SendFail::Closed)),
-            _ => Err((ManuallyDrop::into_inner(v), SendFail::Timeout)),
-        }
+        let w = Waiter::new(None, src.cast(), false);
+        // SAFETY: `block` calls the attempt with the lock held; src is our
+        // value, which the attempt moves out only when it reports Done.
+        let state =
+            block(&self.hdr, &w, false, WaitReason::ChanSend, wait, || unsafe { self.send_locked(src) });
+        let fail = match state {
+            // The receiver (or the buffer) has the value now.
+            DONE => return Ok(()),
+            CLOSED => SendFail::Closed,
+            WOULD_BLOCK => SendFail::Full,
+            _ => SendFail::Timeout,
+        };
+        Err((ManuallyDrop::into_inner(v), fail))
     }
 
     /// Go: `chanrecv`.
@@ -114,57 +110,141 @@ impl<T> HChan<T> {
             preempt_point();
         }
         let mut slot = MaybeUninit::<T>::uninit();
-        let h = &self.hdr;
-        h.lock.lock();
-        // SAFETY: we hold the lock; slot is writable.
-        match unsafe { self.recv_locked(slot.as_mut_ptr()) } {
-            Attempt::Done(g) => {
-                // SAFETY: we hold the lock.
-                unsafe { h.lock.unlock() };
-                if let Some(g) = g {
-                    // SAFETY: recv_locked dequeued g's waiter under the lock.
-                    unsafe { ready(g) };
-                }
-                // SAFETY: Done wrote a value into slot.
-                return Ok(unsafe { slot.assume_init() });
-            }
-            Attempt::Closed => {
-                // SAFETY: we hold the lock.
-                unsafe { h.lock.unlock() };
-                return Err(RecvFail::Closed);
-            }
-            Attempt::Block => {}
-        }
-        if let Some(fail) = give_up(wait, RecvFail::Empty, RecvFail::Timeout) {
-            // SAFETY: we hold the lock.
-            unsafe { h.lock.unlock() };
-            return Err(fail);
-        }
-        let w = Waiter::new(Some(current_g()), slot.as_mut_ptr().cast(), false);
-        // SAFETY: we hold the lock; w stays on this frame until readied.
-        unsafe { h.recvq.enqueue(&w) };
-        park_on(h, &w, WaitReason::ChanReceive, wait, true);
-        match w.state.get() {
-            // SAFETY: DONE means a sender wrote a value into slot.
+        let dst = slot.as_mut_ptr();
+        let w = Waiter::new(None, dst.cast(), false);
+        // SAFETY: `block` calls the attempt with the lock held; dst is
+        // writable.
+        let state =
+            block(&self.hdr, &w, true, WaitReason::ChanReceive, wait, || unsafe { self.recv_locked(dst) });
+        match state {
+            // SAFETY: DONE means a value was written into slot.
             DONE => Ok(unsafe { slot.assume_init() }),
             CLOSED => Err(RecvFail::Closed),
+            WOULD_BLOCK => Err(RecvFail::Empty),
             _ => Err(RecvFail::Timeout),
         }
     }
 }
 
-use std::sync::atomic::Ordering;
-
-/// After a failed locked attempt: the error to return at once, if the
-/// operation may not wait (or its deadline has passed).
-#[inline]
-fn give_up<E>(wait: Wait, would_block: E, timeout: E) -> Option<E> {
-    match wait {
-        Wait::No => Some(would_block),
-        Wait::Forever => None,
-        Wait::Until(d) if d <= nanotime() => Some(timeout),
-        Wait::Until(_) => None,
+/// Finishes an attempt made under the lock: unlocks, readies the
+/// counterpart, and says how it ended, or returns None to go on waiting
+/// (still locked).
+#[inline(always)]
+fn settle(h: &Header, a: Attempt) -> Option<u8> {
+    match a {
+        Attempt::Done(g) => {
+            // SAFETY: the caller holds the lock.
+            unsafe { h.lock.unlock() };
+            if let Some(g) = g {
+                // SAFETY: the attempt dequeued g's waiter under the lock.
+                unsafe { ready(g) };
+            }
+            Some(DONE)
+        }
+        Attempt::Closed => {
+            // SAFETY: the caller holds the lock.
+            unsafe { h.lock.unlock() };
+            Some(CLOSED)
+        }
+        Attempt::Block => None,
     }
+}
+
+/// The body of a send or receive: try under the lock, then wait as `wait`
+/// allows, queueing `w` on the receive or send queue. Returns DONE, CLOSED,
+/// WOULD_BLOCK or TIMED_OUT.
+#[inline(always)]
+fn block(
+    h: &Header,
+    w: &Waiter,
+    is_recv: bool,
+    reason: WaitReason,
+    wait: Wait,
+    mut attempt: impl FnMut() -> Attempt,
+) -> u8 {
+    h.lock.lock();
+    if let Some(state) = settle(h, attempt()) {
+        return state;
+    }
+    let deadline = match wait {
+        Wait::No => {
+            // SAFETY: we hold the lock.
+            unsafe { h.lock.unlock() };
+            return WOULD_BLOCK;
+        }
+        Wait::Forever => None,
+        Wait::Until(d) => {
+            if d <= nanotime() {
+                // SAFETY: we hold the lock.
+                unsafe { h.lock.unlock() };
+                return TIMED_OUT;
+            }
+            if in_goroutine() {
+                // SAFETY: we hold the lock.
+                unsafe { h.lock.unlock() };
+                return block_timed(h, w, is_recv, reason, d, attempt);
+            }
+            Some(d)
+        }
+    };
+    w.g.set(Some(current_g()));
+    let q = if is_recv { &h.recvq } else { &h.sendq };
+    // SAFETY: we hold the lock; w stays on the caller's frame until we are
+    // readied (by whoever unlinks it).
+    unsafe { q.enqueue(w) };
+    let lock = &h.lock;
+    let unlock = |_| {
+        // SAFETY: we hold the lock (taken before queueing w).
+        unsafe { lock.unlock() };
+        true
+    };
+    match deadline {
+        None => park(reason, unlock),
+        Some(d) => {
+            // A plain thread: park_timeout runs on_timeout on this thread.
+            let arg = TimeoutArg { hdr: h, w, is_recv, fired: Cell::new(false) };
+            park_timeout(reason, d, on_timeout, &arg as *const TimeoutArg as usize, unlock);
+        }
+    }
+    debug_assert_ne!(w.state.get(), WAITING, "woken without a state");
+    w.state.get()
+}
+
+/// A goroutine's wait with a deadline (module docs).
+#[cold]
+#[inline(never)]
+fn block_timed(
+    h: &Header,
+    w: &Waiter,
+    is_recv: bool,
+    reason: WaitReason,
+    deadline: i64,
+    mut attempt: impl FnMut() -> Attempt,
+) -> u8 {
+    let arg = TimeoutArg { hdr: h, w, is_recv, fired: Cell::new(false) };
+    // Declared after `arg`, so dropped (stopped) before it.
+    let node = pin!(TimerNode::new(on_timeout, &arg as *const TimeoutArg as usize));
+    node.as_ref().reset(deadline, 0);
+    h.lock.lock();
+    if let Some(state) = settle(h, attempt()) {
+        return state;
+    }
+    if arg.fired.get() {
+        // SAFETY: we hold the lock.
+        unsafe { h.lock.unlock() };
+        return TIMED_OUT;
+    }
+    w.g.set(Some(current_g()));
+    let q = if is_recv { &h.recvq } else { &h.sendq };
+    // SAFETY: we hold the lock; w lives on the caller's frame until readied.
+    unsafe { q.enqueue(w) };
+    let lock = &h.lock;
+    park(reason, |_| {
+        // SAFETY: we hold the lock.
+        unsafe { lock.unlock() };
+        true
+    });
+    w.state.get()
 }
 
 /// What the deadline callback needs: the waiter and its queue.
@@ -172,38 +252,21 @@ struct TimeoutArg<'a> {
     hdr: &'a Header,
     w: &'a Waiter,
     is_recv: bool,
+    /// Set under the lock when the deadline passed.
+    fired: Cell<bool>,
 }
 
-/// Parks on `h` with the lock held and `w` queued; returns once readied.
-#[inline]
-fn park_on(h: &Header, w: &Waiter, reason: WaitReason, wait: Wait, is_recv: bool) {
-    let lock = &h.lock;
-    match wait {
-        Wait::Until(deadline) => {
-            let arg = TimeoutArg { hdr: h, w, is_recv };
-            park_timeout(reason, deadline, on_timeout, &arg as *const TimeoutArg as usize, |_| {
-                // SAFETY: we hold the lock (taken before queueing w).
-                unsafe { lock.unlock() };
-                true
-            });
-        }
-        _ => park(reason, |_| {
-            // SAFETY: as above.
-            unsafe { lock.unlock() };
-            true
-        }),
-    }
-    debug_assert_ne!(w.state.get(), WAITING, "woken without a state");
-}
-
-/// The deadline of a parked send or receive passed.
+/// The deadline of a send or receive passed.
 fn on_timeout(arg: usize, _delay: i64) {
-    // SAFETY: arg is the TimeoutArg on the parked operation's frame;
-    // park_timeout does not return (so the frame lives) while this runs.
+    // SAFETY: arg is the TimeoutArg on the waiting operation's frame, which
+    // outlives the timer (the timer is stopped, waiting for this callback,
+    // before the frame goes).
     let a = unsafe { &*(arg as *const TimeoutArg) };
     a.hdr.lock.lock();
+    a.fired.set(true);
     if !a.w.is_queued() {
-        // A counterpart or close got there first and readies it.
+        // Not queued yet (the operation will see `fired`), or a
+        // counterpart or close got there first and readies it.
         // SAFETY: we hold the lock.
         unsafe { a.hdr.lock.unlock() };
         return;

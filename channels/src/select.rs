@@ -22,7 +22,7 @@
 //! 6. A counterpart that dequeues one of our waiters completes it only if
 //!    it wins the goroutine's select race (`G::try_win_select`, Go's
 //!    `selectDone`): exactly one case completes, and only its winner
-//!    readies us. A deadline's callback takes part in the same race.
+//!    readies us. A timeout is a receive case on a timer channel, as in Go.
 //! 7. **Pass 3**: relock all channels, find the completed waiter (state
 //!    set), unlink every other one still queued, re-arm the race, unlock.
 //!
@@ -38,9 +38,7 @@
 
 use std::mem::{ManuallyDrop, MaybeUninit};
 
-use gort_runtime::{
-    GRef, WaitReason, cheaprandn, current_g, nanotime, park, park_timeout, preempt_point, ready,
-};
+use gort_runtime::{GRef, WaitReason, cheaprandn, current_g, park, preempt_point, ready};
 
 use crate::chan::{Chan, Receiver, Sender};
 use crate::error::SendError;
@@ -126,9 +124,12 @@ fn selunlock(cases: &[Scase], lockorder: &[u16]) {
 
 /// Runs a select over `cases`. `order` is scratch space of `2 * cases.len()`
 /// entries. Returns the completed case and whether it moved a value
-/// (`false`: its channel was closed), or `None` if `wait` ran out (no wait:
-/// Go's `default`; a deadline: it passed). Go: `selectgo`.
+/// (`false`: its channel was closed), or `None` if `wait` is [`Wait::No`]
+/// and no case was ready (Go's `default`). Deadlines are timer-channel
+/// cases ([`crate::after`]), as in Go; `wait` is never `Until`.
+/// Go: `selectgo`.
 pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(usize, bool)> {
+    debug_assert!(!matches!(wait, Wait::Until(_)), "select deadlines are timer-channel cases");
     let n = cases.len();
     assert!(n <= MAX_CASES, "select: too many cases (max 65536)");
     assert!(order.len() >= 2 * n, "select: order scratch too small");
@@ -157,11 +158,7 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(u
     if norder == 0 {
         return match wait {
             Wait::No => None,
-            Wait::Forever => block_forever(),
-            Wait::Until(d) => {
-                gort_runtime::sleep(std::time::Duration::from_nanos((d - nanotime()).max(0) as u64));
-                None
-            }
+            _ => block_forever(),
         };
     }
 
@@ -188,16 +185,9 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(u
             Attempt::Block => {}
         }
     }
-    match wait {
-        Wait::No => {
-            selunlock(cases, lockorder);
-            return None;
-        }
-        Wait::Until(d) if d <= nanotime() => {
-            selunlock(cases, lockorder);
-            return None;
-        }
-        _ => {}
+    if wait == Wait::No {
+        selunlock(cases, lockorder);
+        return None;
     }
 
     // Pass 2: queue a waiter on every channel, in lock order, and park.
@@ -213,16 +203,10 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(u
         unsafe { q.enqueue(&cs.w) };
     }
     let cases_ro: &[Scase] = cases;
-    let unlock = |_: GRef| {
+    park(WaitReason::Select, |_: GRef| {
         selunlock(cases_ro, lockorder);
         true
-    };
-    match wait {
-        Wait::Until(d) => {
-            park_timeout(WaitReason::Select, d, select_timeout, &g as *const GRef as usize, unlock)
-        }
-        _ => park(WaitReason::Select, unlock),
-    }
+    });
 
     // Pass 3: find the winner, unlink the others.
     sellock(cases, lockorder);
@@ -245,21 +229,6 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(u
     unsafe { g.get() }.reset_select();
     selunlock(cases, lockorder);
     chosen
-}
-
-/// The deadline of a select passed: take part in the select race, and
-/// ready the goroutine if the deadline wins it.
-fn select_timeout(arg: usize, _delay: i64) {
-    // SAFETY: arg points at the GRef on the parked select's frame, which
-    // lives while it is parked; park_timeout does not return while this
-    // runs. The G is alive while parked.
-    let g = unsafe { *(arg as *const GRef) };
-    // SAFETY: as above.
-    if unsafe { g.get() }.try_win_select() {
-        // Won the race: no counterpart will complete a case; we ready it.
-        // SAFETY: winning the race makes us the one party to ready g.
-        unsafe { ready(g) };
-    }
 }
 
 /// Ends the borrows of a select's cases before its body runs (dropping
