@@ -132,6 +132,12 @@ macro_rules! common {
 
         impl<T> Eq for $ty<T> {}
 
+        // A channel's state stays consistent if a panic unwinds past an
+        // operation (no operation panics while the lock is held or a value
+        // is half moved), as for std's Mutex and channels.
+        impl<T> std::panic::UnwindSafe for $ty<T> {}
+        impl<T> std::panic::RefUnwindSafe for $ty<T> {}
+
         impl<T> AsHChan for $ty<T> {
             type Elem = T;
             fn hchan_arc(&self) -> *const HChan<T> {
