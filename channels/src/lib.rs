@@ -73,6 +73,6 @@ pub use time::{Ticker, Timer, after, tick};
 pub mod __private {
     pub use crate::ops::Wait;
     pub use crate::select::{
-        RecvCase, Scase, SendCase, block_forever, end_cases, recv_case, selectgo, send_case,
+        RecvCase, Scase, SendCase, block_forever, end_cases, recv_case, recv1, selectgo, send_case, send1,
     };
 }

@@ -62,6 +62,30 @@ macro_rules! select {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_parse {
+    // One case, with or without default: Go compiles these to a plain
+    // (non-blocking) send or receive, and so does gort.
+    ([[recv ($ch:expr) ($p:pat) $b:tt]] [$($def:tt)?]) => {
+        match $ch {
+            ref chan => match $crate::__private::recv1(chan, $crate::__select_wait!($($def)?)) {
+                ::core::option::Option::Some(v) => {
+                    let $p = v;
+                    $b
+                }
+                ::core::option::Option::None => $crate::__select_default!($($def)?),
+            },
+        }
+    };
+    ([[send ($ch:expr) ($v:expr) ($p:pat) $b:tt]] [$($def:tt)?]) => {
+        match $ch {
+            ref chan => match $crate::__private::send1(chan, $v, $crate::__select_wait!($($def)?)) {
+                ::core::option::Option::Some(r) => {
+                    let $p = r;
+                    $b
+                }
+                ::core::option::Option::None => $crate::__select_default!($($def)?),
+            },
+        }
+    };
     // All cases parsed.
     ([$($cases:tt)*] [$($def:tt)*]) => {
         $crate::__select_bind!([] [$($def)*] $($cases)*)
@@ -178,6 +202,17 @@ macro_rules! __select_wait {
     };
     ($def:tt) => {
         $crate::__private::Wait::No
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_default {
+    () => {
+        ::core::unreachable!("a blocking operation returned without completing")
+    };
+    ($def:tt) => {
+        $def
     };
 }
 

@@ -73,9 +73,6 @@ impl<T> HChan<T> {
         if wait == Wait::No && !self.hdr.closed.load(Ordering::Acquire) && self.full() {
             return Err((v, SendFail::Full));
         }
-        if wait != Wait::No {
-            preempt_point();
-        }
         let mut v = ManuallyDrop::new(v);
         let src: *mut T = &mut *v;
         let w = Waiter::new(None, src.cast(), false);
@@ -105,9 +102,6 @@ impl<T> HChan<T> {
             if self.empty() {
                 return Err(RecvFail::Closed);
             }
-        }
-        if wait != Wait::No {
-            preempt_point();
         }
         let mut slot = MaybeUninit::<T>::uninit();
         let dst = slot.as_mut_ptr();

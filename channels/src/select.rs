@@ -231,6 +231,37 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(u
     chosen
 }
 
+/// A select with one receive case: a plain receive (blocking, or not with
+/// a default). `None`: the default runs. Go: `chanrecv` / `selectnbrecv`.
+#[doc(hidden)]
+#[inline]
+pub fn recv1<R: RecvSide + ?Sized>(r: &R, wait: Wait) -> Option<Option<R::Elem>> {
+    let Some(c) = r.recv_hchan() else {
+        return if wait == Wait::No { None } else { block_forever() };
+    };
+    match c.recv(wait) {
+        Ok(v) => Some(Some(v)),
+        Err(crate::ops::RecvFail::Closed) => Some(None),
+        Err(_) => None,
+    }
+}
+
+/// A select with one send case: a plain send (blocking, or not with a
+/// default). `None`: the default runs (and the value is dropped). Go:
+/// `chansend` / `selectnbsend`.
+#[doc(hidden)]
+#[inline]
+pub fn send1<S: SendSide + ?Sized>(s: &S, v: S::Elem, wait: Wait) -> Option<Result<(), SendError<S::Elem>>> {
+    let Some(c) = s.send_hchan() else {
+        return if wait == Wait::No { None } else { block_forever() };
+    };
+    match c.send(v, wait) {
+        Ok(()) => Some(Ok(())),
+        Err((v, crate::ops::SendFail::Closed)) => Some(Err(SendError(v))),
+        Err(_) => None,
+    }
+}
+
 /// Ends the borrows of a select's cases before its body runs (dropping
 /// unsent values).
 #[doc(hidden)]
