@@ -158,6 +158,12 @@ fn block(
 ) -> u8 {
     h.lock.lock();
     if let Some(state) = settle(h, attempt()) {
+        // A blocking operation is a preemption point (Go checks at every
+        // function entry); one that parks goes through the scheduler
+        // anyway, so only one that completed at once needs the check.
+        if wait != Wait::No {
+            preempt_point();
+        }
         return state;
     }
     let deadline = match wait {
