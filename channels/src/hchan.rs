@@ -186,12 +186,15 @@ impl<T> HChan<T> {
     pub(crate) unsafe fn recv_locked(&self, dst: *mut T) -> Attempt {
         let h = &self.hdr;
         let q = h.qcount.load(Ordering::Relaxed);
-        if h.closed.load(Ordering::Relaxed) {
-            if q == 0 {
-                return Attempt::Closed;
-            }
+        // A closed channel has no parked senders (close woke them all); its
+        // buffered values are still received.
+        let closed = h.closed.load(Ordering::Relaxed);
+        if closed && q == 0 {
+            return Attempt::Closed;
+        }
         // SAFETY: we hold the lock.
-        } else if let Some(w) = unsafe { h.sendq.dequeue() } {
+        let sender = if closed { None } else { unsafe { h.sendq.dequeue() } };
+        if let Some(w) = sender {
             let src = w.elem.get().cast::<T>();
             if h.dataqsiz == 0 {
                 // SAFETY: a sender's elem is its value, valid until we ready

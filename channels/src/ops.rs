@@ -32,7 +32,7 @@ use std::pin::pin;
 use std::sync::atomic::Ordering;
 
 use gort_runtime::timer::TimerNode;
-use gort_runtime::{WaitReason, current_g, in_goroutine, nanotime, park, park_timeout, preempt_point, ready};
+use gort_runtime::{WaitReason, in_goroutine, nanotime, park, park_timeout, preempt_point, ready};
 
 use crate::hchan::{Attempt, HChan, Header};
 use crate::waitq::{CLOSED, DONE, TIMED_OUT, WAITING, Waiter};
@@ -187,13 +187,16 @@ fn block(
             Some(d)
         }
     };
-    w.g.set(Some(current_g()));
     let q = if is_recv { &h.recvq } else { &h.sendq };
     // SAFETY: we hold the lock; w stays on the caller's frame until we are
     // readied (by whoever unlinks it).
     unsafe { q.enqueue(w) };
     let lock = &h.lock;
-    let unlock = |_| {
+    let unlock = |g| {
+        // Only holders of the lock read `w.g`, so it can be filled in here
+        // (we are off our stack, still holding the lock), which saves
+        // looking the goroutine up.
+        w.g.set(Some(g));
         // SAFETY: we hold the lock (taken before queueing w).
         unsafe { lock.unlock() };
         true
@@ -234,12 +237,12 @@ fn block_timed(
         unsafe { h.lock.unlock() };
         return TIMED_OUT;
     }
-    w.g.set(Some(current_g()));
     let q = if is_recv { &h.recvq } else { &h.sendq };
     // SAFETY: we hold the lock; w lives on the caller's frame until readied.
     unsafe { q.enqueue(w) };
     let lock = &h.lock;
-    park(reason, |_| {
+    park(reason, |g| {
+        w.g.set(Some(g)); // as in `block`
         // SAFETY: we hold the lock.
         unsafe { lock.unlock() };
         true

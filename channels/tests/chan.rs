@@ -380,3 +380,52 @@ fn timer_channels_look_unbuffered_and_stop_cleanly() {
     let second = tick.recv().unwrap();
     assert!(second > first);
 }
+
+/// Go's select fairness bound (10 sigma, as TestSelectFairness) for every
+/// case when all of them are ready, for `select!` and for `Select`.
+#[test]
+fn select_fairness_every_ready_case() {
+    const TRIALS: usize = 20_000;
+    let chans: Vec<Chan<usize>> = (0..4).map(|_| chan(1)).collect();
+    for c in &chans {
+        c.send(0).unwrap();
+    }
+    let p = 0.25;
+    let mean = TRIALS as f64 * p;
+    let bound = 10.0 * (TRIALS as f64 * p * (1.0 - p)).sqrt();
+    let mut counts = [0usize; 4];
+    for _ in 0..TRIALS {
+        let i = select! {
+            recv(chans[0]) -> _ => 0,
+            recv(chans[1]) -> _ => 1,
+            recv(chans[2]) -> _ => 2,
+            recv(chans[3]) -> _ => 3,
+        };
+        counts[i] += 1;
+        chans[i].send(0).unwrap();
+    }
+    for (i, &n) in counts.iter().enumerate() {
+        assert!(
+            (n as f64 - mean).abs() <= bound,
+            "select!: case {i} chosen {n} times of {TRIALS}: {counts:?}"
+        );
+    }
+    let mut counts = [0usize; 4];
+    let mut sel = Select::new();
+    for c in &chans {
+        sel.recv(c);
+    }
+    for _ in 0..TRIALS {
+        let op = sel.select();
+        let i = op.index();
+        assert_eq!(op.recv(&chans[i]), Some(0));
+        counts[i] += 1;
+        chans[i].send(0).unwrap();
+    }
+    for (i, &n) in counts.iter().enumerate() {
+        assert!(
+            (n as f64 - mean).abs() <= bound,
+            "Select: case {i} chosen {n} times of {TRIALS}: {counts:?}"
+        );
+    }
+}
