@@ -89,13 +89,16 @@ impl<T> DynCase for SendCase<'_, T> {
 #[derive(Default)]
 pub struct Select<'a> {
     cases: Vec<Box<dyn DynCase + 'a>>,
+    /// Scratch space reused by every run: the erased cases and the
+    /// poll/lock orders.
+    scases: Vec<Scase>,
     order: Vec<u16>,
 }
 
 impl<'a> Select<'a> {
     /// An empty select.
     pub fn new() -> Select<'a> {
-        Select { cases: Vec::new(), order: Vec::new() }
+        Select { cases: Vec::new(), scases: Vec::new(), order: Vec::new() }
     }
 
     fn push(&mut self, c: Box<dyn DynCase + 'a>) -> usize {
@@ -136,14 +139,17 @@ impl<'a> Select<'a> {
     /// Runs the select, with one more receive case on `timeout` if given.
     fn run(&mut self, wait: Wait, timeout: Option<&Receiver<Instant>>) -> Option<Selected<'_, 'a>> {
         let n = self.cases.len();
-        let mut scases: Vec<Scase> = self.cases.iter_mut().map(|c| c.scase()).collect();
+        let mut scases = std::mem::take(&mut self.scases);
+        scases.extend(self.cases.iter_mut().map(|c| c.scase()));
         let mut timer = timeout.map(recv_case);
         if let Some(t) = &mut timer {
             scases.push(t.scase());
         }
         self.order.resize(2 * scases.len(), 0);
-        let (index, ok) = selectgo(&mut scases, &mut self.order, wait)?;
-        drop(scases);
+        let r = selectgo(&mut scases, &mut self.order, wait);
+        scases.clear(); // no pointer into the cases outlives the run
+        self.scases = scases;
+        let (index, ok) = r?;
         if index == n {
             let _fired: Option<Instant> = timer.expect("the timer case").finish(ok);
             return None;
