@@ -16,10 +16,12 @@
 //! readies it. Whoever unlinks the waiter under the lock readies it, so
 //! exactly one party does.
 //!
-//! A goroutine arms that timer (a `TimerNode` on its own frame) *before*
-//! taking the channel lock, never while holding it (arming may enter the
-//! scheduler), and never after parking (once the lock is released a
-//! counterpart may ready the goroutine and its frame may be gone). A timer
+//! The first attempt runs without a timer. If it would block, a goroutine
+//! releases the lock, arms the timer (a `TimerNode` on its own frame), and
+//! repeats the attempt under the lock before queueing. The timer is never
+//! armed while holding the lock (arming may enter the scheduler), nor
+//! after parking (once the lock is released a counterpart may ready the
+//! goroutine and its frame may be gone). A timer
 //! that fires before the waiter is queued records that in `fired` under
 //! the lock, and the operation then times out without parking. The node is
 //! dropped (stopped, waiting out a running callback) only after the lock
