@@ -106,9 +106,10 @@ fn TestSelect() {
     });
 }
 
-/// Blocking dynamic selects woken by a sender, a receiver and a close.
+/// Not in Go: blocking dynamic selects woken by a sender, a receiver and
+/// a close.
 #[test]
-fn TestSelectBlockingWakeups() {
+fn select_blocking_wakeups() {
     go_test(2, || {
         let (a, b, c) = (chan::<i32>(0), chan::<i32>(0), chan::<i32>(0));
         let (a1, b1, c1) = (a.clone(), b.clone(), c.clone());
