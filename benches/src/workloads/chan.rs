@@ -1,14 +1,16 @@
 //! Workloads of the chan area (see mod.rs for the convention). Each entry's
 //! name matches a workload of the Go program in benches/go (main.go's
-//! `skynet`, `pingpong` and `chan`), and mirrors it line by line.
+//! `skynet`, `pingpong` and `chan`; chan_bench.go's `select`), and mirrors
+//! it line by line.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::support::{Wg, report};
 use gort::Chan;
 
-pub(crate) const WORKLOADS: &[(&str, fn())] = &[("skynet", skynet), ("pingpong", pingpong), ("chan", chan)];
+pub(crate) const WORKLOADS: &[(&str, fn())] =
+    &[("skynet", skynet), ("pingpong", pingpong), ("chan", chan), ("select", select_prodcons)];
 
 /// One node of the 10-ary tree: a leaf sends its number, an inner node
 /// spawns 10 children on a fresh unbuffered channel and sends their sum.
@@ -95,4 +97,42 @@ fn chan_mpmc(n: usize, p: usize, cap: usize) {
 fn chan() {
     chan_mpmc(4_000_000, 4, 0);
     chan_mpmc(4_000_000, 4, 128);
+}
+
+/// select: Go's BenchmarkSelectProdCons as a workload: 2 producers and 2
+/// consumers over one channel of capacity 128, 1,000,000 messages, every
+/// operation a 3-case select with a fresh `after(1h)` case and a
+/// never-ready close channel (select plus timer-channel cost).
+fn select_prodcons() {
+    let (n, procs) = (1_000_000usize, 2usize);
+    let myc = gort::chan::<usize>(128);
+    let myclose = gort::chan::<bool>(0);
+    let wg = Arc::new(Wg::new(procs));
+    let per = n / procs;
+    let t = Instant::now();
+    for _ in 0..procs {
+        let (c, close) = (myc.clone(), myclose.clone());
+        gort::go!(move || {
+            for _ in 0..per {
+                gort::select! {
+                    send(c, 1) -> _ => {},
+                    recv(gort::after(Duration::from_secs(3600))) -> _ => panic!("timeout"),
+                    recv(close) -> _ => {},
+                }
+            }
+        });
+        let (c, close, wg) = (myc.clone(), myclose.clone(), wg.clone());
+        gort::go!(move || {
+            for _ in 0..per {
+                gort::select! {
+                    recv(c) -> _ => {},
+                    recv(gort::after(Duration::from_secs(3600))) -> _ => panic!("timeout"),
+                    recv(close) -> _ => {},
+                }
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+    report("select_prodcons", (per * procs) as u64, t.elapsed());
 }
