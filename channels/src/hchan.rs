@@ -94,8 +94,17 @@ unsafe impl<T: Send> Sync for HChan<T> {}
 
 impl<T> HChan<T> {
     /// Go: `makechan`. A capacity whose buffer would not fit in memory
-    /// panics with Go's message.
+    /// panics with Go's message. An element of 64 KiB or more is rejected
+    /// at compile time, as Go rejects it at run time: operations keep a
+    /// value slot on the goroutine's stack, so such an element would
+    /// overflow it (box it instead).
     pub(crate) fn new(cap: usize, is_timer: bool) -> HChan<T> {
+        const {
+            assert!(
+                std::mem::size_of::<T>() < 1 << 16,
+                "makechan: invalid channel element type: values of 64 KiB or more do not fit on a goroutine's stack; send a Box instead"
+            )
+        };
         let bytes = std::mem::size_of::<T>().checked_mul(cap);
         if bytes.is_none_or(|b| b > isize::MAX as usize) {
             panic!("makechan: size out of range");

@@ -44,6 +44,7 @@
 //! | nil channel: blocks forever, a disabled select case | a `None` case in `select!`/`Select`; `select! {}` blocks forever |
 //! | `close(nil)` panics | impossible: there is no nil handle |
 //! | values copied | values moved: each is dropped exactly once (by its receiver, by the sender that got it back, or with the channel if still buffered) |
+//! | element of 64 KiB or more: "makechan: invalid channel element type" at run time | a compile-time error with that message (send a `Box`) |
 //!
 //! Dropping handles never closes a channel; it is freed (with any buffered
 //! values) when its last handle goes.
