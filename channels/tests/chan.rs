@@ -501,3 +501,37 @@ fn chaos_every_value_dropped_exactly_once() {
     assert_eq!(dropped.load(Ordering::SeqCst), created.load(Ordering::SeqCst));
     assert!(created.load(Ordering::SeqCst) > 1000);
 }
+
+/// The macro's forms (bodies as blocks or expressions, with and without
+/// commas, cases without `->`), and hygiene: names the expansion uses
+/// (`i`, `ok`, `case`, `chan`, `order`, `wait`, `chosen`) do not capture
+/// the user's.
+#[test]
+fn select_macro_forms_and_hygiene() {
+    let (i, ok, case, order, wait, chosen) = (1, 2, 3, 4, 5, 6);
+    let chan_ = chan::<i32>(4);
+    let c = chan_.clone();
+    c.send(10).unwrap();
+    let r = select! {
+        recv(c) -> v => { v.unwrap() + i + ok + case + order + wait + chosen }
+        send(c, 0) => 0
+    };
+    assert!(r == 31 || r == 0);
+    let r = select! {
+        send(c, 1) => { 1 }
+        default => { 2 }
+    };
+    assert_eq!(r, 1);
+    let mut n = 0;
+    for _ in 0..3 {
+        select! {
+            recv(c) => n += 1,
+            default => break,
+        }
+    }
+    assert!(n >= 1);
+    let r: Result<(), SendError<i32>> = select! { send(c, 3) -> r => r };
+    assert!(r.is_ok());
+    let v = select! { recv(c) -> v => v };
+    assert!(v.is_some());
+}
