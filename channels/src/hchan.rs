@@ -1,0 +1,313 @@
+//! The channel itself: Go's `hchan`, a lock, a ring buffer and two wait
+//! queues, with direct hand-off between a sender and a parked receiver.
+//!
+//! Go: runtime/chan.go (`hchan`, `makechan`, `chansend`, `chanrecv`,
+//! `send`, `recv`, `closechan`, `full`, `empty`).
+//!
+//! ## Invariants (under `lock`)
+//!
+//! - `qcount` values sit in `buf[recvx..]` (wrapping), `sendx` is the next
+//!   free slot; a slot outside that range is uninitialised.
+//! - At least one of `sendq`/`recvq` is empty, except while one goroutine
+//!   selects on both directions of the channel. For a buffered channel,
+//!   `qcount > 0` implies no parked receiver and `qcount < cap` implies no
+//!   parked sender.
+//! - Once `closed` is set it stays set, and both queues are empty: close
+//!   wakes every waiter. Buffered values survive close and are received
+//!   first.
+//! - Values move, never clone: a transfer is a bitwise move from the
+//!   sender's slot (on its stack, or in the buffer) to the receiver's slot,
+//!   after which the source is treated as moved-from. Each value is
+//!   dropped exactly once: by whoever received it, by the sender that got
+//!   it back (closed, timed out, or a non-blocking send that failed), or by
+//!   the channel's `Drop` if it is still buffered.
+//! - Never ready a goroutine while holding `lock` (its waker may need the
+//!   lock, and the runtime forbids it): operations return the goroutine to
+//!   ready and the caller readies it after unlocking.
+//!
+//! ## Lock-free fast paths and their orderings
+//!
+//! Like Go, a non-blocking operation that would fail does not take the
+//! lock. `closed`, `qcount` and the queues' `first` pointers are atomics,
+//! written only under the lock with Release and read with Acquire:
+//!
+//! - non-blocking send: observe `!closed`, then `full()`. A channel cannot
+//!   go from "ready to send" to "not ready" by being closed, so there was a
+//!   moment between the two reads when it was open and full.
+//! - non-blocking receive: observe `empty()`, then `!closed` (Acquire keeps
+//!   the second read after the first). If it was closed, look at `empty()`
+//!   again: a value sent before the close is visible, because `closed` was
+//!   stored (Release) after that send's critical section, and our Acquire
+//!   load of it orders the second `empty()` after.
+
+use std::cell::{Cell, UnsafeCell};
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use gort_runtime::{GRef, RawLock, ready};
+
+use crate::waitq::{CLOSED, DONE, WaitQ, Waiter};
+
+/// The outcome of one attempt made under the channel lock.
+pub(crate) enum Attempt {
+    /// The operation happened; ready this goroutine (a parked counterpart)
+    /// once the lock is released.
+    Done(Option<GRef>),
+    /// The channel is closed (and, for a receive, drained).
+    Closed,
+    /// It would block.
+    Block,
+}
+
+/// The type-independent part of a channel: everything select needs to
+/// lock, queue and order channels without knowing the element type.
+pub struct Header {
+    pub(crate) lock: RawLock,
+    pub(crate) closed: AtomicBool,
+    /// A timer channel (after/tick/Timer/Ticker): `len` and `cap` report 0.
+    pub(crate) is_timer: bool,
+    /// The capacity. Go: `dataqsiz`.
+    pub(crate) dataqsiz: usize,
+    pub(crate) qcount: AtomicUsize,
+    sendx: Cell<usize>,
+    recvx: Cell<usize>,
+    pub(crate) recvq: WaitQ,
+    pub(crate) sendq: WaitQ,
+}
+
+/// A channel of `T`. `#[repr(C)]` keeps `hdr` at offset 0, so a `&Header`
+/// of an `HChan<T>` can be cast back by code that knows `T`.
+#[repr(C)]
+pub struct HChan<T> {
+    pub(crate) hdr: Header,
+    buf: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// The timer of a timer channel (see `time.rs`); stopped first on drop.
+    pub(crate) timer: Option<std::pin::Pin<Box<crate::time::ChanTimer>>>,
+}
+
+// SAFETY: every Cell and the buffer are touched only under `hdr.lock`
+// (module docs); values of T move between threads, hence T: Send.
+unsafe impl<T: Send> Send for HChan<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for HChan<T> {}
+
+impl<T> HChan<T> {
+    /// Go: `makechan`. A capacity whose buffer would not fit in memory
+    /// panics with Go's message. An element of 64 KiB or more is rejected
+    /// at compile time, as Go rejects it at run time: operations keep a
+    /// value slot on the goroutine's stack, so such an element would
+    /// overflow it (box it instead).
+    pub(crate) fn new(cap: usize, is_timer: bool) -> HChan<T> {
+        const {
+            assert!(
+                std::mem::size_of::<T>() < 1 << 16,
+                "makechan: invalid channel element type: values of 64 KiB or more do not fit on a goroutine's stack; send a Box instead"
+            )
+        };
+        let bytes = std::mem::size_of::<T>().checked_mul(cap);
+        if bytes.is_none_or(|b| b > isize::MAX as usize) {
+            panic!("makechan: size out of range");
+        }
+        HChan {
+            hdr: Header {
+                lock: RawLock::new(),
+                closed: AtomicBool::new(false),
+                is_timer,
+                dataqsiz: cap,
+                qcount: AtomicUsize::new(0),
+                sendx: Cell::new(0),
+                recvx: Cell::new(0),
+                recvq: WaitQ::new(),
+                sendq: WaitQ::new(),
+            },
+            buf: (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+            timer: None,
+        }
+    }
+
+    /// Go: `full`. Readable without the lock (module docs).
+    #[inline]
+    pub(crate) fn full(&self) -> bool {
+        if self.hdr.dataqsiz == 0 {
+            self.hdr.recvq.is_empty()
+        } else {
+            self.hdr.qcount.load(Ordering::Acquire) == self.hdr.dataqsiz
+        }
+    }
+
+    /// Go: `empty`. Readable without the lock (module docs).
+    #[inline]
+    pub(crate) fn empty(&self) -> bool {
+        if self.hdr.dataqsiz == 0 {
+            self.hdr.sendq.is_empty()
+        } else {
+            self.hdr.qcount.load(Ordering::Acquire) == 0
+        }
+    }
+
+    #[inline]
+    fn slot(&self, i: usize) -> *mut T {
+        self.buf[i].get().cast()
+    }
+
+    /// Tries to send the value at `src` (Go: the locked middle of
+    /// `chansend`, plus `send`). On `Done` the value has been moved out of
+    /// `src`; otherwise `src` still owns it.
+    ///
+    /// # Safety
+    /// The lock is held and `src` points at a valid `T` the caller owns.
+    #[inline]
+    pub(crate) unsafe fn send_locked(&self, src: *mut T) -> Attempt {
+        let h = &self.hdr;
+        if h.closed.load(Ordering::Relaxed) {
+            return Attempt::Closed;
+        }
+        // SAFETY: we hold the lock.
+        if let Some(w) = unsafe { h.recvq.dequeue() } {
+            // Direct hand-off into the parked receiver's slot (Go:
+            // sendDirect); with a buffered channel the buffer is empty here.
+            // SAFETY: a receiver's elem is a `MaybeUninit<T>` on its stack,
+            // valid until we ready it; src is a valid T we move out of.
+            unsafe { ptr::copy_nonoverlapping(src, w.elem.get().cast::<T>(), 1) };
+            w.state.set(DONE);
+            return Attempt::Done(Some(w.gref()));
+        }
+        let q = h.qcount.load(Ordering::Relaxed);
+        if q < h.dataqsiz {
+            let i = h.sendx.get();
+            // SAFETY: slot i is free (outside the filled range); src is a
+            // valid T we move out of.
+            unsafe { ptr::copy_nonoverlapping(src, self.slot(i), 1) };
+            h.sendx.set(if i + 1 == h.dataqsiz { 0 } else { i + 1 });
+            h.qcount.store(q + 1, Ordering::Release);
+            return Attempt::Done(None);
+        }
+        Attempt::Block
+    }
+
+    /// Tries to receive into `dst` (Go: the locked middle of `chanrecv`,
+    /// plus `recv`). On `Done` a value has been written to `dst`.
+    ///
+    /// # Safety
+    /// The lock is held and `dst` is valid for writing a `T`.
+    #[inline]
+    pub(crate) unsafe fn recv_locked(&self, dst: *mut T) -> Attempt {
+        let h = &self.hdr;
+        let q = h.qcount.load(Ordering::Relaxed);
+        // A closed channel has no parked senders (close woke them all); its
+        // buffered values are still received.
+        let closed = h.closed.load(Ordering::Relaxed);
+        if closed && q == 0 {
+            return Attempt::Closed;
+        }
+        // SAFETY: we hold the lock.
+        let sender = if closed { None } else { unsafe { h.sendq.dequeue() } };
+        if let Some(w) = sender {
+            let src = w.elem.get().cast::<T>();
+            if h.dataqsiz == 0 {
+                // SAFETY: a sender's elem is its value, valid until we ready
+                // it; it treats the value as moved once state is DONE.
+                unsafe { ptr::copy_nonoverlapping(src, dst, 1) };
+            } else {
+                // The buffer is full: take its head, and put the sender's
+                // value in the same slot, which becomes the tail (FIFO).
+                let i = h.recvx.get();
+                // SAFETY: slot i holds the oldest value (the buffer is
+                // full); src is the parked sender's value, as above.
+                unsafe {
+                    ptr::copy_nonoverlapping(self.slot(i), dst, 1);
+                    ptr::copy_nonoverlapping(src, self.slot(i), 1);
+                }
+                let next = if i + 1 == h.dataqsiz { 0 } else { i + 1 };
+                h.recvx.set(next);
+                h.sendx.set(next);
+            }
+            w.state.set(DONE);
+            return Attempt::Done(Some(w.gref()));
+        }
+        if q > 0 {
+            let i = h.recvx.get();
+            // SAFETY: slot i holds the oldest value (q > 0); we move it out.
+            unsafe { ptr::copy_nonoverlapping(self.slot(i), dst, 1) };
+            h.recvx.set(if i + 1 == h.dataqsiz { 0 } else { i + 1 });
+            h.qcount.store(q - 1, Ordering::Release);
+            return Attempt::Done(None);
+        }
+        Attempt::Block
+    }
+
+    /// Removes and drops the buffered value, if any (Go:
+    /// `timerchandrain`). Returns whether there was one.
+    pub(crate) fn drain_one(&self) -> bool {
+        self.hdr.lock.lock();
+        let mut v = MaybeUninit::<T>::uninit();
+        let got = self.hdr.qcount.load(Ordering::Relaxed) > 0
+            // SAFETY: we hold the lock; v is writable.
+            && matches!(unsafe { self.recv_locked(v.as_mut_ptr()) }, Attempt::Done(None));
+        // SAFETY: we hold the lock.
+        unsafe { self.hdr.lock.unlock() };
+        if got {
+            // SAFETY: Done wrote a value into v.
+            unsafe { v.assume_init_drop() };
+        }
+        got
+    }
+}
+
+impl Header {
+    /// Go: `closechan` (after the nil check). Returns false if the channel
+    /// was already closed. Wakes every parked receiver (with no value) and
+    /// sender (keeping its value), readying them after unlocking.
+    pub(crate) fn close(&self) -> bool {
+        self.lock.lock();
+        if self.closed.load(Ordering::Relaxed) {
+            // SAFETY: we hold the lock.
+            unsafe { self.lock.unlock() };
+            return false;
+        }
+        self.closed.store(true, Ordering::Release);
+        // Chain the waiters to ready through their `next` links: they are
+        // off every queue, and stay valid until we ready them.
+        let mut head: *const Waiter = ptr::null();
+        for q in [&self.recvq, &self.sendq] {
+            // SAFETY: we hold the lock.
+            while let Some(w) = unsafe { q.dequeue() } {
+                w.state.set(CLOSED);
+                w.set_next_ready(head);
+                head = w;
+            }
+        }
+        // SAFETY: we hold the lock.
+        unsafe { self.lock.unlock() };
+        while !head.is_null() {
+            // SAFETY: a dequeued waiter stays valid until its goroutine is
+            // readied; read everything we need first.
+            let (g, next) = unsafe { ((*head).gref(), (*head).next_ready()) };
+            // SAFETY: we dequeued the waiter under the lock (winning its
+            // select race if it was a select case): we are the one party
+            // that readies it.
+            unsafe { ready(g) };
+            head = next;
+        }
+        true
+    }
+}
+
+impl<T> Drop for HChan<T> {
+    fn drop(&mut self) {
+        // Stop the timer first: when `stop` returns its callback, which
+        // uses this channel, is not running and will not run.
+        if let Some(t) = &self.timer {
+            t.node.stop();
+        }
+        let h = &self.hdr;
+        let (mut i, q) = (h.recvx.get(), h.qcount.load(Ordering::Relaxed));
+        for _ in 0..q {
+            // SAFETY: `&mut self`: no one else can touch the buffer; slot i
+            // is in the filled range.
+            unsafe { ptr::drop_in_place(self.slot(i)) };
+            i = if i + 1 == h.dataqsiz { 0 } else { i + 1 };
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Timer channels: [`after`], [`tick`], [`Timer`] and [`Ticker`], with Go
+//! 1.23 semantics.
+//!
+//! Go: time/sleep.go, time/tick.go, runtime/time.go (`sendTime`,
+//! `timerchandrain`, `Timer.Stop`/`Reset` on channel timers).
+//!
+//! A timer channel is a channel of [`Instant`] with a one-slot buffer and a
+//! runtime [`TimerNode`] living in the channel's allocation. When the node
+//! fires, its callback makes a non-blocking send of the (back-dated) fire
+//! time: straight into a parked receiver, else into the slot, else (a
+//! ticker whose last tick nobody took) it is dropped.
+//!
+//! What Go 1.23 promises, and how it holds here:
+//! - **The channel looks unbuffered**: `len()` and `cap()` are 0.
+//! - **No stale value after `stop` or `reset` returns**: both first stop
+//!   the node, and the runtime's `stop` returns only when no callback of
+//!   the old arming runs or will run; then they drain the slot (Go's
+//!   `timerchandrain`). So no value of the old arming can be received
+//!   afterwards. `reset` arms the node again only after draining.
+//! - **Results**: `stop` returns true if it stopped an armed timer or
+//!   drained an undelivered value (from the caller's point of view the
+//!   timer had not fired yet); `reset` the same about the old arming. So
+//!   when either returns false, the value was already received by someone,
+//!   or the timer was never armed (issue 69312).
+//! - **An unreferenced timer costs nothing**: the runtime's heap holds no
+//!   reference, only the node; dropping the last handle of the channel
+//!   stops the node (removing it from its heap) and frees everything. An
+//!   `after(1h)` that lost a select is gone when the select returns.
+//!
+//! Unlike Go, the node is armed eagerly (Go adds a channel timer to a heap
+//! only while a goroutine is blocked on it, `blockTimerChan`); with the
+//! eager choice an unreceived ticker keeps firing (and dropping ticks)
+//! until it is stopped or dropped.
+//!
+//! `stop` and `reset` of one timer are serialised by a small lock (Go:
+//! `t.mu`), so that one's drain cannot eat the other's new value.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gort_runtime::timer::TimerNode;
+use gort_runtime::{RawLock, nanotime, ready};
+
+use crate::chan::Receiver;
+use crate::hchan::{Attempt, HChan};
+
+/// The timer part of a timer channel.
+pub(crate) struct ChanTimer {
+    pub(crate) node: TimerNode,
+    /// Serialises stop and reset (Go: `t.mu`).
+    op: RawLock,
+}
+
+/// The timer callback: a non-blocking send of the fire time. Go:
+/// `sendTime`.
+fn send_time(arg: usize, delay: i64) {
+    // SAFETY: arg is the address of the HChan<Instant> that owns the node;
+    // the channel stops the node (waiting for this callback) before it is
+    // freed.
+    let c = unsafe { &*(arg as *const HChan<Instant>) };
+    let now = Instant::now();
+    let mut when = now.checked_sub(Duration::from_nanos(delay.max(0) as u64)).unwrap_or(now);
+    c.hdr.lock.lock();
+    // SAFETY: we hold the lock; `when` is a valid Instant (Copy, so a failed
+    // send needs no drop).
+    let r = unsafe { c.send_locked(&mut when) };
+    // SAFETY: we hold the lock.
+    unsafe { c.hdr.lock.unlock() };
+    if let Attempt::Done(Some(g)) = r {
+        // SAFETY: send_locked dequeued g's waiter under the lock.
+        unsafe { ready(g) };
+    }
+}
+
+fn nanos(d: Duration) -> i64 {
+    d.as_nanos().min(i64::MAX as u128) as i64
+}
+
+/// A new timer channel, armed to fire after `d` (then every `period` if
+/// not zero) unless `armed` is false.
+fn timer_chan(d: Duration, period: Duration, armed: bool) -> Receiver<Instant> {
+    let mut hc = HChan::<Instant>::new(1, true);
+    hc.timer = Some(Box::pin(ChanTimer { node: TimerNode::new(send_time, 0), op: RawLock::new() }));
+    let c = Arc::new(hc);
+    let t = c.timer.as_ref().expect("just set").as_ref();
+    t.node.set_arg(Arc::as_ptr(&c) as usize);
+    if armed {
+        node(t).reset(nanotime().saturating_add(nanos(d)), nanos(period));
+    }
+    Receiver { c }
+}
+
+fn node(t: Pin<&ChanTimer>) -> Pin<&TimerNode> {
+    // SAFETY: structural pinning: the node is never moved out of its
+    // pinned ChanTimer.
+    unsafe { t.map_unchecked(|t| &t.node) }
+}
+
+fn chan_timer(c: &HChan<Instant>) -> Pin<&ChanTimer> {
+    c.timer.as_ref().expect("a timer channel has a timer").as_ref()
+}
+
+/// Stops (and with `rearm`, re-arms) the timer of `c`, draining any value
+/// of the old arming. Returns whether the old arming was pending.
+fn stop_reset(c: &HChan<Instant>, rearm: Option<(i64, i64)>) -> bool {
+    let t = chan_timer(c);
+    t.op.lock();
+    let was_armed = t.node.stop();
+    let drained = c.drain_one();
+    if let Some((when, period)) = rearm {
+        node(t).reset(when, period);
+    }
+    // SAFETY: locked above.
+    unsafe { t.op.unlock() };
+    was_armed || drained
+}
+
+/// A channel that receives the time once, after `d` (Go: `time.After`).
+/// Dropping it before then cancels the timer; it costs nothing after.
+///
+/// ```
+/// use std::time::Duration;
+/// let ch = gort::chan::<()>(0);
+/// gort::select! {
+///     recv(ch) -> _ => unreachable!(),
+///     recv(gort::after(Duration::from_millis(5))) -> t => assert!(t.is_some()),
+/// }
+/// ```
+pub fn after(d: Duration) -> Receiver<Instant> {
+    timer_chan(d, Duration::ZERO, true)
+}
+
+/// A channel that receives the time every `d` (Go: `time.Tick`); ticks
+/// nobody takes are dropped. It stops when the receiver is dropped. As Go's
+/// `Tick(d <= 0)` returns a nil channel, `tick(Duration::ZERO)` returns a
+/// channel that never receives.
+pub fn tick(d: Duration) -> Receiver<Instant> {
+    timer_chan(d, d, !d.is_zero())
+}
+
+/// A single event in the future: Go's `time.Timer`. Its channel
+/// [`c`](Timer::c) receives the time when it fires.
+pub struct Timer {
+    c: Receiver<Instant>,
+}
+
+impl Timer {
+    /// A timer that fires after `d` (Go: `time.NewTimer`).
+    pub fn new(d: Duration) -> Timer {
+        Timer { c: timer_chan(d, Duration::ZERO, true) }
+    }
+
+    /// The channel on which the time is delivered (Go: `t.C`).
+    pub fn c(&self) -> &Receiver<Instant> {
+        &self.c
+    }
+
+    /// Stops the timer. Returns true if it had not fired yet, or had fired
+    /// but its value was not received (the value is discarded). After
+    /// `stop` returns, no value is received until the timer is reset.
+    pub fn stop(&self) -> bool {
+        stop_reset(&self.c.c, None)
+    }
+
+    /// Stops the timer and arms it to fire after `d`. Returns what
+    /// [`stop`](Self::stop) would. No value of the earlier arming is
+    /// received after `reset` returns.
+    pub fn reset(&self, d: Duration) -> bool {
+        stop_reset(&self.c.c, Some((nanotime().saturating_add(nanos(d)), 0)))
+    }
+}
+
+/// Ticks at regular intervals: Go's `time.Ticker`. Its channel
+/// [`c`](Ticker::c) receives the time at each tick; ticks nobody takes are
+/// dropped, so a slow receiver sees fewer ticks, not a backlog.
+pub struct Ticker {
+    c: Receiver<Instant>,
+}
+
+impl Ticker {
+    /// A ticker with period `d` (Go: `time.NewTicker`).
+    ///
+    /// # Panics
+    /// With Go's "non-positive interval for NewTicker" if `d` is zero.
+    #[track_caller]
+    pub fn new(d: Duration) -> Ticker {
+        if d.is_zero() {
+            panic!("non-positive interval for NewTicker");
+        }
+        Ticker { c: timer_chan(d, d, true) }
+    }
+
+    /// The channel on which the ticks are delivered (Go: `t.C`).
+    pub fn c(&self) -> &Receiver<Instant> {
+        &self.c
+    }
+
+    /// Stops the ticker; no tick is received after this returns. The
+    /// channel is not closed.
+    pub fn stop(&self) {
+        stop_reset(&self.c.c, None);
+    }
+
+    /// Stops the ticker and restarts it with period `d`: the next tick
+    /// comes `d` from now. No earlier tick is received after this returns.
+    ///
+    /// # Panics
+    /// With Go's "non-positive interval for Ticker.Reset" if `d` is zero.
+    #[track_caller]
+    pub fn reset(&self, d: Duration) {
+        if d.is_zero() {
+            panic!("non-positive interval for Ticker.Reset");
+        }
+        stop_reset(&self.c.c, Some((nanotime().saturating_add(nanos(d)), nanos(d))));
+    }
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer")
+            .field("armed", &self.c.c.timer.as_ref().is_some_and(|t| t.node.is_armed()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Ticker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticker")
+            .field("armed", &self.c.c.timer.as_ref().is_some_and(|t| t.node.is_armed()))
+            .finish()
+    }
+}
