@@ -301,7 +301,9 @@ impl<T: ?Sized> Mutex<T> {
     /// waiter, even if it looks unlocked.
     #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.raw.try_lock().then_some(MutexGuard { mutex: self })
+        // Not `then_some`: it would build (and drop, unlocking) a guard
+        // even when the lock was not taken.
+        self.raw.try_lock().then(|| MutexGuard { mutex: self })
     }
 
     /// Whether the mutex is locked right now. Only a snapshot, for

@@ -179,22 +179,28 @@ fn start_cleaner() {
         std::thread::Builder::new()
             .name("gort-pool-cleanup".into())
             .spawn(|| {
-                let mut next = std::time::Instant::now();
                 loop {
                     let ms = INTERVAL_MS.load(Ordering::Relaxed);
                     if ms == 0 {
                         std::thread::park();
-                        next = std::time::Instant::now()
-                            + Duration::from_millis(INTERVAL_MS.load(Ordering::Relaxed));
                         continue;
                     }
-                    let now = std::time::Instant::now();
-                    next = next.min(now + Duration::from_millis(ms));
-                    if now >= next {
+                    // Sleep one period; start over if the period changes.
+                    let deadline = std::time::Instant::now() + Duration::from_millis(ms);
+                    let mut changed = false;
+                    loop {
+                        let now = std::time::Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        std::thread::park_timeout(deadline - now);
+                        if INTERVAL_MS.load(Ordering::Relaxed) != ms {
+                            changed = true;
+                            break;
+                        }
+                    }
+                    if !changed {
                         pool_cleanup();
-                        next = std::time::Instant::now() + Duration::from_millis(ms);
-                    } else {
-                        std::thread::park_timeout(next - now);
                     }
                 }
             })
