@@ -166,7 +166,8 @@ type Action = Box<dyn FnMut() + Send>;
 pub struct Barrier {
     parties: usize,
     round: Lock<Round>,
-    action: Lock<Option<Action>>,
+    /// A gort mutex, not a runtime lock: the action may block.
+    action: crate::Mutex<Option<Action>>,
 }
 
 impl Barrier {
@@ -179,7 +180,7 @@ impl Barrier {
         Barrier {
             parties,
             round: Lock::new(Round { count: 0, broken: false, head: ptr::null() }),
-            action: Lock::new(None),
+            action: crate::Mutex::new(None),
         }
     }
 
@@ -209,12 +210,9 @@ impl Barrier {
         if round.broken {
             return Err(BarrierError::Broken);
         }
+        // The round trips (and the next opens) at exactly `parties`, so
+        // the library's "called more than count of parties" cannot occur.
         round.count += 1;
-        if round.count > self.parties {
-            round.count -= 1;
-            drop(round);
-            panic!("CyclicBarrier.Await is called more than count of parties");
-        }
         if round.count == self.parties {
             // Detach this round's waiters and open the next round at once;
             // they stay parked until the action has run.

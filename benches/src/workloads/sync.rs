@@ -81,16 +81,16 @@ fn waitgroup() {
 fn rwmutex() {
     let rwm = Arc::new(RwLock::new(()));
     parallel("rwmutex_write100", 20_000_000, move |iters| {
-        let mut foo = 0usize;
+        let mut op = 0usize;
         for _ in 0..iters {
-            foo += 1;
-            if foo % 100 == 0 {
+            op += 1;
+            if op % 100 == 0 {
                 drop(rwm.write());
             } else {
                 drop(rwm.read());
             }
         }
-        black_box(foo);
+        black_box(op);
     });
 }
 
