@@ -90,6 +90,14 @@ impl<T: ?Sized> CondGuard for RwLockWriteGuard<'_, T> {
 /// drop(ready);
 /// h.join().unwrap();
 /// ```
+///
+/// Waiting without holding the lock (Go: a fatal "unlock of unlocked
+/// mutex") cannot be written: `wait` needs the guard.
+///
+/// ```compile_fail
+/// let (m, c) = (gort_sync::Mutex::new(0), gort_sync::Cond::new());
+/// c.wait(&m); // error: `&Mutex` is not a lock guard
+/// ```
 #[derive(Default)]
 pub struct Cond {
     notify: NotifyList,

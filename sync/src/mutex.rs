@@ -264,6 +264,27 @@ impl RawMutex {
 /// }
 /// assert_eq!(*counter.lock(), 4000);
 /// ```
+///
+/// Go's fatal "sync: unlock of unlocked mutex" (TestMutexMisuse's
+/// `Mutex.Unlock` and `Mutex.Unlock2` cases) cannot be written: unlocking
+/// is dropping the guard, and a guard can be dropped once.
+///
+/// ```compile_fail
+/// let mu = gort_sync::Mutex::new(());
+/// let g = mu.lock();
+/// drop(g);
+/// drop(g); // error: use of moved value
+/// ```
+///
+/// Nor can the data be reached without the lock, or kept after unlocking:
+///
+/// ```compile_fail
+/// let mu = gort_sync::Mutex::new(vec![1]);
+/// let first = {
+///     let g = mu.lock();
+///     &g[0] // error: `g` does not live long enough
+/// };
+/// ```
 pub struct Mutex<T: ?Sized> {
     raw: RawMutex,
     data: UnsafeCell<T>,

@@ -67,6 +67,25 @@ pub const MAX_READERS: i32 = 1 << 30;
 /// config.write().push_str("-patched");
 /// assert_eq!(*config.read(), "v1-patched");
 /// ```
+///
+/// Go's fatal RWMutex misuse (TestMutexMisuse's `RWMutex.Unlock`,
+/// `RWMutex.RUnlock`, `RWMutex.Unlock2`, `RWMutex.RUnlock2`, ... cases)
+/// cannot be written: a read lock is released only by its read guard, a
+/// write lock only by its write guard, each once; and a read guard gives no
+/// write access.
+///
+/// ```compile_fail
+/// let rw = gort_sync::RwLock::new(0);
+/// let r = rw.read();
+/// drop(r);
+/// drop(r); // error: use of moved value (Go: RUnlock of unlocked RWMutex)
+/// ```
+///
+/// ```compile_fail
+/// let rw = gort_sync::RwLock::new(0);
+/// let mut r = rw.read();
+/// *r += 1; // error: cannot assign through a read guard
+/// ```
 pub struct RwLock<T: ?Sized> {
     w: RawMutex,
     writer_sem: AtomicU32,

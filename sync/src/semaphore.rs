@@ -23,6 +23,9 @@
 //! and units are free, grants the requests behind it (Go does the same
 //! when a context ends). If it was granted first, it keeps the units.
 //!
+//! As with the Mutex, an acquire that does not wait never enters the
+//! scheduler (one that waits parks, which yields anyway).
+//!
 //! ## Misuse
 //!
 //! - `release` of more than is held panics with Go's message `semaphore:
@@ -38,7 +41,7 @@ use std::fmt;
 use std::ptr;
 use std::time::Duration;
 
-use gort_runtime::{GRef, Lock, WaitReason, current_g, nanotime, park, park_timeout, preempt_point, ready};
+use gort_runtime::{GRef, Lock, WaitReason, current_g, nanotime, park, park_timeout, ready};
 
 const QUEUED: u8 = 0;
 const GRANTED: u8 = 1;
@@ -188,7 +191,6 @@ impl Semaphore {
     /// If `n` exceeds the semaphore's size: such a request could never be
     /// granted.
     pub fn acquire(&self, n: usize) {
-        preempt_point();
         let mut inner = self.inner.lock();
         if self.size - inner.cur >= n && inner.head.is_null() {
             inner.cur += n;
@@ -220,7 +222,6 @@ impl Semaphore {
     /// with a deadline context, except that units free right now are taken
     /// even with a zero timeout.
     pub fn acquire_timeout(&self, n: usize, timeout: Duration) -> bool {
-        preempt_point();
         let deadline = nanotime().saturating_add(timeout.as_nanos().min(i64::MAX as u128) as i64);
         let mut inner = self.inner.lock();
         if self.size - inner.cur >= n && inner.head.is_null() {
