@@ -474,7 +474,7 @@ struct NotifyWaiter {
 /// `sync.Cond`). See the module docs.
 ///
 /// `wait` is the next ticket to hand out, `notify` the next ticket to wake;
-/// tickets wrap around and compare with [`less`]. The list holds the
+/// tickets wrap around and compare as `int32(a - b) < 0`. The list holds the
 /// waiters that have not been notified yet, in ticket order (tickets are
 /// taken in order, but a waiter may reach the list after a later one, so
 /// `notify_one` searches it).

@@ -62,7 +62,7 @@ pub use semaphore::Semaphore;
 pub use singleflight::{Flight, SingleFlight};
 pub use waitgroup::WaitGroup;
 
-/// Atomics, as Go's `sync/atomic`: std's atomic types plus [`Value`].
+/// Atomics, as Go's `sync/atomic`: std's atomic types plus [`Value`](crate::atomic::Value).
 pub mod atomic {
     pub use crate::value::Value;
     pub use std::sync::atomic::*;

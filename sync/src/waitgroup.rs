@@ -79,6 +79,7 @@ impl WaitGroup {
     /// # Panics
     /// With Go's messages, if the counter goes negative or on the misuse
     /// described in the module docs.
+    #[inline]
     pub fn add(&self, delta: i32) {
         let state = self
             .state
@@ -87,10 +88,10 @@ impl WaitGroup {
         let v = (state >> 32) as i32;
         let w = state as u32;
         if v < 0 {
-            panic!("sync: negative WaitGroup counter");
+            misuse("sync: negative WaitGroup counter");
         }
         if w != 0 && delta > 0 && v == delta {
-            panic!("sync: WaitGroup misuse: Add called concurrently with Wait");
+            misuse("sync: WaitGroup misuse: Add called concurrently with Wait");
         }
         if v > 0 || w == 0 {
             return;
@@ -125,8 +126,17 @@ impl WaitGroup {
     /// # Panics
     /// `sync: WaitGroup is reused before previous Wait has returned` if an
     /// `add` restarted the group before this wait could return.
+    #[inline]
     pub fn wait(&self) {
-        let mut state = self.state.load(Ordering::Acquire);
+        let state = self.state.load(Ordering::Acquire);
+        if (state >> 32) as i32 != 0 {
+            self.wait_slow(state);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wait_slow(&self, mut state: u64) {
         loop {
             if (state >> 32) as i32 == 0 {
                 return;
@@ -172,6 +182,13 @@ impl WaitGroup {
             wg.done();
         })
     }
+}
+
+/// Panics with Go's message, out of the inlined fast path.
+#[cold]
+#[inline(never)]
+fn misuse(msg: &'static str) -> ! {
+    panic!("{msg}")
 }
 
 impl std::fmt::Debug for WaitGroup {
