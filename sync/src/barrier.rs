@@ -28,7 +28,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr;
 use std::time::Duration;
 
-use gort_runtime::{GRef, Lock, WaitReason, current_g, nanotime, park, park_timeout, preempt_point, ready};
+use gort_runtime::{GRef, Lock, WaitReason, current_g, nanotime, park, preempt_point, ready};
 
 /// Why a [`Barrier::wait`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,9 +245,13 @@ impl Barrier {
         };
         match deadline {
             None => park(WaitReason::Other, unlock),
-            Some(d) => {
-                park_timeout(WaitReason::Other, d, Self::on_timeout, &w as *const Waiter as usize, unlock)
-            }
+            Some(d) => crate::timed::park_until(
+                WaitReason::Other,
+                d,
+                Self::on_timeout,
+                &w as *const Waiter as usize,
+                unlock,
+            ),
         }
         match w.outcome.get() {
             RELEASED => Ok(()),
@@ -298,8 +302,11 @@ impl Barrier {
         round.finish(BROKEN)
     }
 
+    /// The deadline of a waiting party passed. It may fire before the
+    /// party's park callback released the round lock ([`crate::timed`]):
+    /// taking that lock waits for it, and the party is listed by then.
     fn on_timeout(arg: usize, _delay: i64) {
-        // SAFETY: `arg` is the waiter's record, alive until park_timeout
+        // SAFETY: `arg` is the waiter's record, alive until park_until
         // returns (which waits for this callback); the barrier is borrowed
         // by the waiter.
         let (w, b) = unsafe {

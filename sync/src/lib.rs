@@ -47,6 +47,7 @@ mod pool;
 mod rwlock;
 mod semaphore;
 mod singleflight;
+mod timed;
 mod value;
 mod waitgroup;
 

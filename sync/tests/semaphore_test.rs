@@ -277,3 +277,58 @@ fn semaphore_threads_and_goroutines() {
     assert!(t.elapsed() >= Duration::from_millis(20));
     assert_eq!(sem.held(), 2);
 }
+
+/// Fast paths (one CAS while nobody queues) and slow paths (the queue)
+/// interleaved: acquire, try_acquire and acquire_timeout of mixed weights
+/// from goroutines and a thread; the units held never exceed the size and
+/// all come back.
+#[test]
+fn semaphore_stress_mixed() {
+    let sem = Arc::new(Semaphore::new(5));
+    let held = Arc::new(AtomicUsize::new(0));
+    let work = |sem: &Semaphore, held: &AtomicUsize, seed: u64| {
+        let mut r = seed;
+        for i in 0..3000u64 {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            let w = (r % 3 + 1) as usize;
+            let got = match i % 3 {
+                0 => {
+                    sem.acquire(w);
+                    true
+                }
+                1 => sem.try_acquire(w),
+                _ => sem.acquire_timeout(w, Duration::from_micros(200)),
+            };
+            if got {
+                let h = held.fetch_add(w, Ordering::SeqCst) + w;
+                assert!(h <= 5, "{h} units held of 5");
+                if i % 16 == 0 {
+                    gort_runtime::yield_now();
+                }
+                held.fetch_sub(w, Ordering::SeqCst);
+                sem.release(w);
+            }
+        }
+    };
+    let t = {
+        let (sem, held) = (sem.clone(), held.clone());
+        std::thread::spawn(move || work(&sem, &held, 99))
+    };
+    let (s2, h2) = (sem.clone(), held.clone());
+    run("semaphore_stress_mixed", 2, move || {
+        let hs: Vec<_> = (1..=6u64)
+            .map(|g| {
+                let (sem, held) = (s2.clone(), h2.clone());
+                spawn(move || work(&sem, &held, g * 7919))
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    t.join().unwrap();
+    assert_eq!(sem.held(), 0);
+    assert!(sem.try_acquire(5), "units lost");
+}
