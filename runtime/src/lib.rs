@@ -85,6 +85,7 @@ pub mod poll;
 mod proc;
 mod runtime;
 mod sched;
+pub mod sema;
 mod signal;
 mod spawn;
 pub mod stack;
@@ -100,6 +101,7 @@ pub use panic::{Panic, PanicPolicy, fatal};
 pub use park::{current_g, in_goroutine, park, park_timeout, ready, yield_local, yield_now};
 pub use proc::{can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, syscall, with_proc};
 pub use runtime::{DEFAULT_STACK_SIZE, Runtime, RuntimeBuilder, default_runtime, install_poller, run};
+pub use sema::{NotifyList, semacquire, semrelease};
 pub use spawn::{
     Builder, Goroutine, JoinHandle, current, lock_os_thread, num_goroutine, os_thread_lock_count, spawn,
     unlock_os_thread,

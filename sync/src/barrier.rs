@@ -1,0 +1,371 @@
+//! `Barrier`: a cyclic barrier, reusable round after round.
+//!
+//! Go: github.com/marusama/cyclicbarrier (the text's CyclicBarrier), after
+//! Java's `CyclicBarrier`.
+//!
+//! A fixed number of parties call [`Barrier::wait`]; each blocks until all
+//! have arrived, then all are released together and the barrier is ready
+//! for the next round. An optional action runs once per round, on the last
+//! party to arrive, before anyone of that round is released (the next
+//! round is open meanwhile, so extra goroutines may already gather).
+//!
+//! **Breaking.** A round breaks when a waiter gives up
+//! ([`Barrier::wait_timeout`], the timeout counterpart of the library's
+//! context cancellation), when [`Barrier::reset`] is called while parties
+//! wait, or when the action panics. Every party waiting in a broken round
+//! returns [`BarrierError::Broken`] (the one that timed out returns
+//! [`BarrierError::Timeout`]; if the action panicked, the last arrival
+//! carries the panic, as in Java). A broken barrier stays broken, and new
+//! waits fail at once with `Broken`, until `reset`.
+//!
+//! Waiter records live on the waiters' stacks in a list guarded by the
+//! barrier's runtime lock; each round's outcome is stored in the record
+//! before its owner is readied.
+
+use std::cell::Cell;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::ptr;
+use std::time::Duration;
+
+use gort_runtime::{GRef, Lock, WaitReason, current_g, nanotime, park, preempt_point, ready};
+
+/// Why a [`Barrier::wait`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarrierError {
+    /// The round was broken (a party timed out, `reset` was called, or the
+    /// action panicked), or the barrier was already broken.
+    Broken,
+    /// This party's own timeout passed; it broke the round for the others.
+    Timeout,
+}
+
+impl fmt::Display for BarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BarrierError::Broken => f.write_str("broken barrier"),
+            BarrierError::Timeout => f.write_str("barrier wait timed out"),
+        }
+    }
+}
+
+impl std::error::Error for BarrierError {}
+
+const WAITING: u8 = 0;
+const RELEASED: u8 = 1;
+const BROKEN: u8 = 2;
+const TIMED_OUT: u8 = 3;
+/// The round is complete and its action runs; the last arrival releases it.
+const TRIPPING: u8 = 4;
+
+/// A party waiting in the current round, on its own stack.
+struct Waiter {
+    g: GRef,
+    barrier: *const Barrier,
+    outcome: Cell<u8>,
+    prev: Cell<*const Waiter>,
+    next: Cell<*const Waiter>,
+}
+
+struct Round {
+    /// Parties arrived in this round.
+    count: usize,
+    broken: bool,
+    /// Waiting parties (doubly linked, for O(1) removal on timeout).
+    head: *const Waiter,
+}
+
+// SAFETY: the waiter pointers are touched only under the barrier's lock;
+// their owners stay parked until taken off the list under it.
+unsafe impl Send for Round {}
+
+impl Round {
+    /// # Safety
+    /// Lock held; `w` alive and not listed.
+    unsafe fn push(&mut self, w: *const Waiter) {
+        // SAFETY: guaranteed by the caller; listed records are alive.
+        unsafe {
+            (*w).next.set(self.head);
+            (*w).prev.set(ptr::null());
+            if let Some(h) = self.head.as_ref() {
+                h.prev.set(w);
+            }
+        }
+        self.head = w;
+    }
+
+    /// # Safety
+    /// Lock held; `w` listed.
+    unsafe fn remove(&mut self, w: *const Waiter) {
+        // SAFETY: guaranteed by the caller; listed records are alive.
+        unsafe {
+            let (p, n) = ((*w).prev.get(), (*w).next.get());
+            match p.as_ref() {
+                Some(p) => p.next.set(n),
+                None => self.head = n,
+            }
+            if let Some(n) = n.as_ref() {
+                n.prev.set(p);
+            }
+        }
+    }
+
+    /// Ends the round for every listed waiter with `outcome`; returns the
+    /// detached list to ready once the lock is released.
+    fn finish(&mut self, outcome: u8) -> *const Waiter {
+        let list = std::mem::replace(&mut self.head, ptr::null());
+        let mut w = list;
+        // SAFETY: listed records are alive; we hold the lock.
+        while let Some(wr) = unsafe { w.as_ref() } {
+            wr.outcome.set(outcome);
+            w = wr.next.get();
+        }
+        list
+    }
+}
+
+/// Readies a list detached by [`Round::finish`].
+///
+/// # Safety
+/// Detached under the lock, which is now released.
+unsafe fn ready_all(mut w: *const Waiter) {
+    while !w.is_null() {
+        // SAFETY: each owner waits for our ready; read the link first.
+        unsafe {
+            let next = (*w).next.get();
+            ready((*w).g);
+            w = next;
+        }
+    }
+}
+
+type Action = Box<dyn FnMut() + Send>;
+
+/// A reusable barrier for a fixed number of parties, the text's
+/// CyclicBarrier. See the module docs.
+///
+/// ```
+/// use std::sync::Arc;
+/// use gort_sync::Barrier;
+///
+/// let b = Arc::new(Barrier::new(3));
+/// let hs: Vec<_> = (0..3)
+///     .map(|_| {
+///         let b = b.clone();
+///         gort_runtime::spawn(move || {
+///             for _round in 0..5 {
+///                 b.wait().unwrap(); // everyone passes together, 5 times
+///             }
+///         })
+///     })
+///     .collect();
+/// for h in hs {
+///     h.join().unwrap();
+/// }
+/// ```
+pub struct Barrier {
+    parties: usize,
+    round: Lock<Round>,
+    /// A gort mutex, not a runtime lock: the action may block.
+    action: crate::Mutex<Option<Action>>,
+}
+
+impl Barrier {
+    /// A barrier for `parties` parties.
+    ///
+    /// # Panics
+    /// If `parties` is 0 (the library's "parties must be positive number").
+    pub fn new(parties: usize) -> Barrier {
+        assert!(parties > 0, "parties must be positive number");
+        Barrier {
+            parties,
+            round: Lock::new(Round { count: 0, broken: false, head: ptr::null() }),
+            action: crate::Mutex::new(None),
+        }
+    }
+
+    /// A barrier whose `action` runs once per round, on the last party to
+    /// arrive, before the others are released.
+    pub fn with_action(parties: usize, action: impl FnMut() + Send + 'static) -> Barrier {
+        let b = Barrier::new(parties);
+        *b.action.lock() = Some(Box::new(action));
+        b
+    }
+
+    /// Waits until all parties have called `wait` in this round.
+    pub fn wait(&self) -> Result<(), BarrierError> {
+        self.wait_until(None)
+    }
+
+    /// Like [`Barrier::wait`], but gives up after `timeout`, breaking the
+    /// round for the other parties.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), BarrierError> {
+        let deadline = nanotime().saturating_add(timeout.as_nanos().min(i64::MAX as u128) as i64);
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, deadline: Option<i64>) -> Result<(), BarrierError> {
+        preempt_point();
+        let mut round = self.round.lock();
+        if round.broken {
+            return Err(BarrierError::Broken);
+        }
+        // The round trips (and the next opens) at exactly `parties`, so
+        // the library's "called more than count of parties" cannot occur.
+        round.count += 1;
+        if round.count == self.parties {
+            // Detach this round's waiters and open the next round at once;
+            // they stay parked until the action has run.
+            let list = round.finish(TRIPPING);
+            round.count = 0;
+            drop(round);
+            return self.trip(list);
+        }
+        if deadline.is_some_and(|d| nanotime() >= d) {
+            // Out of time before waiting: this party never joins the round,
+            // which stays intact (the library does the same for a context
+            // that is already done).
+            round.count -= 1;
+            return Err(BarrierError::Timeout);
+        }
+        let w = Waiter {
+            g: current_g(),
+            barrier: self,
+            outcome: Cell::new(WAITING),
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+        };
+        // SAFETY: lock held; `w` stays put until the round ends for it.
+        unsafe { round.push(&w) };
+        let raw = round.leak();
+        let unlock = |_| {
+            // SAFETY: we hold the lock (leaked guard); we are parked now.
+            unsafe { raw.unlock() };
+            true
+        };
+        match deadline {
+            None => park(WaitReason::Other, unlock),
+            Some(d) => crate::timed::park_until(
+                WaitReason::Other,
+                d,
+                Self::on_timeout,
+                &w as *const Waiter as usize,
+                unlock,
+            ),
+        }
+        match w.outcome.get() {
+            RELEASED => Ok(()),
+            TIMED_OUT => Err(BarrierError::Timeout),
+            _ => Err(BarrierError::Broken),
+        }
+    }
+
+    /// The last party arrived: run the action, then release the round's
+    /// waiters (`list`), or break the barrier if the action panicked.
+    fn trip(&self, list: *const Waiter) -> Result<(), BarrierError> {
+        let outcome = {
+            let mut action = self.action.lock();
+            match action.as_mut() {
+                Some(a) => catch_unwind(AssertUnwindSafe(a)),
+                None => Ok(()),
+            }
+        };
+        let mut round = self.round.lock();
+        // Outcomes are written under the lock: a waiter's timeout reads
+        // them under it.
+        let (mark, also) = match &outcome {
+            Ok(()) => (RELEASED, ptr::null()),
+            // The barrier breaks: the next round's early arrivals too.
+            Err(_) => (BROKEN, self.break_round(&mut round)),
+        };
+        let mut w = list;
+        // SAFETY: detached records, alive until we ready them; lock held.
+        while let Some(wr) = unsafe { w.as_ref() } {
+            wr.outcome.set(mark);
+            w = wr.next.get();
+        }
+        drop(round);
+        // SAFETY: detached under the lock, now released.
+        unsafe {
+            ready_all(list);
+            ready_all(also);
+        }
+        if let Err(p) = outcome {
+            resume_unwind(p);
+        }
+        Ok(())
+    }
+
+    /// Marks the round broken and detaches its waiters (lock held).
+    fn break_round(&self, round: &mut Round) -> *const Waiter {
+        round.broken = true;
+        round.finish(BROKEN)
+    }
+
+    /// The deadline of a waiting party passed. It may fire before the
+    /// party's park callback released the round lock ([`crate::timed`]):
+    /// taking that lock waits for it, and the party is listed by then.
+    fn on_timeout(arg: usize, _delay: i64) {
+        // SAFETY: `arg` is the waiter's record, alive until park_until
+        // returns (which waits for this callback); the barrier is borrowed
+        // by the waiter.
+        let (w, b) = unsafe {
+            let w = &*(arg as *const Waiter);
+            (w, &*w.barrier)
+        };
+        let mut round = b.round.lock();
+        if w.outcome.get() != WAITING {
+            return; // released, tripping or broken first: whoever did readies it
+        }
+        // SAFETY: lock held; still waiting means still listed.
+        unsafe { round.remove(w) };
+        round.count -= 1;
+        w.outcome.set(TIMED_OUT);
+        let others = b.break_round(&mut round);
+        let g = w.g;
+        drop(round);
+        // SAFETY: we took `w` and the others off the list under the lock.
+        unsafe {
+            ready(g);
+            ready_all(others);
+        }
+    }
+
+    /// Breaks the current round if parties are waiting in it (they return
+    /// `Broken`) and starts a fresh, unbroken round.
+    pub fn reset(&self) {
+        let mut round = self.round.lock();
+        let list = if round.count > 0 { round.finish(BROKEN) } else { ptr::null() };
+        round.count = 0;
+        round.broken = false;
+        drop(round);
+        // SAFETY: detached under the lock, now released.
+        unsafe { ready_all(list) };
+    }
+
+    /// The number of parties the barrier waits for.
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// The number of parties waiting in the current round.
+    pub fn number_waiting(&self) -> usize {
+        self.round.lock().count
+    }
+
+    /// Whether the barrier is broken (until [`Barrier::reset`]).
+    pub fn is_broken(&self) -> bool {
+        self.round.lock().broken
+    }
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.round.lock();
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties)
+            .field("waiting", &r.count)
+            .field("broken", &r.broken)
+            .finish()
+    }
+}

@@ -1,0 +1,517 @@
+//! `Semaphore`: a weighted counting semaphore, Go's x/sync
+//! `semaphore.Weighted`.
+//!
+//! Go: golang.org/x/sync/semaphore/semaphore.go.
+//!
+//! ## Algorithm
+//!
+//! `size` units, `cur` of them held. `acquire(n)` takes `n` at once if they
+//! are free **and nobody is queued**; otherwise it queues at the tail of a
+//! FIFO and parks. `release(n)` gives units back and then grants queued
+//! requests from the head, in order, while the head fits: a large request
+//! at the head blocks smaller ones behind it (head-of-line blocking, as in
+//! Go), so that a semaphore used as a read-write lock (readers take 1, a
+//! writer takes all) cannot starve the writer.
+//!
+//! **Fast paths.** `cur` lives in one atomic word with a `QUEUED` bit that
+//! is set exactly while the wait queue is non-empty. While the bit is
+//! clear, `acquire`, `try_acquire` and `release` are a single CAS on that
+//! word (Go's take a mutex twice); any CAS fails once the bit is set, so
+//! newcomers cannot jump the queue.
+//!
+//! **Slow paths.** The queue is guarded by a goroutine mutex (gort's
+//! [`crate::Mutex`] algorithm, as Go's Weighted uses sync.Mutex), so
+//! contention parks goroutines instead of blocking threads. An acquire
+//! that cannot be served sets `QUEUED` under the mutex *before* its final
+//! check, so a concurrent release either sees the bit (and takes the slow
+//! path, behind the mutex) or changed the word first (and the check sees
+//! its units). With the bit set, `cur` changes only under the mutex; the
+//! bit is cleared, under the mutex, when the queue empties. Waiter records
+//! live on the waiters' stacks in an intrusive doubly linked list (O(1)
+//! removal when a timed wait gives up).
+//!
+//! ## The waiter hand-shake
+//!
+//! Go's waiter blocks on a channel that the granter closes; here each
+//! record has an atomic `state` playing that part, so that a grant may come
+//! before, during or after the park:
+//! - the waiter queues itself under the mutex (state `QUEUED`), unlocks,
+//!   and parks; its park callback CASes `QUEUED → PARKED`, and if that
+//!   fails (a grant came first) it does not park at all;
+//! - a granter, **under the mutex**, dequeues the record, sets `granted`,
+//!   and swaps the state to `WOKEN`; only if the old state was `PARKED`
+//!   does it ready the waiter (after unlocking). It never touches a record
+//!   after the swap unless the waiter is parked waiting for that ready;
+//! - a timed-out waiter's `on_timeout` CASes `PARKED → TIMEDOUT` and
+//!   readies it (or `QUEUED → TIMEDOUT` if it fires before the park, so
+//!   the waiter does not park); the waiter then takes the mutex: if a
+//!   grant came first it
+//!   keeps the units, else it leaves the queue and, if it was at the head
+//!   and units are free, grants the requests behind it (Go does the same
+//!   when a context ends).
+//!
+//! So exactly one party readies each park. The swap and CASes are AcqRel,
+//! so `granted` (written before the swap) is visible to the waiter.
+//!
+//! An acquire that does not wait never enters the scheduler (one that
+//! waits parks, which yields anyway).
+//!
+//! ## Misuse
+//!
+//! - `release` of more than is held panics with Go's message `semaphore:
+//!   released more than held`. Unsigned weights make Go's silent
+//!   negative-release bug impossible.
+//! - `acquire(n)` with `n` larger than the size could never succeed; Go
+//!   blocks until its context ends, here `acquire` panics naming the sizes
+//!   (and `acquire_timeout` waits out its timeout and fails, as Go does
+//!   with a context).
+
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::ptr;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use gort_runtime::{GRef, WaitReason, current_g, nanotime, park, ready};
+
+use crate::mutex::RawMutex;
+
+/// In `Semaphore::state`: the wait queue is non-empty.
+const QUEUE_BIT: u64 = 1 << 63;
+
+const QUEUED: u8 = 0;
+const PARKED: u8 = 1;
+const WOKEN: u8 = 2;
+const TIMEDOUT: u8 = 3;
+
+/// A queued `acquire`, on the waiter's stack.
+struct Waiter {
+    n: usize,
+    g: GRef,
+    /// The hand-shake word (module docs).
+    state: AtomicU8,
+    /// Set under the mutex when the units are granted.
+    granted: Cell<bool>,
+    /// Queue links, under the mutex.
+    prev: Cell<*const Waiter>,
+    next: Cell<*const Waiter>,
+    /// Link in a granter's list of waiters to ready.
+    ready_next: Cell<*const Waiter>,
+}
+
+impl Waiter {
+    fn new(n: usize) -> Waiter {
+        Waiter {
+            n,
+            g: current_g(),
+            state: AtomicU8::new(QUEUED),
+            granted: Cell::new(false),
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+            ready_next: Cell::new(ptr::null()),
+        }
+    }
+
+    /// The park callback: park only if no grant came first.
+    fn park_unless_granted(&self) -> bool {
+        self.state.compare_exchange(QUEUED, PARKED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+}
+
+/// The wait queue, behind the mutex.
+struct Inner {
+    head: *const Waiter,
+    tail: *const Waiter,
+}
+
+impl Inner {
+    /// # Safety
+    /// Mutex held; `w` is alive and not queued.
+    unsafe fn push_back(&mut self, w: *const Waiter) {
+        // SAFETY: guaranteed by the caller; queued records are alive.
+        unsafe {
+            (*w).prev.set(self.tail);
+            (*w).next.set(ptr::null());
+            match self.tail.as_ref() {
+                Some(t) => t.next.set(w),
+                None => self.head = w,
+            }
+        }
+        self.tail = w;
+    }
+
+    /// # Safety
+    /// Mutex held; `w` is queued.
+    unsafe fn remove(&mut self, w: *const Waiter) {
+        // SAFETY: guaranteed by the caller; queued records are alive.
+        unsafe {
+            let (p, n) = ((*w).prev.get(), (*w).next.get());
+            match p.as_ref() {
+                Some(p) => p.next.set(n),
+                None => self.head = n,
+            }
+            match n.as_ref() {
+                Some(n) => n.prev.set(p),
+                None => self.tail = p,
+            }
+        }
+    }
+
+    /// Grants queued requests from the head while they fit; returns those
+    /// whose owners are parked, linked through `ready_next`, to ready after
+    /// unlocking. Clears `QUEUE_BIT` if the queue empties. Go:
+    /// `notifyWaiters`.
+    ///
+    /// # Safety
+    /// Mutex held.
+    unsafe fn grant(&mut self, state: &AtomicU64, size: usize) -> *const Waiter {
+        let mut to_ready: *const Waiter = ptr::null();
+        // SAFETY: queued records are alive and ours under the mutex. After
+        // the swap we touch a record only if its owner is parked (it waits
+        // for our ready, so the record stays alive).
+        unsafe {
+            while let Some(w) = self.head.as_ref() {
+                // The queue is non-empty, so QUEUE_BIT is set and only the
+                // mutex holder changes `cur`.
+                let cur = (state.load(Ordering::Acquire) & !QUEUE_BIT) as usize;
+                if size - cur < w.n {
+                    // Not enough for the head: everyone behind it waits too.
+                    break;
+                }
+                state.fetch_add(w.n as u64, Ordering::AcqRel);
+                self.remove(w);
+                w.granted.set(true);
+                if w.state.swap(WOKEN, Ordering::AcqRel) == PARKED {
+                    w.ready_next.set(to_ready);
+                    to_ready = w;
+                }
+            }
+        }
+        if self.head.is_null() {
+            state.fetch_and(!QUEUE_BIT, Ordering::AcqRel);
+        }
+        to_ready
+    }
+}
+
+/// Readies a list returned by [`Inner::grant`].
+///
+/// # Safety
+/// The list was built under the mutex, which is now released.
+unsafe fn ready_all(mut w: *const Waiter) {
+    while !w.is_null() {
+        // SAFETY: each record's owner is parked waiting for our ready; read
+        // the link before readying, after which the record may vanish.
+        unsafe {
+            let next = (*w).ready_next.get();
+            ready((*w).g);
+            w = next;
+        }
+    }
+}
+
+/// A weighted semaphore, Go's `semaphore.Weighted`: bounds concurrent
+/// access to a resource, each caller taking a weight. See the module docs.
+///
+/// ```
+/// use std::sync::Arc;
+/// use gort_sync::Semaphore;
+///
+/// let workers = Arc::new(Semaphore::new(2));
+/// let mut hs = Vec::new();
+/// for i in 0..8 {
+///     workers.acquire(1); // at most 2 tasks at once
+///     let w = workers.clone();
+///     hs.push(gort_runtime::spawn(move || {
+///         let r = i * i;
+///         w.release(1);
+///         r
+///     }));
+/// }
+/// workers.acquire(2); // wait for everyone
+/// let sum: i32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+/// assert_eq!(sum, 140);
+/// ```
+pub struct Semaphore {
+    size: usize,
+    /// Units held, plus `QUEUE_BIT` (module docs).
+    state: AtomicU64,
+    mu: RawMutex,
+    inner: UnsafeCell<Inner>,
+}
+
+// SAFETY: `inner` (and the waiter records it reaches) is touched only
+// while holding `mu`; the records' owners stay parked or blocked on `mu`
+// while others may touch them (module docs).
+unsafe impl Sync for Semaphore {}
+// SAFETY: a Semaphore with waiters is borrowed by them and cannot move;
+// otherwise its raw pointers are null.
+unsafe impl Send for Semaphore {}
+
+/// The semaphore's mutex, held; unlocks on drop.
+struct Locked<'a> {
+    sem: &'a Semaphore,
+}
+
+impl Locked<'_> {
+    fn inner(&mut self) -> &mut Inner {
+        // SAFETY: we hold the mutex, and `&mut self` makes this reference
+        // the only one.
+        unsafe { &mut *self.sem.inner.get() }
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a Locked exists only while the mutex is held.
+        unsafe { self.sem.mu.unlock() }
+    }
+}
+
+impl Semaphore {
+    /// A semaphore with `size` units, all free. Go: `NewWeighted`.
+    ///
+    /// # Panics
+    /// If `size` does not fit in 63 bits.
+    pub const fn new(size: usize) -> Semaphore {
+        assert!((size as u64) < QUEUE_BIT, "semaphore: size too large");
+        Semaphore {
+            size,
+            state: AtomicU64::new(0),
+            mu: RawMutex::new(),
+            inner: UnsafeCell::new(Inner { head: ptr::null(), tail: ptr::null() }),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> Locked<'_> {
+        self.mu.lock(WaitReason::SyncMutexLock);
+        Locked { sem: self }
+    }
+
+    /// The total number of units.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Takes `n` units if nobody is queued and they are free: the lock-free
+    /// fast path, and all of `try_acquire`.
+    #[inline]
+    fn try_fast(&self, n: usize) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & QUEUE_BIT != 0 || self.size - (s as usize) < n {
+                return false;
+            }
+            match self.state.compare_exchange_weak(s, s + n as u64, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(cur) => s = cur,
+            }
+        }
+    }
+
+    /// Under the mutex, with the queue in `inner`: takes `n` units if the
+    /// queue is empty and they are free; otherwise leaves `QUEUE_BIT` set,
+    /// for the caller to queue (module docs).
+    fn try_slow(&self, inner: &Inner, n: usize) -> bool {
+        let s = self.state.fetch_or(QUEUE_BIT, Ordering::AcqRel);
+        if inner.head.is_null() && self.size - ((s & !QUEUE_BIT) as usize) >= n {
+            // Nobody queued and it fits: with the bit set only we change
+            // the word, so add and clear together.
+            self.state.fetch_add((n as u64).wrapping_sub(QUEUE_BIT), Ordering::AcqRel);
+            return true;
+        }
+        false
+    }
+
+    /// Undoes `try_slow`'s bit when the caller does not queue after all.
+    fn unmark_if_empty(&self, inner: &Inner) {
+        if inner.head.is_null() {
+            self.state.fetch_and(!QUEUE_BIT, Ordering::AcqRel);
+        }
+    }
+
+    /// Takes `n` units, waiting (FIFO) until they are free. Go: `Acquire`
+    /// (without a context).
+    ///
+    /// # Panics
+    /// If `n` exceeds the semaphore's size: such a request could never be
+    /// granted.
+    #[inline]
+    pub fn acquire(&self, n: usize) {
+        if !self.try_fast(n) {
+            self.acquire_slow(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn acquire_slow(&self, n: usize) {
+        let mut l = self.lock();
+        if n > self.size {
+            drop(l);
+            panic!(
+                "semaphore: acquire of {n} exceeds the semaphore's size {}: it could never succeed \
+                 (acquire at most the size)",
+                self.size
+            );
+        }
+        if self.try_slow(l.inner(), n) {
+            return;
+        }
+        let w = Waiter::new(n);
+        // SAFETY: mutex held; `w` stays in place until granted (we return
+        // only after the granter's swap, module docs).
+        unsafe { l.inner().push_back(&w) };
+        drop(l);
+        park(WaitReason::Semacquire, |_| w.park_unless_granted());
+        debug_assert!(w.granted.get());
+    }
+
+    /// Takes `n` units, waiting at most `timeout`; returns whether it got
+    /// them (on false the semaphore is unchanged). Like Go's `Acquire`
+    /// with a deadline context, except that units free right now are taken
+    /// even with a zero timeout.
+    pub fn acquire_timeout(&self, n: usize, timeout: Duration) -> bool {
+        if self.try_fast(n) {
+            return true;
+        }
+        let deadline = nanotime().saturating_add(timeout.as_nanos().min(i64::MAX as u128) as i64);
+        let mut l = self.lock();
+        if n > self.size || nanotime() >= deadline {
+            drop(l);
+            // A doomed request does not make others queue behind it; it
+            // just waits out the timeout (Go waits for its context).
+            let left = deadline - nanotime();
+            if left > 0 {
+                gort_runtime::sleep(Duration::from_nanos(left as u64));
+            }
+            return false;
+        }
+        if self.try_slow(l.inner(), n) {
+            return true;
+        }
+        let w = Waiter::new(n);
+        // SAFETY: mutex held; `w` stays in place until it is granted or
+        // leaves the queue below, and park_timeout returns only after
+        // `on_timeout` finished.
+        unsafe { l.inner().push_back(&w) };
+        drop(l);
+        crate::timed::park_until(
+            WaitReason::Semacquire,
+            deadline,
+            Self::on_timeout,
+            &w as *const Waiter as usize,
+            |_| w.park_unless_granted(),
+        );
+        if w.state.load(Ordering::Acquire) != TIMEDOUT {
+            return true; // granted (the granter is done with `w`)
+        }
+        // Woken by the timeout; a grant may still have come since.
+        let mut l = self.lock();
+        if w.granted.get() {
+            return true;
+        }
+        let inner = l.inner();
+        let was_head = ptr::eq(inner.head, &w);
+        // SAFETY: mutex held; not granted means still queued.
+        unsafe { inner.remove(&w) };
+        // If we blocked the head, the ones behind may fit now.
+        // SAFETY: mutex held.
+        let to_ready = if was_head { unsafe { inner.grant(&self.state, self.size) } } else { ptr::null() };
+        self.unmark_if_empty(l.inner());
+        drop(l);
+        // SAFETY: built under the mutex, now released.
+        unsafe { ready_all(to_ready) };
+        false
+    }
+
+    /// The deadline of a queued `acquire_timeout` passed: wake it unless a
+    /// grant came first. It may run before the waiter parked
+    /// ([`crate::timed`]); then it only marks the record, and the waiter
+    /// does not park.
+    fn on_timeout(arg: usize, _delay: i64) {
+        // SAFETY: `arg` is the waiter's record, alive until park_until
+        // returns, which waits for this callback.
+        let w = unsafe { &*(arg as *const Waiter) };
+        let mut s = w.state.load(Ordering::Acquire);
+        loop {
+            let next = match s {
+                QUEUED | PARKED => TIMEDOUT,
+                _ => return, // granted: the granter readies it, or it never parked
+            };
+            match w.state.compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(PARKED) => {
+                    // SAFETY: the CAS made us the one party to ready this park.
+                    unsafe { ready(w.g) };
+                    return;
+                }
+                Ok(_) => return, // not parked yet: its CAS to PARKED now fails
+                Err(cur) => s = cur,
+            }
+        }
+    }
+
+    /// Takes `n` units if they are free and nobody is queued; never waits.
+    /// Go: `TryAcquire`.
+    #[inline]
+    pub fn try_acquire(&self, n: usize) -> bool {
+        self.try_fast(n)
+    }
+
+    /// Gives back `n` units and wakes the queued requests that now fit, in
+    /// order. Go: `Release`.
+    ///
+    /// # Panics
+    /// `semaphore: released more than held` if fewer than `n` are held.
+    #[inline]
+    pub fn release(&self, n: usize) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        while s & QUEUE_BIT == 0 && (s as usize) >= n {
+            match self.state.compare_exchange_weak(s, s - n as u64, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(cur) => s = cur,
+            }
+        }
+        self.release_slow(n);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_slow(&self, n: usize) {
+        let mut l = self.lock();
+        // Without the bit, fast paths may still change the word: CAS.
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if ((s & !QUEUE_BIT) as usize) < n {
+                drop(l);
+                panic!("semaphore: released more than held");
+            }
+            match self.state.compare_exchange_weak(s, s - n as u64, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(cur) => s = cur,
+            }
+        }
+        // SAFETY: mutex held.
+        let to_ready = unsafe { l.inner().grant(&self.state, self.size) };
+        drop(l);
+        // SAFETY: built under the mutex, now released.
+        unsafe { ready_all(to_ready) };
+    }
+
+    /// Units currently held (a snapshot, for diagnostics).
+    pub fn held(&self) -> usize {
+        (self.state.load(Ordering::Relaxed) & !QUEUE_BIT) as usize
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.state.load(Ordering::Relaxed);
+        f.debug_struct("Semaphore")
+            .field("size", &self.size)
+            .field("held", &((s & !QUEUE_BIT) as usize))
+            .field("queued", &(s & QUEUE_BIT != 0))
+            .finish()
+    }
+}

@@ -1,0 +1,199 @@
+//! `WaitGroup`: wait for a collection of goroutines (or threads) to finish.
+//!
+//! Go: sync/waitgroup.go (Go 1.25+, with `Go`).
+//!
+//! ## Algorithm
+//!
+//! One `AtomicU64` holds the counter in its high 32 bits (signed) and the
+//! number of waiters in its low 32 bits; waiters park on the runtime
+//! semaphore `sema`. `add` adds to the high half; when the counter reaches
+//! zero with waiters, the adder resets the whole state to 0 and releases
+//! the semaphore once per waiter. `wait` returns at once on a zero
+//! counter, else registers itself with a CAS on the low half and parks.
+//! Unlike Go's, the state keeps no synctest "bubble" bit: gort has no
+//! synctest.
+//!
+//! ## Misuse, as Go reports it
+//!
+//! These panic (recoverably) with Go's messages:
+//! - the counter going negative: `sync: negative WaitGroup counter`;
+//! - an `add` with positive delta racing a `wait` that is being released:
+//!   `sync: WaitGroup misuse: Add called concurrently with Wait`;
+//! - reusing the group (a new `add`) before every `wait` of the previous
+//!   round has returned: `sync: WaitGroup is reused before previous Wait
+//!   has returned`.
+//!
+//! ## Orderings
+//!
+//! Every `add` is an AcqRel read-modify-write of `state`, so a `done`
+//! happens-before the `add` that brings the counter to zero, which
+//! releases the semaphore, whose acquire in `wait` carries the edge to the
+//! waiter. A `wait` that sees a zero counter reads it with Acquire. So, as
+//! in Go, each `done` happens-before the `wait` it unblocks returns.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use gort_runtime::{JoinHandle, WaitReason, preempt_point, semacquire, semrelease};
+
+/// Waits for a collection of goroutines to finish, Go's `sync.WaitGroup`.
+/// Usable from goroutines and plain threads alike.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use gort_sync::WaitGroup;
+///
+/// let wg = Arc::new(WaitGroup::new());
+/// let sum = Arc::new(AtomicUsize::new(0));
+/// for i in 1..=10 {
+///     let sum = sum.clone();
+///     wg.go(move || {
+///         sum.fetch_add(i, Ordering::Relaxed);
+///     });
+/// }
+/// wg.wait();
+/// assert_eq!(sum.load(Ordering::Relaxed), 55);
+/// ```
+#[derive(Default)]
+pub struct WaitGroup {
+    /// Counter (high 32 bits, signed) and waiter count (low 32 bits).
+    state: AtomicU64,
+    sema: AtomicU32,
+}
+
+impl WaitGroup {
+    /// A wait group with a zero counter.
+    pub const fn new() -> WaitGroup {
+        WaitGroup { state: AtomicU64::new(0), sema: AtomicU32::new(0) }
+    }
+
+    /// Adds `delta`, which may be negative, to the counter; when it reaches
+    /// zero, every goroutine blocked in [`WaitGroup::wait`] is released.
+    /// Go: `Add`.
+    ///
+    /// Adds with a positive delta that start when the counter is zero must
+    /// happen before a `wait`: typically call `add` before starting the
+    /// goroutine, not inside it.
+    ///
+    /// # Panics
+    /// With Go's messages, if the counter goes negative or on the misuse
+    /// described in the module docs.
+    #[inline]
+    pub fn add(&self, delta: i32) {
+        let state = self
+            .state
+            .fetch_add((delta as i64 as u64) << 32, Ordering::AcqRel)
+            .wrapping_add((delta as i64 as u64) << 32);
+        let v = (state >> 32) as i32;
+        let w = state as u32;
+        if v < 0 {
+            misuse("sync: negative WaitGroup counter");
+        }
+        if w != 0 && delta > 0 && v == delta {
+            misuse("sync: WaitGroup misuse: Add called concurrently with Wait");
+        }
+        if v > 0 || w == 0 {
+            return;
+        }
+        self.release_waiters(state, w);
+    }
+
+    /// The counter just reached zero with `w` waiters: wake them all.
+    #[cold]
+    #[inline(never)]
+    fn release_waiters(&self, state: u64, w: u32) {
+        // Nobody may change the state now: the counter is zero, so no
+        // `wait` registers, and a concurrent `add` is the misuse below.
+        if self.state.load(Ordering::Acquire) != state {
+            panic!("sync: WaitGroup misuse: Add called concurrently with Wait");
+        }
+        // Reset the waiter count to 0 for the next round.
+        self.state.store(0, Ordering::Release);
+        for _ in 0..w {
+            semrelease(&self.sema, false);
+        }
+    }
+
+    /// Decrements the counter by one. Go: `Done`.
+    #[inline]
+    pub fn done(&self) {
+        self.add(-1);
+    }
+
+    /// Blocks until the counter is zero. Go: `Wait`.
+    ///
+    /// # Panics
+    /// `sync: WaitGroup is reused before previous Wait has returned` if an
+    /// `add` restarted the group before this wait could return.
+    #[inline]
+    pub fn wait(&self) {
+        let state = self.state.load(Ordering::Acquire);
+        if (state >> 32) as i32 != 0 {
+            self.wait_slow(state);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wait_slow(&self, mut state: u64) {
+        loop {
+            if (state >> 32) as i32 == 0 {
+                return;
+            }
+            // Increment the waiter count.
+            match self.state.compare_exchange_weak(state, state + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    preempt_point();
+                    semacquire(&self.sema, false, WaitReason::SyncWaitGroupWait);
+                    if self.state.load(Ordering::Acquire) != 0 {
+                        panic!("sync: WaitGroup is reused before previous Wait has returned");
+                    }
+                    return;
+                }
+                Err(cur) => state = cur,
+            }
+        }
+    }
+
+    /// The current counter, a racy snapshot for diagnostics (the text's
+    /// introspection extension).
+    pub fn count(&self) -> i32 {
+        (self.state.load(Ordering::Relaxed) >> 32) as i32
+    }
+
+    /// Calls `f` in a new goroutine, adding it to the group: `add(1)`, then
+    /// `done()` when `f` returns. Go 1.25's `WaitGroup.Go`. Returns the
+    /// goroutine's handle, which may be dropped.
+    ///
+    /// As in Go, if `f` panics the group is *not* marked done: a panic
+    /// must not let `wait` return as if the work had completed. Under the
+    /// default panic policy the unjoined goroutine's panic ends the process,
+    /// as Go's does (Go: TestIssue76126); if you join the handle and handle
+    /// the panic yourself, call [`WaitGroup::done`] for it.
+    pub fn go<F>(self: &Arc<Self>, f: F) -> JoinHandle<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.add(1);
+        let wg = self.clone();
+        gort_runtime::spawn(move || {
+            f();
+            wg.done();
+        })
+    }
+}
+
+/// Panics with Go's message, out of the inlined fast path.
+#[cold]
+#[inline(never)]
+fn misuse(msg: &'static str) -> ! {
+    panic!("{msg}")
+}
+
+impl std::fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.state.load(Ordering::Relaxed);
+        f.debug_struct("WaitGroup").field("count", &((s >> 32) as i32)).field("waiters", &(s as u32)).finish()
+    }
+}
