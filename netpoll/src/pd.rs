@@ -157,11 +157,11 @@ impl PollDesc {
                 // SAFETY: only the parker writes `g`, before the Release
                 // commit below; no unblocker reads it until that commit.
                 unsafe { *w.g.get() = Some(g) };
-                owner.waiters.fetch_add(1, Ordering::SeqCst);
+                owner.waiters.inc(self);
                 if w.state.compare_exchange(WAIT, PARKED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                     true
                 } else {
-                    owner.waiters.fetch_sub(1, Ordering::SeqCst);
+                    owner.waiters.dec(self);
                     false
                 }
             };
@@ -202,7 +202,7 @@ impl PollDesc {
     /// [`PollDesc::unblock`] for close and deadlines: readies the waiter.
     pub(crate) fn wake(&self, mode: Mode) {
         if let Some(g) = self.unblock(mode, false) {
-            self.owner().waiters.fetch_sub(1, Ordering::SeqCst);
+            self.owner().waiters.dec(self);
             // SAFETY: unblock handed us the parked G; we are its one waker.
             unsafe { gort_runtime::ready(g) };
         }

@@ -21,7 +21,11 @@
 //!   Registration goes through a cloned [`mio::Registry`], without the lock.
 //! - `waiters` counts goroutines parked on a socket of this poller (Go:
 //!   `netpollWaiters`): incremented before a parker's commit CAS (and
-//!   undone if it fails), decremented by whoever takes the G back out.
+//!   undone if it fails), decremented by whoever takes the G back out. It
+//!   is split into cache-line-padded shards chosen by descriptor address,
+//!   so parks on two CPUs do not bounce one line; a descriptor's
+//!   increments and decrements hit the same shard, so every shard stays
+//!   non-negative and a goroutine parked during `has_waiters` is seen.
 //!
 //! A runtime's poller is installed on first use through
 //! [`gort_runtime::install_poller`]; the boxed [`NetPoller`] shares its
@@ -52,7 +56,7 @@ pub(crate) struct PollerInner {
     /// 1 while a wake-up is pending (Go: `netpollWakeSig`).
     wake_sig: AtomicU32,
     /// Goroutines parked on sockets of this poller (Go: `netpollWaiters`).
-    pub(crate) waiters: AtomicIsize,
+    pub(crate) waiters: Waiters,
     /// Set when the runtime that owns the poller is dropped: sockets bound
     /// to it rebind to the runtime that next waits on them.
     dead: AtomicBool,
@@ -82,7 +86,7 @@ impl PollerInner {
             registry,
             wake_fd,
             wake_sig: AtomicU32::new(0),
-            waiters: AtomicIsize::new(0),
+            waiters: Waiters::default(),
             dead: AtomicBool::new(false),
             cache: PdCache::new(),
         })
@@ -139,7 +143,7 @@ impl PollerInner {
                 }
             }
         }
-        let mut delta = 0isize;
+        let mut delta = [0isize; SHARDS];
         for ev in events.iter() {
             let token = ev.token().0;
             if token as u64 == WAKE_TOKEN {
@@ -159,12 +163,14 @@ impl PollerInner {
             for (on, mode) in [(r, Mode::Read), (w, Mode::Write)] {
                 if on && let Some(g) = pd.unblock(mode, true) {
                     ready.push(g);
-                    delta += 1;
+                    delta[Waiters::shard(pd)] += 1;
                 }
             }
         }
-        if delta != 0 {
-            self.waiters.fetch_sub(delta, Ordering::SeqCst);
+        for (i, d) in delta.into_iter().enumerate() {
+            if d != 0 {
+                self.waiters.0[i].0.fetch_sub(d, Ordering::SeqCst);
+            }
         }
     }
 
@@ -175,6 +181,36 @@ impl PollerInner {
             // (counter full) means a wake-up is pending anyway.
             unsafe { libc::write(self.wake_fd.as_raw_fd(), (&raw const one).cast(), 8) };
         }
+    }
+}
+
+const SHARDS: usize = 8;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Shard(AtomicIsize);
+
+/// The sharded waiter count (module docs).
+#[derive(Default)]
+pub(crate) struct Waiters([Shard; SHARDS]);
+
+impl Waiters {
+    fn shard(pd: &PollDesc) -> usize {
+        (pd as *const PollDesc as usize >> 6) % SHARDS
+    }
+
+    /// One more goroutine parks on `pd`.
+    pub(crate) fn inc(&self, pd: &PollDesc) {
+        self.0[Self::shard(pd)].0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A goroutine parked on `pd` was taken out (or did not park).
+    pub(crate) fn dec(&self, pd: &PollDesc) {
+        self.0[Self::shard(pd)].0.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn any(&self) -> bool {
+        self.0.iter().any(|s| s.0.load(Ordering::SeqCst) > 0)
     }
 }
 
@@ -193,7 +229,7 @@ impl Poller for NetPoller {
     }
 
     fn has_waiters(&self) -> bool {
-        self.inner.waiters.load(Ordering::SeqCst) > 0
+        self.inner.waiters.any()
     }
 }
 

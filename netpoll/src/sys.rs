@@ -177,15 +177,46 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 }
 
 /// recv(2) into `buf`.
+///
+/// The hot syscalls go through `syscall(2)` rather than glibc's wrappers:
+/// those are thread-cancellation points and pay for enabling and disabling
+/// asynchronous cancellation around every call, which gort never uses (Go
+/// issues raw syscalls too).
+#[inline]
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
-    // SAFETY: buf is valid for writes of its length.
-    cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) }).map(|n| n as usize)
+    // SAFETY: recvfrom with a buffer valid for writes of its length and no
+    // address buffer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_recvfrom,
+            fd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            flags,
+            std::ptr::null_mut::<libc::sockaddr>(),
+            std::ptr::null_mut::<libc::socklen_t>(),
+        )
+    };
+    cvt(r).map(|n| n as usize)
 }
 
-/// send(2) from `buf`, without SIGPIPE.
+/// send(2) from `buf`, without SIGPIPE (see [`recv`] on `syscall(2)`).
+#[inline]
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for reads of its length.
-    cvt(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) }).map(|n| n as usize)
+    // SAFETY: sendto with a buffer valid for reads of its length and no
+    // address.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd,
+            buf.as_ptr(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            std::ptr::null::<libc::sockaddr>(),
+            0 as libc::socklen_t,
+        )
+    };
+    cvt(r).map(|n| n as usize)
 }
 
 /// recvfrom(2) into `buf`, filling `from`.
