@@ -275,3 +275,56 @@ pub(crate) fn current_key() -> usize {
 pub(crate) fn lookup(key: usize) -> Option<Arc<PollerInner>> {
     table().iter().find(|(k, _)| *k == key).map(|(_, p)| p.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Go: TestNetpollBreak. A poll blocked for 10 s returns promptly when
+    /// woken from another thread.
+    #[test]
+    fn netpoll_break_wakes_a_blocked_poll() {
+        let p = Arc::new(PollerInner::new().unwrap());
+        let p2 = p.clone();
+        let h = std::thread::spawn(move || {
+            let t = Instant::now();
+            p2.poll(Some(10_000_000_000), &mut Vec::new());
+            t.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        p.wake();
+        assert!(h.join().unwrap() < Duration::from_secs(5), "wake did not break the poll");
+        // The wake-up was consumed: a short blocking poll now times out.
+        let t = Instant::now();
+        p.poll(Some(20_000_000), &mut Vec::new());
+        assert!(t.elapsed() >= Duration::from_millis(20));
+    }
+
+    /// A wake-up seen by a non-blocking poll stays pending for the next
+    /// blocking one (the eventfd is level-triggered).
+    #[test]
+    fn nonblocking_poll_leaves_the_wake_up() {
+        let p = PollerInner::new().unwrap();
+        p.wake();
+        p.wake(); // coalesced
+        p.poll(Some(0), &mut Vec::new());
+        let t = Instant::now();
+        p.poll(Some(10_000_000_000), &mut Vec::new());
+        assert!(t.elapsed() < Duration::from_secs(5), "the wake-up was lost");
+    }
+
+    /// An event for a descriptor freed since carries a stale tag.
+    #[test]
+    fn stale_tokens_are_ignored() {
+        let p = PollerInner::new().unwrap();
+        let pd = p.cache.alloc(&p as *const PollerInner);
+        let token = pd.token();
+        assert!(PollDesc::from_token(token).is_some());
+        p.cache.free(pd);
+        assert!(PollDesc::from_token(token).is_none(), "stale token accepted");
+        let again = p.cache.alloc(&p as *const PollerInner);
+        assert!(std::ptr::eq(again, pd), "the cache reuses descriptors");
+        assert_ne!(again.token(), token);
+    }
+}
