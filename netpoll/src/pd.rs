@@ -42,9 +42,11 @@
 //! retries the syscall).
 
 use std::cell::UnsafeCell;
+use std::pin::pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use gort_runtime::timer::TimerNode;
 use gort_runtime::{GRef, WaitReason};
 
 use crate::poller::PollerInner;
@@ -165,10 +167,18 @@ impl PollDesc {
                     false
                 }
             };
-            if deadline != 0 {
-                let arg = self as *const PollDesc as usize | mode as usize;
-                gort_runtime::park_timeout(WaitReason::IoWait, deadline, on_deadline, arg, commit);
+            // The deadline timer is armed before the commit, not from the
+            // park callback: once the commit publishes the G, the G may run
+            // again elsewhere and drop the node. A timer that fires before
+            // the commit turns WAIT into NIL, so the commit fails and the
+            // goroutine does not park; the node's drop waits out a callback
+            // in flight.
+            if deadline == 0 {
+                gort_runtime::park(WaitReason::IoWait, commit);
             } else {
+                let node =
+                    pin!(TimerNode::new(on_deadline, self as *const PollDesc as usize | mode as usize));
+                node.as_ref().reset(deadline, 0);
                 gort_runtime::park(WaitReason::IoWait, commit);
             }
         }
@@ -212,9 +222,9 @@ impl PollDesc {
 /// The deadline timer of a parked wait: `arg` is the descriptor's address
 /// with the mode in bit 0 (descriptors are 64-byte aligned).
 fn on_deadline(arg: usize, _delay: i64) {
-    // SAFETY: the timer runs only while its wait is parked (park_timeout
-    // stops it before returning), and the socket keeps the descriptor bound
-    // until every operation on it has returned.
+    // SAFETY: the timer runs only between its arming in `block` and the
+    // drop of its node at the end of that wait, and the socket keeps the
+    // descriptor bound until every operation on it has returned.
     let pd = unsafe { &*((arg & !1) as *const PollDesc) };
     let mode = if arg & 1 == 0 { Mode::Read } else { Mode::Write };
     pd.wake(mode);
