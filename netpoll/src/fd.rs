@@ -23,10 +23,9 @@
 //! Each direction has an absolute deadline (nanotime, 0 for none; Go's
 //! `rd`/`wd`) and a per-operation timeout (std's `set_read_timeout`); an
 //! operation's deadline is the earlier of the two. A parked wait arms a
-//! runtime timer for it (a [`gort_runtime::timer::TimerNode`], see
-//! [`crate::pd`]); changing a
-//! deadline wakes the waiter, which re-checks and waits again with the new
-//! one. An expired deadline fails operations with `TimedOut` before they
+//! runtime timer ([`gort_runtime::timer::TimerNode`]) for it; changing a
+//! deadline wakes the waiter, which re-checks and waits again with the
+//! new one. An expired deadline fails operations with `TimedOut` before they
 //! try the syscall, as in Go.
 //!
 //! ## Close
