@@ -1,6 +1,91 @@
 //! gort-netpoll: the epoll netpoller and blocking-style sockets for gort.
 //!
-//! Will hold the `Poller` implementation on mio that `gort-runtime`'s
-//! scheduler blocks in when idle, and the `net` module: TCP, UDP and Unix
-//! sockets whose blocking calls park the calling goroutine (or block a
-//! plain thread) instead of stalling an M.
+//! Go: runtime/netpoll.go, runtime/netpoll_epoll.go, internal/poll, net.
+//!
+//! The sockets here ([`TcpListener`], [`TcpStream`], [`UdpSocket`],
+//! [`UnixListener`], [`UnixStream`], [`UnixDatagram`]) have std's API, and
+//! their blocking calls block only the calling goroutine: each call tries
+//! the non-blocking syscall first and, on `EAGAIN`, parks the goroutine on
+//! the socket's poll descriptor. The runtime's scheduler polls epoll
+//! ([`poller`](self) module) without blocking before it steals work, and
+//! one idle M blocks in it until the next timer; the goroutines whose
+//! sockets became ready run again. From a plain thread the same calls block
+//! the thread in poll(2), so the types work everywhere.
+//!
+//! Beyond std: Go's deadlines (`set_deadline`, `set_read_deadline`,
+//! `set_write_deadline`, absolute [`std::time::Instant`]s that also cut
+//! short a call already blocked), and `close(&self)`, Go's `Close`, which
+//! wakes every goroutine blocked on the socket with [`ErrClosed`]. Errors:
+//! a deadline or timeout gives `io::ErrorKind::TimedOut` ([`is_timeout`]);
+//! a closed socket gives [`ErrClosed`] ([`is_closed`]).
+//!
+//! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine),
+//! `poller` (epoll via mio, the `gort_runtime::poll::Poller`
+//! implementation), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop,
+//! waits, deadlines, close), `sys` (syscalls), then the socket types.
+
+#![warn(missing_docs)]
+
+mod fd;
+mod fd_mutex;
+mod pd;
+mod poller;
+mod sys;
+mod tcp;
+mod udp;
+mod unix;
+
+use std::fmt;
+use std::io;
+
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
+
+/// The error of an operation on a closed socket, or of one blocked when
+/// the socket was closed: Go's `net.ErrClosed`, "use of closed network
+/// connection". Its `io::ErrorKind` is `NotConnected`; test with
+/// [`is_closed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrClosed;
+
+impl fmt::Display for ErrClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("use of closed network connection")
+    }
+}
+
+impl std::error::Error for ErrClosed {}
+
+/// The error of an operation whose deadline or timeout passed: Go's
+/// `os.ErrDeadlineExceeded`, "i/o timeout", of kind `TimedOut`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrDeadlineExceeded;
+
+impl fmt::Display for ErrDeadlineExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("i/o timeout")
+    }
+}
+
+impl std::error::Error for ErrDeadlineExceeded {}
+
+/// Whether `e` reports a closed socket ([`ErrClosed`]), Go's
+/// `errors.Is(err, net.ErrClosed)`.
+pub fn is_closed(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|e| e.is::<ErrClosed>())
+}
+
+/// Whether `e` is a timeout (kind `TimedOut`, from a deadline, a timeout,
+/// or the OS).
+pub fn is_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut
+}
+
+pub(crate) fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, ErrClosed)
+}
+
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, ErrDeadlineExceeded)
+}

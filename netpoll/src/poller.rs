@@ -1,0 +1,330 @@
+//! The network poller: one epoll instance per runtime, which the scheduler
+//! polls without blocking before it steals work and blocks in when idle.
+//!
+//! Go: runtime/netpoll_epoll.go (`netpollinit`, `netpollopen`,
+//! `netpollclose`, `netpoll`, `netpollBreak`) and the waiter count of
+//! runtime/netpoll.go (`netpollWaiters`).
+//!
+//! - Built on mio's [`mio::Poll`]. Every socket is registered once, for
+//!   both directions, edge-triggered (mio registers `EPOLLIN | EPOLLOUT |
+//!   EPOLLRDHUP | EPOLLET`), and never re-armed.
+//! - A token is a [`PollDesc`] address tagged with its sequence number
+//!   (see [`crate::pd`]): an event for a descriptor that has been closed and
+//!   reused since carries the old tag and is ignored.
+//! - `wake` is Go's `netpollBreak`: an `eventfd` registered
+//!   *level-triggered* with token 0, written at most once until a blocking
+//!   poll consumes it (`wake_sig` coalesces). Level-triggered, as in Go, so
+//!   that a non-blocking poll that sees it does not swallow a wake-up meant
+//!   for the M about to block.
+//! - Only one thread polls at a time: the `mio::Poll` sits behind a mutex;
+//!   a blocking poll takes it, a non-blocking one skips if it is taken.
+//!   Registration goes through a cloned [`mio::Registry`], without the lock.
+//! - `waiters` counts goroutines parked on a socket of this poller (Go:
+//!   `netpollWaiters`): incremented before a parker's commit CAS (and
+//!   undone if it fails), decremented by whoever takes the G back out. It
+//!   is split into cache-line-padded shards chosen by descriptor address,
+//!   so parks on two CPUs do not bounce one line; a descriptor's
+//!   increments and decrements hit the same shard, so every shard stays
+//!   non-negative and a goroutine parked during `has_waiters` is seen.
+//!
+//! A runtime's poller is installed on first use through
+//! [`gort_runtime::install_poller`]; the boxed [`NetPoller`] shares its
+//! state ([`PollerInner`]) with the sockets bound to it, which find it again
+//! through a small table keyed by the installed box's address.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::Duration;
+
+use gort_runtime::GRef;
+use gort_runtime::poll::Poller;
+
+use crate::pd::{Mode, PdCache, PollDesc};
+
+/// Events taken per `epoll_wait` (Go: 128).
+const EVENTS: usize = 128;
+/// The token of the wake-up eventfd; a descriptor's token is never 0.
+const WAKE_TOKEN: u64 = 0;
+
+/// The state of one runtime's poller, shared with the sockets bound to it.
+pub(crate) struct PollerInner {
+    poll: Mutex<(mio::Poll, mio::Events)>,
+    registry: mio::Registry,
+    wake_fd: OwnedFd,
+    /// 1 while a wake-up is pending (Go: `netpollWakeSig`).
+    wake_sig: AtomicU32,
+    /// Goroutines parked on sockets of this poller (Go: `netpollWaiters`).
+    pub(crate) waiters: Waiters,
+    /// Set when the runtime that owns the poller is dropped: sockets bound
+    /// to it rebind to the runtime that next waits on them.
+    dead: AtomicBool,
+    /// The poll descriptors of sockets bound to this poller.
+    pub(crate) cache: PdCache,
+}
+
+impl PollerInner {
+    fn new() -> io::Result<PollerInner> {
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        // SAFETY: eventfd has no memory preconditions; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd was just created and is owned by nobody else.
+        let wake_fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: WAKE_TOKEN };
+        // SAFETY: both fds are open; `ev` is a valid event for the call.
+        let r = unsafe { libc::epoll_ctl(poll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PollerInner {
+            poll: Mutex::new((poll, mio::Events::with_capacity(EVENTS))),
+            registry,
+            wake_fd,
+            wake_sig: AtomicU32::new(0),
+            waiters: Waiters::default(),
+            dead: AtomicBool::new(false),
+            cache: PdCache::new(),
+        })
+    }
+
+    /// Whether the runtime owning this poller is gone.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// Registers `fd` for both directions, edge-triggered (Go:
+    /// `netpollopen`).
+    pub(crate) fn register(&self, fd: RawFd, token: usize) -> io::Result<()> {
+        self.registry.register(
+            &mut mio::unix::SourceFd(&fd),
+            mio::Token(token),
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        )
+    }
+
+    /// Removes `fd` from the interest list (Go: `netpollclose`). Needed even
+    /// right before close(2): a dup'd descriptor keeps the registration of
+    /// the open file alive.
+    pub(crate) fn deregister(&self, fd: RawFd) {
+        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&fd));
+    }
+
+    fn poll(&self, timeout_ns: Option<i64>, ready: &mut Vec<GRef>) {
+        let blocking = timeout_ns != Some(0);
+        let mut guard = if blocking {
+            self.poll.lock().unwrap_or_else(|e| e.into_inner())
+        } else {
+            match self.poll.try_lock() {
+                Ok(g) => g,
+                Err(TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(TryLockError::WouldBlock) => return,
+            }
+        };
+        let (poll, events) = &mut *guard;
+        // Go's rounding: under 1 ms waits 1 ms, and at most 1e9 ms.
+        let timeout = timeout_ns.map(|ns| match ns {
+            0 => Duration::ZERO,
+            ns => Duration::from_nanos(ns.clamp(1_000_000, 1_000_000_000 * 1_000_000) as u64),
+        });
+        loop {
+            match poll.poll(events, timeout) {
+                Ok(()) => break,
+                // A timed wait returns to the scheduler, which recomputes it.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && timeout.is_some() => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    eprintln!("gort: netpoll failed: epoll_wait: {e}");
+                    std::process::abort();
+                }
+            }
+        }
+        let mut delta = [0isize; SHARDS];
+        for ev in events.iter() {
+            let token = ev.token().0;
+            if token as u64 == WAKE_TOKEN {
+                if blocking {
+                    // Consume the wake-up; a non-blocking poll leaves it for
+                    // the M that blocks next (the eventfd is level-triggered).
+                    let mut buf = 0u64;
+                    // SAFETY: reads 8 bytes into a local u64 from our eventfd.
+                    unsafe { libc::read(self.wake_fd.as_raw_fd(), (&raw mut buf).cast(), 8) };
+                    self.wake_sig.store(0, Ordering::SeqCst);
+                }
+                continue;
+            }
+            let Some(pd) = PollDesc::from_token(token) else { continue };
+            let r = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+            let w = ev.is_writable() || ev.is_write_closed() || ev.is_error();
+            for (on, mode) in [(r, Mode::Read), (w, Mode::Write)] {
+                if on && let Some(g) = pd.unblock(mode, true) {
+                    ready.push(g);
+                    delta[Waiters::shard(pd)] += 1;
+                }
+            }
+        }
+        for (i, d) in delta.into_iter().enumerate() {
+            if d != 0 {
+                self.waiters.0[i].0.fetch_sub(d, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn wake(&self) {
+        if self.wake_sig.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+            let one = 1u64;
+            // SAFETY: writes 8 bytes from a local u64 to our eventfd. EAGAIN
+            // (counter full) means a wake-up is pending anyway.
+            unsafe { libc::write(self.wake_fd.as_raw_fd(), (&raw const one).cast(), 8) };
+        }
+    }
+}
+
+const SHARDS: usize = 8;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Shard(AtomicIsize);
+
+/// The sharded waiter count (module docs).
+#[derive(Default)]
+pub(crate) struct Waiters([Shard; SHARDS]);
+
+impl Waiters {
+    fn shard(pd: &PollDesc) -> usize {
+        (pd as *const PollDesc as usize >> 6) % SHARDS
+    }
+
+    /// One more goroutine parks on `pd`.
+    pub(crate) fn inc(&self, pd: &PollDesc) {
+        self.0[Self::shard(pd)].0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A goroutine parked on `pd` was taken out (or did not park).
+    pub(crate) fn dec(&self, pd: &PollDesc) {
+        self.0[Self::shard(pd)].0.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn any(&self) -> bool {
+        self.0.iter().any(|s| s.0.load(Ordering::SeqCst) > 0)
+    }
+}
+
+/// The poller a runtime owns (the `Box<dyn Poller>` it was given).
+pub(crate) struct NetPoller {
+    inner: Arc<PollerInner>,
+}
+
+impl Poller for NetPoller {
+    fn poll(&self, timeout_ns: Option<i64>, ready: &mut Vec<GRef>) {
+        self.inner.poll(timeout_ns, ready);
+    }
+
+    fn wake(&self) {
+        self.inner.wake();
+    }
+
+    fn has_waiters(&self) -> bool {
+        self.inner.waiters.any()
+    }
+}
+
+impl Drop for NetPoller {
+    fn drop(&mut self) {
+        self.inner.dead.store(true, Ordering::Release);
+        let key = self as *const NetPoller as usize;
+        let mut t = table();
+        t.retain(|(k, _)| *k != key);
+    }
+}
+
+/// Installed pollers by the address of their box.
+type Table = Vec<(usize, Arc<PollerInner>)>;
+
+fn table() -> std::sync::MutexGuard<'static, Table> {
+    static TABLE: Mutex<Table> = Mutex::new(Vec::new());
+    TABLE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn make_poller() -> Box<dyn Poller> {
+    let inner = match PollerInner::new() {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("gort: cannot create the network poller: {e}");
+            std::process::abort();
+        }
+    };
+    let b = Box::new(NetPoller { inner: inner.clone() });
+    table().push((&*b as *const NetPoller as usize, inner));
+    b
+}
+
+/// The identity of the current runtime's network poller (the address of
+/// its box), installing it on first use.
+#[inline]
+pub(crate) fn current_key() -> usize {
+    let p: &dyn Poller = gort_runtime::install_poller(make_poller);
+    p as *const dyn Poller as *const () as usize
+}
+
+/// The poller state behind `key` (a [`current_key`] value).
+pub(crate) fn lookup(key: usize) -> Option<Arc<PollerInner>> {
+    table().iter().find(|(k, _)| *k == key).map(|(_, p)| p.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Go: TestNetpollBreak. A poll blocked for 10 s returns promptly when
+    /// woken from another thread.
+    #[test]
+    fn netpoll_break_wakes_a_blocked_poll() {
+        let p = Arc::new(PollerInner::new().unwrap());
+        let p2 = p.clone();
+        let h = std::thread::spawn(move || {
+            let t = Instant::now();
+            p2.poll(Some(10_000_000_000), &mut Vec::new());
+            t.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        p.wake();
+        assert!(h.join().unwrap() < Duration::from_secs(5), "wake did not break the poll");
+        // The wake-up was consumed: a short blocking poll now times out.
+        let t = Instant::now();
+        p.poll(Some(20_000_000), &mut Vec::new());
+        assert!(t.elapsed() >= Duration::from_millis(20));
+    }
+
+    /// A wake-up seen by a non-blocking poll stays pending for the next
+    /// blocking one (the eventfd is level-triggered).
+    #[test]
+    fn nonblocking_poll_leaves_the_wake_up() {
+        let p = PollerInner::new().unwrap();
+        p.wake();
+        p.wake(); // coalesced
+        p.poll(Some(0), &mut Vec::new());
+        let t = Instant::now();
+        p.poll(Some(10_000_000_000), &mut Vec::new());
+        assert!(t.elapsed() < Duration::from_secs(5), "the wake-up was lost");
+    }
+
+    /// An event for a descriptor freed since carries a stale tag.
+    #[test]
+    fn stale_tokens_are_ignored() {
+        let p = PollerInner::new().unwrap();
+        let pd = p.cache.alloc(&p as *const PollerInner);
+        let token = pd.token();
+        assert!(PollDesc::from_token(token).is_some());
+        p.cache.free(pd);
+        assert!(PollDesc::from_token(token).is_none(), "stale token accepted");
+        let again = p.cache.alloc(&p as *const PollerInner);
+        assert!(std::ptr::eq(again, pd), "the cache reuses descriptors");
+        assert_ne!(again.token(), token);
+    }
+}

@@ -1,0 +1,385 @@
+//! TCP: [`TcpListener`] and [`TcpStream`], std's API with blocking calls
+//! that park the calling goroutine instead of its thread.
+//!
+//! Go: net/tcpsock.go, net/tcpsock_posix.go, net/sock_posix.go
+//! (`netFD.connect`), internal/poll/fd_unix.go (`Accept`).
+//!
+//! Like Go (and unlike std), streams have `TCP_NODELAY` set: small writes go
+//! out at once. A `write` writes the whole buffer unless an error (or a
+//! deadline) stops it, and concurrent writes on one stream do not
+//! interleave.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use crate::fd::NetFd;
+use crate::pd::Mode;
+use crate::sys::{self, RawAddr, cvt};
+
+/// A TCP listening socket. Go: `net.TCPListener`.
+///
+/// ```no_run
+/// use std::io::{Read, Write};
+/// let ln = gort_netpoll::TcpListener::bind("127.0.0.1:8080")?;
+/// loop {
+///     let (mut c, _) = ln.accept()?;
+///     gort_runtime::spawn(move || {
+///         let mut buf = [0u8; 4096];
+///         while let Ok(n @ 1..) = c.read(&mut buf) {
+///             if c.write_all(&buf[..n]).is_err() {
+///                 break;
+///             }
+///         }
+///     });
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpListener {
+    fd: NetFd,
+}
+
+/// A TCP connection. Go: `net.TCPConn`.
+pub struct TcpStream {
+    fd: NetFd,
+}
+
+impl TcpListener {
+    /// Binds to `addr` and listens, with the kernel's maximum backlog
+    /// (`somaxconn`, as Go). Names are resolved off the P. The first
+    /// resolved address that binds wins.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        sys::each_addr(addr, |a| {
+            let fd = sys::socket(sys::family(a), libc::SOCK_STREAM)?;
+            let raw = fd.as_raw_fd();
+            sys::setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+            let sa = RawAddr::from(a);
+            // SAFETY: sa is a valid address of its length.
+            cvt(unsafe { libc::bind(raw, sa.ptr(), sa.len) })?;
+            // SAFETY: listen on our own socket.
+            cvt(unsafe { libc::listen(raw, sys::listen_backlog()) })?;
+            Ok(TcpListener { fd: NetFd::new(fd) })
+        })
+    }
+
+    /// Waits for a connection. Fails with `TimedOut` after the deadline
+    /// ([`TcpListener::set_deadline`]) and with [`crate::ErrClosed`] once
+    /// the listener is closed, also when already waiting.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, addr) = self.fd.io(Mode::Read, |fd| {
+            let mut a = RawAddr::empty();
+            // SAFETY: a's storage and length describe a valid buffer.
+            let r = unsafe {
+                libc::accept4(fd, a.mut_ptr(), &mut a.len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            };
+            match cvt(r) {
+                // SAFETY: accept4 returned a new fd that nobody else owns.
+                Ok(n) => Ok((unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(n) }, a)),
+                // The peer went away before we took it: wait for the next.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        })?;
+        let s = TcpStream::from_fd(fd)?;
+        Ok((s, addr.to_socket_addr()?))
+    }
+
+    /// An endless iterator over accepted connections (std's `incoming`).
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with(sys::local_addr)
+    }
+
+    /// Sets (None: clears) the deadline of `accept`, Go's `SetDeadline`.
+    pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(Mode::Read, t)
+    }
+
+    /// Sets the IP time-to-live of accepted sockets.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.fd.with(|fd| sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int))
+    }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.fd.with(|fd| sys::getsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL).map(|v| v as u32))
+    }
+
+    /// The pending socket error, if any (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.with(sys::take_error)
+    }
+
+    /// A second handle on the same listening socket (a dup'd fd with its
+    /// own deadlines). Closing one handle does not close the other.
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(TcpListener { fd: NetFd::new(self.fd.with(sys::dup)?) })
+    }
+
+    /// Closes the listener now, Go's `Close`: goroutines blocked in
+    /// `accept` return [`crate::ErrClosed`]; the fd is released when they
+    /// have returned. Fails with `ErrClosed` if already closed. Dropping the
+    /// listener closes it too.
+    pub fn close(&self) -> io::Result<()> {
+        self.fd.close()
+    }
+}
+
+/// Iterator over [`TcpListener::accept`]'s connections.
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+impl TcpStream {
+    fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        sys::setsockopt(fd.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+        Ok(TcpStream { fd: NetFd::new(fd) })
+    }
+
+    /// Connects to `addr`, trying each resolved address in turn. Names
+    /// are resolved off the P; the connect itself parks until it completes.
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        sys::each_addr(addr, |a| TcpStream::connect_addr(a, None))
+    }
+
+    /// Connects to `addr`, failing with `TimedOut` after `timeout`.
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot set a 0 duration timeout"));
+        }
+        TcpStream::connect_addr(addr, Some(timeout))
+    }
+
+    /// Go: `netFD.connect`.
+    fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
+        let fd = sys::socket(sys::family(addr), libc::SOCK_STREAM)?;
+        let s = TcpStream::from_fd(fd)?;
+        let sa = RawAddr::from(addr);
+        // SAFETY: sa is a valid address of its length.
+        match cvt(unsafe { libc::connect(s.fd.raw(), sa.ptr(), sa.len) }) {
+            Ok(_) => return Ok(s),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => {}
+            Err(e) => return Err(e),
+        }
+        let deadline = timeout.map_or(0, |t| {
+            gort_runtime::nanotime().saturating_add(t.as_nanos().min(i64::MAX as u128) as i64)
+        });
+        let _h = s.fd.lock(Mode::Write)?;
+        loop {
+            s.fd.wait(Mode::Write, deadline)?;
+            match sys::getsockopt(s.fd.raw(), libc::SOL_SOCKET, libc::SO_ERROR)? {
+                libc::EINPROGRESS | libc::EALREADY | libc::EINTR => {}
+                0 | libc::EISCONN => {
+                    // Wake-ups may be spurious: connected only if it has a peer.
+                    if sys::peer_addr(s.fd.raw()).is_ok() {
+                        drop(_h);
+                        return Ok(s);
+                    }
+                }
+                e => return Err(io::Error::from_raw_os_error(e)),
+            }
+        }
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with(sys::peer_addr)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with(sys::local_addr)
+    }
+
+    /// Shuts down the read half, the write half, or both. After
+    /// `Shutdown::Write` the peer reads end-of-file; a goroutine blocked in
+    /// `read` on this stream after `Shutdown::Read` (or `Both`) returns 0.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.fd.with(|fd| sys::shutdown(fd, how))
+    }
+
+    /// Sets `TCP_NODELAY` (on by default, as in Go).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.fd.with(|fd| sys::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int))
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.fd.with(|fd| sys::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0))
+    }
+
+    /// Sets the IP time-to-live.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.fd.with(|fd| sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int))
+    }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.fd.with(|fd| sys::getsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL).map(|v| v as u32))
+    }
+
+    /// The pending socket error, if any (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.with(sys::take_error)
+    }
+
+    /// Reads without consuming (`MSG_PEEK`).
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.io(Mode::Read, |fd| sys::recv(fd, buf, libc::MSG_PEEK))
+    }
+
+    /// A second handle on the same connection (a dup'd fd with its own
+    /// deadlines and timeouts), as std's `try_clone`. Use one handle to
+    /// read and the other to write from two goroutines; `shutdown` on
+    /// either affects both; dropping one does not close the connection.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream { fd: NetFd::new(self.fd.with(sys::dup)?) })
+    }
+
+    /// Timeout of each `read` (None: none). A read that waits longer fails
+    /// with `TimedOut`. Zero is an error, as in std.
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.fd.set_timeout(Mode::Read, t)
+    }
+
+    /// Timeout of each `write`.
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.fd.set_timeout(Mode::Write, t)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.fd.timeout(Mode::Read)
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.fd.timeout(Mode::Write)
+    }
+
+    /// Sets both deadlines, Go's `SetDeadline`: reads and writes, also
+    /// those already blocked, fail with `TimedOut` from `t` on. A past `t`
+    /// fails them at once; None clears the deadlines.
+    pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
+        self.set_read_deadline(t)?;
+        self.set_write_deadline(t)
+    }
+
+    /// Go's `SetReadDeadline`.
+    pub fn set_read_deadline(&self, t: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(Mode::Read, t)
+    }
+
+    /// Go's `SetWriteDeadline`.
+    pub fn set_write_deadline(&self, t: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(Mode::Write, t)
+    }
+
+    /// Closes the connection now, Go's `Close`: goroutines blocked on it
+    /// return [`crate::ErrClosed`]; the fd is released when they have
+    /// returned. Fails with `ErrClosed` if already closed. Dropping the
+    /// stream closes it too.
+    pub fn close(&self) -> io::Result<()> {
+        self.fd.close()
+    }
+}
+
+impl Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.io(Mode::Read, |fd| sys::recv(fd, buf, 0))
+    }
+}
+
+impl Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.fd.write_all(buf, sys::send)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl From<std::net::TcpStream> for TcpStream {
+    /// Adopts a std stream (made non-blocking).
+    fn from(s: std::net::TcpStream) -> TcpStream {
+        let fd = OwnedFd::from(s);
+        let _ = sys::set_nonblocking(fd.as_raw_fd());
+        TcpStream { fd: NetFd::new(fd) }
+    }
+}
+
+impl From<std::net::TcpListener> for TcpListener {
+    /// Adopts a std listener (made non-blocking).
+    fn from(l: std::net::TcpListener) -> TcpListener {
+        let fd = OwnedFd::from(l);
+        let _ = sys::set_nonblocking(fd.as_raw_fd());
+        TcpListener { fd: NetFd::new(fd) }
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TcpStream");
+        if let Ok(a) = self.local_addr() {
+            d.field("addr", &a);
+        }
+        if let Ok(a) = self.peer_addr() {
+            d.field("peer", &a);
+        }
+        d.field("fd", &self.fd.raw()).finish()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TcpListener");
+        if let Ok(a) = self.local_addr() {
+            d.field("addr", &a);
+        }
+        d.field("fd", &self.fd.raw()).finish()
+    }
+}

@@ -1,0 +1,254 @@
+//! UDP: [`UdpSocket`], std's API with blocking calls that park the calling
+//! goroutine.
+//!
+//! Go: net/udpsock.go, net/udpsock_posix.go, internal/poll/fd_unix.go
+//! (`ReadFrom`, `WriteTo`).
+//!
+//! Each send is one datagram (one syscall that either sends all of it or
+//! fails); receives on one socket are serialised, as are sends.
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use crate::fd::NetFd;
+use crate::pd::Mode;
+use crate::sys::{self, RawAddr, cvt};
+
+/// A UDP socket. Go: `net.UDPConn`.
+///
+/// ```
+/// let a = gort_netpoll::UdpSocket::bind("127.0.0.1:0")?;
+/// let b = gort_netpoll::UdpSocket::bind("127.0.0.1:0")?;
+/// a.send_to(b"ping", b.local_addr()?)?;
+/// let mut buf = [0u8; 16];
+/// let (n, from) = b.recv_from(&mut buf)?;
+/// assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UdpSocket {
+    fd: NetFd,
+}
+
+impl UdpSocket {
+    /// Binds to `addr` (names resolved off the P).
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        sys::each_addr(addr, |a| {
+            let fd = sys::socket(sys::family(a), libc::SOCK_DGRAM)?;
+            let sa = RawAddr::from(a);
+            // SAFETY: sa is a valid address of its length.
+            cvt(unsafe { libc::bind(fd.as_raw_fd(), sa.ptr(), sa.len) })?;
+            Ok(UdpSocket { fd: NetFd::new(fd) })
+        })
+    }
+
+    /// Sets the default peer for `send` and filters `recv` to it.
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        sys::each_addr(addr, |a| {
+            let sa = RawAddr::from(a);
+            // SAFETY: sa is a valid address of its length.
+            self.fd.with(|fd| cvt(unsafe { libc::connect(fd, sa.ptr(), sa.len) }).map(drop))
+        })
+    }
+
+    /// Receives one datagram; returns its length and sender. A datagram
+    /// longer than `buf` is truncated.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let mut from = RawAddr::empty();
+        let n = self.fd.io(Mode::Read, |fd| sys::recv_from(fd, buf, 0, &mut from))?;
+        Ok((n, from.to_socket_addr()?))
+    }
+
+    /// Like `recv_from` without taking the datagram off the queue.
+    pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let mut from = RawAddr::empty();
+        let n = self.fd.io(Mode::Read, |fd| sys::recv_from(fd, buf, libc::MSG_PEEK, &mut from))?;
+        Ok((n, from.to_socket_addr()?))
+    }
+
+    /// Sends one datagram to `addr` (the first resolved address).
+    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+        let to = sys::resolve(addr)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to"))?;
+        let to = RawAddr::from(&to);
+        self.fd.io(Mode::Write, |fd| sys::send_to(fd, buf, &to))
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.io(Mode::Read, |fd| sys::recv(fd, buf, 0))
+    }
+
+    /// Like `recv` without taking the datagram off the queue.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.io(Mode::Read, |fd| sys::recv(fd, buf, libc::MSG_PEEK))
+    }
+
+    /// Sends one datagram to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.fd.io(Mode::Write, |fd| sys::send(fd, buf))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with(sys::local_addr)
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.with(sys::peer_addr)
+    }
+
+    /// Allows sending to broadcast addresses (`SO_BROADCAST`).
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.fd.with(|fd| sys::setsockopt(fd, libc::SOL_SOCKET, libc::SO_BROADCAST, on as libc::c_int))
+    }
+
+    /// Whether `SO_BROADCAST` is set.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.fd.with(|fd| sys::getsockopt(fd, libc::SOL_SOCKET, libc::SO_BROADCAST).map(|v| v != 0))
+    }
+
+    /// Sets the IP time-to-live.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.fd.with(|fd| sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int))
+    }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.fd.with(|fd| sys::getsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL).map(|v| v as u32))
+    }
+
+    /// Joins an IPv4 multicast group on the interface with address `iface`.
+    pub fn join_multicast_v4(&self, group: &Ipv4Addr, iface: &Ipv4Addr) -> io::Result<()> {
+        self.mreq_v4(libc::IP_ADD_MEMBERSHIP, group, iface)
+    }
+
+    /// Leaves an IPv4 multicast group.
+    pub fn leave_multicast_v4(&self, group: &Ipv4Addr, iface: &Ipv4Addr) -> io::Result<()> {
+        self.mreq_v4(libc::IP_DROP_MEMBERSHIP, group, iface)
+    }
+
+    fn mreq_v4(&self, opt: libc::c_int, group: &Ipv4Addr, iface: &Ipv4Addr) -> io::Result<()> {
+        let m = libc::ip_mreq {
+            imr_multiaddr: libc::in_addr { s_addr: u32::from_ne_bytes(group.octets()) },
+            imr_interface: libc::in_addr { s_addr: u32::from_ne_bytes(iface.octets()) },
+        };
+        self.fd.with(|fd| {
+            // SAFETY: passes a pointer to a local ip_mreq and its size.
+            cvt(unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_IP,
+                    opt,
+                    (&raw const m).cast(),
+                    std::mem::size_of::<libc::ip_mreq>() as libc::socklen_t,
+                )
+            })
+            .map(drop)
+        })
+    }
+
+    /// Joins an IPv6 multicast group on interface index `iface`.
+    pub fn join_multicast_v6(&self, group: &Ipv6Addr, iface: u32) -> io::Result<()> {
+        let m = libc::ipv6_mreq {
+            ipv6mr_multiaddr: libc::in6_addr { s6_addr: group.octets() },
+            ipv6mr_interface: iface,
+        };
+        self.fd.with(|fd| {
+            // SAFETY: passes a pointer to a local ipv6_mreq and its size.
+            cvt(unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_ADD_MEMBERSHIP,
+                    (&raw const m).cast(),
+                    std::mem::size_of::<libc::ipv6_mreq>() as libc::socklen_t,
+                )
+            })
+            .map(drop)
+        })
+    }
+
+    /// The pending socket error, if any (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.with(sys::take_error)
+    }
+
+    /// A second handle on the same socket (a dup'd fd).
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        Ok(UdpSocket { fd: NetFd::new(self.fd.with(sys::dup)?) })
+    }
+
+    /// Timeout of each receive (None: none; zero is an error).
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.fd.set_timeout(Mode::Read, t)
+    }
+
+    /// Timeout of each send.
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.fd.set_timeout(Mode::Write, t)
+    }
+
+    /// The receive timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.fd.timeout(Mode::Read)
+    }
+
+    /// The send timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.fd.timeout(Mode::Write)
+    }
+
+    /// Sets both deadlines (Go's `SetDeadline`); see
+    /// [`crate::TcpStream::set_deadline`].
+    pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
+        self.set_read_deadline(t)?;
+        self.set_write_deadline(t)
+    }
+
+    /// Go's `SetReadDeadline`.
+    pub fn set_read_deadline(&self, t: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(Mode::Read, t)
+    }
+
+    /// Go's `SetWriteDeadline`.
+    pub fn set_write_deadline(&self, t: Option<Instant>) -> io::Result<()> {
+        self.fd.set_deadline(Mode::Write, t)
+    }
+
+    /// Closes the socket now (Go's `Close`); blocked calls return
+    /// [`crate::ErrClosed`].
+    pub fn close(&self) -> io::Result<()> {
+        self.fd.close()
+    }
+}
+
+impl From<std::net::UdpSocket> for UdpSocket {
+    /// Adopts a std socket (made non-blocking).
+    fn from(s: std::net::UdpSocket) -> UdpSocket {
+        let fd = OwnedFd::from(s);
+        let _ = sys::set_nonblocking(fd.as_raw_fd());
+        UdpSocket { fd: NetFd::new(fd) }
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("UdpSocket");
+        if let Ok(a) = self.local_addr() {
+            d.field("addr", &a);
+        }
+        d.field("fd", &self.fd.raw()).finish()
+    }
+}

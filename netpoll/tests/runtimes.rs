@@ -1,0 +1,77 @@
+//! Sockets shared between runtimes, and sockets that outlive theirs.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gort_netpoll::{TcpListener, TcpStream};
+use gort_runtime::Runtime;
+
+fn rt() -> Runtime {
+    Runtime::builder().max_procs(2).build().unwrap()
+}
+
+/// A socket bound to one runtime's poller, then used by a goroutine of
+/// another runtime, waits with a blocking poll instead (without stalling
+/// that runtime), and still works.
+#[test]
+fn socket_used_from_two_runtimes() {
+    let (a, b) = (rt(), rt());
+    let ln = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+    let addr = ln.local_addr().unwrap();
+    let ln2 = ln.clone();
+    // Runtime a's goroutine waits on the listener first: it binds to a.
+    let first = a.spawn(move || ln2.accept().map(|(s, _)| s));
+    std::thread::sleep(Duration::from_millis(20));
+    let c = TcpStream::connect(addr).unwrap();
+    let mut s = first.join().unwrap().unwrap();
+    // Runtime b's goroutines use the listener bound to a.
+    let ln3 = ln.clone();
+    let second = b.spawn(move || ln3.accept().map(|(s, _)| s));
+    std::thread::sleep(Duration::from_millis(20));
+    // Runtime b keeps running other goroutines while that one waits.
+    let ticks = b.block_on(|| {
+        let t = gort_runtime::spawn(|| {
+            let mut n = 0;
+            for _ in 0..10 {
+                gort_runtime::sleep(Duration::from_millis(1));
+                n += 1;
+            }
+            n
+        });
+        t.join().unwrap()
+    });
+    assert_eq!(ticks, 10);
+    let c2 = TcpStream::connect(addr).unwrap();
+    let s2 = second.join().unwrap().unwrap();
+    // Echo across: a's stream read by b's goroutine.
+    (&c).write_all(b"ping").unwrap();
+    let got = b.block_on(move || {
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).unwrap();
+        buf
+    });
+    assert_eq!(&got, b"ping");
+    drop((c2, s2));
+}
+
+/// After the runtime a socket is bound to is dropped, a goroutine of a new
+/// runtime rebinds it to its own poller.
+#[test]
+fn socket_outlives_its_runtime() {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = Arc::new(TcpStream::connect(ln.local_addr().unwrap()).unwrap());
+    let s = Arc::new(ln.accept().unwrap().0);
+    for round in 0..3u8 {
+        let r = rt();
+        let s2 = s.clone();
+        let h = r.spawn(move || {
+            let mut b = [0u8; 1];
+            (&*s2).read_exact(&mut b).map(|()| b[0])
+        });
+        std::thread::sleep(Duration::from_millis(20)); // the goroutine parks (binds) first
+        (&*c).write_all(&[round]).unwrap();
+        assert_eq!(h.join().unwrap().unwrap(), round);
+        drop(r);
+    }
+}
