@@ -51,7 +51,7 @@ pub(crate) fn register_runtime(s: &Sched) {
 }
 
 pub(crate) fn unregister_runtime(s: &Sched) {
-    RUNTIMES.lock().retain(|r| r.0 != s as *const Sched);
+    RUNTIMES.lock().retain(|r| !std::ptr::eq(r.0, s));
 }
 
 pub(crate) fn register_thread(g: &G) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{Slot, Wg, is_child};
 use gort_runtime::debug::{dump_string, goroutines};
 use gort_runtime::testing::LeakCheck;
-use gort_runtime::{Builder, Runtime, WaitReason, spawn, yield_now};
+use gort_runtime::{Builder, Runtime, WaitReason, spawn};
 
 fn wait_until(mut f: impl FnMut() -> bool) {
     let t = std::time::Instant::now();
