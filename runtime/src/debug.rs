@@ -46,6 +46,8 @@ pub struct Metrics {
     pub idle_procs: u32,
     /// Goroutines in the global run queue now.
     pub global_queue: usize,
+    /// G structures allocated (live goroutines plus cached dead ones).
+    pub gs_allocated: usize,
 }
 
 impl Sched {
@@ -65,6 +67,7 @@ impl Sched {
             spinning: self.nmspinning.load(Ordering::Relaxed),
             idle_procs: self.npidle.load(Ordering::Relaxed),
             global_queue: self.runq.len(),
+            gs_allocated: self.allgs.lock().len(),
             ..Metrics::default()
         };
         for p in self.procs.iter() {

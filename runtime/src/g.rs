@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, At
 use crate::local::Locals;
 use crate::lock::Note;
 use crate::sched::Sched;
-use crate::spawn::Runnable;
+use crate::spawn::TaskRef;
 use crate::stack::GStack;
 
 /// The coroutine a goroutine runs in.
@@ -207,7 +207,10 @@ pub struct G {
 /// The owner-only part of a G (see the module docs).
 pub(crate) struct GInner {
     /// The goroutine's function, until it first runs.
-    pub(crate) entry: Option<Arc<dyn Runnable>>,
+    pub(crate) entry: Option<TaskRef>,
+    /// The goroutine finished owning its task block (its handle was gone):
+    /// the scheduler frees it with the G.
+    pub(crate) free_entry: bool,
     /// A stack taken at spawn time (`try_spawn`), else `None`.
     pub(crate) stack: Option<GStack>,
     /// Requested stack size; 0 means the runtime's default.
@@ -251,6 +254,7 @@ impl G {
             locals: UnsafeCell::new(Locals::default()),
             inner: UnsafeCell::new(GInner {
                 entry: None,
+                free_entry: false,
                 stack: None,
                 stack_size: 0,
                 yielder: std::ptr::null(),

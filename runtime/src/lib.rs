@@ -78,6 +78,7 @@ mod g;
 mod local;
 mod lock;
 mod m;
+mod mcache;
 mod p;
 pub mod panic;
 pub mod park;

@@ -56,9 +56,9 @@ pub(crate) fn word(mid: u32, state: u64) -> u64 {
 /// How many dead Gs a P keeps for reuse (Go: 64 before spilling).
 const GFREE_MAX: usize = 64;
 
-/// How many dead Gs the global cache keeps; beyond that they are freed, so
-/// a burst of a million goroutines does not pin a million Gs.
-const GFREE_GLOBAL_MAX: usize = 4096;
+/// How many dead Gs the global cache keeps when sysmon trims it (once a
+/// second), so a burst of a million goroutines does not pin a million Gs.
+pub(crate) const GFREE_GLOBAL_KEEP: usize = 4096;
 
 /// Goroutine ids are taken from the global counter in batches (Go:
 /// `_GoidCacheBatch`).
@@ -103,6 +103,7 @@ pub(crate) struct P {
 #[derive(Default)]
 pub(crate) struct PLocal {
     pub(crate) stacks: StackCache,
+    pub(crate) mcache: crate::mcache::MCache,
     // Boxed on purpose: a G's address is its identity (GRef), so it must
     // not move when the vector grows.
     #[allow(clippy::vec_box)]
@@ -367,16 +368,7 @@ impl P {
         l.gfree.push(g);
         if l.gfree.len() >= GFREE_MAX {
             let spill = l.gfree.len() - GFREE_MAX / 2;
-            let mut freed = Vec::new();
-            {
-                let mut gl = sched.gfree.lock();
-                for g in l.gfree.drain(..spill) {
-                    if gl.len() < GFREE_GLOBAL_MAX { gl.push(g) } else { freed.push(g) }
-                }
-            }
-            for g in freed {
-                sched.allg_remove(&g);
-            }
+            sched.gfree.lock().extend(l.gfree.drain(..spill));
         }
     }
 

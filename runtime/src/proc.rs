@@ -211,7 +211,12 @@ fn lost_p(sched: &Sched, ml: &MLocal, g: GRef, r: CoroutineResult<Suspend, ()>) 
             let locked = inner.locked_m.take().is_some();
             inner.lock_count = 0;
             inner.name = None;
-            inner.entry = None;
+            if let Some(task) = inner.entry.take()
+                && std::mem::take(&mut inner.free_entry)
+            {
+                // SAFETY: the goroutine's run reported owning the block.
+                unsafe { task.dealloc(None) };
+            }
             inner.yielder = std::ptr::null();
             // SAFETY: every goroutine G is a leaked Box (spawn).
             let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
@@ -251,10 +256,12 @@ fn goroutine_main(y: &GYielder, g: GRef) {
         // SAFETY: as above; the borrow ends before any other access.
         let inner = unsafe { gp.inner() };
         inner.yielder = y as *const GYielder;
-        inner.entry.take().expect("goroutine has an entry")
+        inner.entry.expect("goroutine has an entry")
     };
-    entry.run();
-    drop(entry);
+    // SAFETY: the goroutine runs its task once.
+    let owned = unsafe { entry.run() };
+    // SAFETY: as above.
+    unsafe { gp.inner() }.free_entry = owned;
     crate::local::drop_locals(gp);
     // Come back to the scheduler (the depth stays 1).
     enter_to_suspend(m::current().expect("goroutine runs on an M"));
@@ -277,7 +284,13 @@ fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
     let locked = inner.locked_m.take();
     inner.lock_count = 0;
     inner.name = None;
-    inner.entry = None;
+    if let Some(task) = inner.entry.take()
+        && std::mem::take(&mut inner.free_entry)
+    {
+        // SAFETY: the goroutine's run reported owning the block; we hold p
+        // and its caches.
+        unsafe { task.dealloc(Some(&mut p.local().mcache)) };
+    }
     inner.yielder = std::ptr::null();
     // SAFETY: every goroutine G is a leaked Box (spawn), and nothing refers
     // to it any more: it is not queued, not parked, and not registered.

@@ -285,7 +285,9 @@ impl Runtime {
         // all if no goroutine holds one.
         for p in sched.procs.iter() {
             // SAFETY: no M runs, so no one else touches the P.
-            unsafe { p.local() }.stacks.flush(&sched.stacks);
+            let l = unsafe { p.local() };
+            l.stacks.flush(&sched.stacks);
+            crate::mcache::CENTRAL.flush(&mut l.mcache);
         }
         if sched.stacks.in_use() == 0 && sched.num_goroutine() == 0 {
             sched.stacks.release_all();

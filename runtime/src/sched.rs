@@ -516,6 +516,19 @@ impl Sched {
         idle.threads.push(handle);
     }
 
+    /// Frees dead Gs beyond what the global cache keeps (sysmon).
+    pub(crate) fn trim_gfree(&self) -> usize {
+        let freed: Vec<Box<crate::g::G>> = {
+            let mut gl = self.gfree.lock();
+            let keep = crate::p::GFREE_GLOBAL_KEEP.min(gl.len());
+            gl.drain(keep..).collect()
+        };
+        for g in &freed {
+            self.allg_remove(g);
+        }
+        freed.len()
+    }
+
     /// Wakes sysmon from its deep sleep (Go: `entersyscall_sysmon`).
     pub(crate) fn wake_sysmon(&self) {
         if self.sysmon_wait.load(Ordering::SeqCst) {

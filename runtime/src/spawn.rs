@@ -3,9 +3,9 @@
 //!
 //! Go: runtime/proc.go (`newproc`, `newproc1`, `gfget`).
 //!
-//! A spawn allocates one object, the task: the closure and the slot for its
-//! result, shared by the goroutine (as [`Runnable`]) and the [`JoinHandle`].
-//! The G itself comes from the P's free list. The new goroutine takes the
+//! A spawn allocates one block, the task: the closure and the slot for its
+//! result, shared by the goroutine and the [`JoinHandle`], from the P's
+//! allocation cache. The G itself comes from the P's free list. The new goroutine takes the
 //! spawner's `runnext` slot, as in Go, so a spawn-then-block hands the P
 //! straight to the child; it gets a stack only when it first runs.
 //!
@@ -15,43 +15,67 @@
 //! [`PanicPolicy`]: by default the process prints it and exits with status
 //! 2, as Go does for an unrecovered panic.
 
+use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, Location};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::g::{G, GRef, WaitReason, status};
+use crate::mcache::MCache;
 use crate::panic::{Panic, PanicPolicy};
 use crate::sched::Sched;
 use crate::stack::{GStack, StackError};
 
-/// The goroutine side of a task: run the closure once.
-pub(crate) trait Runnable: Send + Sync {
-    fn run(&self);
-}
-
 // Task state bits. DONE: the result is written. DETACHED: the handle is
-// gone (dropped or joined), so the goroutine owns the result. WAITING: a
-// joiner has parked and left its G in `waiter`.
+// gone (dropped or joined). WAITING: a joiner has parked and left its G in
+// `waiter`.
 const DONE: u32 = 1;
 const DETACHED: u32 = 2;
 const WAITING: u32 = 4;
 
-/// What a task's goroutine and its handle share. The state word decides
-/// who owns `result` and `waiter`:
-/// - `result` is written by the goroutine before it sets DONE (Release);
-///   after that, it belongs to the handle if the handle saw DONE first
-///   (Acquire), or to the goroutine if DETACHED was already set;
-/// - `waiter` is written by the joiner before it sets WAITING (from the
-///   park callback, so it is parked by then); the goroutine reads it after
-///   its DONE swap observes WAITING, and readies it.
-struct Packet<T> {
+/// A goroutine's task: its closure and its result slot, in one block from
+/// the P's [`MCache`](crate::mcache), shared by the goroutine and its
+/// [`JoinHandle`] without a reference count. The state word decides who
+/// owns what:
+/// - `result` is written by the goroutine before it sets DONE (AcqRel);
+///   afterwards it belongs to the handle if the handle had not set DETACHED,
+///   else to the goroutine;
+/// - `waiter` is written by a joiner before it sets WAITING, from its park
+///   callback (so it is parked by then); the goroutine reads it after its
+///   DONE swap observes WAITING, and readies it;
+/// - the block is freed by whichever side sets the second of DONE and
+///   DETACHED; the other side never touches it after its own swap (the
+///   goroutine, after readying a WAITING joiner, touches nothing either).
+#[repr(C)]
+struct Header {
     state: AtomicU32,
+    vtable: &'static TaskVTable,
+}
+
+/// The type-erased operations on a task block.
+struct TaskVTable {
+    /// Runs the closure and publishes the result; returns whether the
+    /// goroutine now owns the block (the handle was gone), in which case
+    /// it must `dealloc` it.
+    run: unsafe fn(NonNull<Header>) -> bool,
+    /// Drops what is left in the block and frees it.
+    dealloc: unsafe fn(NonNull<Header>, Option<&mut MCache>),
+}
+
+/// The part of a task the handle knows (no closure type).
+#[repr(C)]
+struct Packet<T> {
+    header: Header,
     waiter: UnsafeCell<Option<GRef>>,
     result: UnsafeCell<Option<Result<T, Panic>>>,
     policy: PanicPolicy,
 }
 
+/// A whole task; `repr(C)` so that a `*Task<F, T>` is a `*Packet<T>` is a
+/// `*Header`.
+#[repr(C)]
 struct Task<F, T> {
     packet: Packet<T>,
     f: UnsafeCell<Option<F>>,
@@ -59,88 +83,141 @@ struct Task<F, T> {
     name: Option<Arc<str>>,
 }
 
-// SAFETY: `f` is taken exactly once, by the goroutine, the only code that
-// touches it; `waiter` and `result` are handed over through `state` as the
-// Packet docs describe. F and T cross threads, hence the Send bounds.
-unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
+/// A goroutine's reference to its task (in its G until it runs).
+#[derive(Clone, Copy)]
+pub(crate) struct TaskRef(NonNull<Header>);
 
-impl<F, T> Runnable for Task<F, T>
+// SAFETY: a task is handed from the spawner to the goroutine and its
+// handle; its fields are protected by the state-word protocol above, and
+// F and T are Send (spawn's bounds).
+unsafe impl Send for TaskRef {}
+
+impl TaskRef {
+    /// Runs the task; true if the caller must then `dealloc` it.
+    ///
+    /// # Safety
+    /// Called once, by the task's goroutine.
+    pub(crate) unsafe fn run(self) -> bool {
+        // SAFETY: the block is alive (the goroutine holds its share).
+        let vt = unsafe { self.0.as_ref() }.vtable;
+        // SAFETY: forwarded.
+        unsafe { (vt.run)(self.0) }
+    }
+
+    /// Frees a task the goroutine owns (`run` returned true, or it never
+    /// ran).
+    ///
+    /// # Safety
+    /// The caller must own the block; it is unusable afterwards.
+    pub(crate) unsafe fn dealloc(self, cache: Option<&mut MCache>) {
+        // SAFETY: the block is alive until this call.
+        let vt = unsafe { self.0.as_ref() }.vtable;
+        // SAFETY: forwarded.
+        unsafe { (vt.dealloc)(self.0, cache) }
+    }
+}
+
+impl<F, T> Task<F, T>
 where
-    F: FnOnce() -> T + Send,
-    T: Send,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
 {
-    fn run(&self) {
-        // SAFETY: run is called once, by the goroutine; nothing else touches f.
-        let f = unsafe { (*self.f.get()).take() }.expect("task runs once");
+    const VTABLE: TaskVTable = TaskVTable { run: Self::run, dealloc: Self::dealloc };
+
+    /// # Safety
+    /// `h` is a live `Task<F, T>`, run once by its goroutine.
+    unsafe fn run(h: NonNull<Header>) -> bool {
+        // SAFETY: the header is the first field of the repr(C) task.
+        let task = unsafe { h.cast::<Task<F, T>>().as_ref() };
+        // SAFETY: only the goroutine touches `f`, once.
+        let f = unsafe { (*task.f.get()).take() }.expect("task runs once");
         let r = std::panic::catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| Panic::new(payload, self.id, self.name.clone()));
-        let pk = &self.packet;
+            .map_err(|payload| Panic::new(payload, task.id, task.name.clone()));
+        let pk = &task.packet;
         // SAFETY: before DONE is set, only the goroutine touches `result`.
         unsafe { *pk.result.get() = Some(r) };
-        let prev = pk.state.fetch_or(DONE, Ordering::AcqRel);
+        let prev = pk.header.state.fetch_or(DONE, Ordering::AcqRel);
         if prev & DETACHED != 0 {
-            // Nobody will read the result: it is ours to drop.
-            // SAFETY: DETACHED was set before our DONE: the handle is gone.
+            // The handle is gone: the result, and the block, are ours.
+            // SAFETY: DETACHED was set before our DONE.
             let r = unsafe { (*pk.result.get()).take() };
             if let Some(Err(p)) = r {
                 crate::panic::unobserved(p, pk.policy);
             }
-        } else if prev & WAITING != 0 {
-            // SAFETY: the joiner wrote `waiter` before setting WAITING, which
-            // our AcqRel swap observed; it is parked until we ready it.
+            return true;
+        }
+        if prev & WAITING != 0 {
+            // SAFETY: the joiner wrote `waiter` before setting WAITING,
+            // which our AcqRel swap observed; it is parked until readied.
             let w = unsafe { (*pk.waiter.get()).take() }.expect("WAITING implies a waiter");
-            // SAFETY: the joiner parked and only we can ready it (WAITING).
+            // SAFETY: the joiner parked; WAITING makes us its one waker.
+            // Nothing touches the block after this: the joiner frees it.
             unsafe { crate::park::ready(w) };
         }
+        false
     }
-}
 
-/// The handle side of a task, without the closure's type.
-trait Join<T>: Send + Sync {
-    fn packet(&self) -> &Packet<T>;
-}
-
-impl<F, T> Join<T> for Task<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    fn packet(&self) -> &Packet<T> {
-        &self.packet
+    /// # Safety
+    /// `h` is a live `Task<F, T>` owned by the caller.
+    unsafe fn dealloc(h: NonNull<Header>, cache: Option<&mut MCache>) {
+        let p = h.cast::<Task<F, T>>();
+        // SAFETY: the caller owns the live block; drop its fields in place
+        // (the closure if it never ran, the name, an untaken result).
+        unsafe { std::ptr::drop_in_place(p.as_ptr()) };
+        // SAFETY: the block came from CENTRAL.alloc with this layout.
+        unsafe { crate::mcache::CENTRAL.free(cache, p.cast(), Layout::new::<Task<F, T>>()) };
     }
 }
 
 /// An owned permission to wait for a goroutine's result. Dropping it
 /// detaches the goroutine.
 pub struct JoinHandle<T> {
-    task: Option<Arc<dyn Join<T>>>,
+    packet: Option<NonNull<Packet<T>>>,
     id: u64,
     name: Option<Arc<str>>,
 }
 
+// SAFETY: the handle only moves or reads T through the packet protocol;
+// sending or sharing it is like sending or sharing a T (std's JoinHandle
+// has the same bounds).
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: as above; `&JoinHandle` only reads the state word.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
+    fn packet(&self) -> &Packet<T> {
+        // SAFETY: while the handle holds the packet it has not set
+        // DETACHED, so the block is alive (the goroutine never frees it
+        // before DETACHED is set).
+        unsafe { self.packet.expect("a live handle has its task").as_ref() }
+    }
+
     /// Waits for the goroutine to finish and returns its result, or the
     /// panic that ended it. Parks a goroutine; blocks a plain thread.
     pub fn join(mut self) -> Result<T, Panic> {
-        let task = self.task.take().expect("a live handle has its task");
-        let pk = task.packet();
-        if pk.state.load(Ordering::Acquire) & DONE == 0 {
+        let pk = self.packet();
+        if pk.header.state.load(Ordering::Acquire) & DONE == 0 {
             crate::park::park(WaitReason::JoinWait, |g| {
                 // SAFETY: until WAITING is set only we touch `waiter`.
                 unsafe { *pk.waiter.get() = Some(g) };
                 // Stay parked unless the goroutine finished meanwhile.
-                pk.state.compare_exchange(0, WAITING, Ordering::AcqRel, Ordering::Acquire).is_ok()
+                pk.header.state.compare_exchange(0, WAITING, Ordering::AcqRel, Ordering::Acquire).is_ok()
             });
         }
-        let prev = pk.state.fetch_or(DETACHED, Ordering::AcqRel);
+        let prev = pk.header.state.fetch_or(DETACHED, Ordering::AcqRel);
         debug_assert!(prev & DONE != 0, "joined before the goroutine finished");
-        // SAFETY: DONE is set and we are the handle: the result is ours.
-        unsafe { (*pk.result.get()).take() }.expect("a finished task has a result")
+        // SAFETY: DONE was set before our DETACHED: the result and the
+        // block are ours.
+        let r = unsafe { (*pk.result.get()).take() }.expect("a finished task has a result");
+        let p = self.packet.take().expect("a live handle has its task");
+        // SAFETY: we own the block (above); nothing else refers to it.
+        unsafe { free_from_handle(p.cast()) };
+        r
     }
 
     /// Whether the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        self.task.as_ref().is_some_and(|t| t.packet().state.load(Ordering::Acquire) & DONE != 0)
+        self.packet().header.state.load(Ordering::Acquire) & DONE != 0
     }
 
     /// The goroutine's id.
@@ -156,18 +233,39 @@ impl<T> JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let Some(task) = self.task.take() else { return };
-        let pk = task.packet();
-        let prev = pk.state.fetch_or(DETACHED, Ordering::AcqRel);
-        if prev & DONE != 0 {
-            // Finished and never joined: the result is ours to drop.
-            // SAFETY: DONE was set before our DETACHED: the goroutine is
-            // done with `result`.
-            let r = unsafe { (*pk.result.get()).take() };
-            if let Some(Err(p)) = r {
-                crate::panic::unobserved(p, pk.policy);
-            }
+        let Some(p) = self.packet.take() else { return };
+        // SAFETY: as in `packet()`: alive until we set DETACHED.
+        let pk = unsafe { p.as_ref() };
+        let prev = pk.header.state.fetch_or(DETACHED, Ordering::AcqRel);
+        if prev & DONE == 0 {
+            return; // the goroutine frees the block when it finishes
         }
+        // Finished and never joined: the result and the block are ours.
+        // SAFETY: DONE was set before our DETACHED.
+        let r = unsafe { (*pk.result.get()).take() };
+        if let Some(Err(panic)) = r {
+            crate::panic::unobserved(panic, pk.policy);
+        }
+        // SAFETY: we own the block.
+        unsafe { free_from_handle(p.cast()) };
+    }
+}
+
+/// Frees a task block from the handle's side: into the current P's cache
+/// when on an M holding a P, else to the central lists.
+///
+/// # Safety
+/// The caller owns the block.
+unsafe fn free_from_handle(h: NonNull<Header>) {
+    match crate::proc::hold_p() {
+        Some(hold) => {
+            // SAFETY: the hold proves we own the P and its caches.
+            let cache = unsafe { &mut hold.p().local().mcache };
+            // SAFETY: forwarded from the caller.
+            unsafe { TaskRef(h).dealloc(Some(cache)) };
+        }
+        // SAFETY: forwarded from the caller.
+        None => unsafe { TaskRef(h).dealloc(None) },
     }
 }
 
@@ -271,9 +369,9 @@ where
     let hold = crate::proc::hold_p().filter(|h| std::ptr::eq(h.sched(), sched));
     let p = hold.as_ref().map(|h| h.p());
     let id = sched.next_goid(p);
-    let task = Arc::new(Task {
+    let task = Task {
         packet: Packet {
-            state: AtomicU32::new(0),
+            header: Header { state: AtomicU32::new(0), vtable: &Task::<F, T>::VTABLE },
             waiter: UnsafeCell::new(None),
             result: UnsafeCell::new(None),
             policy: sched.config.panic_policy,
@@ -281,8 +379,14 @@ where
         f: UnsafeCell::new(Some(f)),
         id,
         name: name.clone(),
-    });
-    let handle = JoinHandle { task: Some(task.clone()), id, name: name.clone() };
+    };
+    // SAFETY: with a hold we own p and its caches.
+    let cache = p.map(|p| unsafe { &mut p.local().mcache });
+    let block = crate::mcache::CENTRAL.alloc(cache, Layout::new::<Task<F, T>>()).cast::<Task<F, T>>();
+    // SAFETY: a fresh block with Task<F, T>'s layout, not yet shared.
+    unsafe { block.as_ptr().write(task) };
+    let entry = TaskRef(block.cast());
+    let handle = JoinHandle { packet: Some(block.cast()), id, name: name.clone() };
     // SAFETY: with a hold we own p.
     let gbox = p.and_then(|p| unsafe { p.gfget(&sched.gfree) }).unwrap_or_else(|| {
         let g = Box::new(G::new(false));
@@ -294,7 +398,8 @@ where
     {
         // SAFETY: the G is not published yet: we own it.
         let inner = unsafe { gbox.inner() };
-        inner.entry = Some(task);
+        inner.entry = Some(entry);
+        inner.free_entry = false;
         inner.stack = stack;
         inner.stack_size = stack_size;
         inner.name = name;

@@ -45,7 +45,7 @@ use crate::sys;
 pub(crate) const FORCE_PREEMPT_NS: i64 = 10_000_000;
 /// Poll the network if nobody has for this long.
 const NETPOLL_STALE_NS: i64 = 10_000_000;
-/// Release idle pooled stacks this often.
+/// Release idle pooled stacks, and trim the G and task caches, this often.
 const STACK_TRIM_NS: i64 = 1_000_000_000;
 
 /// sysmon's last observation of one P (Go: `sysmontick`).
@@ -150,8 +150,12 @@ fn run(sched: &Sched) {
         }
 
         if now - last_trim >= STACK_TRIM_NS {
+            // Give back what a burst left cached: idle stacks' pages, dead
+            // Gs and task blocks beyond the caches' steady-state sizes.
             last_trim = now;
             sched.stacks.trim();
+            sched.trim_gfree();
+            crate::mcache::CENTRAL.trim();
         }
         crate::debug::maybe_schedtrace(sched, now);
     }

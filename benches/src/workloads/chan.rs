@@ -3,10 +3,9 @@
 //! `skynet`, `pingpong` and `chan`; chan_bench.go's `select`), and mirrors
 //! it line by line.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::support::{Wg, report};
+use super::support::{report, wait_group};
 use gort::Chan;
 
 pub(crate) const WORKLOADS: &[(&str, fn())] =
@@ -68,7 +67,7 @@ fn pingpong() {
 /// chan_mpmc: `p` producers and as many consumers over one channel.
 fn chan_mpmc(n: usize, p: usize, cap: usize) {
     let ch = gort::chan::<usize>(cap);
-    let wg = Arc::new(Wg::new(p));
+    let wg = wait_group(p);
     let t = Instant::now();
     let per = n / p;
     for _ in 0..p {
@@ -80,7 +79,7 @@ fn chan_mpmc(n: usize, p: usize, cap: usize) {
         });
     }
     for _ in 0..p {
-        let (ch, wg) = (ch.clone(), wg.clone());
+        let (ch, wg) = (ch.clone(), wg);
         gort::go!(move || {
             for _ in 0..per {
                 ch.recv();
@@ -107,7 +106,7 @@ fn select_prodcons() {
     let (n, procs) = (1_000_000usize, 2usize);
     let myc = gort::chan::<usize>(128);
     let myclose = gort::chan::<bool>(0);
-    let wg = Arc::new(Wg::new(procs));
+    let wg = wait_group(procs);
     let per = n / procs;
     let t = Instant::now();
     for _ in 0..procs {
@@ -121,7 +120,7 @@ fn select_prodcons() {
                 }
             }
         });
-        let (c, close, wg) = (myc.clone(), myclose.clone(), wg.clone());
+        let (c, close, wg) = (myc.clone(), myclose.clone(), wg);
         gort::go!(move || {
             for _ in 0..per {
                 gort::select! {

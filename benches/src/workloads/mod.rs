@@ -28,7 +28,13 @@ pub(crate) fn names() -> Vec<&'static str> {
 pub(crate) fn run(name: &str, _procs: usize) {
     let f = all().into_iter().find(|(n, _)| *n == name).map(|(_, f)| f);
     match f {
-        Some(f) => gort::run(f),
+        Some(f) => {
+            gort::run(f);
+            // GORT_BENCH_METRICS=1: the runtime's counters, for diagnosis.
+            if std::env::var_os("GORT_BENCH_METRICS").is_some() {
+                eprintln!("{:#?}", gort::run(gort::debug::metrics));
+            }
+        }
         None => {
             eprintln!("unknown workload {name:?}");
             std::process::exit(2);

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::support::{Wg, report, rss_kb};
+use super::support::{report, rss_kb, wait_group};
 use gort::net::{TcpListener, TcpStream};
 
 pub(crate) const WORKLOADS: &[(&str, fn())] = &[("echo", echo), ("idleconn", idleconn)];
@@ -41,10 +41,9 @@ fn echo() {
     let ln = Arc::new(TcpListener::bind("127.0.0.1:0").expect("listen"));
     let addr = ln.local_addr().expect("addr");
     accept_loop(ln.clone(), serve_echo);
-    let wg = Arc::new(Wg::new(conns));
+    let wg = wait_group(conns);
     let t = Instant::now();
     for _ in 0..conns {
-        let wg = wg.clone();
         gort::go!(move || {
             let mut c = TcpStream::connect(addr).expect("dial");
             let msg = [0u8; 64];
@@ -76,8 +75,8 @@ fn idleconn() {
     let ln = TcpListener::bind("127.0.0.1:0").expect("listen");
     let addr = ln.local_addr().expect("addr");
     let before = rss_kb();
-    let ready = Arc::new(Wg::new(n));
-    let done = Arc::new(Wg::new(n));
+    let ready = wait_group(n);
+    let done = wait_group(n);
     let t = Instant::now();
     let mut child = std::process::Command::new(std::env::current_exe().expect("self"))
         .args(["--run", "idleconn"])
@@ -88,7 +87,7 @@ fn idleconn() {
         .expect("client process");
     for _ in 0..n {
         let (mut c, _) = ln.accept().expect("accept");
-        let (ready, done) = (ready.clone(), done.clone());
+        let (ready, done) = (ready, done);
         gort::go!(move || {
             let mut buf = [0u8; 5];
             c.read_exact(&mut buf).expect("read");
@@ -112,10 +111,10 @@ fn idleconn() {
 /// The client side of idleconn: n connections, one round trip each, held
 /// open until stdin closes.
 fn idleconn_client(addr: &str, n: usize) {
-    let ready = Arc::new(Wg::new(n));
+    let ready = wait_group(n);
     let conns: Vec<_> = (0..n).map(|_| Arc::new(TcpStream::connect(addr).expect("dial"))).collect();
     for c in &conns {
-        let (c, ready) = (c.clone(), ready.clone());
+        let (c, ready) = (c.clone(), ready);
         gort::go!(move || {
             let mut buf = [0u8; 5];
             (&*c).write_all(b"hello").expect("write");

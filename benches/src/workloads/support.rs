@@ -1,10 +1,8 @@
-//! Helpers shared by the workloads: the report line, RSS, and a minimal
-//! wait group on park/ready (until gort::sync's WaitGroup is used).
+//! Helpers shared by the workloads: the report line, RSS, wait groups.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gort::runtime::{GRef, Lock, WaitReason, park, ready};
+use gort::sync::WaitGroup;
 
 /// Prints `name ops elapsed_ns ns/op=X`, the anchors' format.
 pub(crate) fn report(name: &str, ops: u64, d: Duration) {
@@ -23,39 +21,11 @@ pub(crate) fn rss_kb() -> i64 {
         .unwrap_or(0)
 }
 
-/// Counts down to zero; `wait` parks until it gets there.
-pub(crate) struct Wg {
-    n: AtomicUsize,
-    waiter: Lock<Option<GRef>>,
-}
-
-impl Wg {
-    pub(crate) fn new(n: usize) -> Wg {
-        Wg { n: AtomicUsize::new(n), waiter: Lock::new(None) }
-    }
-
-    pub(crate) fn done(&self) {
-        if self.n.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let w = self.waiter.lock().take();
-            if let Some(w) = w {
-                // SAFETY: the waiter queued itself under the lock and parked;
-                // we took it out under the lock, so only we ready it.
-                unsafe { ready(w) };
-            }
-        }
-    }
-
-    pub(crate) fn wait(&self) {
-        let mut g = self.waiter.lock();
-        if self.n.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        *g = Some(gort::runtime::current_g());
-        let raw = g.leak();
-        park(WaitReason::SyncWaitGroupWait, |_| {
-            // SAFETY: we hold the lock (the guard was leaked above).
-            unsafe { raw.unlock() };
-            true
-        });
-    }
+/// A WaitGroup expecting `n` `done`s, shared by plain reference as Go's
+/// closures share `&wg` (no reference count to bounce between cores; it
+/// lives for the rest of the workload's process).
+pub(crate) fn wait_group(n: usize) -> &'static WaitGroup {
+    let wg: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    wg.add(i32::try_from(n).expect("WaitGroup count fits i32"));
+    wg
 }
