@@ -86,9 +86,12 @@ fn main() {
             let slot = Arc::new(Slot::new());
             let s = slot.clone();
             gort::spawn(move || s.take());
-            gort::sleep(Duration::from_millis(10));
-            // SAFETY: raising a signal at ourselves.
-            unsafe { libc::raise(libc::SIGQUIT) };
+            gort::spawn(|| {
+                // Let main reach its sleep first.
+                gort::sleep(Duration::from_millis(50));
+                // SAFETY: raising a signal at ourselves.
+                unsafe { libc::raise(libc::SIGQUIT) };
+            });
             gort::sleep(Duration::from_secs(10));
         }),
         other => {
