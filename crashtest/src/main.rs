@@ -82,6 +82,31 @@ fn main() {
             assert_eq!(h.join().unwrap(), 7);
             t.join().unwrap();
         }
+        "chan-deadlock" => gort::run(|| {
+            // Go's classic: everyone waits on a channel nobody will use.
+            let (a, b) = (gort::chan::<u32>(0), gort::chan::<u32>(0));
+            let (a2, b2) = (a.clone(), b.clone());
+            gort::Builder::new().name("ponger").spawn(move || b2.send(a2.recv().unwrap() + 1));
+            let mut sel = gort::chan::<u8>(1);
+            let sel2 = sel.clone();
+            gort::go!(move || {
+                gort::select! {
+                    recv(sel2) -> _ => {},
+                    recv(gort::chan::<u8>(0)) -> _ => {},
+                }
+            });
+            sel = gort::chan::<u8>(0); // the selector's channel is now unreachable
+            drop(sel);
+            b.recv(); // never: nobody sends on a
+        }),
+        "socket-is-no-deadlock" => gort::run(|| {
+            // Blocked on I/O with no timer armed: the network may still wake
+            // us (the test connects after a pause).
+            let ln = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            println!("{}", ln.local_addr().unwrap().port());
+            let h = gort::go!(move || ln.accept().map(|_| ()));
+            h.join().unwrap().unwrap();
+        }),
         "sigquit" => gort::run(|| {
             let slot = Arc::new(Slot::new());
             let s = slot.clone();

@@ -41,3 +41,33 @@ fn sigquit_dumps_goroutines_and_exits_2() {
     assert!(stderr.contains("[chan receive]:"), "{stderr}");
     assert!(stderr.contains("[sleep]:"), "{stderr}");
 }
+
+#[test]
+fn channel_deadlock_is_reported_with_wait_reasons() {
+    let (code, stderr) = run("chan-deadlock");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.starts_with("fatal error: all goroutines are asleep - deadlock!"), "{stderr}");
+    assert!(stderr.contains("[chan receive]:\n\tname: ponger"), "{stderr}");
+    assert!(stderr.contains("[select]:"), "{stderr}");
+    assert!(stderr.contains("[chan receive]:\ncreated at"), "{stderr}");
+}
+
+#[test]
+fn waiting_on_a_socket_is_no_deadlock() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gort-crashtest"))
+        .arg("socket-is-no-deadlock")
+        .env("GORT_MAXPROCS", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    // Every goroutine is parked and no timer is armed for this long; only
+    // the network can still wake the accept.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _conn = std::net::TcpStream::connect(("127.0.0.1", port.trim().parse::<u16>().unwrap())).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
