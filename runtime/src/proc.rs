@@ -603,26 +603,34 @@ impl Drop for PHold {
 }
 
 /// Enters the runtime from goroutine code (or nests inside runtime code),
-/// returning a hold on the M's P. None on a plain thread.
+/// returning a hold on the M's P; None on a plain thread, or when the M has
+/// no P (sysmon retook it while goroutine code ran: Go's "in a syscall"
+/// situation). Never suspends the caller, so it may be called with a
+/// primitive's lock held; callers take their P-less path on None (the
+/// global run queue, any P's timer heap, the central caches). The goroutine
+/// gives its M up at its next safe point ([`preempt_point`] or a suspend).
 /// Go: the `exitsyscall` fast path; see [`crate::p`] for the protocol.
 #[inline]
 pub(crate) fn hold_p() -> Option<PHold> {
     let ml = m::current()?;
-    if ml.depth.get() > 0 && ml.p().is_none() {
-        // Scheduler code on an M whose P was retaken (a park callback run
-        // after the loss): there is no P to use.
+    let p = ml.p()?;
+    let d = ml.depth.get();
+    if d > 0 {
+        ml.depth.set(d + 1);
+    } else if p.try_enter(ml.m.id, p::USER) {
+        ml.depth.set(1);
+    } else {
+        ml.set_p(None); // the stale P is someone else's now
         return None;
     }
-    enter_with(ml);
-    Some(PHold { ml: m::current().expect("still an M") as *const MLocal })
+    Some(PHold { ml: ml as *const MLocal })
 }
 
 /// Enters the runtime on the way back to the scheduler (a suspend, or the
-/// goroutine's return) and leaves the depth raised. Unlike [`hold_p`] this
-/// never requeues the goroutine when the P was retaken: the caller may hold
-/// a primitive's lock that only its park callback releases, so it must
-/// reach the scheduler; the M is then marked P-less and the scheduler
-/// finishes the request without a P (see `execute`).
+/// goroutine's return) and leaves the depth raised. When the P was retaken
+/// the M is marked P-less and the scheduler finishes the request without a
+/// P (`lost_p`): a park's callback still runs first, since it releases the
+/// primitive's lock.
 #[inline]
 fn enter_to_suspend(ml: &MLocal) {
     debug_assert_eq!(ml.depth.get(), 0, "suspend while holding the P");
@@ -633,52 +641,6 @@ fn enter_to_suspend(ml: &MLocal) {
         return;
     }
     ml.set_p(None);
-}
-
-#[inline]
-fn enter_with(ml: &MLocal) {
-    let d = ml.depth.get();
-    if d > 0 {
-        ml.depth.set(d + 1);
-        return;
-    }
-    if let Some(p) = ml.p()
-        && p.try_enter(ml.m.id, p::USER)
-    {
-        ml.depth.set(1);
-        return;
-    }
-    reenter_slow();
-}
-
-/// sysmon retook our P while goroutine code ran, and we are in a runtime
-/// call that needs one (not a suspend: see [`enter_to_suspend`]). Suspend
-/// to our M, which requeues us and stops (Go: `exitsyscallNoP`), and come
-/// back on whichever M picks us up; its P is in state USER when we resume,
-/// so try again.
-#[cold]
-#[inline(never)]
-fn reenter_slow() {
-    loop {
-        let ml = m::current().expect("reenter outside an M");
-        let g = ml.curg.get().expect("reenter outside a goroutine");
-        // SAFETY: g is the running goroutine.
-        let y = unsafe { g.get().inner() }.yielder;
-        // The scheduler side expects depth 1 after any suspend, and finds
-        // the M P-less (the stale P is someone else's now).
-        ml.depth.set(1);
-        ml.set_p(None);
-        // SAFETY: the yielder lives at the bottom of this goroutine's stack
-        // for its whole life.
-        unsafe { &*y }.suspend(Suspend::NoP);
-        let ml = m::current().expect("resumed on an M");
-        if let Some(p) = ml.p()
-            && p.try_enter(ml.m.id, p::USER)
-        {
-            ml.depth.set(1);
-            return;
-        }
-    }
 }
 
 /// Suspends the running goroutine with `req` (after entering the runtime).
@@ -725,20 +687,26 @@ pub fn cheaprandn(n: u32) -> u32 {
     ((cheaprand() as u64 * n as u64) >> 32) as u32
 }
 
-/// Yields if sysmon asked the running goroutine to (it ran 10 ms without a
-/// scheduling point). Runtime calls check this on entry; call it in long
-/// loops that make no runtime call. Free when not asked.
+/// A safe point: yields if sysmon asked the running goroutine to (it ran
+/// 10 ms without a scheduling point), and gives the M up if sysmon retook
+/// its P meanwhile (the goroutine is requeued and resumes on an M with a
+/// P). Every blocking runtime call starts with it; call it in long loops
+/// that make no runtime call. Costs a few loads when there is nothing to do.
 #[inline]
 pub fn preempt_point() {
     let Some(ml) = m::current() else { return };
     if ml.depth.get() != 0 || ml.curg.get().is_none() {
         return;
     }
-    if let Some(p) = ml.p()
-        && p.preempt.load(Ordering::Relaxed)
-    {
-        p.preempt.store(false, Ordering::Relaxed);
-        suspend(Suspend::Gosched);
+    match ml.p() {
+        Some(p) if p.status() == p::word(ml.m.id, p::USER) => {
+            if p.preempt.load(Ordering::Relaxed) {
+                p.preempt.store(false, Ordering::Relaxed);
+                suspend(Suspend::Gosched);
+            }
+        }
+        // Lost (or losing) the P: Go's exitsyscall slow path.
+        _ => suspend(Suspend::NoP),
     }
 }
 
@@ -782,9 +750,10 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
         let ml = m::current().expect("still an M");
         let fast = ml.p().is_some_and(|p| p.exit_syscall(mid));
         if !fast {
-            // The P was taken: get one back the slow way, then return to
-            // goroutine code.
-            drop(hold_p());
+            // The P was taken: get one back the slow way (an idle P, else
+            // wait in the global queue), then return to goroutine code.
+            ml.set_p(None);
+            suspend(Suspend::NoP);
         }
     }
     r

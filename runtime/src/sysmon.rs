@@ -32,7 +32,10 @@
 //!   goroutine into a thread of its own.
 //!
 //! A retake is a CAS on the P's ownership word (see [`crate::p`]); the old
-//! M notices at its next runtime call and requeues its goroutine.
+//! M notices when its goroutine next enters the runtime: runtime calls then
+//! take their P-less paths, and at the next safe point (`preempt_point`, a
+//! park, a yield, the goroutine's end) the goroutine is requeued and the M
+//! goes idle.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

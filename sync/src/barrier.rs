@@ -244,9 +244,9 @@ impl Barrier {
             true
         };
         match deadline {
-            None => park(WaitReason::Other, unlock),
-            Some(d) => crate::timed::park_until(
-                WaitReason::Other,
+            None => park(WaitReason::SyncBarrierWait, unlock),
+            Some(d) => gort_runtime::park_timeout(
+                WaitReason::SyncBarrierWait,
                 d,
                 Self::on_timeout,
                 &w as *const Waiter as usize,
@@ -303,10 +303,11 @@ impl Barrier {
     }
 
     /// The deadline of a waiting party passed. It may fire before the
-    /// party's park callback released the round lock ([`crate::timed`]):
+    /// party's park callback released the round lock (`park_timeout` arms
+    /// the timer before the callback runs):
     /// taking that lock waits for it, and the party is listed by then.
     fn on_timeout(arg: usize, _delay: i64) {
-        // SAFETY: `arg` is the waiter's record, alive until park_until
+        // SAFETY: `arg` is the waiter's record, alive until park_timeout
         // returns (which waits for this callback); the barrier is borrowed
         // by the waiter.
         let (w, b) = unsafe {

@@ -47,7 +47,6 @@ mod pool;
 mod rwlock;
 mod semaphore;
 mod singleflight;
-mod timed;
 mod value;
 mod waitgroup;
 

@@ -397,7 +397,7 @@ impl Semaphore {
         // `on_timeout` finished.
         unsafe { l.inner().push_back(&w) };
         drop(l);
-        crate::timed::park_until(
+        gort_runtime::park_timeout(
             WaitReason::Semacquire,
             deadline,
             Self::on_timeout,
@@ -428,10 +428,11 @@ impl Semaphore {
 
     /// The deadline of a queued `acquire_timeout` passed: wake it unless a
     /// grant came first. It may run before the waiter parked
-    /// ([`crate::timed`]); then it only marks the record, and the waiter
+    /// (`park_timeout` arms the timer before the callback runs); then it
+    /// only marks the record, and the waiter
     /// does not park.
     fn on_timeout(arg: usize, _delay: i64) {
-        // SAFETY: `arg` is the waiter's record, alive until park_until
+        // SAFETY: `arg` is the waiter's record, alive until park_timeout
         // returns, which waits for this callback.
         let w = unsafe { &*(arg as *const Waiter) };
         let mut s = w.state.load(Ordering::Acquire);
