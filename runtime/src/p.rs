@@ -53,6 +53,10 @@ pub(crate) fn word(mid: u32, state: u64) -> u64 {
     ((mid as u64) << 32) | state
 }
 
+/// The local run queue's capacity in Go (`len(p.runq)`): beyond it, half
+/// moves to the global queue.
+const LOCAL_RUNQ: usize = 256;
+
 /// How many dead Gs a P keeps for reuse (Go: 64 before spilling).
 const GFREE_MAX: usize = 64;
 
@@ -228,12 +232,16 @@ impl P {
     // ---- run queue (Go: runqput / runqget / runqsteal / runqempty) ----
 
     /// Queues `g`. With `next`, `g` takes the `runnext` slot and the
-    /// previous occupant moves to the tail of the queue.
+    /// previous occupant moves to the tail of the queue. A queue longer
+    /// than Go's 256 slots moves its older half to `global` (Go:
+    /// `runqputslow`): besides balancing load, this keeps the P working on
+    /// what it queued last, near depth-first for spawn trees, instead of
+    /// starting every old queued goroutine (and giving it a stack) first.
     ///
     /// # Safety
     /// The caller must own the P.
     #[inline]
-    pub(crate) unsafe fn runqput(&self, g: GRef, next: bool) {
+    pub(crate) unsafe fn runqput(&self, g: GRef, next: bool, global: &crossbeam_deque::Injector<GRef>) {
         let mut g = g;
         if next {
             // SeqCst: this publication is the submitter's side of the
@@ -245,7 +253,21 @@ impl P {
             }
         }
         // SAFETY: the caller owns the P.
-        unsafe { self.worker() }.push(g);
+        let w = unsafe { self.worker() };
+        w.push(g);
+        if w.len() > LOCAL_RUNQ {
+            self.runqputslow(w, global);
+        }
+    }
+
+    #[cold]
+    fn runqputslow(&self, w: &Worker<GRef>, global: &crossbeam_deque::Injector<GRef>) {
+        for _ in 0..LOCAL_RUNQ / 2 {
+            match w.pop() {
+                Some(g) => global.push(g),
+                None => break,
+            }
+        }
     }
 
     /// The next goroutine to run and whether it inherits the time slice
@@ -422,6 +444,7 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_deque::Injector;
 
     fn leak_g() -> GRef {
         GRef::from_ref(Box::leak(Box::new(G::new(false))))
@@ -435,7 +458,7 @@ mod tests {
         for i in 0..gs.len() {
             for g in &gs[..i] {
                 // SAFETY: the test owns the P.
-                unsafe { p.runqput(*g, false) };
+                unsafe { p.runqput(*g, false, &Injector::new()) };
             }
             for g in &gs[..i] {
                 // SAFETY: the test owns the P.
@@ -455,13 +478,30 @@ mod tests {
         let (a, b, c) = (leak_g(), leak_g(), leak_g());
         // SAFETY: the test owns the P.
         unsafe {
-            p.runqput(a, false);
-            p.runqput(b, true);
-            p.runqput(c, true); // b is kicked to the tail
+            let gq = Injector::new();
+            p.runqput(a, false, &gq);
+            p.runqput(b, true, &gq);
+            p.runqput(c, true, &gq); // b is kicked to the tail
             assert_eq!(p.runqget(), Some((c, true)));
             assert_eq!(p.runqget(), Some((a, false)));
             assert_eq!(p.runqget(), Some((b, false)));
         }
+    }
+
+    #[test]
+    fn a_full_queue_moves_its_older_half_to_the_global_queue() {
+        let p = P::new(0);
+        let gq = Injector::new();
+        let gs: Vec<_> = (0..LOCAL_RUNQ + 1).map(|_| leak_g()).collect();
+        for g in &gs {
+            // SAFETY: the test owns the P.
+            unsafe { p.runqput(*g, false, &gq) };
+        }
+        assert_eq!(gq.len(), LOCAL_RUNQ / 2);
+        // The oldest went global, in order; the newest stay local.
+        assert_eq!(gq.steal().success(), Some(gs[0]));
+        // SAFETY: the test owns the P.
+        assert_eq!(unsafe { p.runqget() }.map(|(g, _)| g), Some(gs[LOCAL_RUNQ / 2]));
     }
 
     // Go: TestSchedLocalQueueSteal
@@ -473,7 +513,7 @@ mod tests {
         for i in 0..gs.len() {
             for g in &gs[..i] {
                 // SAFETY: the test owns p1.
-                unsafe { p1.runqput(*g, false) };
+                unsafe { p1.runqput(*g, false, &Injector::new()) };
             }
             let mut seen = std::collections::HashSet::new();
             let mut stolen = 0;

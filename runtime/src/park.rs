@@ -229,7 +229,7 @@ pub unsafe fn ready(g: GRef) {
     match proc::hold_p() {
         Some(h) if std::ptr::eq(h.sched(), sched) => {
             // SAFETY: the hold proves we own the P.
-            unsafe { h.p().runqput(g, true) };
+            unsafe { h.p().runqput(g, true, &sched.runq) };
             drop(h);
             // runqput's swap is SeqCst: the submitter's side of the
             // spinning protocol.

@@ -170,7 +170,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
             ml.curg.set(None);
             gp.status.store(status::RUNNABLE, Ordering::Relaxed);
             // SAFETY: we hold our P.
-            unsafe { ml.p_unchecked().runqput(g, false) };
+            unsafe { ml.p_unchecked().runqput(g, false, &sched.runq) };
             Next::Schedule
         }
         CoroutineResult::Yield(Suspend::NoP) => no_p(sched, ml, g),

@@ -481,7 +481,7 @@ impl Sched {
                 }
                 for g in list.drain(..) {
                     // SAFETY: `p` is the P held by the calling M.
-                    unsafe { p.runqput(g, false) };
+                    unsafe { p.runqput(g, false, &self.runq) };
                 }
                 self.wakep_after_push();
             }

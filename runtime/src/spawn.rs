@@ -417,7 +417,7 @@ where
             let p = h.p();
             p.spawned.store(p.spawned.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             // SAFETY: the hold proves we own p.
-            unsafe { p.runqput(g, true) };
+            unsafe { p.runqput(g, true, &sched.runq) };
             drop(h);
             sched.wakep();
         }
