@@ -84,6 +84,7 @@ pub mod panic;
 pub mod park;
 pub mod poll;
 mod proc;
+mod pstatus;
 mod runtime;
 mod sched;
 pub mod sema;
@@ -92,6 +93,7 @@ mod spawn;
 pub mod stack;
 mod sys;
 mod sysmon;
+mod taskstate;
 pub mod testing;
 pub mod timer;
 

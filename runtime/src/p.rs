@@ -6,23 +6,8 @@
 //!
 //! ## Ownership word
 //!
-//! `status` packs the owning M's id (high 32 bits) with a state (low 32):
-//!
-//! | state     | meaning                                                     |
-//! |-----------|-------------------------------------------------------------|
-//! | `IDLE`    | on the idle list, or in hand-off to an M (`nextp`)          |
-//! | `RUNNING` | the owner M runs runtime code: the P cannot be taken        |
-//! | `USER`    | the owner M runs goroutine code: sysmon may retake the P    |
-//! | `SYSCALL` | the owner M is inside `gort::syscall`: retakable at once    |
-//!
-//! The owner moves `RUNNING -> USER` with a Release store before resuming a
-//! goroutine, and back with a CAS (`try_enter`, Go's `exitsyscall` fast
-//! path) whenever goroutine code calls into the runtime. sysmon retakes with
-//! a CAS `USER|SYSCALL -> IDLE`; since both sides CAS the same word, exactly
-//! one wins, and a lost P is noticed by the CAS failing. The owner's id in
-//! the word rules out ABA: only the owner ever writes its own id, and an M
-//! whose P was retaken cannot acquire a P without going through the
-//! scheduler, which clears its stale pointer first.
+//! `status` is the P's [`PStatus`](crate::pstatus): which M may use it,
+//! and whether sysmon may retake it. See that module for the protocol.
 //!
 //! ## Run queue
 //!
@@ -42,16 +27,7 @@ use crate::g::{G, GRef};
 use crate::stack::StackCache;
 use crate::timer::Timers;
 
-/// P states (low half of the status word).
-pub(crate) const IDLE: u64 = 0;
-pub(crate) const RUNNING: u64 = 1;
-pub(crate) const USER: u64 = 2;
-pub(crate) const SYSCALL: u64 = 3;
-
-#[inline]
-pub(crate) fn word(mid: u32, state: u64) -> u64 {
-    ((mid as u64) << 32) | state
-}
+pub(crate) use crate::pstatus::{IDLE, RUNNING, SYSCALL, USER, word};
 
 /// The local run queue's capacity in Go (`len(p.runq)`): beyond it, half
 /// moves to the global queue.
@@ -71,7 +47,7 @@ pub(crate) const GOID_BATCH: u64 = 16;
 /// A processor. See the module docs.
 pub(crate) struct P {
     pub(crate) id: usize,
-    status: AtomicU64,
+    status: crate::pstatus::PStatus,
     runnext: AtomicPtr<G>,
     runq: UnsafeCell<Worker<GRef>>,
     stealer: Stealer<GRef>,
@@ -131,7 +107,7 @@ impl P {
         let stealer = w.stealer();
         P {
             id,
-            status: AtomicU64::new(IDLE),
+            status: crate::pstatus::PStatus::new(),
             runnext: AtomicPtr::new(ptr::null_mut()),
             runq: UnsafeCell::new(w),
             stealer,
@@ -151,62 +127,39 @@ impl P {
         }
     }
 
-    // ---- ownership word ----
+    // ---- ownership word (see crate::pstatus) ----
 
-    /// The raw status word.
     #[inline]
     pub(crate) fn status(&self) -> u64 {
-        self.status.load(Ordering::Acquire)
+        self.status.get()
     }
-
-    /// Marks the P owned by `mid`, in runtime code. The caller took the P
-    /// from the idle list or was handed it.
     #[inline]
     pub(crate) fn acquire(&self, mid: u32) {
-        self.status.store(word(mid, RUNNING), Ordering::Release);
+        self.status.acquire(mid)
     }
-
-    /// Marks the P idle (the caller then puts it on the idle list).
     #[inline]
     pub(crate) fn release(&self) {
-        self.status.store(IDLE, Ordering::Release);
+        self.status.release()
     }
-
-    /// The owner goes back to goroutine code.
     #[inline]
     pub(crate) fn to_user(&self, mid: u32) {
-        self.status.store(word(mid, USER), Ordering::Release);
+        self.status.to_user(mid)
     }
-
-    /// The owner enters a known blocking call.
     #[inline]
     pub(crate) fn to_syscall(&self, mid: u32) -> bool {
-        self.status
-            .compare_exchange(word(mid, USER), word(mid, SYSCALL), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.status.to_syscall(mid)
     }
-
-    /// The owner comes back from goroutine code (`from` is USER or SYSCALL).
-    /// False if the P was retaken meanwhile.
     #[inline]
     pub(crate) fn try_enter(&self, mid: u32, from: u64) -> bool {
-        self.status
-            .compare_exchange(word(mid, from), word(mid, RUNNING), Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        self.status.try_enter(mid, from)
     }
-
-    /// The owner leaves a blocking call back to goroutine code; false if the
-    /// P was retaken meanwhile (Go: the `exitsyscall` fast path).
     #[inline]
     pub(crate) fn exit_syscall(&self, mid: u32) -> bool {
-        self.status
-            .compare_exchange(word(mid, SYSCALL), word(mid, USER), Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        self.status.exit_syscall(mid)
     }
-
-    /// sysmon's retake: succeeds only if the word still equals `seen`.
+    #[inline]
     pub(crate) fn try_retake(&self, seen: u64) -> bool {
-        self.status.compare_exchange(seen, IDLE, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        self.status.try_retake(seen)
     }
 
     /// Owner-only caches.

@@ -20,37 +20,23 @@ use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, Location};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use crate::g::{G, GRef, WaitReason, status};
 use crate::mcache::MCache;
 use crate::panic::{Panic, PanicPolicy};
 use crate::sched::Sched;
 use crate::stack::{GStack, StackError};
-
-// Task state bits. DONE: the result is written. DETACHED: the handle is
-// gone (dropped or joined). WAITING: a joiner has parked and left its G in
-// `waiter`.
-const DONE: u32 = 1;
-const DETACHED: u32 = 2;
-const WAITING: u32 = 4;
+use crate::taskstate::{Finished, TaskState};
 
 /// A goroutine's task: its closure and its result slot, in one block from
 /// the P's [`MCache`](crate::mcache), shared by the goroutine and its
 /// [`JoinHandle`] without a reference count. The state word decides who
-/// owns what:
-/// - `result` is written by the goroutine before it sets DONE (AcqRel);
-///   afterwards it belongs to the handle if the handle had not set DETACHED,
-///   else to the goroutine;
-/// - `waiter` is written by a joiner before it sets WAITING, from its park
-///   callback (so it is parked by then); the goroutine reads it after its
-///   DONE swap observes WAITING, and readies it;
-/// - the block is freed by whichever side sets the second of DONE and
-///   DETACHED; the other side never touches it after its own swap (the
-///   goroutine, after readying a WAITING joiner, touches nothing either).
+/// owns the result, the waiter slot and the block: see
+/// [`crate::taskstate`].
 #[repr(C)]
 struct Header {
-    state: AtomicU32,
+    state: TaskState,
     vtable: &'static TaskVTable,
 }
 
@@ -136,25 +122,28 @@ where
         let pk = &task.packet;
         // SAFETY: before DONE is set, only the goroutine touches `result`.
         unsafe { *pk.result.get() = Some(r) };
-        let prev = pk.header.state.fetch_or(DONE, Ordering::AcqRel);
-        if prev & DETACHED != 0 {
-            // The handle is gone: the result, and the block, are ours.
-            // SAFETY: DETACHED was set before our DONE.
-            let r = unsafe { (*pk.result.get()).take() };
-            if let Some(Err(p)) = r {
-                crate::panic::unobserved(p, pk.policy);
+        match pk.header.state.finish() {
+            Finished::Owned => {
+                // The handle is gone: the result, and the block, are ours.
+                // SAFETY: DETACHED was set before our DONE.
+                let r = unsafe { (*pk.result.get()).take() };
+                if let Some(Err(p)) = r {
+                    crate::panic::unobserved(p, pk.policy);
+                }
+                true
             }
-            return true;
+            Finished::WakeJoiner => {
+                // SAFETY: the joiner wrote `waiter` before setting WAITING,
+                // which our DONE observed; it is parked until readied.
+                let w = unsafe { (*pk.waiter.get()).take() }.expect("WAITING implies a waiter");
+                // SAFETY: the joiner parked; WAITING makes us its one
+                // waker. Nothing touches the block after this: the joiner
+                // frees it.
+                unsafe { crate::park::ready(w) };
+                false
+            }
+            Finished::Handed => false,
         }
-        if prev & WAITING != 0 {
-            // SAFETY: the joiner wrote `waiter` before setting WAITING,
-            // which our AcqRel swap observed; it is parked until readied.
-            let w = unsafe { (*pk.waiter.get()).take() }.expect("WAITING implies a waiter");
-            // SAFETY: the joiner parked; WAITING makes us its one waker.
-            // Nothing touches the block after this: the joiner frees it.
-            unsafe { crate::park::ready(w) };
-        }
-        false
     }
 
     /// # Safety
@@ -196,16 +185,16 @@ impl<T> JoinHandle<T> {
     /// panic that ended it. Parks a goroutine; blocks a plain thread.
     pub fn join(mut self) -> Result<T, Panic> {
         let pk = self.packet();
-        if pk.header.state.load(Ordering::Acquire) & DONE == 0 {
+        if !pk.header.state.is_done() {
             crate::park::park(WaitReason::JoinWait, |g| {
                 // SAFETY: until WAITING is set only we touch `waiter`.
                 unsafe { *pk.waiter.get() = Some(g) };
                 // Stay parked unless the goroutine finished meanwhile.
-                pk.header.state.compare_exchange(0, WAITING, Ordering::AcqRel, Ordering::Acquire).is_ok()
+                pk.header.state.wait()
             });
         }
-        let prev = pk.header.state.fetch_or(DETACHED, Ordering::AcqRel);
-        debug_assert!(prev & DONE != 0, "joined before the goroutine finished");
+        let done = pk.header.state.detach();
+        debug_assert!(done, "joined before the goroutine finished");
         // SAFETY: DONE was set before our DETACHED: the result and the
         // block are ours.
         let r = unsafe { (*pk.result.get()).take() }.expect("a finished task has a result");
@@ -217,7 +206,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        self.packet().header.state.load(Ordering::Acquire) & DONE != 0
+        self.packet().header.state.is_done()
     }
 
     /// The goroutine's id.
@@ -236,8 +225,7 @@ impl<T> Drop for JoinHandle<T> {
         let Some(p) = self.packet.take() else { return };
         // SAFETY: as in `packet()`: alive until we set DETACHED.
         let pk = unsafe { p.as_ref() };
-        let prev = pk.header.state.fetch_or(DETACHED, Ordering::AcqRel);
-        if prev & DONE == 0 {
+        if !pk.header.state.detach() {
             return; // the goroutine frees the block when it finishes
         }
         // Finished and never joined: the result and the block are ours.
@@ -371,7 +359,7 @@ where
     let id = sched.next_goid(p);
     let task = Task {
         packet: Packet {
-            header: Header { state: AtomicU32::new(0), vtable: &Task::<F, T>::VTABLE },
+            header: Header { state: TaskState::new(), vtable: &Task::<F, T>::VTABLE },
             waiter: UnsafeCell::new(None),
             result: UnsafeCell::new(None),
             policy: sched.config.panic_policy,
