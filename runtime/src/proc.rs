@@ -68,9 +68,19 @@ fn schedule(sched: &Sched, ml: &MLocal) {
             Next::Schedule => {
                 let locked = ml.m.locked_g.load(Ordering::Acquire);
                 if locked.is_null() && ml.p().is_none() {
-                    // Our P was retaken while a goroutine ran: go idle.
-                    if !sched.stopm(ml) {
-                        return;
+                    // Our P was retaken while a goroutine ran. Look for work
+                    // like any M: with an idle P if there is one (it may be
+                    // this M's turn to poll the network, or to block in the
+                    // poller for the I/O its goroutine just parked on), else
+                    // go idle: the Ms holding the Ps poll for them.
+                    let p = sched.pidleget(&mut sched.idle.lock());
+                    match p {
+                        Some(p) => sched.acquirep(ml, p),
+                        None => {
+                            if !sched.stopm(ml) {
+                                return;
+                            }
+                        }
                     }
                     continue;
                 }
