@@ -292,10 +292,13 @@ impl G {
     /// Records why the G is about to park, and when (to the coarse
     /// clock's few milliseconds: dumps show waits in minutes, and a precise
     /// clock read on every park is a measurable share of a channel hand-off).
+    /// A plain thread may park while sysmon sleeps deeply (its clock then
+    /// stale), so threads record the precise time instead.
     #[inline]
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         self.wait_reason.store(r as u8, Ordering::Relaxed);
-        self.wait_since.store(crate::sys::coarse_nanotime(), Ordering::Relaxed);
+        let now = if self.is_thread { crate::sys::nanotime() } else { crate::sys::coarse_nanotime() };
+        self.wait_since.store(now, Ordering::Relaxed);
     }
 
     /// The G runs again.

@@ -135,7 +135,10 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     let coro = coro.as_mut().expect("just created");
     ml.curg.set(Some(g));
     p.curg.store(g.0.as_ptr(), Ordering::Relaxed);
-    p.preempt.store(false, Ordering::Relaxed);
+    if !inherit && p.preempt.load(Ordering::Relaxed) {
+        // A fresh time slice: forget a request aimed at the previous one.
+        p.preempt.store(false, Ordering::Relaxed);
+    }
     p.resumetick.store(p.resumetick.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     // SAFETY: the scheduler owns the G until it resumes it.
     ml.guard.set(unsafe { gp.inner() }.guard);

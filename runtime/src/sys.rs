@@ -64,15 +64,25 @@ pub fn nanotime() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
-/// A cheap monotonic clock with the kernel tick's resolution (a few ms),
-/// on the same time base as [`nanotime`]. For timestamps only shown to
-/// humans.
+/// The clock sysmon keeps current (every round: at most 10 ms old while
+/// goroutines run), on [`nanotime`]'s time base; 0 before any sysmon ran.
+static COARSE_NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Records `now` as the coarse clock (sysmon, each round).
+#[inline]
+pub(crate) fn set_coarse_now(now: i64) {
+    COARSE_NOW.store(now, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A cheap clock for timestamps only shown to humans (how long a goroutine
+/// has waited, in dumps): one load, at most a sysmon round stale. Every
+/// park records one, so it must cost less than a clock read.
 #[inline]
 pub(crate) fn coarse_nanotime() -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec into the valid local `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    match COARSE_NOW.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => nanotime(),
+        t => t,
+    }
 }
 
 /// The system page size.

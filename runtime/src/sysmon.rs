@@ -109,6 +109,7 @@ fn run(sched: &Sched) {
             return;
         }
         let mut now = sys::nanotime();
+        sys::set_coarse_now(now);
         if sched.npidle.load(Ordering::SeqCst) == sched.nprocs && !crate::debug::schedtrace_on() {
             let guard = sched.idle.lock();
             if sched.npidle.load(Ordering::SeqCst) == sched.nprocs {
@@ -132,6 +133,7 @@ fn run(sched: &Sched) {
             return;
         }
         now = sys::nanotime();
+        sys::set_coarse_now(now);
 
         // Poll the network if nobody has for a while.
         let lastpoll = sched.lastpoll.load(Ordering::SeqCst);

@@ -320,6 +320,10 @@ impl Timers {
     /// `now == 0` means read the clock. Go: `timers.check`.
     #[inline]
     pub(crate) fn check(&self, now: i64) -> (i64, i64) {
+        // The common case, no timer on this P, without a call.
+        if self.wake_time() == 0 {
+            return (now, 0);
+        }
         let (now, next, _) = self.check_ran(now);
         (now, next)
     }
