@@ -132,7 +132,8 @@ fn timer_arm_stop(iters: u64) {
 
 fn micro(c: &mut Criterion) {
     let rt = runtime();
-    let benches: [(&str, fn(u64)); 9] = [
+    type Bench = (&'static str, fn(u64));
+    let benches: [Bench; 9] = [
         ("runtime/park_ready_round_trip", park_ready_round_trip),
         ("runtime/spawn_join", spawn_join),
         ("runtime/yield_now", yield_now),
@@ -152,5 +153,10 @@ fn micro(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, micro);
+criterion_group! {
+    #[allow(missing_docs)]
+    name = benches;
+    config = Criterion::default();
+    targets = micro
+}
 criterion_main!(benches);
