@@ -7,6 +7,8 @@
 //!
 //! The workload-level comparison with Go is the `gort-benches` program;
 //! these isolate single operations for regressions.
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -153,10 +155,5 @@ fn micro(c: &mut Criterion) {
     }
 }
 
-criterion_group! {
-    #[allow(missing_docs)]
-    name = benches;
-    config = Criterion::default();
-    targets = micro
-}
+criterion_group!(benches, micro);
 criterion_main!(benches);
