@@ -358,6 +358,8 @@ impl<R: SendSide> SendSide for Option<R> {
 pub struct RecvCase<'a, T> {
     c: Option<&'a HChan<T>>,
     slot: MaybeUninit<T>,
+    /// `slot` holds a received value that nobody has taken yet.
+    full: bool,
 }
 
 /// A send case of `select!`: its channel and the value, which the case
@@ -367,12 +369,14 @@ pub struct RecvCase<'a, T> {
 pub struct SendCase<'a, T> {
     c: Option<&'a HChan<T>>,
     val: ManuallyDrop<T>,
+    /// The case no longer owns `val`: it was sent, handed back, or
+    /// dropped. A spent case never fires again.
     moved: bool,
 }
 
 #[doc(hidden)]
 pub fn recv_case<R: RecvSide + ?Sized>(r: &R) -> RecvCase<'_, R::Elem> {
-    RecvCase { c: r.recv_hchan(), slot: MaybeUninit::uninit() }
+    RecvCase { c: r.recv_hchan(), slot: MaybeUninit::uninit(), full: false }
 }
 
 #[doc(hidden)]
@@ -391,16 +395,37 @@ impl<T> RecvCase<'_, T> {
 
     #[doc(hidden)]
     pub fn scase(&mut self) -> Scase {
+        // A value an earlier run received and nobody took (a dynamic
+        // select's result was leaked) is dropped before the slot is reused.
+        drop(self.take());
         Scase::new(self.c, self.slot.as_mut_ptr().cast(), false)
+    }
+
+    /// Records that `selectgo` chose this case: with `ok` it wrote a value
+    /// into the slot, which the case now owns.
+    pub(crate) fn commit(&mut self, ok: bool) {
+        self.full = ok;
+    }
+
+    /// The value the case received, if it still holds one.
+    pub(crate) fn take(&mut self) -> Option<T> {
+        // SAFETY: `full` is set only when selectgo wrote a value into slot,
+        // and cleared here as the value leaves.
+        std::mem::take(&mut self.full).then(|| unsafe { self.slot.assume_init_read() })
     }
 
     /// The case's result once `selectgo` chose it: the value, or `None` if
     /// the channel was closed.
     #[doc(hidden)]
     pub fn finish(&mut self, ok: bool) -> Option<T> {
-        // SAFETY: selectgo reports ok only when it wrote a value into slot,
-        // and each case is finished at most once.
-        ok.then(|| unsafe { self.slot.assume_init_read() })
+        self.commit(ok);
+        self.take()
+    }
+}
+
+impl<T> Drop for RecvCase<'_, T> {
+    fn drop(&mut self) {
+        drop(self.take());
     }
 }
 
@@ -428,20 +453,32 @@ impl<T> SendCase<'_, T> {
 
     #[doc(hidden)]
     pub fn scase(&mut self) -> Scase {
-        Scase::new(self.c, (&mut *self.val as *mut T).cast(), true)
+        // A spent case is a nil case: its value is gone.
+        let c = if self.moved { None } else { self.c };
+        Scase::new(c, (&mut *self.val as *mut T).cast(), true)
+    }
+
+    /// Records that `selectgo` chose this case: with `ok` the value was
+    /// moved into the channel (or a receiver), so the case no longer owns
+    /// it and never offers it again.
+    pub(crate) fn commit(&mut self, ok: bool) {
+        if ok {
+            self.moved = true;
+        }
     }
 
     /// The case's result once `selectgo` chose it.
     #[doc(hidden)]
     pub fn finish(&mut self, ok: bool) -> Result<(), SendError<T>> {
-        self.moved = true;
+        self.commit(ok);
         if ok {
-            Ok(()) // the receiver or the buffer has the value now
-        } else {
-            // SAFETY: the value was not moved (closed channel), and `moved`
-            // keeps Drop from dropping it again.
-            Err(SendError(unsafe { ManuallyDrop::take(&mut self.val) }))
+            return Ok(()); // the receiver or the buffer has the value now
         }
+        debug_assert!(!self.moved, "a send case finished twice");
+        self.moved = true;
+        // SAFETY: the value was not moved (closed channel), and `moved`
+        // keeps anyone from using or dropping it again.
+        Err(SendError(unsafe { ManuallyDrop::take(&mut self.val) }))
     }
 }
 
