@@ -237,21 +237,33 @@ impl<T> HChan<T> {
         Attempt::Block
     }
 
-    /// Removes and drops the buffered value, if any (Go:
-    /// `timerchandrain`). Returns whether there was one.
+    /// Removes and drops the oldest buffered value, if any (Go:
+    /// `timerchandrain`). Returns whether there was one. A sender parked on
+    /// the full buffer moves its value in, as for any receive, and is
+    /// readied.
     pub(crate) fn drain_one(&self) -> bool {
         self.hdr.lock.lock();
+        if self.hdr.qcount.load(Ordering::Relaxed) == 0 {
+            // SAFETY: we hold the lock.
+            unsafe { self.hdr.lock.unlock() };
+            return false;
+        }
         let mut v = MaybeUninit::<T>::uninit();
-        let got = self.hdr.qcount.load(Ordering::Relaxed) > 0
-            // SAFETY: we hold the lock; v is writable.
-            && matches!(unsafe { self.recv_locked(v.as_mut_ptr()) }, Attempt::Done(None));
+        // SAFETY: we hold the lock; v is writable.
+        let r = unsafe { self.recv_locked(v.as_mut_ptr()) };
         // SAFETY: we hold the lock.
         unsafe { self.hdr.lock.unlock() };
-        if got {
-            // SAFETY: Done wrote a value into v.
-            unsafe { v.assume_init_drop() };
+        let Attempt::Done(g) = r else {
+            unreachable!("a buffered value is always receivable");
+        };
+        if let Some(g) = g {
+            // SAFETY: recv_locked dequeued g's waiter under the lock.
+            unsafe { ready(g) };
         }
-        got
+        // SAFETY: Done wrote a value into v. It is dropped after the
+        // unlock: a destructor is user code.
+        unsafe { v.assume_init_drop() };
+        true
     }
 }
 
@@ -309,5 +321,62 @@ impl<T> Drop for HChan<T> {
             unsafe { ptr::drop_in_place(self.slot(i)) };
             i = if i + 1 == h.dataqsiz { 0 } else { i + 1 };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use crate::chan::chan;
+
+    /// A value that counts its drops, tagged to tell values apart.
+    struct D(u32, Arc<AtomicUsize>);
+
+    impl Drop for D {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Waits until `f` holds; panics after 10 s.
+    fn wait_for(what: &str, f: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn drain_one_moves_a_parked_senders_value_in_and_readies_it() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let c = chan::<D>(1);
+        c.send(D(1, n.clone())).unwrap();
+        let (tx, n2) = (c.clone(), n.clone());
+        let sender = std::thread::spawn(move || tx.send(D(2, n2)).is_ok());
+        wait_for("the sender to park", || !c.c.hdr.sendq.is_empty());
+        assert!(c.c.drain_one(), "a value was buffered");
+        assert_eq!(n.load(Ordering::SeqCst), 1, "the drained value is dropped once");
+        assert!(sender.join().unwrap(), "the parked sender completes");
+        let v = c.try_recv().expect("the sender's value is buffered");
+        assert_eq!(v.0, 2);
+        drop(v);
+        assert!(!c.c.drain_one(), "nothing left to drain");
+        assert_eq!(n.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn drain_one_drops_a_buffered_value() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let c = chan::<D>(2);
+        c.send(D(1, n.clone())).unwrap();
+        c.send(D(2, n.clone())).unwrap();
+        assert!(c.c.drain_one());
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        assert_eq!(c.try_recv().map(|v| v.0).ok(), Some(2), "FIFO: the oldest was drained");
+        assert!(!c.c.drain_one());
     }
 }
