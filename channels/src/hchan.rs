@@ -8,13 +8,22 @@
 //!
 //! - `qcount` values sit in `buf[recvx..]` (wrapping), `sendx` is the next
 //!   free slot; a slot outside that range is uninitialised.
-//! - At least one of `sendq`/`recvq` is empty, except while one goroutine
-//!   selects on both directions of the channel. For a buffered channel,
-//!   `qcount > 0` implies no parked receiver and `qcount < cap` implies no
-//!   parked sender.
+//! - A queued waiter is *completable* if it is a plain send or receive, or
+//!   a select case whose goroutine's select race nobody has won yet. A
+//!   losing select case (another case of its select completed) may linger
+//!   in a queue until its goroutine relocks the channel and unlinks it;
+//!   `dequeue` skips and unlinks such waiters. The invariants speak of
+//!   completable waiters only:
+//!   - at most one of `sendq`/`recvq` holds completable waiters, unless
+//!     they are all cases of one select on both directions of the channel;
+//!   - for a buffered channel, `qcount > 0` implies no completable
+//!     receiver, and a completable sender implies `qcount == cap` (an
+//!     operation queues only when it cannot proceed, and every transfer
+//!     serves a completable counterpart before the buffer).
 //! - Once `closed` is set it stays set, and both queues are empty: close
-//!   wakes every waiter. Buffered values survive close and are received
-//!   first.
+//!   unlinks every waiter and wakes the completable ones, and nothing
+//!   queues on a closed channel. Buffered values survive close and are
+//!   received first.
 //! - Values move, never clone: a transfer is a bitwise move from the
 //!   sender's slot (on its stack, or in the buffer) to the receiver's slot,
 //!   after which the source is treated as moved-from. Each value is
@@ -210,8 +219,10 @@ impl<T> HChan<T> {
                 // it; it treats the value as moved once state is DONE.
                 unsafe { ptr::copy_nonoverlapping(src, dst, 1) };
             } else {
-                // The buffer is full: take its head, and put the sender's
+                // The buffer is full (a completable sender implies it, see
+                // the module docs): take its head, and put the sender's
                 // value in the same slot, which becomes the tail (FIFO).
+                debug_assert_eq!(q, h.dataqsiz, "a parked sender on a buffer with room");
                 let i = h.recvx.get();
                 // SAFETY: slot i holds the oldest value (the buffer is
                 // full); src is the parked sender's value, as above.
