@@ -73,6 +73,9 @@ pub(crate) enum Attempt {
 /// lock, queue and order channels without knowing the element type.
 pub struct Header {
     pub(crate) lock: RawLock,
+    /// Live [`ChanRef`](crate::chanref::ChanRef)s of the channel (see
+    /// `chanref.rs`); not under `lock`.
+    pub(crate) refs: AtomicUsize,
     pub(crate) closed: AtomicBool,
     /// A timer channel (after/tick/Timer/Ticker): `len` and `cap` report 0.
     pub(crate) is_timer: bool,
@@ -91,7 +94,8 @@ pub struct Header {
 pub struct HChan<T> {
     pub(crate) hdr: Header,
     buf: Box<[UnsafeCell<MaybeUninit<T>>]>,
-    /// The timer of a timer channel (see `time.rs`); stopped first on drop.
+    /// The timer of a timer channel (see `time.rs`); the last `ChanRef`
+    /// stops it before the channel is dropped (see `chanref.rs`).
     pub(crate) timer: Option<std::pin::Pin<Box<crate::time::ChanTimer>>>,
 }
 
@@ -121,6 +125,7 @@ impl<T> HChan<T> {
         HChan {
             hdr: Header {
                 lock: RawLock::new(),
+                refs: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
                 is_timer,
                 dataqsiz: cap,
@@ -319,11 +324,11 @@ impl Header {
 
 impl<T> Drop for HChan<T> {
     fn drop(&mut self) {
-        // Stop the timer first: when `stop` returns its callback, which
-        // uses this channel, is not running and will not run.
-        if let Some(t) = &self.timer {
-            t.node.stop();
-        }
+        // The last ChanRef stopped the timer before creating `&mut self`.
+        debug_assert!(
+            self.timer.as_ref().is_none_or(|t| !t.node.is_armed()),
+            "a timer channel dropped armed"
+        );
         let h = &self.hdr;
         let (mut i, q) = (h.recvx.get(), h.qcount.load(Ordering::Relaxed));
         for _ in 0..q {

@@ -54,6 +54,7 @@
 //! `select`, `waitq`, `time`).
 
 mod chan;
+mod chanref;
 mod dynselect;
 mod error;
 mod hchan;
