@@ -135,7 +135,10 @@ impl<T> HChan<T> {
                 recvq: WaitQ::new(),
                 sendq: WaitQ::new(),
             },
-            buf: (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+            // Allocated, not written: O(1) whatever the capacity.
+            // SAFETY: `UnsafeCell<MaybeUninit<T>>` has no validity
+            // invariant, so uninitialised memory is a valid value of it.
+            buf: unsafe { Box::new_uninit_slice(cap).assume_init() },
             timer: None,
         }
     }
