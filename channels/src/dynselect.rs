@@ -112,7 +112,7 @@ pub struct Select<'a> {
     /// Scratch space reused by every run: the erased cases and the
     /// poll/lock orders.
     scases: Vec<Scase>,
-    order: Vec<u16>,
+    order: Vec<u32>,
 }
 
 impl<'a> Select<'a> {

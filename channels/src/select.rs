@@ -46,7 +46,10 @@ use crate::hchan::{Attempt, HChan, Header};
 use crate::ops::Wait;
 use crate::waitq::{CLOSED, DONE, Waiter};
 
-/// Go's limit on the number of cases (poll and lock orders are `u16`).
+/// Go's limit on the number of cases a [`Select`](crate::Select) may
+/// have (Go: `reflect.Select`'s, from its `uint16` poll and lock orders).
+/// gort's orders are `u32`, so the engine itself takes more: room for the
+/// timer case `select_timeout` adds to a full `Select`.
 pub(crate) const MAX_CASES: usize = 1 << 16;
 
 /// The locked attempt of one case, monomorphised for its element type.
@@ -98,7 +101,7 @@ impl Scase {
 }
 
 /// Locks each distinct channel once, in lock order. Go: `sellock`.
-fn sellock(cases: &[Scase], lockorder: &[u16]) {
+fn sellock(cases: &[Scase], lockorder: &[u32]) {
     let mut last: *const Header = std::ptr::null();
     for &i in lockorder {
         let c = cases[i as usize].c;
@@ -111,7 +114,7 @@ fn sellock(cases: &[Scase], lockorder: &[u16]) {
 
 /// Unlocks each distinct channel once, in reverse lock order. Go:
 /// `selunlock`.
-fn selunlock(cases: &[Scase], lockorder: &[u16]) {
+fn selunlock(cases: &[Scase], lockorder: &[u32]) {
     for (k, &i) in lockorder.iter().enumerate().rev() {
         let c = cases[i as usize].c;
         if k > 0 && cases[lockorder[k - 1] as usize].c == c {
@@ -128,10 +131,10 @@ fn selunlock(cases: &[Scase], lockorder: &[u16]) {
 /// and no case was ready (Go's `default`). Deadlines are timer-channel
 /// cases ([`crate::after`]), as in Go; `wait` is never `Until`.
 /// Go: `selectgo`.
-pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(usize, bool)> {
+pub fn selectgo(cases: &mut [Scase], order: &mut [u32], wait: Wait) -> Option<(usize, bool)> {
     debug_assert!(!matches!(wait, Wait::Until(_)), "select deadlines are timer-channel cases");
     let n = cases.len();
-    assert!(n <= MAX_CASES, "select: too many cases (max 65536)");
+    assert!(u32::try_from(n).is_ok(), "select: too many cases");
     assert!(order.len() >= 2 * n, "select: order scratch too small");
     if wait != Wait::No {
         preempt_point();
@@ -146,14 +149,14 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(u
         }
         let j = cheaprandn(norder as u32 + 1) as usize;
         pollorder[norder] = pollorder[j];
-        pollorder[j] = i as u16;
+        pollorder[j] = i as u32;
         norder += 1;
     }
     let pollorder = &pollorder[..norder];
     let lockorder = &mut lockorder[..norder];
     lockorder.copy_from_slice(pollorder);
     lockorder.sort_unstable_by_key(|&i| cases[i as usize].c as usize);
-    let lockorder: &[u16] = lockorder;
+    let lockorder: &[u32] = lockorder;
 
     if norder == 0 {
         return match wait {

@@ -122,3 +122,18 @@ fn selected_results_are_dropped_exactly_once() {
     drop(a.try_recv().expect("sent"));
     assert_eq!(n.load(Ordering::SeqCst), 2);
 }
+
+/// Go's limit is 65,536 cases; `select_timeout`'s timer is gort's own
+/// case and does not count against it.
+#[test]
+fn select_timeout_works_at_the_case_limit() {
+    let c = chan::<u32>(1);
+    let mut sel = Select::new();
+    for _ in 0..65_536 {
+        sel.recv(&c);
+    }
+    assert!(sel.select_timeout(std::time::Duration::from_millis(1)).is_none());
+    c.send(7).unwrap();
+    let op = sel.select_timeout(std::time::Duration::from_secs(3600)).expect("c is ready");
+    assert_eq!(op.recv(&c), Some(7));
+}
