@@ -51,7 +51,7 @@
 //!
 //! Implementation: Go's runtime/chan.go and runtime/select.go, on
 //! gort-runtime's park/ready; see the modules' docs (`hchan`, `ops`,
-//! `select`, `waitq`, `time`).
+//! `select`, `waitq`, `time`, `chanref`).
 
 mod chan;
 mod chanref;

@@ -37,10 +37,12 @@
 //!
 //! ## Locks, waits and the callback
 //!
-//! Lock order: `op`, then the node's own lock and a timer heap's lock
-//! (inside `TimerNode::stop`/`reset`), or the channel lock (the drain);
-//! never two of the last three at once. `stop` and `reset` wait, holding
-//! `op`, until a running callback returns. That wait is bounded:
+//! Lock order: `op` first. Under it, `TimerNode::stop` and `reset` take
+//! the node's lock and then a timer heap's lock, and the drain takes the
+//! channel lock, one after the other: the channel lock is never held
+//! together with a timer's lock. `stop` and `reset` wait, holding `op`
+//! (and the node's lock), until a running callback returns. That wait is
+//! bounded:
 //!
 //! - the callback, `send_time`, takes only the channel lock (the runtime
 //!   holds no lock while it runs callbacks), and never `op`: only `Timer`
@@ -136,6 +138,8 @@ fn chan_timer(c: &HChan<Instant>) -> Pin<&ChanTimer> {
 /// of the old arming. Returns whether the old arming was pending.
 fn stop_reset(c: &HChan<Instant>, rearm: Option<(i64, i64)>) -> bool {
     let t = chan_timer(c);
+    // Held across waiting out a running callback, which never takes it
+    // (module docs: Locks, waits and the callback).
     t.op.lock();
     let was_armed = t.node.stop();
     let drained = c.drain_one();
