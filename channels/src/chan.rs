@@ -16,11 +16,11 @@
 //! block forever, as on a nil channel, writes `select! {}`.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort_runtime::nanotime;
 
+use crate::chanref::ChanRef;
 use crate::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::hchan::HChan;
 use crate::ops::{RecvFail, SendFail, Wait};
@@ -39,26 +39,26 @@ use crate::ops::{RecvFail, SendFail, Wait};
 /// With Go's "makechan: size out of range" if `cap` values of `T` cannot
 /// fit in memory.
 pub fn chan<T>(cap: usize) -> Chan<T> {
-    Chan { c: Arc::new(HChan::new(cap, false)) }
+    Chan { c: ChanRef::new(HChan::new(cap, false)) }
 }
 
 /// A channel: Go's `chan T`. Cheap to clone; every clone is the same
 /// channel. See the [crate docs](crate) for the semantics.
 pub struct Chan<T> {
-    pub(crate) c: Arc<HChan<T>>,
+    pub(crate) c: ChanRef<T>,
 }
 
 /// The send-only view of a channel: Go's `chan<- T`. Made from a [`Chan`]
 /// with [`Chan::sender`] or `From`.
 pub struct Sender<T> {
-    pub(crate) c: Arc<HChan<T>>,
+    pub(crate) c: ChanRef<T>,
 }
 
 /// The receive-only view of a channel: Go's `<-chan T`. Made from a
 /// [`Chan`] with [`Chan::receiver`] or `From`; also what the timer
 /// functions ([`after`](crate::after), [`tick`](crate::tick)) return.
 pub struct Receiver<T> {
-    pub(crate) c: Arc<HChan<T>>,
+    pub(crate) c: ChanRef<T>,
 }
 
 fn deadline_after(d: Duration) -> i64 {
@@ -103,7 +103,7 @@ macro_rules! common {
 
             /// Whether `self` and `other` are the same channel.
             pub fn same_channel<U: crate::chan::AsHChan<Elem = T>>(&self, other: &U) -> bool {
-                std::ptr::eq(Arc::as_ptr(&self.c), other.hchan_arc())
+                std::ptr::eq(self.c.as_ptr(), other.hchan_arc())
             }
         }
 
@@ -116,7 +116,7 @@ macro_rules! common {
         impl<T> fmt::Debug for $ty<T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($ty))
-                    .field("addr", &Arc::as_ptr(&self.c))
+                    .field("addr", &self.c.as_ptr())
                     .field("len", &self.len())
                     .field("cap", &self.cap())
                     .field("closed", &self.is_closed())
@@ -126,7 +126,7 @@ macro_rules! common {
 
         impl<T> PartialEq for $ty<T> {
             fn eq(&self, other: &Self) -> bool {
-                Arc::ptr_eq(&self.c, &other.c)
+                ChanRef::ptr_eq(&self.c, &other.c)
             }
         }
 
@@ -141,7 +141,7 @@ macro_rules! common {
         impl<T> AsHChan for $ty<T> {
             type Elem = T;
             fn hchan_arc(&self) -> *const HChan<T> {
-                Arc::as_ptr(&self.c)
+                self.c.as_ptr()
             }
         }
     };
@@ -340,7 +340,7 @@ impl<T> Iterator for Iter<'_, T> {
 
 /// Owning iterator over received values until close.
 pub struct IntoIter<T> {
-    c: Arc<HChan<T>>,
+    c: ChanRef<T>,
 }
 
 impl<T> Iterator for IntoIter<T> {

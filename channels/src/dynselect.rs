@@ -14,6 +14,18 @@
 //! returned because its channel was closed) is disabled, and
 //! [`Select::disable`] disables any case (Go's idiom of setting a case's
 //! channel to nil, e.g. once that channel is closed).
+//!
+//! ## Ownership
+//!
+//! Every value is dropped exactly once, and safety never depends on a
+//! destructor running. A run settles ownership before it returns the
+//! [`Selected`]: a sent value belongs to its channel (or receiver) and its
+//! case is spent, so the case never offers it again; a received value
+//! belongs to its case until [`Selected::recv`] takes it. Leaking the
+//! `Selected` (`mem::forget`) therefore leaks nothing that matters: an
+//! untaken received value is dropped by the next run or with the
+//! `Select`, and a value handed back by a closed channel stays with its
+//! case, which reports the closed channel again.
 
 use std::time::{Duration, Instant};
 
@@ -31,8 +43,11 @@ trait DynCase {
     fn scase(&mut self) -> Scase;
     fn hdr(&self) -> *const Header;
     fn is_send(&self) -> bool;
-    /// Drops what the chosen case left behind, and disables a spent send.
-    fn settle(&mut self, ok: bool);
+    /// Takes ownership of what `selectgo` left in the chosen case (a
+    /// received value; for a send, that its value is gone).
+    fn commit(&mut self, ok: bool);
+    /// Drops what the chosen case still holds, and disables a spent send.
+    fn settle(&mut self);
     fn disable(&mut self);
 }
 
@@ -46,8 +61,11 @@ impl<T> DynCase for RecvCase<'_, T> {
     fn is_send(&self) -> bool {
         false
     }
-    fn settle(&mut self, ok: bool) {
-        drop(self.finish(ok));
+    fn commit(&mut self, ok: bool) {
+        RecvCase::commit(self, ok);
+    }
+    fn settle(&mut self) {
+        drop(self.take());
     }
     fn disable(&mut self) {
         self.set_nil();
@@ -64,9 +82,11 @@ impl<T> DynCase for SendCase<'_, T> {
     fn is_send(&self) -> bool {
         true
     }
-    fn settle(&mut self, ok: bool) {
-        drop(self.finish(ok));
-        self.set_nil();
+    fn commit(&mut self, ok: bool) {
+        SendCase::commit(self, ok);
+    }
+    fn settle(&mut self) {
+        self.discard();
     }
     fn disable(&mut self) {
         self.discard();
@@ -92,7 +112,7 @@ pub struct Select<'a> {
     /// Scratch space reused by every run: the erased cases and the
     /// poll/lock orders.
     scases: Vec<Scase>,
-    order: Vec<u16>,
+    order: Vec<u32>,
 }
 
 impl<'a> Select<'a> {
@@ -154,6 +174,10 @@ impl<'a> Select<'a> {
             let _fired: Option<Instant> = timer.expect("the timer case").finish(ok);
             return None;
         }
+        // Settle ownership now, not in `Selected`'s destructor, which safe
+        // code may skip (`mem::forget`): a sent value belongs to the channel
+        // and its case is spent; a received value belongs to its case.
+        self.cases[index].commit(ok);
         Some(Selected { sel: self, index, ok, settled: false })
     }
 
@@ -217,7 +241,7 @@ impl Selected<'_, '_> {
         // a channel has one element type, so the case is a
         // RecvCase<R::Elem> (the only receive case type).
         let case = unsafe { &mut *case.cast::<RecvCase<'_, R::Elem>>() };
-        case.finish(self.ok)
+        case.take()
     }
 
     /// The chosen send case's outcome: `Err` with the value if its channel
@@ -246,7 +270,7 @@ impl Selected<'_, '_> {
 impl Drop for Selected<'_, '_> {
     fn drop(&mut self) {
         if !self.settled {
-            self.sel.cases[self.index].settle(self.ok);
+            self.sel.cases[self.index].settle();
         }
     }
 }

@@ -8,13 +8,22 @@
 //!
 //! - `qcount` values sit in `buf[recvx..]` (wrapping), `sendx` is the next
 //!   free slot; a slot outside that range is uninitialised.
-//! - At least one of `sendq`/`recvq` is empty, except while one goroutine
-//!   selects on both directions of the channel. For a buffered channel,
-//!   `qcount > 0` implies no parked receiver and `qcount < cap` implies no
-//!   parked sender.
+//! - A queued waiter is *completable* if it is a plain send or receive, or
+//!   a select case whose goroutine's select race nobody has won yet. A
+//!   losing select case (another case of its select completed) may linger
+//!   in a queue until its goroutine relocks the channel and unlinks it;
+//!   `dequeue` skips and unlinks such waiters. The invariants speak of
+//!   completable waiters only:
+//!   - at most one of `sendq`/`recvq` holds completable waiters, unless
+//!     they are all cases of one select on both directions of the channel;
+//!   - for a buffered channel, `qcount > 0` implies no completable
+//!     receiver, and a completable sender implies `qcount == cap` (an
+//!     operation queues only when it cannot proceed, and every transfer
+//!     serves a completable counterpart before the buffer).
 //! - Once `closed` is set it stays set, and both queues are empty: close
-//!   wakes every waiter. Buffered values survive close and are received
-//!   first.
+//!   unlinks every waiter and wakes the completable ones, and nothing
+//!   queues on a closed channel. Buffered values survive close and are
+//!   received first.
 //! - Values move, never clone: a transfer is a bitwise move from the
 //!   sender's slot (on its stack, or in the buffer) to the receiver's slot,
 //!   after which the source is treated as moved-from. Each value is
@@ -64,6 +73,9 @@ pub(crate) enum Attempt {
 /// lock, queue and order channels without knowing the element type.
 pub struct Header {
     pub(crate) lock: RawLock,
+    /// Live [`ChanRef`](crate::chanref::ChanRef)s of the channel (see
+    /// `chanref.rs`); not under `lock`.
+    pub(crate) refs: AtomicUsize,
     pub(crate) closed: AtomicBool,
     /// A timer channel (after/tick/Timer/Ticker): `len` and `cap` report 0.
     pub(crate) is_timer: bool,
@@ -82,7 +94,8 @@ pub struct Header {
 pub struct HChan<T> {
     pub(crate) hdr: Header,
     buf: Box<[UnsafeCell<MaybeUninit<T>>]>,
-    /// The timer of a timer channel (see `time.rs`); stopped first on drop.
+    /// The timer of a timer channel (see `time.rs`); the last `ChanRef`
+    /// stops it before the channel is dropped (see `chanref.rs`).
     pub(crate) timer: Option<std::pin::Pin<Box<crate::time::ChanTimer>>>,
 }
 
@@ -112,6 +125,7 @@ impl<T> HChan<T> {
         HChan {
             hdr: Header {
                 lock: RawLock::new(),
+                refs: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
                 is_timer,
                 dataqsiz: cap,
@@ -121,7 +135,10 @@ impl<T> HChan<T> {
                 recvq: WaitQ::new(),
                 sendq: WaitQ::new(),
             },
-            buf: (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+            // Allocated, not written: O(1) whatever the capacity.
+            // SAFETY: `UnsafeCell<MaybeUninit<T>>` has no validity
+            // invariant, so uninitialised memory is a valid value of it.
+            buf: unsafe { Box::new_uninit_slice(cap).assume_init() },
             timer: None,
         }
     }
@@ -210,8 +227,10 @@ impl<T> HChan<T> {
                 // it; it treats the value as moved once state is DONE.
                 unsafe { ptr::copy_nonoverlapping(src, dst, 1) };
             } else {
-                // The buffer is full: take its head, and put the sender's
+                // The buffer is full (a completable sender implies it, see
+                // the module docs): take its head, and put the sender's
                 // value in the same slot, which becomes the tail (FIFO).
+                debug_assert_eq!(q, h.dataqsiz, "a parked sender on a buffer with room");
                 let i = h.recvx.get();
                 // SAFETY: slot i holds the oldest value (the buffer is
                 // full); src is the parked sender's value, as above.
@@ -237,21 +256,33 @@ impl<T> HChan<T> {
         Attempt::Block
     }
 
-    /// Removes and drops the buffered value, if any (Go:
-    /// `timerchandrain`). Returns whether there was one.
+    /// Removes and drops the oldest buffered value, if any (Go:
+    /// `timerchandrain`). Returns whether there was one. A sender parked on
+    /// the full buffer moves its value in, as for any receive, and is
+    /// readied.
     pub(crate) fn drain_one(&self) -> bool {
         self.hdr.lock.lock();
+        if self.hdr.qcount.load(Ordering::Relaxed) == 0 {
+            // SAFETY: we hold the lock.
+            unsafe { self.hdr.lock.unlock() };
+            return false;
+        }
         let mut v = MaybeUninit::<T>::uninit();
-        let got = self.hdr.qcount.load(Ordering::Relaxed) > 0
-            // SAFETY: we hold the lock; v is writable.
-            && matches!(unsafe { self.recv_locked(v.as_mut_ptr()) }, Attempt::Done(None));
+        // SAFETY: we hold the lock; v is writable.
+        let r = unsafe { self.recv_locked(v.as_mut_ptr()) };
         // SAFETY: we hold the lock.
         unsafe { self.hdr.lock.unlock() };
-        if got {
-            // SAFETY: Done wrote a value into v.
-            unsafe { v.assume_init_drop() };
+        let Attempt::Done(g) = r else {
+            unreachable!("a buffered value is always receivable");
+        };
+        if let Some(g) = g {
+            // SAFETY: recv_locked dequeued g's waiter under the lock.
+            unsafe { ready(g) };
         }
-        got
+        // SAFETY: Done wrote a value into v. It is dropped after the
+        // unlock: a destructor is user code.
+        unsafe { v.assume_init_drop() };
+        true
     }
 }
 
@@ -296,11 +327,11 @@ impl Header {
 
 impl<T> Drop for HChan<T> {
     fn drop(&mut self) {
-        // Stop the timer first: when `stop` returns its callback, which
-        // uses this channel, is not running and will not run.
-        if let Some(t) = &self.timer {
-            t.node.stop();
-        }
+        // The last ChanRef stopped the timer before creating `&mut self`.
+        debug_assert!(
+            self.timer.as_ref().is_none_or(|t| !t.node.is_armed()),
+            "a timer channel dropped armed"
+        );
         let h = &self.hdr;
         let (mut i, q) = (h.recvx.get(), h.qcount.load(Ordering::Relaxed));
         for _ in 0..q {
@@ -309,5 +340,62 @@ impl<T> Drop for HChan<T> {
             unsafe { ptr::drop_in_place(self.slot(i)) };
             i = if i + 1 == h.dataqsiz { 0 } else { i + 1 };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use crate::chan::chan;
+
+    /// A value that counts its drops, tagged to tell values apart.
+    struct D(u32, Arc<AtomicUsize>);
+
+    impl Drop for D {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Waits until `f` holds; panics after 10 s.
+    fn wait_for(what: &str, f: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn drain_one_moves_a_parked_senders_value_in_and_readies_it() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let c = chan::<D>(1);
+        c.send(D(1, n.clone())).unwrap();
+        let (tx, n2) = (c.clone(), n.clone());
+        let sender = std::thread::spawn(move || tx.send(D(2, n2)).is_ok());
+        wait_for("the sender to park", || !c.c.hdr.sendq.is_empty());
+        assert!(c.c.drain_one(), "a value was buffered");
+        assert_eq!(n.load(Ordering::SeqCst), 1, "the drained value is dropped once");
+        assert!(sender.join().unwrap(), "the parked sender completes");
+        let v = c.try_recv().expect("the sender's value is buffered");
+        assert_eq!(v.0, 2);
+        drop(v);
+        assert!(!c.c.drain_one(), "nothing left to drain");
+        assert_eq!(n.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn drain_one_drops_a_buffered_value() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let c = chan::<D>(2);
+        c.send(D(1, n.clone())).unwrap();
+        c.send(D(2, n.clone())).unwrap();
+        assert!(c.c.drain_one());
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        assert_eq!(c.try_recv().map(|v| v.0).ok(), Some(2), "FIFO: the oldest was drained");
+        assert!(!c.c.drain_one());
     }
 }

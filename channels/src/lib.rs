@@ -51,9 +51,10 @@
 //!
 //! Implementation: Go's runtime/chan.go and runtime/select.go, on
 //! gort-runtime's park/ready; see the modules' docs (`hchan`, `ops`,
-//! `select`, `waitq`, `time`).
+//! `select`, `waitq`, `time`, `chanref`).
 
 mod chan;
+mod chanref;
 mod dynselect;
 mod error;
 mod hchan;

@@ -179,7 +179,7 @@ macro_rules! __select_bind {
         $def
     };
     ([$([$case:ident ($p:pat) $b:tt])+] [$($def:tt)?]) => {{
-        let mut order = [0u16; 2 * (0 $(+ $crate::__select_one!($case))+)];
+        let mut order = [0u32; 2 * (0 $(+ $crate::__select_one!($case))+)];
         let wait = $crate::__select_wait!($($def)?);
         let chosen = $crate::__private::selectgo(&mut [$($case.scase()),+], &mut order, wait);
         $crate::__select_dispatch!(chosen (0usize) ($($case),+) [$($def)?] $([$case ($p) $b])+)

@@ -46,7 +46,10 @@ use crate::hchan::{Attempt, HChan, Header};
 use crate::ops::Wait;
 use crate::waitq::{CLOSED, DONE, Waiter};
 
-/// Go's limit on the number of cases (poll and lock orders are `u16`).
+/// Go's limit on the number of cases a [`Select`](crate::Select) may
+/// have (Go: `reflect.Select`'s, from its `uint16` poll and lock orders).
+/// gort's orders are `u32`, so the engine itself takes more: room for the
+/// timer case `select_timeout` adds to a full `Select`.
 pub(crate) const MAX_CASES: usize = 1 << 16;
 
 /// The locked attempt of one case, monomorphised for its element type.
@@ -98,7 +101,7 @@ impl Scase {
 }
 
 /// Locks each distinct channel once, in lock order. Go: `sellock`.
-fn sellock(cases: &[Scase], lockorder: &[u16]) {
+fn sellock(cases: &[Scase], lockorder: &[u32]) {
     let mut last: *const Header = std::ptr::null();
     for &i in lockorder {
         let c = cases[i as usize].c;
@@ -111,7 +114,7 @@ fn sellock(cases: &[Scase], lockorder: &[u16]) {
 
 /// Unlocks each distinct channel once, in reverse lock order. Go:
 /// `selunlock`.
-fn selunlock(cases: &[Scase], lockorder: &[u16]) {
+fn selunlock(cases: &[Scase], lockorder: &[u32]) {
     for (k, &i) in lockorder.iter().enumerate().rev() {
         let c = cases[i as usize].c;
         if k > 0 && cases[lockorder[k - 1] as usize].c == c {
@@ -128,10 +131,10 @@ fn selunlock(cases: &[Scase], lockorder: &[u16]) {
 /// and no case was ready (Go's `default`). Deadlines are timer-channel
 /// cases ([`crate::after`]), as in Go; `wait` is never `Until`.
 /// Go: `selectgo`.
-pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(usize, bool)> {
+pub fn selectgo(cases: &mut [Scase], order: &mut [u32], wait: Wait) -> Option<(usize, bool)> {
     debug_assert!(!matches!(wait, Wait::Until(_)), "select deadlines are timer-channel cases");
     let n = cases.len();
-    assert!(n <= MAX_CASES, "select: too many cases (max 65536)");
+    assert!(u32::try_from(n).is_ok(), "select: too many cases");
     assert!(order.len() >= 2 * n, "select: order scratch too small");
     if wait != Wait::No {
         preempt_point();
@@ -146,14 +149,14 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u16], wait: Wait) -> Option<(u
         }
         let j = cheaprandn(norder as u32 + 1) as usize;
         pollorder[norder] = pollorder[j];
-        pollorder[j] = i as u16;
+        pollorder[j] = i as u32;
         norder += 1;
     }
     let pollorder = &pollorder[..norder];
     let lockorder = &mut lockorder[..norder];
     lockorder.copy_from_slice(pollorder);
     lockorder.sort_unstable_by_key(|&i| cases[i as usize].c as usize);
-    let lockorder: &[u16] = lockorder;
+    let lockorder: &[u32] = lockorder;
 
     if norder == 0 {
         return match wait {
@@ -358,6 +361,8 @@ impl<R: SendSide> SendSide for Option<R> {
 pub struct RecvCase<'a, T> {
     c: Option<&'a HChan<T>>,
     slot: MaybeUninit<T>,
+    /// `slot` holds a received value that nobody has taken yet.
+    full: bool,
 }
 
 /// A send case of `select!`: its channel and the value, which the case
@@ -367,12 +372,14 @@ pub struct RecvCase<'a, T> {
 pub struct SendCase<'a, T> {
     c: Option<&'a HChan<T>>,
     val: ManuallyDrop<T>,
+    /// The case no longer owns `val`: it was sent, handed back, or
+    /// dropped. A spent case never fires again.
     moved: bool,
 }
 
 #[doc(hidden)]
 pub fn recv_case<R: RecvSide + ?Sized>(r: &R) -> RecvCase<'_, R::Elem> {
-    RecvCase { c: r.recv_hchan(), slot: MaybeUninit::uninit() }
+    RecvCase { c: r.recv_hchan(), slot: MaybeUninit::uninit(), full: false }
 }
 
 #[doc(hidden)]
@@ -391,16 +398,37 @@ impl<T> RecvCase<'_, T> {
 
     #[doc(hidden)]
     pub fn scase(&mut self) -> Scase {
+        // A value an earlier run received and nobody took (a dynamic
+        // select's result was leaked) is dropped before the slot is reused.
+        drop(self.take());
         Scase::new(self.c, self.slot.as_mut_ptr().cast(), false)
+    }
+
+    /// Records that `selectgo` chose this case: with `ok` it wrote a value
+    /// into the slot, which the case now owns.
+    pub(crate) fn commit(&mut self, ok: bool) {
+        self.full = ok;
+    }
+
+    /// The value the case received, if it still holds one.
+    pub(crate) fn take(&mut self) -> Option<T> {
+        // SAFETY: `full` is set only when selectgo wrote a value into slot,
+        // and cleared here as the value leaves.
+        std::mem::take(&mut self.full).then(|| unsafe { self.slot.assume_init_read() })
     }
 
     /// The case's result once `selectgo` chose it: the value, or `None` if
     /// the channel was closed.
     #[doc(hidden)]
     pub fn finish(&mut self, ok: bool) -> Option<T> {
-        // SAFETY: selectgo reports ok only when it wrote a value into slot,
-        // and each case is finished at most once.
-        ok.then(|| unsafe { self.slot.assume_init_read() })
+        self.commit(ok);
+        self.take()
+    }
+}
+
+impl<T> Drop for RecvCase<'_, T> {
+    fn drop(&mut self) {
+        drop(self.take());
     }
 }
 
@@ -428,20 +456,32 @@ impl<T> SendCase<'_, T> {
 
     #[doc(hidden)]
     pub fn scase(&mut self) -> Scase {
-        Scase::new(self.c, (&mut *self.val as *mut T).cast(), true)
+        // A spent case is a nil case: its value is gone.
+        let c = if self.moved { None } else { self.c };
+        Scase::new(c, (&mut *self.val as *mut T).cast(), true)
+    }
+
+    /// Records that `selectgo` chose this case: with `ok` the value was
+    /// moved into the channel (or a receiver), so the case no longer owns
+    /// it and never offers it again.
+    pub(crate) fn commit(&mut self, ok: bool) {
+        if ok {
+            self.moved = true;
+        }
     }
 
     /// The case's result once `selectgo` chose it.
     #[doc(hidden)]
     pub fn finish(&mut self, ok: bool) -> Result<(), SendError<T>> {
-        self.moved = true;
+        self.commit(ok);
         if ok {
-            Ok(()) // the receiver or the buffer has the value now
-        } else {
-            // SAFETY: the value was not moved (closed channel), and `moved`
-            // keeps Drop from dropping it again.
-            Err(SendError(unsafe { ManuallyDrop::take(&mut self.val) }))
+            return Ok(()); // the receiver or the buffer has the value now
         }
+        debug_assert!(!self.moved, "a send case finished twice");
+        self.moved = true;
+        // SAFETY: the value was not moved (closed channel), and `moved`
+        // keeps anyone from using or dropping it again.
+        Err(SendError(unsafe { ManuallyDrop::take(&mut self.val) }))
     }
 }
 

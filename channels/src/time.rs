@@ -32,17 +32,49 @@
 //! eager choice an unreceived ticker keeps firing (and dropping ticks)
 //! until it is stopped or dropped.
 //!
-//! `stop` and `reset` of one timer are serialised by a small lock (Go:
-//! `t.mu`), so that one's drain cannot eat the other's new value.
+//! `stop` and `reset` of one timer are serialised by a small lock, `op`
+//! (Go: `t.mu`), so that one's drain cannot eat the other's new value.
+//!
+//! ## Locks, waits and the callback
+//!
+//! Lock order: `op` first. Under it, `TimerNode::stop` and `reset` take
+//! the node's lock and then a timer heap's lock, and the drain takes the
+//! channel lock, one after the other: the channel lock is never held
+//! together with a timer's lock. `stop` and `reset` wait, holding `op`
+//! (and the node's lock), until a running callback returns. That wait is
+//! bounded:
+//!
+//! - the callback, `send_time`, takes only the channel lock (the runtime
+//!   holds no lock while it runs callbacks), and never `op`: only `Timer`
+//!   and `Ticker` methods, called by user code, take `op`;
+//! - nobody holds a channel lock while waiting for a timer or for `op`:
+//!   the drain takes the channel lock only after `stop` has returned, and
+//!   channel operations never stop or reset a timer channel's timer under
+//!   their lock. So even when the runtime runs several callbacks in a row
+//!   on one thread, each gets its channel lock after a short critical
+//!   section;
+//! - nothing under `op` suspends the goroutine (which could leave the
+//!   thread-blocking `op` held with no one to release it): `stop` spins
+//!   and yields the thread, `TimerNode::reset` takes the P without ever
+//!   suspending, and the drain readies a goroutine without parking.
+//!
+//! ## Lifetime
+//!
+//! The callback reaches the channel through the address stored in the
+//! node, not through a counted reference: an armed timer does not keep its
+//! channel alive. The last handle's `ChanRef` stops the node (waiting out
+//! a running callback) before it drops the channel, so the callback never
+//! sees a freed channel, and its shared borrow never overlaps the drop's
+//! unique one (see `chanref.rs`).
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort_runtime::timer::TimerNode;
 use gort_runtime::{RawLock, nanotime, ready};
 
 use crate::chan::Receiver;
+use crate::chanref::ChanRef;
 use crate::hchan::{Attempt, HChan};
 
 /// The timer part of a timer channel.
@@ -55,9 +87,10 @@ pub(crate) struct ChanTimer {
 /// The timer callback: a non-blocking send of the fire time. Go:
 /// `sendTime`.
 fn send_time(arg: usize, delay: i64) {
-    // SAFETY: arg is the address of the HChan<Instant> that owns the node;
-    // the channel stops the node (waiting for this callback) before it is
-    // freed.
+    // SAFETY: arg is the address of the HChan<Instant> that owns the node.
+    // Its last ChanRef stops the node, waiting for this callback to return,
+    // before it drops the channel; until then the channel is used only
+    // through shared references, like this one (module docs, Lifetime).
     let c = unsafe { &*(arg as *const HChan<Instant>) };
     let now = Instant::now();
     let mut when = now.checked_sub(Duration::from_nanos(delay.max(0) as u64)).unwrap_or(now);
@@ -82,9 +115,9 @@ fn nanos(d: Duration) -> i64 {
 fn timer_chan(d: Duration, period: Duration, armed: bool) -> Receiver<Instant> {
     let mut hc = HChan::<Instant>::new(1, true);
     hc.timer = Some(Box::pin(ChanTimer { node: TimerNode::new(send_time, 0), op: RawLock::new() }));
-    let c = Arc::new(hc);
+    let c = ChanRef::new(hc);
     let t = c.timer.as_ref().expect("just set").as_ref();
-    t.node.set_arg(Arc::as_ptr(&c) as usize);
+    t.node.set_arg(c.as_ptr() as usize);
     if armed {
         node(t).reset(nanotime().saturating_add(nanos(d)), nanos(period));
     }
@@ -105,6 +138,8 @@ fn chan_timer(c: &HChan<Instant>) -> Pin<&ChanTimer> {
 /// of the old arming. Returns whether the old arming was pending.
 fn stop_reset(c: &HChan<Instant>, rearm: Option<(i64, i64)>) -> bool {
     let t = chan_timer(c);
+    // Held across waiting out a running callback, which never takes it
+    // (module docs: Locks, waits and the callback).
     t.op.lock();
     let was_armed = t.node.stop();
     let drained = c.drain_one();

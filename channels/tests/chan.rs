@@ -374,7 +374,8 @@ fn timer_channels_look_unbuffered_and_stop_cleanly() {
     assert!(t.stop());
     assert!(t.c().try_recv().is_err());
     assert!(!t.stop());
-    // A dropped after() never delivers and costs nothing afterwards.
+    // A ticker delivers tick after tick, each stamped later than the one
+    // before. (Dropped timer channels: see tests/timers.rs.)
     let tick = tick(Duration::from_millis(1));
     let first = tick.recv().unwrap();
     let second = tick.recv().unwrap();
@@ -534,4 +535,27 @@ fn select_macro_forms_and_hygiene() {
     assert!(r.is_ok());
     let v = select! { recv(c) -> v => v };
     assert!(v.is_some());
+}
+
+/// Making a channel costs O(1) whatever its capacity: the buffer is
+/// allocated, not initialised slot by slot (Go's `makechan` too). A channel
+/// of a zero-sized type may have any capacity, as in Go.
+#[test]
+fn capacity_costs_no_work_up_front() {
+    let huge = chan::<()>(usize::MAX >> 1);
+    assert_eq!(huge.cap(), usize::MAX >> 1);
+    for _ in 0..3 {
+        huge.send(()).unwrap();
+    }
+    assert_eq!((huge.len(), huge.recv()), (3, Some(())));
+    // A big buffer wraps around correctly.
+    let big = chan::<u32>(1 << 16);
+    for round in 0..3u32 {
+        for i in 0..(1 << 16) - 7 {
+            big.try_send(round ^ i).unwrap();
+        }
+        for i in 0..(1 << 16) - 7 {
+            assert_eq!(big.try_recv(), Ok(round ^ i));
+        }
+    }
 }
