@@ -7,7 +7,7 @@
 //! it knows nothing about could still act.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gort::runtime::{GRef, Lock, WaitReason, park, ready};
 
@@ -107,6 +107,19 @@ fn main() {
             let h = gort::go!(move || ln.accept().map(|_| ()));
             h.join().unwrap().unwrap();
         }),
+        "timed-wait-is-no-deadlock" => {
+            // Every goroutine is done and only this plain thread waits, but
+            // with a deadline: it wakes by itself, so no deadlock.
+            gort::run(|| gort::go!(|| 1).join().unwrap());
+            let ch = gort::chan::<u8>(0);
+            let r = ch.recv_timeout(Duration::from_millis(300));
+            assert!(r.is_err(), "nobody sends");
+            let t = Instant::now();
+            let sem = gort::sync::Semaphore::new(1);
+            sem.acquire(1);
+            assert!(!sem.acquire_timeout(1, Duration::from_millis(200)));
+            assert!(t.elapsed() >= Duration::from_millis(200));
+        }
         "sigquit" => gort::run(|| {
             let slot = Arc::new(Slot::new());
             let s = slot.clone();

@@ -34,6 +34,12 @@ fn a_plain_thread_that_can_still_act_is_no_deadlock() {
 }
 
 #[test]
+fn a_plain_threads_timed_wait_is_no_deadlock() {
+    let (code, stderr) = run("timed-wait-is-no-deadlock");
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
 fn sigquit_dumps_goroutines_and_exits_2() {
     let (code, stderr) = run("sigquit");
     assert_eq!(code, Some(2), "{stderr}");

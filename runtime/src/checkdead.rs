@@ -14,12 +14,17 @@
 //! (a test harness, a thread blocked in a plain `read`), gort reports
 //! nothing: no false positives.
 //!
-//! The check runs when an M goes idle and when a plain thread parks, after
-//! cheap per-runtime preconditions (all Ps idle, no timer, no I/O waiter,
-//! empty queues). A positive first look is confirmed a few milliseconds
-//! later by a second look whose progress counters (schedule and park counts
-//! of every P, thread wake-ups) must be unchanged: a real deadlock is
-//! stable, a transient idle moment is not.
+//! The check runs on a sysmon thread, off every hot path: sysmon checks
+//! when its runtime goes fully idle (every P idle, the moment Go's M-idle
+//! path checks), and when asked to ([`request`]: a plain thread about to
+//! park without a timeout, or a locked M going idle). It starts with cheap
+//! per-runtime preconditions (all Ps idle, no timer, no I/O waiter, empty
+//! queues). A positive first look is confirmed a few milliseconds later by
+//! a second look whose progress counters (schedule and park counts of
+//! every P, thread wake-ups) must be unchanged: a real deadlock is stable,
+//! a transient idle moment is not. A plain thread in a timed wait can still
+//! act (its deadline wakes it), so it never counts as parked. Runtimes
+//! built without sysmon take no part.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -39,6 +44,26 @@ pub(crate) static THREAD_READIES: AtomicU64 = AtomicU64::new(0);
 
 static CHECKING: AtomicBool = AtomicBool::new(false);
 static RECHECK: AtomicBool = AtomicBool::new(false);
+/// A check was asked for since sysmon last looked.
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks the sysmon threads to run the check soon (cheap: a flag, and a
+/// wake-up of a sysmon sleeping deeply).
+pub(crate) fn request() {
+    if REQUESTED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let runtimes = RUNTIMES.lock();
+    for r in runtimes.iter() {
+        // SAFETY: registered runtimes are alive while the lock is held.
+        unsafe { &*r.0 }.wake_sysmon();
+    }
+}
+
+/// Takes a pending request (sysmon).
+pub(crate) fn take_request() -> bool {
+    REQUESTED.swap(false, Ordering::AcqRel)
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct SchedRef(*const Sched);
@@ -66,8 +91,7 @@ pub(crate) fn unregister_thread(g: &G) {
 }
 
 /// Runs the deadlock check unless one is already running (that one is
-/// then asked to look again). Called by an M going idle and by a plain
-/// thread about to sleep in a park.
+/// then asked to look again). Called by sysmon.
 pub(crate) fn check() {
     if RUNTIMES.lock().is_empty() {
         return;
@@ -134,7 +158,9 @@ fn looks_dead() -> Option<u64> {
     let mut parked_threads = 0;
     for (g, _) in THREADS.lock().iter() {
         // SAFETY: a registered thread G lives until its thread unregisters it.
-        if unsafe { g.get() }.status.load(Ordering::SeqCst) == status::WAITING {
+        let gp = unsafe { g.get() };
+        // A timed wait ends by itself: that thread can still act.
+        if gp.status.load(Ordering::SeqCst) == status::WAITING && !gp.timed_wait.load(Ordering::SeqCst) {
             parked_threads += 1;
         }
     }
@@ -158,9 +184,11 @@ fn report_deadlock() -> ! {
 
 /// Every runtime's goroutines, then the plain threads parked in gort.
 pub(crate) fn dump_all() -> String {
-    let runtimes: Vec<SchedRef> = RUNTIMES.lock().clone();
+    // Held throughout: a runtime unregisters (under this lock) before it
+    // can be freed.
+    let runtimes = RUNTIMES.lock();
     let mut out = String::new();
-    for r in &runtimes {
+    for r in runtimes.iter() {
         // SAFETY: registered runtimes are alive.
         for g in unsafe { &*r.0 }.goroutines() {
             out.push_str(&g.to_string());
@@ -215,7 +243,9 @@ pub(crate) fn install_sigquit() {
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_sigquit as *const () as usize;
-            sa.sa_flags = libc::SA_RESTART;
+            // On the alternate stack: the signal may land on a goroutine
+            // whose stack is nearly full.
+            sa.sa_flags = libc::SA_RESTART | libc::SA_ONSTACK;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(libc::SIGQUIT, &sa, std::ptr::null_mut());
         }

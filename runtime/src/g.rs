@@ -50,8 +50,39 @@ pub(crate) enum Suspend {
     NoP,
 }
 
-/// The unlock callback of a park, living on the parked goroutine's stack.
-pub(crate) struct ParkFn(pub(crate) *mut (dyn FnMut(GRef) -> bool + 'static));
+/// The unlock callback of a park: the closure lives on the parked
+/// goroutine's stack until `call` moves it out (onto the scheduler's stack)
+/// and runs it, so nothing refers into the goroutine's stack once the
+/// callback has released the primitive's lock.
+pub(crate) struct ParkFn {
+    data: *mut (),
+    call: unsafe fn(*mut (), GRef) -> bool,
+}
+
+impl ParkFn {
+    /// Wraps the closure at `f`, which the caller must not use or drop
+    /// afterwards (`run` moves it out).
+    pub(crate) fn new<F: FnOnce(GRef) -> bool>(f: &mut std::mem::ManuallyDrop<F>) -> ParkFn {
+        /// # Safety
+        /// `data` points at a live `F` that is not used again.
+        unsafe fn trampoline<F: FnOnce(GRef) -> bool>(data: *mut (), g: GRef) -> bool {
+            // SAFETY: guaranteed by the caller; the read moves it out.
+            let f = unsafe { std::ptr::read(data.cast::<F>()) };
+            f(g)
+        }
+        ParkFn { data: (&mut **f as *mut F).cast(), call: trampoline::<F> }
+    }
+
+    /// Runs the callback, once.
+    ///
+    /// # Safety
+    /// Called exactly once, while the parked goroutine's stack is intact
+    /// (before anyone can ready it).
+    pub(crate) unsafe fn run(self, g: GRef) -> bool {
+        // SAFETY: forwarded; `new`'s caller gave the closure up.
+        unsafe { (self.call)(self.data, g) }
+    }
+}
 
 /// G statuses (Go: `_Gidle` ...). Stored in [`G::status`].
 pub(crate) mod status {
@@ -191,6 +222,8 @@ pub struct G {
     pub(crate) is_thread: bool,
     /// A thread's G sleeps here while parked.
     pub(crate) note: Note,
+    /// A thread's G is parked with a deadline (it wakes by itself).
+    pub(crate) timed_wait: std::sync::atomic::AtomicBool,
     /// The runtime the goroutine belongs to; set at spawn, constant for the
     /// goroutine's life.
     sched: AtomicPtr<Sched>,
@@ -248,6 +281,7 @@ impl G {
             param: AtomicUsize::new(0),
             is_thread,
             note: Note::new(),
+            timed_wait: std::sync::atomic::AtomicBool::new(false),
             sched: AtomicPtr::new(std::ptr::null_mut()),
             coro: UnsafeCell::new(None),
             meta: crate::dump::Meta::new(),

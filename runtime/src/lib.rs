@@ -74,6 +74,7 @@
 mod checkdead;
 pub mod debug;
 mod dump;
+mod findrunnable;
 mod g;
 mod local;
 mod lock;

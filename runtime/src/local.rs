@@ -85,7 +85,9 @@ impl<T: 'static> LocalKey<T> {
 }
 
 /// Drops the goroutine's locals (at its end). Destructors may initialise
-/// other locals; repeat a few rounds, as thread-local destructors do.
+/// other locals; repeat a few rounds, as thread-local destructors do, then
+/// leak what is still there: the G is reused, and the next goroutine must
+/// start with no value of this one's.
 pub(crate) fn drop_locals(g: &crate::g::G) {
     for _ in 0..8 {
         // SAFETY: called by the goroutine itself as it finishes.
@@ -95,6 +97,8 @@ pub(crate) fn drop_locals(g: &crate::g::G) {
         }
         drop(slots);
     }
+    // SAFETY: as above.
+    std::mem::forget(std::mem::take(unsafe { &mut *g.locals.get() }));
 }
 
 /// Declares goroutine-local values, like `thread_local!`:

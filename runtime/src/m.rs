@@ -76,10 +76,14 @@ pub(crate) struct MLocal {
     pub(crate) depth: Cell<u32>,
     /// Whether this M is spinning (Go: `m.spinning`).
     pub(crate) spinning: Cell<bool>,
+    /// Inside a `gort::syscall` closure, which must not block on gort.
+    pub(crate) in_syscall: Cell<bool>,
     /// The running goroutine's guard page, for the SIGSEGV handler.
     pub(crate) guard: Cell<(usize, usize)>,
-    /// This thread's CPU clock (for sysmon's blocked-or-computing test).
+    /// This thread's CPU clock and kernel thread id (for sysmon's
+    /// blocked-or-computing test).
     pub(crate) clock: libc::clockid_t,
+    pub(crate) tid: i32,
     rand: Cell<u64>,
 }
 
@@ -93,8 +97,11 @@ impl MLocal {
             curg: Cell::new(None),
             depth: Cell::new(1),
             spinning: Cell::new(false),
+            in_syscall: Cell::new(false),
             guard: Cell::new((0, 0)),
             clock: crate::sysmon::thread_cpu_clock(),
+            // SAFETY: gettid has no preconditions.
+            tid: unsafe { libc::syscall(libc::SYS_gettid) } as i32,
             rand: Cell::new(seed | 1),
         }
     }
@@ -102,8 +109,9 @@ impl MLocal {
     /// The runtime this M belongs to.
     #[inline]
     pub(crate) fn sched(&self) -> &Sched {
-        // SAFETY: an M's thread holds an Arc<Sched> for its whole life (see
-        // `mstart`), so the pointer is valid whenever this MLocal exists.
+        // SAFETY: a Sched is freed only after every M thread has been
+        // joined (Runtime::shutdown), so the pointer is valid whenever this
+        // MLocal exists.
         unsafe { &*self.sched }
     }
 
@@ -128,10 +136,7 @@ impl MLocal {
     /// A fast random number (Go: `cheaprand`, wyrand).
     #[inline]
     pub(crate) fn cheaprand(&self) -> u32 {
-        let s = self.rand.get().wrapping_add(0xa076_1d64_78bd_642f);
-        self.rand.set(s);
-        let t = (s as u128).wrapping_mul((s ^ 0xe703_7ed1_a0b4_28db) as u128);
-        ((t >> 64) as u64 ^ t as u64) as u32
+        crate::sys::wyrand(&self.rand)
     }
 }
 

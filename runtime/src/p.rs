@@ -57,15 +57,13 @@ pub(crate) struct P {
     /// +1 per scheduling decision that does not inherit a time slice
     /// (owner writes, sysmon reads).
     pub(crate) schedtick: AtomicU32,
-    /// +1 per syscall exit or retake.
-    pub(crate) syscalltick: AtomicU32,
     /// +1 each time the owner resumes a goroutine: sysmon's sign that the
     /// M came back to the scheduler.
     pub(crate) resumetick: AtomicU32,
-    /// The goroutine the owner runs (for dumps and sysmon; may be stale).
-    pub(crate) curg: AtomicPtr<G>,
     /// The owner M thread's CPU clock, set when an M acquires the P.
     pub(crate) clock: std::sync::atomic::AtomicI32,
+    /// The owner M thread's kernel thread id, set with `clock`.
+    pub(crate) tid: std::sync::atomic::AtomicI32,
     /// sysmon asks the running goroutine to yield at its next runtime call
     /// (Go: `pp.preempt` / `gp.preempt`).
     pub(crate) preempt: AtomicBool,
@@ -113,10 +111,9 @@ impl P {
             stealer,
             idle: AtomicBool::new(false),
             schedtick: AtomicU32::new(0),
-            syscalltick: AtomicU32::new(0),
             resumetick: AtomicU32::new(0),
-            curg: AtomicPtr::new(ptr::null_mut()),
             clock: std::sync::atomic::AtomicI32::new(-1),
+            tid: std::sync::atomic::AtomicI32::new(0),
             preempt: AtomicBool::new(false),
             spawned: AtomicU64::new(0),
             exited: AtomicU64::new(0),

@@ -158,6 +158,24 @@ pub(crate) fn install_hook() {
     });
 }
 
+/// Runs `f`, which the scheduler calls on its own stack (a park or timer
+/// callback): a panic escaping it would unwind through the scheduler and
+/// lose the M and its P, so it is a fatal error naming `what` instead, as
+/// a Go runtime throw.
+#[inline]
+pub(crate) fn contain<R>(what: &str, f: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = payload_str(&*p).unwrap_or("Box<dyn Any>").to_owned();
+            // Not dropped: a payload whose destructor panics would abort
+            // without our message.
+            std::mem::forget(p);
+            fatal(&format!("gort: {what} panicked: {msg}"))
+        }
+    }
+}
+
 /// Prints `fatal error: msg` and exits the process with status 2 (Go:
 /// `fatal`), for unrecoverable corruption of a primitive's state.
 pub fn fatal(msg: &str) -> ! {

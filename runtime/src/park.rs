@@ -112,8 +112,8 @@ fn thread_g() -> GRef {
 /// module docs). `unlock` runs once the caller is parked; it returns
 /// whether to stay parked. Go: `gopark`.
 pub fn park<F: FnOnce(GRef) -> bool>(reason: WaitReason, unlock: F) {
-    match m::current_goroutine() {
-        Some(g) => park_goroutine(g, reason, unlock),
+    match m::current() {
+        Some(ml) => park_goroutine(proc::blockable(ml), reason, unlock),
         None => park_thread(thread_g(), reason, unlock, None),
     }
 }
@@ -122,15 +122,11 @@ fn park_goroutine<F: FnOnce(GRef) -> bool>(g: GRef, reason: WaitReason, unlock: 
     // SAFETY: g is the running goroutine.
     let gp = unsafe { g.get() };
     gp.set_wait_reason(reason);
-    let mut f = Some(unlock);
-    let mut call = move |g: GRef| -> bool { (f.take().expect("park callback runs once"))(g) };
-    let dynf: &mut (dyn FnMut(GRef) -> bool + '_) = &mut call;
-    // SAFETY: only the lifetime is erased. The closure lives in this frame,
-    // which stays intact (the coroutine stack never moves) until the
-    // scheduler resumes us, and the scheduler calls it exactly once before
-    // that; nothing keeps the pointer afterwards.
-    let raw: *mut (dyn FnMut(GRef) -> bool + 'static) = unsafe { std::mem::transmute(dynf as *mut _) };
-    proc::suspend(Suspend::Park(ParkFn(raw)));
+    // The scheduler moves the closure out of this frame and runs it once,
+    // before anyone can ready us (so this frame is intact until then); it
+    // must not be dropped here afterwards.
+    let mut f = std::mem::ManuallyDrop::new(unlock);
+    proc::suspend(Suspend::Park(ParkFn::new(&mut f)));
     // SAFETY: we are g again (possibly on another thread).
     unsafe { g.get() }.clear_wait_reason();
 }
@@ -146,10 +142,13 @@ fn park_thread<F: FnOnce(GRef) -> bool>(
     // SAFETY: g is this thread's own stand-in, alive while the thread is.
     let gp = unsafe { g.get() };
     gp.set_wait_reason(reason);
+    gp.timed_wait.store(timeout.is_some(), Ordering::SeqCst);
     gp.status.store(status::WAITING, Ordering::SeqCst);
     if unlock(g) {
-        // This thread may be the last one that could make progress.
-        crate::checkdead::check();
+        if timeout.is_none() {
+            // This thread may be the last one that could make progress.
+            crate::checkdead::request();
+        }
         if let Some((deadline, on_timeout, arg)) = timeout {
             let left = deadline - crate::sys::nanotime();
             if left <= 0 || !gp.note.sleep_timeout(Duration::from_nanos(left as u64)) {
@@ -178,8 +177,9 @@ pub fn park_timeout<F: FnOnce(GRef) -> bool>(
     arg: usize,
     unlock: F,
 ) {
-    match m::current_goroutine() {
-        Some(g) => {
+    match m::current() {
+        Some(ml) => {
+            let g = proc::blockable(ml);
             let node = pin!(TimerNode::new(on_timeout, arg));
             let node = node.as_ref();
             park_goroutine(g, reason, move |g| {
@@ -246,7 +246,7 @@ pub unsafe fn ready(g: GRef) {
 /// queue and others run (Go: `runtime.Gosched`). On a plain thread, yields
 /// the thread.
 pub fn yield_now() {
-    if m::current_goroutine().is_some() {
+    if m::current().is_some() {
         proc::suspend(Suspend::Gosched);
     } else {
         std::thread::yield_now();
@@ -256,7 +256,7 @@ pub fn yield_now() {
 /// Like [`yield_now`] but the goroutine goes to the back of its P's local
 /// queue (Go: `goyield`), as a semaphore hand-off does.
 pub fn yield_local() {
-    if m::current_goroutine().is_some() {
+    if m::current().is_some() {
         proc::suspend(Suspend::Yield);
     } else {
         std::thread::yield_now();

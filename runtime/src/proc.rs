@@ -28,9 +28,6 @@ use crate::p::{self, P};
 use crate::sched::Sched;
 use crate::sys;
 
-/// Rounds of stealing before giving up (Go: `stealTries`).
-const STEAL_TRIES: usize = 4;
-
 /// What the scheduler does after running a goroutine.
 enum Next {
     /// Find the next goroutine.
@@ -91,14 +88,11 @@ fn schedule(sched: &Sched, ml: &MLocal) {
                     }
                     Next::Run(GRef(g), false)
                 } else {
-                    let Some((g, inherit, try_wake)) = find_runnable(sched, ml) else {
+                    let Some((g, inherit)) = crate::findrunnable::find_runnable(sched, ml) else {
                         return;
                     };
                     if ml.spinning.get() {
                         sched.reset_spinning(ml);
-                    }
-                    if try_wake {
-                        sched.wakep();
                     }
                     // SAFETY: we just took g off a run queue: we own it.
                     let lm = unsafe { g.get().inner() }.locked_m.clone();
@@ -134,7 +128,6 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     }
     let coro = coro.as_mut().expect("just created");
     ml.curg.set(Some(g));
-    p.curg.store(g.0.as_ptr(), Ordering::Relaxed);
     if !inherit && p.preempt.load(Ordering::Relaxed) {
         // A fresh time slice: forget a request aimed at the previous one.
         p.preempt.store(false, Ordering::Relaxed);
@@ -148,22 +141,20 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     let r = coro.resume(());
 
     debug_assert_eq!(ml.depth.get(), 1, "goroutine suspended outside the runtime");
+    ml.guard.set((0, 0));
     if ml.p().is_none() {
         return lost_p(sched, ml, g, r);
     }
-    if let Some(p) = ml.p() {
-        p.curg.store(std::ptr::null_mut(), Ordering::Relaxed);
-    }
-    ml.guard.set((0, 0));
     match r {
         CoroutineResult::Yield(Suspend::Park(f)) => {
             gp.status.store(status::WAITING, Ordering::Release);
             let p = ml.p_unchecked();
             p.parks.store(p.parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            // SAFETY: `f` points at the unlock closure on the parked
-            // goroutine's stack, which stays intact until it is resumed;
-            // only this M calls it, once.
-            let keep_parked = unsafe { (*f.0)(g) };
+            // SAFETY: `f` holds the unlock closure on the parked
+            // goroutine's stack, intact until someone readies it, which
+            // only the closure's release of the primitive's lock allows;
+            // only this M runs it, once.
+            let keep_parked = crate::panic::contain("a park callback", || unsafe { f.run(g) });
             ml.curg.set(None);
             if keep_parked {
                 Next::Schedule
@@ -201,10 +192,10 @@ fn lost_p(sched: &Sched, ml: &MLocal, g: GRef, r: CoroutineResult<Suspend, ()>) 
         CoroutineResult::Yield(Suspend::Park(f)) => {
             gp.status.store(status::WAITING, Ordering::Release);
             // SAFETY: as in execute: the callback lives on the parked
-            // goroutine's stack; this M calls it once. Without a P, what it
+            // goroutine's stack; this M runs it once. Without a P, what it
             // readies goes to the global queue and what it arms goes to
             // some P's timer heap.
-            let keep_parked = unsafe { (*f.0)(g) };
+            let keep_parked = crate::panic::contain("a park callback", || unsafe { f.run(g) });
             if keep_parked {
                 ml.curg.set(None);
                 return Next::Schedule; // schedule() stops a P-less M
@@ -214,27 +205,7 @@ fn lost_p(sched: &Sched, ml: &MLocal, g: GRef, r: CoroutineResult<Suspend, ()>) 
         CoroutineResult::Yield(Suspend::Gosched | Suspend::Yield | Suspend::NoP) => no_p(sched, ml, g),
         CoroutineResult::Return(()) => {
             ml.curg.set(None);
-            // SAFETY: only the M running the G touches the coroutine slot.
-            let coro = unsafe { &mut *gp.coro.get() }.take().expect("finished goroutine has a coroutine");
-            sched.stacks.free(coro.into_stack());
-            gp.status.store(status::DEAD, Ordering::Release);
-            sched.counters.exited_nop.fetch_add(1, Ordering::Relaxed);
-            // SAFETY: as in gdestroy: nothing refers to the G any more.
-            let inner = unsafe { gp.inner() };
-            let locked = inner.locked_m.take().is_some();
-            inner.lock_count = 0;
-            inner.name = None;
-            if let Some(task) = inner.entry.take()
-                && std::mem::take(&mut inner.free_entry)
-            {
-                // SAFETY: the goroutine's run reported owning the block.
-                unsafe { task.dealloc(None) };
-            }
-            inner.yielder = std::ptr::null();
-            // SAFETY: every goroutine G is a leaked Box (spawn).
-            let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
-            sched.gfree.lock().push(gbox);
-            if locked {
+            if retire_g(sched, None, g) {
                 ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
                 return Next::Exit;
             }
@@ -271,46 +242,40 @@ fn goroutine_main(y: &GYielder, g: GRef) {
         inner.yielder = y as *const GYielder;
         inner.entry.expect("goroutine has an entry")
     };
-    // SAFETY: the goroutine runs its task once.
-    let owned = unsafe { entry.run() };
+    // SAFETY: the goroutine runs its task once. The closure's own panics
+    // are caught inside; one escaping here (from dropping a result nobody
+    // will read) must not unwind into the scheduler.
+    let owned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { entry.run() }))
+        .unwrap_or_else(|p| {
+            escaped_panic(gp, p);
+            false // the block is leaked
+        });
     // SAFETY: as above.
     unsafe { gp.inner() }.free_entry = owned;
-    crate::local::drop_locals(gp);
+    // Goroutine-local destructors may panic too.
+    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::local::drop_locals(gp))) {
+        escaped_panic(gp, p);
+    }
     // Come back to the scheduler (the depth stays 1).
     enter_to_suspend(m::current().expect("goroutine runs on an M"));
+}
+
+/// A panic raised while a goroutine finished (dropping its unread result or
+/// its goroutine-local values): nobody can observe it, so it follows the
+/// runtime's panic policy, like an unjoined goroutine's panic.
+#[cold]
+fn escaped_panic(gp: &G, payload: Box<dyn std::any::Any + Send>) {
+    // SAFETY: called by the goroutine itself; a short borrow.
+    let name = unsafe { gp.inner() }.name.clone();
+    let policy = gp.sched().config.panic_policy;
+    crate::panic::unobserved(crate::panic::Panic::new(payload, gp.id(), name), policy);
 }
 
 /// A goroutine finished: recycle its stack and G (Go: `goexit0`).
 fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
     ml.curg.set(None);
     let p = ml.p_unchecked();
-    // SAFETY: the goroutine has returned; the M owns its G.
-    let gp = unsafe { g.get() };
-    // SAFETY: only the M running the G touches the coroutine slot.
-    let coro = unsafe { &mut *gp.coro.get() }.take().expect("finished goroutine has a coroutine");
-    // SAFETY: we hold p.
-    unsafe { p.local() }.stacks.free(&sched.stacks, coro.into_stack());
-    gp.status.store(status::DEAD, Ordering::Release);
-    p.exited.store(p.exited.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    // SAFETY: as above.
-    let inner = unsafe { gp.inner() };
-    let locked = inner.locked_m.take();
-    inner.lock_count = 0;
-    inner.name = None;
-    if let Some(task) = inner.entry.take()
-        && std::mem::take(&mut inner.free_entry)
-    {
-        // SAFETY: the goroutine's run reported owning the block; we hold p
-        // and its caches.
-        unsafe { task.dealloc(Some(&mut p.local().mcache)) };
-    }
-    inner.yielder = std::ptr::null();
-    // SAFETY: every goroutine G is a leaked Box (spawn), and nothing refers
-    // to it any more: it is not queued, not parked, and not registered.
-    let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
-    // SAFETY: we hold p.
-    unsafe { p.gfput(gbox, sched) };
-    if locked.is_some() {
+    if retire_g(sched, Some(p), g) {
         // Go: a goroutine that exits while locked takes its thread with it,
         // so no goroutine inherits thread state it changed.
         ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
@@ -320,6 +285,54 @@ fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
         return Next::Exit;
     }
     Next::Schedule
+}
+
+/// Recycles a finished goroutine's stack, task block and G, into `p`'s
+/// caches when the M holds a P, else into the runtime's central ones.
+/// Returns whether the goroutine was locked to its thread.
+fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
+    // SAFETY: the goroutine has returned; the M owns its G.
+    let gp = unsafe { g.get() };
+    // SAFETY: only the M running the G touches the coroutine slot.
+    let coro = unsafe { &mut *gp.coro.get() }.take().expect("finished goroutine has a coroutine");
+    let stack = coro.into_stack();
+    match p {
+        // SAFETY: the caller holds p.
+        Some(p) => unsafe { p.local() }.stacks.free(&sched.stacks, stack),
+        None => sched.stacks.free(stack),
+    }
+    gp.status.store(status::DEAD, Ordering::Release);
+    match p {
+        Some(p) => p.exited.store(p.exited.load(Ordering::Relaxed) + 1, Ordering::Relaxed),
+        None => {
+            sched.counters.exited_nop.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    // SAFETY: as above.
+    let inner = unsafe { gp.inner() };
+    let locked = inner.locked_m.take().is_some();
+    inner.lock_count = 0;
+    inner.name = None;
+    if let Some(task) = inner.entry.take()
+        && std::mem::take(&mut inner.free_entry)
+    {
+        // SAFETY: the goroutine's run reported owning the block; with p we
+        // hold its caches.
+        let cache = p.map(|p| unsafe { &mut p.local().mcache });
+        // SAFETY: as above.
+        unsafe { task.dealloc(cache) };
+    }
+    inner.yielder = std::ptr::null();
+    // SAFETY: every goroutine G is a leaked Box (spawn), and nothing refers
+    // to it any more but the registry (`allgs`), which reads only its
+    // atomic fields: it is not queued and not parked.
+    let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
+    match p {
+        // SAFETY: the caller holds p.
+        Some(p) => unsafe { p.gfput(gbox, sched) },
+        None => sched.gfree.lock().push(gbox),
+    }
+    locked
 }
 
 /// The goroutine found its P retaken: queue it and stop this M, unless an
@@ -355,7 +368,7 @@ fn stoplockedm(sched: &Sched, ml: &MLocal) -> bool {
         sched.handoffp(p);
     }
     sched.idle.lock().nmidlelocked += 1;
-    crate::checkdead::check();
+    crate::checkdead::request();
     let ok = sched.park_m(ml);
     sched.idle.lock().nmidlelocked -= 1;
     ok && !sched.is_shutdown()
@@ -371,209 +384,6 @@ fn startlockedm(sched: &Sched, ml: &MLocal, lm: &M) -> bool {
     lm.set_nextp(p);
     lm.park.wakeup();
     sched.stopm(ml)
-}
-
-/// Finds a goroutine to run, blocking the M until there is one. Returns
-/// None when the runtime shuts down. Go: `findRunnable`.
-fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool, bool)> {
-    'top: loop {
-        let p = ml.p_unchecked();
-        if sched.is_shutdown() {
-            ml.set_p(None);
-            // SAFETY: we hold p until we put it back.
-            let stranded = unsafe { p.drain() };
-            drop(stranded); // goroutines never run after shutdown
-            let mut idle = sched.idle.lock();
-            sched.pidleput(&mut idle, p);
-            return None;
-        }
-        let (now, mut poll_until) = p.timers.check(0);
-
-        // Fairness: every 61st schedule, look at the global queue first.
-        if p.schedtick.load(Ordering::Relaxed) % 61 == 0 && !sched.runq.is_empty() {
-            // SAFETY: we hold p.
-            if let Some(g) = unsafe { p.take_global(&sched.runq, 1) } {
-                return Some((g, false, false));
-            }
-        }
-        // SAFETY: we hold p.
-        if let Some((g, inherit)) = unsafe { p.runqget() } {
-            return Some((g, inherit, false));
-        }
-        if !sched.runq.is_empty() {
-            // SAFETY: we hold p.
-            if let Some(g) = unsafe { p.take_global(&sched.runq, sched.global_batch(128)) } {
-                return Some((g, false, false));
-            }
-        }
-        // Non-blocking network poll, one M at a time.
-        if sched.poller().has_waiters()
-            && sched.lastpoll.load(Ordering::SeqCst) != 0
-            && sched.polling_net.swap(1, Ordering::SeqCst) == 0
-        {
-            let mut list = Vec::new();
-            sched.poller().poll(Some(0), &mut list);
-            sched.counters.polls.fetch_add(1, Ordering::Relaxed);
-            sched.polling_net.store(0, Ordering::SeqCst);
-            sched.inject_list(Some(ml), &mut list);
-            // SAFETY: we hold p.
-            if let Some((g, inherit)) = unsafe { p.runqget() } {
-                return Some((g, inherit, false));
-            }
-        }
-        // Steal, if not too many Ms spin already.
-        let busy = sched.nprocs - sched.npidle.load(Ordering::SeqCst);
-        if ml.spinning.get() || 2 * sched.nmspinning.load(Ordering::SeqCst) < busy {
-            if !ml.spinning.get() {
-                sched.become_spinning(ml);
-            }
-            match steal_work(sched, ml, now) {
-                Stolen::G(g, inherit) => return Some((g, inherit, false)),
-                Stolen::NewWork => continue 'top,
-                Stolen::Nothing(w) => {
-                    if w != 0 && (poll_until == 0 || w < poll_until) {
-                        poll_until = w;
-                    }
-                }
-            }
-        }
-
-        // Nothing to do: give up the P.
-        let mut idle = sched.idle.lock();
-        if !sched.runq.is_empty() {
-            // SAFETY: we still hold p.
-            let g = unsafe { p.take_global(&sched.runq, sched.global_batch(128)) };
-            drop(idle);
-            if let Some(g) = g {
-                return Some((g, false, false));
-            }
-            continue 'top;
-        }
-        if !ml.spinning.get() && sched.needspinning.load(Ordering::SeqCst) == 1 {
-            sched.become_spinning(ml);
-            drop(idle);
-            continue 'top;
-        }
-        ml.set_p(None);
-        sched.pidleput(&mut idle, p);
-        drop(idle);
-
-        let was_spinning = ml.spinning.get();
-        if was_spinning {
-            // Stop spinning, then look everywhere once more: work submitted
-            // before our decrement is visible now (module docs of sched).
-            ml.spinning.set(false);
-            let prev = sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
-            debug_assert!(prev > 0, "find_runnable: negative nmspinning");
-
-            if !sched.runq.is_empty() {
-                let mut idle = sched.idle.lock();
-                if let Some(p2) = sched.pidleget_spinning(&mut idle) {
-                    drop(idle);
-                    sched.acquirep(ml, p2);
-                    sched.become_spinning(ml);
-                    continue 'top;
-                }
-            }
-            if sched.procs.iter().any(|p2| !p2.idle.load(Ordering::Acquire) && !p2.runq_empty()) {
-                let mut idle = sched.idle.lock();
-                if let Some(p2) = sched.pidleget_spinning(&mut idle) {
-                    drop(idle);
-                    sched.acquirep(ml, p2);
-                    sched.become_spinning(ml);
-                    continue 'top;
-                }
-            }
-            let w = sched.timers_wake_time();
-            if w != 0 && (poll_until == 0 || w < poll_until) {
-                poll_until = w;
-            }
-        }
-
-        // Block in the poller until I/O, the next timer, or a wake-up.
-        if (sched.poller().has_waiters() || poll_until != 0) && sched.lastpoll.swap(0, Ordering::SeqCst) != 0
-        {
-            sched.poll_until.store(poll_until, Ordering::SeqCst);
-            let delay = (poll_until != 0).then(|| (poll_until - sys::nanotime()).max(0));
-            let mut list = Vec::new();
-            sched.poller().poll(delay, &mut list);
-            sched.counters.polls.fetch_add(1, Ordering::Relaxed);
-            sched.poll_until.store(0, Ordering::SeqCst);
-            sched.lastpoll.store(sys::nanotime(), Ordering::SeqCst);
-            let mut idle = sched.idle.lock();
-            let p2 = sched.pidleget(&mut idle);
-            drop(idle);
-            match p2 {
-                None => sched.inject_list(None, &mut list),
-                Some(p2) => {
-                    sched.acquirep(ml, p2);
-                    sched.inject_list(Some(ml), &mut list);
-                    // SAFETY: we hold p2.
-                    if let Some((g, inherit)) = unsafe { p2.runqget() } {
-                        return Some((g, inherit, false));
-                    }
-                    if was_spinning {
-                        sched.become_spinning(ml);
-                    }
-                    continue 'top;
-                }
-            }
-        } else if poll_until != 0 {
-            let until = sched.poll_until.load(Ordering::SeqCst);
-            if until == 0 || until > poll_until {
-                sched.poller().wake();
-            }
-        }
-        if !sched.stopm(ml) {
-            return None;
-        }
-    }
-}
-
-enum Stolen {
-    G(GRef, bool),
-    NewWork,
-    /// Nothing found; the earliest timer seen on other Ps (0 for none).
-    Nothing(i64),
-}
-
-/// Tries to steal from every other P, in a random order, several rounds;
-/// in the last round also runs their expired timers and may take their
-/// `runnext`. Go: `stealWork`.
-fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
-    let p = ml.p_unchecked();
-    let mut poll_until = 0i64;
-    for i in 0..STEAL_TRIES {
-        let last = i == STEAL_TRIES - 1;
-        for idx in sched.steal_order.start(ml.cheaprand()) {
-            let p2 = &sched.procs[idx];
-            if std::ptr::eq(p, p2) {
-                continue;
-            }
-            if last {
-                let (_, w, ran) = p2.timers.check_ran(now);
-                if ran {
-                    // Expired timers readied goroutines onto our P.
-                    // SAFETY: we hold p.
-                    if let Some((g, inherit)) = unsafe { p.runqget() } {
-                        return Stolen::G(g, inherit);
-                    }
-                    return Stolen::NewWork;
-                }
-                if w != 0 && (poll_until == 0 || w < poll_until) {
-                    poll_until = w;
-                }
-            }
-            if !p2.idle.load(Ordering::Acquire) {
-                // SAFETY: we hold p (not p2).
-                if let Some(g) = unsafe { p.runqsteal(p2, last) } {
-                    p.steals.store(p.steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                    return Stolen::G(g, false);
-                }
-            }
-        }
-    }
-    Stolen::Nothing(poll_until)
 }
 
 // ---- the goroutine side: entering the runtime ----
@@ -661,7 +471,7 @@ fn enter_to_suspend(ml: &MLocal) {
 #[inline]
 pub(crate) fn suspend(req: Suspend) {
     let ml = m::current().expect("suspend outside an M");
-    let g = ml.curg.get().expect("suspend outside a goroutine");
+    let g = blockable(ml);
     enter_to_suspend(ml);
     // SAFETY: g is the running goroutine; its yielder lives at the bottom
     // of its stack for its whole life.
@@ -669,11 +479,30 @@ pub(crate) fn suspend(req: Suspend) {
     y.suspend(req);
 }
 
-impl Sched {
-    /// The earliest timer over all Ps, 0 for none (Go: `timeSleepUntil`).
-    pub(crate) fn timers_wake_time(&self) -> i64 {
-        self.procs.iter().map(|p| p.timers.wake_time()).filter(|&w| w != 0).min().unwrap_or(0)
+/// The goroutine about to block on this M, or a fatal error if code on
+/// this M must not block here: a park or timer callback, `with_proc`'s
+/// closure (the scheduler or a P hold is on the stack), or a
+/// `gort::syscall` closure (its P is in hand-off). Blocking there would
+/// switch stacks under the scheduler's feet; Go throws in the same cases.
+#[inline]
+pub(crate) fn blockable(ml: &MLocal) -> GRef {
+    match ml.curg.get() {
+        Some(g) if ml.depth.get() == 0 && !ml.in_syscall.get() => g,
+        _ => cannot_block(ml),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn cannot_block(ml: &MLocal) -> ! {
+    let place = if ml.in_syscall.get() {
+        "inside a gort::syscall closure (it must be a plain blocking call)"
+    } else if ml.curg.get().is_none() {
+        "inside a timer callback (timer callbacks must not block)"
+    } else {
+        "inside a park callback or with_proc's closure (they must not block)"
+    };
+    crate::panic::fatal(&format!("gort: a blocking call {place}"))
 }
 
 /// A fast random number for the calling M (Go: `cheaprand`), for select's
@@ -684,12 +513,7 @@ pub fn cheaprand() -> u32 {
         Some(ml) => ml.cheaprand(),
         None => {
             thread_local!(static STATE: std::cell::Cell<u64> = std::cell::Cell::new(sys::nanotime() as u64 | 1));
-            STATE.with(|s| {
-                let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
-                s.set(x);
-                let t = (x as u128).wrapping_mul((x ^ 0xe703_7ed1_a0b4_28db) as u128);
-                ((t >> 64) as u64 ^ t as u64) as u32
-            })
+            STATE.with(sys::wyrand)
         }
     }
 }
@@ -747,7 +571,6 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
             sched.wake_sysmon();
             if (!p.runq_empty() || !sched.runq.is_empty()) && p.try_retake(p::word(mid, p::SYSCALL)) {
                 // Go's entersyscallblock: hand the queued work to another M now.
-                p.syscalltick.fetch_add(1, Ordering::Relaxed);
                 sched.counters.handoffs.fetch_add(1, Ordering::Relaxed);
                 sched.handoffp(p);
             }
@@ -755,7 +578,9 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
         }
         _ => false,
     };
+    ml.in_syscall.set(true);
     let r = f();
+    ml.in_syscall.set(false);
     if entered {
         // SAFETY: g is the running goroutine.
         unsafe { g.get() }.status.store(status::RUNNING, Ordering::Relaxed);

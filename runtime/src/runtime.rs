@@ -132,6 +132,7 @@ impl RuntimeBuilder {
             crate::checkdead::install_sigquit();
         }
         let sched = Arc::new(Sched::new(config, Box::new(IdlePoller::default())));
+        let _ = sched.this.set(Arc::downgrade(&sched));
         if sched.config.sysmon {
             crate::sysmon::start(&sched);
         }
@@ -203,8 +204,8 @@ impl Runtime {
         }
     }
 
-    pub(crate) fn sched_ref(&self) -> &Sched {
-        self.sched()
+    pub(crate) fn sched_arc(&self) -> Arc<Sched> {
+        self.sched.clone().expect("runtime is live until dropped")
     }
 
     /// The live goroutines of this runtime (see `debug::goroutines`).
@@ -246,41 +247,61 @@ impl Runtime {
             panic!("gort: a Runtime cannot be dropped from one of its own goroutines");
         }
         crate::checkdead::unregister_runtime(&sched);
-        sched.shutdown.store(true, Ordering::SeqCst);
-        sched.detach_timers();
         {
+            // Under the idle lock, so no startm can begin an M after this
+            // (startm_locked checks the flag under the same lock).
             let idle = sched.idle.lock();
+            sched.shutdown.store(true, Ordering::SeqCst);
             for m in &idle.allm {
                 m.park.wakeup();
             }
         }
+        // sysmon first: it could otherwise still retake and hand off Ps.
         sched.sysmon_note.wakeup();
+        crate::sysmon::join(&sched);
         sched.poller().wake();
-        let threads = std::mem::take(&mut sched.idle.lock().threads);
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut all_joined = true;
-        for h in threads {
-            match deadline {
-                None => {
-                    let _ = h.join();
-                }
-                Some(d) => {
-                    while !h.is_finished() && Instant::now() < d {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    if h.is_finished() {
+        // Join until every M has exited: an M counted before the flag may
+        // still be starting, its handle not yet pushed.
+        loop {
+            let (threads, mcount) = {
+                let mut idle = sched.idle.lock();
+                (std::mem::take(&mut idle.threads), idle.mcount)
+            };
+            if threads.is_empty() && mcount == 0 {
+                break;
+            }
+            for (_, h) in threads {
+                match deadline {
+                    None => {
                         let _ = h.join();
-                    } else {
-                        all_joined = false;
+                    }
+                    Some(d) => {
+                        while !h.is_finished() && Instant::now() < d {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        if h.is_finished() {
+                            let _ = h.join();
+                        } else {
+                            all_joined = false;
+                        }
                     }
                 }
             }
+            if !all_joined || deadline.is_some_and(|d| Instant::now() >= d) {
+                all_joined = false;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
-        crate::sysmon::join(&sched);
         if !all_joined {
             std::mem::forget(sched);
             return false;
         }
+        // No M remains to arm or fire a timer: detach the nodes still armed
+        // (owned by channels or contexts that outlive us) from our heaps.
+        sched.detach_timers();
         // Every M is gone: we own all Ps. Return cached stacks; unmap them
         // all if no goroutine holds one.
         for p in sched.procs.iter() {
@@ -322,7 +343,14 @@ pub fn default_runtime() -> &'static Runtime {
     })
 }
 
-/// The runtime of the calling goroutine, or the default one.
+/// The runtime of the calling goroutine (or the default one), kept alive.
+pub(crate) fn current_sched_arc() -> Arc<Sched> {
+    current_sched().this.get().and_then(std::sync::Weak::upgrade).expect("a running runtime is alive")
+}
+
+/// The runtime of the calling goroutine, or the default one. The reference
+/// is valid for the current call only (the 'static is the caller's
+/// promise not to keep it): a runtime is freed only after its Ms exited.
 #[inline]
 pub(crate) fn current_sched() -> &'static Sched {
     match crate::m::current() {

@@ -50,8 +50,9 @@ pub(crate) struct Idle {
     pub(crate) midle: Vec<Arc<M>>,
     /// Every M ever started, for shutdown (Go: `allm`).
     pub(crate) allm: Vec<Arc<M>>,
-    /// Threads to join at shutdown.
-    pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
+    /// M threads by id, to join at shutdown (sysmon reaps the ones that
+    /// exited early: Ms whose locked goroutine finished).
+    pub(crate) threads: Vec<(u32, std::thread::JoinHandle<()>)>,
     /// Ms started and not exited (Go: `mcount()`), and the next M id.
     pub(crate) mcount: u32,
     pub(crate) mnext: u32,
@@ -72,8 +73,7 @@ pub(crate) struct Counters {
     pub(crate) m_wakeups: AtomicU64,
     /// Goroutines spawned from outside any P (plain threads).
     pub(crate) spawned_nop: AtomicU64,
-    /// Goroutines that exited while their M held no P (never: an exiting
-    /// goroutine always reacquires one), kept for symmetry.
+    /// Goroutines that exited on an M whose P sysmon had retaken.
     pub(crate) exited_nop: AtomicU64,
 }
 
@@ -113,6 +113,9 @@ pub(crate) struct Sched {
     pub(crate) sysmon_note: crate::lock::Note,
     pub(crate) sysmon_wait: AtomicBool,
     pub(crate) sysmon_thread: Lock<Option<std::thread::JoinHandle<()>>>,
+    /// A weak reference to this Sched's own Arc, so that code holding only
+    /// `&Sched` (a goroutine's) can keep it alive (`LeakCheck`).
+    pub(crate) this: std::sync::OnceLock<std::sync::Weak<Sched>>,
 }
 
 impl Sched {
@@ -154,6 +157,7 @@ impl Sched {
             sysmon_note: crate::lock::Note::new(),
             sysmon_wait: AtomicBool::new(false),
             sysmon_thread: Lock::new(None),
+            this: std::sync::OnceLock::new(),
             procs,
             config,
         }
@@ -239,6 +243,7 @@ impl Sched {
     /// Makes `ml` the owner of `p` (Go: `acquirep`).
     pub(crate) fn acquirep(&self, ml: &MLocal, p: &P) {
         p.clock.store(ml.clock, Ordering::Relaxed);
+        p.tid.store(ml.tid, Ordering::Relaxed);
         p.acquire(ml.m.id);
         ml.set_p(Some(p));
     }
@@ -308,6 +313,14 @@ impl Sched {
     }
 
     fn startm_locked(&self, mut idle: crate::lock::LockGuard<'_, Idle>, p: Option<&P>, spinning: bool) {
+        if self.is_shutdown() {
+            // Shutdown joins the Ms it knows of; start no more.
+            drop(idle);
+            if spinning {
+                self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            }
+            return;
+        }
         let p = match p {
             Some(p) => p,
             None => match self.pidleget(&mut idle) {
@@ -357,9 +370,6 @@ impl Sched {
             idle.midle.push(ml.m.clone());
         }
         self.counters.m_parks.fetch_add(1, Ordering::Relaxed);
-        if self.npidle.load(Ordering::SeqCst) == self.nprocs {
-            crate::checkdead::check();
-        }
         self.park_m(ml)
     }
 
@@ -490,6 +500,9 @@ impl Sched {
 
     /// Starts the OS thread of a new M that will run `p` (Go: `newm`).
     fn newm(&self, id: u32, p: &P, spinning: bool) {
+        // Ms that exited (their locked goroutine finished) are replaced by
+        // new ones: join the dead first, so their threads never pile up.
+        self.reap_exited_ms();
         let m = Arc::new(M::new(id));
         m.spinning.store(spinning, Ordering::Relaxed);
         m.set_nextp(p);
@@ -513,7 +526,7 @@ impl Sched {
             .unwrap_or_else(|e| crate::panic::fatal(&format!("gort: cannot start an M thread: {e}")));
         let mut idle = self.idle.lock();
         idle.allm.push(m);
-        idle.threads.push(handle);
+        idle.threads.push((id, handle));
     }
 
     /// Frees dead Gs beyond what the global cache keeps (sysmon).
@@ -540,6 +553,25 @@ impl Sched {
         }
     }
 
+    /// Joins the threads of Ms that exited before shutdown (an M whose
+    /// locked goroutine finished takes its thread with it) and forgets
+    /// them. Called when a new M starts and by sysmon once a second, so a
+    /// program that locks and finishes many goroutines does not accumulate
+    /// dead threads.
+    pub(crate) fn reap_exited_ms(&self) {
+        let finished: Vec<(u32, std::thread::JoinHandle<()>)> = {
+            let mut idle = self.idle.lock();
+            let (done, live): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut idle.threads).into_iter().partition(|(_, h)| h.is_finished());
+            idle.threads = live;
+            idle.allm.retain(|m| !done.iter().any(|(id, _)| *id == m.id));
+            done
+        };
+        for (_, h) in finished {
+            let _ = h.join();
+        }
+    }
+
     /// Goroutines alive now (Go: `NumGoroutine`).
     pub(crate) fn num_goroutine(&self) -> usize {
         let mut spawned = self.counters.spawned_nop.load(Ordering::Relaxed);
@@ -552,7 +584,7 @@ impl Sched {
     }
 }
 
-/// A Sched pointer that may move to a new M thread.
-struct SchedPtr(*const Sched);
+/// A Sched pointer that may move to a new M or sysmon thread.
+pub(crate) struct SchedPtr(pub(crate) *const Sched);
 // SAFETY: Sched is Sync; the pointer's validity is argued at its use.
 unsafe impl Send for SchedPtr {}

@@ -100,6 +100,15 @@ pub(crate) fn cpu_count() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
+/// wyrand: a fast, decent random step on `state` (Go: `cheaprand`).
+#[inline]
+pub(crate) fn wyrand(state: &std::cell::Cell<u64>) -> u32 {
+    let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+    state.set(s);
+    let t = (s as u128).wrapping_mul((s ^ 0xe703_7ed1_a0b4_28db) as u128);
+    ((t >> 64) as u64 ^ t as u64) as u32
+}
+
 /// A short busy-wait, for spin loops (Go: `procyield`).
 #[inline]
 pub(crate) fn procyield(cycles: u32) {

@@ -19,8 +19,10 @@
 //! back to the scheduler since sysmon last saw its `resumetick`. sysmon
 //! never retakes on the first round that sees it, so the M has been away at
 //! least one round (20 µs or more). It then reads the M thread's CPU clock:
-//! - the thread is **blocked** (it used less than half the wall time since:
-//!   a blocking syscall, `std::thread::sleep`, a contended std Mutex), or
+//! - the thread is **blocked** (it used less than half the wall time since,
+//!   and the kernel does not list it runnable: a blocking syscall,
+//!   `std::thread::sleep`, a contended std Mutex; a thread merely waiting
+//!   for a CPU on a busy machine counts as computing), or
 //!   the goroutine is inside `gort::syscall`: retake as Go retakes a P in a
 //!   syscall: at once if the P has queued goroutines or no other M could
 //!   run timers (no idle P, no spinning M), else after 10 ms;
@@ -41,7 +43,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::p::{self, P};
-use crate::sched::Sched;
+use crate::sched::{Sched, SchedPtr};
 use crate::sys;
 
 /// Go's `forcePreemptNS`: the time slice.
@@ -61,11 +63,6 @@ struct Tick {
     resumewhen: i64,
     cpu: i64,
 }
-
-/// A Sched pointer that may move to the sysmon thread.
-struct SchedPtr(*const Sched);
-// SAFETY: Sched is Sync; validity is argued at the use.
-unsafe impl Send for SchedPtr {}
 
 pub(crate) fn start(sched: &std::sync::Arc<Sched>) {
     let ptr = SchedPtr(&**sched as *const Sched);
@@ -95,6 +92,7 @@ fn run(sched: &Sched) {
     let mut idle = 0u32;
     let mut delay_us = 0u64;
     let mut last_trim = sys::nanotime();
+    let mut was_idle = false;
     loop {
         if idle == 0 {
             delay_us = 20;
@@ -110,7 +108,14 @@ fn run(sched: &Sched) {
         }
         let mut now = sys::nanotime();
         sys::set_coarse_now(now);
-        if sched.npidle.load(Ordering::SeqCst) == sched.nprocs && !crate::debug::schedtrace_on() {
+        let all_idle = sched.npidle.load(Ordering::SeqCst) == sched.nprocs;
+        // Go checks for deadlock as an M goes idle; gort's sysmon does it
+        // when its runtime is fully idle or when asked (checkdead docs).
+        if crate::checkdead::take_request() || (all_idle && !was_idle) {
+            crate::checkdead::check();
+        }
+        was_idle = all_idle;
+        if all_idle && !crate::debug::schedtrace_on() {
             let guard = sched.idle.lock();
             if sched.npidle.load(Ordering::SeqCst) == sched.nprocs {
                 let next = sched.timers_wake_time();
@@ -161,6 +166,7 @@ fn run(sched: &Sched) {
             sched.stacks.trim();
             sched.trim_gfree();
             crate::mcache::CENTRAL.trim();
+            sched.reap_exited_ms();
         }
         crate::debug::maybe_schedtrace(sched, now);
     }
@@ -201,9 +207,12 @@ fn retake(sched: &Sched, ticks: &mut [Tick], now: i64) -> u32 {
             continue;
         }
         let away = now - t.resumewhen;
+        // Blocked: it used little CPU since, and the kernel does not have it
+        // runnable (a thread merely descheduled on a busy machine is
+        // computing, not blocked).
         let blocked = state == p::SYSCALL
             || match cpu_time(p.clock.load(Ordering::Relaxed)) {
-                Some(cpu) => (cpu - t.cpu) * 2 < away,
+                Some(cpu) => (cpu - t.cpu) * 2 < away && !thread_runnable(p.tid.load(Ordering::Relaxed)),
                 None => true,
             };
         let has_work = !p.runq_empty();
@@ -222,7 +231,6 @@ fn retake(sched: &Sched, ticks: &mut [Tick], now: i64) -> u32 {
                     || (!sched.runq.is_empty() && sched.npidle.load(Ordering::SeqCst) == 0))
         };
         if retake && p.try_retake(w) {
-            p.syscalltick.fetch_add(1, Ordering::Relaxed);
             sched.counters.handoffs.fetch_add(1, Ordering::Relaxed);
             t.resumeword = 0;
             sched.handoffp(p);
@@ -249,6 +257,17 @@ fn cpu_time(clock: libc::clockid_t) -> Option<i64> {
     // exited thread makes it fail, which we report as None.
     let r = unsafe { libc::clock_gettime(clock, &mut ts) };
     (r == 0).then(|| ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
+}
+
+/// Whether the kernel has thread `tid` of this process running or ready to
+/// run (state `R` in /proc). Read only for an M sysmon suspects is stuck.
+fn thread_runnable(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return false;
+    };
+    // The state follows the parenthesised command name, which may contain
+    // spaces: take the field after the last ')'.
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) == Some("R")
 }
 
 /// The CPU clock of the calling thread (for sysmon), -1 if unavailable.

@@ -17,14 +17,17 @@
 //! there is nothing else to ignore.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::dump::GoroutineInfo;
 use crate::sched::Sched;
 
-/// A snapshot to compare against later (see the module docs).
-pub struct LeakCheck<'rt> {
-    sched: &'rt Sched,
+/// A snapshot to compare against later (see the module docs). It keeps its
+/// runtime's scheduler state alive, so it stays valid after the runtime is
+/// dropped (and then finds no goroutine).
+pub struct LeakCheck {
+    sched: Arc<Sched>,
     baseline: HashSet<u64>,
     timeout: Duration,
 }
@@ -45,27 +48,25 @@ impl std::fmt::Display for Leaks {
 
 impl std::error::Error for Leaks {}
 
-impl LeakCheck<'static> {
+impl LeakCheck {
     /// Snapshots the goroutines alive now in the current runtime (the
     /// default one on a plain thread).
-    pub fn new() -> LeakCheck<'static> {
-        LeakCheck::on(crate::runtime::current_sched())
+    pub fn new() -> LeakCheck {
+        LeakCheck::on(crate::runtime::current_sched_arc())
     }
-}
 
-impl<'rt> LeakCheck<'rt> {
     /// Snapshots the goroutines alive now in `rt`.
-    pub fn for_runtime(rt: &'rt crate::Runtime) -> LeakCheck<'rt> {
-        LeakCheck::on(rt.sched_ref())
+    pub fn for_runtime(rt: &crate::Runtime) -> LeakCheck {
+        LeakCheck::on(rt.sched_arc())
     }
 
-    fn on(sched: &'rt Sched) -> LeakCheck<'rt> {
+    fn on(sched: Arc<Sched>) -> LeakCheck {
         let baseline = sched.goroutines().into_iter().map(|g| g.id).collect();
         LeakCheck { sched, baseline, timeout: Duration::from_secs(1) }
     }
 
     /// How long to wait for stragglers before failing (default 1 s).
-    pub fn timeout(mut self, d: Duration) -> LeakCheck<'rt> {
+    pub fn timeout(mut self, d: Duration) -> LeakCheck {
         self.timeout = d;
         self
     }
@@ -105,7 +106,7 @@ impl<'rt> LeakCheck<'rt> {
     }
 }
 
-impl Default for LeakCheck<'static> {
+impl Default for LeakCheck {
     fn default() -> Self {
         LeakCheck::new()
     }

@@ -29,9 +29,11 @@
 //!   `running == 0`. So when they return, no callback of the old arming is
 //!   in flight and none will start: the no-stale-value guarantee of Go 1.23
 //!   timers, and what lets a node live on a parked goroutine's stack.
-//! - A callback must not block and must not stop or reset its own node
-//!   (that would wait for itself). It must not be called with a lock that a
-//!   stopper may hold while stopping.
+//! - Expired timers run one at a time, each alone counted as running, so a
+//!   callback may stop or reset any *other* timer. A callback must not
+//!   block, panic (a fatal error), or stop or reset its own node (that
+//!   would wait for itself), and must not need a lock that a stopper may
+//!   hold while stopping.
 //! - Nodes are `!Unpin` and armed through `Pin<&Self>`; `Drop` stops them,
 //!   so a heap never points at freed memory.
 
@@ -339,56 +341,41 @@ impl Timers {
             return (now, w, false);
         }
         let mut ran = false;
+        // One timer at a time: pop it under the lock, run it without. Only
+        // the timer being run counts as running, so its callback may stop
+        // any other timer, even one due at the same instant (a parent
+        // context's deadline stopping its children's).
         loop {
-            // Pop a batch under the lock, run it without.
-            let mut fired: [(*const TimerNode, i64); 32] = [(ptr::null(), 0); 32];
-            let mut n = 0;
             let mut h = self.inner.lock();
-            while n < fired.len() {
-                let Some(top) = h.entries.first().copied() else {
-                    break;
-                };
-                if top.when > now {
-                    break;
-                }
-                // SAFETY: nodes in the heap are alive; we hold the lock.
-                let node = unsafe { &*top.node };
-                // Count the callback in before the node can look disarmed:
-                // stop()'s lock-free fast path reads `heap` (Acquire) then
-                // `running`; seeing the null below implies seeing this.
-                node.running.fetch_add(1, Ordering::Relaxed);
-                let period = node.period.get();
-                if period > 0 {
-                    let delay = now - top.when;
-                    let next = top.when + period * (1 + delay / period);
-                    node.when.set(next);
-                    h.entries[0].when = next;
-                    h.sift_down(0);
-                } else {
-                    h.remove_at(0);
-                    node.heap.store(ptr::null_mut(), Ordering::Release);
-                }
-                fired[n] = (top.node, now - top.when);
-                n += 1;
+            let Some(top) = h.entries.first().copied().filter(|e| e.when <= now) else {
+                self.publish(&h);
+                break;
+            };
+            // SAFETY: nodes in the heap are alive; we hold the lock.
+            let node = unsafe { &*top.node };
+            // Count the callback in before the node can look disarmed:
+            // stop()'s lock-free fast path reads `heap` (Acquire) then
+            // `running`; seeing the null below implies seeing this.
+            node.running.fetch_add(1, Ordering::Relaxed);
+            let period = node.period.get();
+            if period > 0 {
+                let late = now - top.when;
+                // Skip missed ticks; saturate rather than wrap for huge periods.
+                let next = top.when.saturating_add(period.saturating_mul(1 + late / period));
+                node.when.set(next);
+                h.entries[0].when = next;
+                h.sift_down(0);
+            } else {
+                h.remove_at(0);
+                node.heap.store(ptr::null_mut(), Ordering::Release);
             }
             self.publish(&h);
             drop(h);
-            if n == 0 {
-                break;
-            }
             ran = true;
-            for &(node, delay) in &fired[..n] {
-                // SAFETY: `running > 0` keeps the node alive: its owner's
-                // stop/drop waits for the count to drop to zero.
-                let node = unsafe { &*node };
-                let (f, arg) = (node.f, node.arg.load(Ordering::Relaxed));
-                f(arg, delay);
-                // Last touch of the node (module docs).
-                node.running.fetch_sub(1, Ordering::Release);
-            }
-            if n < fired.len() {
-                break;
-            }
+            let (f, arg) = (node.f, node.arg.load(Ordering::Relaxed));
+            run_callback(f, arg, now - top.when);
+            // Last touch of the node (module docs).
+            node.running.fetch_sub(1, Ordering::Release);
         }
         let w = self.wake_time();
         (now, w, ran)
@@ -404,6 +391,14 @@ impl Timers {
         }
         self.publish(&h);
     }
+}
+
+/// Runs a timer callback. A panic there would unwind through the
+/// scheduler and lose the M and its P (Go throws in the same place), so it
+/// is a fatal error naming the culprit.
+#[inline]
+fn run_callback(f: TimerFn, arg: usize, delay: i64) {
+    crate::panic::contain("a timer callback", move || f(arg, delay));
 }
 
 /// Sleeps for at least `d` (Go: `time.Sleep`). A goroutine parks; a plain
@@ -507,6 +502,41 @@ mod tests {
         assert!(!a.stop(), "fired timers are not armed");
         assert!(b.stop());
         assert_eq!(ts.wake_time(), 0);
+    }
+
+    fn stop_other(arg: usize, _: i64) {
+        // SAFETY: the test passes a TimerNode that outlives the callback.
+        unsafe { &*(arg as *const TimerNode) }.stop();
+    }
+
+    #[test]
+    fn a_callback_may_stop_a_timer_due_at_the_same_time() {
+        let ts = Timers::new();
+        let fired = AtomicUsize::new(0);
+        let b = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
+        let a = Box::pin(TimerNode::new(stop_other, &*b as *const TimerNode as usize));
+        add(&ts, a.as_ref(), 100);
+        add(&ts, b.as_ref(), 100);
+        // Must not hang: b is not counted as running while a's callback
+        // stops it.
+        ts.check(200);
+        assert_eq!(fired.load(Ordering::SeqCst), 0, "b was stopped before it ran");
+        assert_eq!(ts.wake_time(), 0);
+    }
+
+    #[test]
+    fn a_huge_period_saturates_instead_of_wrapping() {
+        let ts = Timers::new();
+        let fired = AtomicUsize::new(0);
+        let a = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
+        a.lock.lock();
+        ts.add(&a, 100, i64::MAX);
+        // SAFETY: locked above.
+        unsafe { a.lock.unlock() };
+        ts.check(1_000);
+        assert_eq!(fired.load(Ordering::SeqCst), 1);
+        assert_eq!(ts.wake_time(), i64::MAX, "next tick saturates far in the future");
+        assert!(a.stop());
     }
 
     #[test]

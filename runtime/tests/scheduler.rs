@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Slot, Wg, gettid, thread_count};
-use gort_runtime::{Builder, Runtime, spawn, yield_now};
+use gort_runtime::{Builder, Runtime, WaitReason, spawn, yield_now};
 
 thread_local! {
     static TID: Cell<i64> = Cell::new(gettid());
@@ -468,4 +468,144 @@ fn spawn_join_many() {
         hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
     });
     assert_eq!(sum, 9_999 * 10_000 / 2);
+}
+
+/// Runs `scenario` in a child process and returns (exit code, stderr).
+fn child(name: &str, scenario: impl FnOnce()) -> Option<(Option<i32>, String)> {
+    if common::is_child(name) {
+        scenario();
+        return None;
+    }
+    let (status, stderr) = common::run_child(name);
+    Some((status.code(), stderr))
+}
+
+#[test]
+fn blocking_in_a_park_callback_is_a_clear_fatal_error() {
+    let r = child("blocking_in_a_park_callback_is_a_clear_fatal_error", || {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.block_on(|| {
+            gort_runtime::park(WaitReason::Other, |_| {
+                yield_now();
+                false
+            })
+        });
+    });
+    if let Some((code, stderr)) = r {
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("fatal error: gort: a blocking call inside a park callback"), "{stderr}");
+    }
+}
+
+#[test]
+fn blocking_in_with_proc_is_a_clear_fatal_error() {
+    let r = child("blocking_in_with_proc_is_a_clear_fatal_error", || {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.block_on(|| gort_runtime::with_proc(|_| gort_runtime::sleep(Duration::from_millis(1))));
+    });
+    if let Some((code, stderr)) = r {
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("with_proc"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_panicking_park_callback_is_a_clear_fatal_error() {
+    let r = child("a_panicking_park_callback_is_a_clear_fatal_error", || {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.block_on(|| gort_runtime::park(WaitReason::Other, |_| panic!("in the callback")));
+    });
+    if let Some((code, stderr)) = r {
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("fatal error: gort: a park callback panicked: in the callback"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_panicking_timer_callback_is_a_clear_fatal_error() {
+    fn boom(_: usize, _: i64) {
+        panic!("tick");
+    }
+    let r = child("a_panicking_timer_callback_is_a_clear_fatal_error", || {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        rt.block_on(|| {
+            let node = std::pin::pin!(gort_runtime::timer::TimerNode::new(boom, 0));
+            node.as_ref().reset(gort_runtime::nanotime() + 1_000_000, 0);
+            gort_runtime::sleep(Duration::from_secs(5));
+        });
+    });
+    if let Some((code, stderr)) = r {
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("fatal error: gort: a timer callback panicked: tick"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_panicking_local_destructor_follows_the_panic_policy() {
+    struct Boom;
+    impl Drop for Boom {
+        fn drop(&mut self) {
+            panic!("local destructor");
+        }
+    }
+    gort_runtime::local! {
+        static B: std::cell::RefCell<Option<Boom>> = std::cell::RefCell::new(None);
+    }
+    let rt =
+        Runtime::builder().max_procs(1).panic_policy(gort_runtime::PanicPolicy::Continue).build().unwrap();
+    rt.block_on(|| {
+        let h = spawn(|| B.with(|b| *b.borrow_mut() = Some(Boom)));
+        h.join().unwrap();
+        // The runtime survived: its M ran the destructor and goes on.
+        assert_eq!(spawn(|| 5).join().unwrap(), 5);
+        let t = Instant::now();
+        while gort_runtime::num_goroutine() > 1 {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            yield_now();
+        }
+    });
+}
+
+#[test]
+fn locals_never_leak_into_the_next_goroutine() {
+    // A destructor that keeps re-creating a local: after a few rounds the
+    // value is leaked, never handed to the G's next goroutine.
+    gort_runtime::local! {
+        static K: Cell<u32> = Cell::new(100);
+        static REVIVE: std::cell::RefCell<Option<Revive>> = std::cell::RefCell::new(None);
+    }
+    struct Revive;
+    impl Drop for Revive {
+        fn drop(&mut self) {
+            K.with(|k| k.set(k.get() + 1));
+            REVIVE.with(|r| *r.borrow_mut() = Some(Revive));
+        }
+    }
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.block_on(|| {
+        for _ in 0..50 {
+            spawn(|| REVIVE.with(|r| *r.borrow_mut() = Some(Revive))).join().unwrap();
+            assert_eq!(spawn(|| K.with(|k| k.get())).join().unwrap(), 100, "a fresh goroutine's local");
+        }
+    });
+}
+
+#[test]
+fn threads_of_finished_locked_goroutines_are_reaped() {
+    fn maps() -> usize {
+        std::fs::read_to_string("/proc/self/maps").map(|m| m.lines().count()).unwrap_or(0)
+    }
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let before = maps();
+    rt.block_on(|| {
+        for _ in 0..300 {
+            spawn(gort_runtime::lock_os_thread).join().unwrap();
+        }
+    });
+    // sysmon joins exited M threads once a second, releasing their stacks.
+    let t = Instant::now();
+    while maps() > before + 150 {
+        assert!(t.elapsed() < Duration::from_secs(10), "dead M threads pile up: {} > {before}", maps());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

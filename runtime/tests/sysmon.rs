@@ -130,7 +130,7 @@ fn preempt_point_yields_after_a_time_slice() {
         (woke_early.load(Ordering::Acquire), gort_runtime::debug::metrics().preempt_requests)
     });
     assert!(woke_early, "the sleeper only ran after the loop");
-    assert!(requests >= 1);
+    assert!(requests >= 1, "sysmon asked for no preemption");
 }
 
 #[test]
@@ -175,6 +175,14 @@ fn hundred_thousand_sleepers() {
 
 #[test]
 fn idle_runtime_uses_no_cpu() {
+    // In a process of its own: the measure is the whole process's CPU time,
+    // which the other tests of this binary would add to.
+    const NAME: &str = "idle_runtime_uses_no_cpu";
+    if !common::is_child(NAME) {
+        let (status, stderr) = common::run_child(NAME);
+        assert!(status.success(), "{stderr}");
+        return;
+    }
     let rt = Runtime::builder().max_procs(2).build().unwrap();
     rt.block_on(|| {
         for _ in 0..100 {
@@ -193,8 +201,8 @@ fn idle_runtime_uses_no_cpu() {
     let c0 = cpu();
     std::thread::sleep(Duration::from_millis(500));
     let used = cpu() - c0;
-    // Other tests in this binary may run concurrently; an idle runtime alone
-    // stays far below this (sysmon sleeps deeply, Ms park on futexes).
-    assert!(used < Duration::from_millis(250), "used {used:?} of CPU in 500 ms");
+    // An idle runtime stays far below this (sysmon sleeps deeply, Ms park on
+    // futexes): well under 1 % of a core.
+    assert!(used < Duration::from_millis(50), "used {used:?} of CPU in 500 ms");
     drop(rt);
 }

@@ -1,0 +1,236 @@
+//! Finding the next goroutine to run: Go's `findRunnable` and `stealWork`.
+//!
+//! Go: runtime/proc.go (`findRunnable`, `stealWork`, `checkRunqsNoP`,
+//! `checkTimersNoP`).
+//!
+//! The order, as in Go: the P's timers; every 61st schedule the global
+//! queue first (fairness); `runnext` and the local queue; the global queue;
+//! a non-blocking network poll; stealing from the other Ps in a random
+//! order (their timers and `runnext` in the last round only); then the M
+//! gives its P up, and (if it was spinning) re-checks everything once more
+//! before blocking in the poller until the next timer, or parking. See
+//! [`crate::sched`] for the spinning protocol this follows.
+
+use std::sync::atomic::{Ordering, fence};
+
+use crate::g::GRef;
+use crate::m::MLocal;
+use crate::sched::Sched;
+use crate::sys;
+
+/// Rounds of stealing before giving up (Go: `stealTries`).
+const STEAL_TRIES: usize = 4;
+
+/// Finds a goroutine to run, blocking the M until there is one. Returns
+/// None when the runtime shuts down. Go: `findRunnable`.
+pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> {
+    'top: loop {
+        let p = ml.p_unchecked();
+        if sched.is_shutdown() {
+            ml.set_p(None);
+            // SAFETY: we hold p until we put it back.
+            let stranded = unsafe { p.drain() };
+            drop(stranded); // goroutines never run after shutdown
+            let mut idle = sched.idle.lock();
+            sched.pidleput(&mut idle, p);
+            return None;
+        }
+        let (now, mut poll_until) = p.timers.check(0);
+
+        // Fairness: every 61st schedule, look at the global queue first.
+        if p.schedtick.load(Ordering::Relaxed) % 61 == 0 && !sched.runq.is_empty() {
+            // SAFETY: we hold p.
+            if let Some(g) = unsafe { p.take_global(&sched.runq, 1) } {
+                return Some((g, false));
+            }
+        }
+        // SAFETY: we hold p.
+        if let Some((g, inherit)) = unsafe { p.runqget() } {
+            return Some((g, inherit));
+        }
+        if !sched.runq.is_empty() {
+            // SAFETY: we hold p.
+            if let Some(g) = unsafe { p.take_global(&sched.runq, sched.global_batch(128)) } {
+                return Some((g, false));
+            }
+        }
+        // Non-blocking network poll, one M at a time.
+        if sched.poller().has_waiters()
+            && sched.lastpoll.load(Ordering::SeqCst) != 0
+            && sched.polling_net.swap(1, Ordering::SeqCst) == 0
+        {
+            let mut list = Vec::new();
+            sched.poller().poll(Some(0), &mut list);
+            sched.counters.polls.fetch_add(1, Ordering::Relaxed);
+            sched.polling_net.store(0, Ordering::SeqCst);
+            sched.inject_list(Some(ml), &mut list);
+            // SAFETY: we hold p.
+            if let Some((g, inherit)) = unsafe { p.runqget() } {
+                return Some((g, inherit));
+            }
+        }
+        // Steal, if not too many Ms spin already.
+        let busy = sched.nprocs - sched.npidle.load(Ordering::SeqCst);
+        if ml.spinning.get() || 2 * sched.nmspinning.load(Ordering::SeqCst) < busy {
+            if !ml.spinning.get() {
+                sched.become_spinning(ml);
+            }
+            match steal_work(sched, ml, now) {
+                Stolen::G(g, inherit) => return Some((g, inherit)),
+                Stolen::NewWork => continue 'top,
+                Stolen::Nothing(w) => {
+                    if w != 0 && (poll_until == 0 || w < poll_until) {
+                        poll_until = w;
+                    }
+                }
+            }
+        }
+
+        // Nothing to do: give up the P.
+        let mut idle = sched.idle.lock();
+        if !sched.runq.is_empty() {
+            // SAFETY: we still hold p.
+            let g = unsafe { p.take_global(&sched.runq, sched.global_batch(128)) };
+            drop(idle);
+            if let Some(g) = g {
+                return Some((g, false));
+            }
+            continue 'top;
+        }
+        if !ml.spinning.get() && sched.needspinning.load(Ordering::SeqCst) == 1 {
+            sched.become_spinning(ml);
+            drop(idle);
+            continue 'top;
+        }
+        ml.set_p(None);
+        sched.pidleput(&mut idle, p);
+        drop(idle);
+
+        let was_spinning = ml.spinning.get();
+        if was_spinning {
+            // Stop spinning, then look everywhere once more: work submitted
+            // before our decrement is visible now (module docs of sched).
+            ml.spinning.set(false);
+            let prev = sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            debug_assert!(prev > 0, "find_runnable: negative nmspinning");
+            // The spinner's side of the Dekker pair with work submitters
+            // (sched docs): the decrement before any re-check load.
+            fence(Ordering::SeqCst);
+            let work = !sched.runq.is_empty()
+                || sched.procs.iter().any(|p2| !p2.idle.load(Ordering::Acquire) && !p2.runq_empty());
+            if work && respin(sched, ml) {
+                continue 'top;
+            }
+            let w = sched.timers_wake_time();
+            if w != 0 && (poll_until == 0 || w < poll_until) {
+                poll_until = w;
+            }
+        }
+
+        // Block in the poller until I/O, the next timer, or a wake-up.
+        if (sched.poller().has_waiters() || poll_until != 0) && sched.lastpoll.swap(0, Ordering::SeqCst) != 0
+        {
+            sched.poll_until.store(poll_until, Ordering::SeqCst);
+            let delay = (poll_until != 0).then(|| (poll_until - sys::nanotime()).max(0));
+            let mut list = Vec::new();
+            sched.poller().poll(delay, &mut list);
+            sched.counters.polls.fetch_add(1, Ordering::Relaxed);
+            sched.poll_until.store(0, Ordering::SeqCst);
+            sched.lastpoll.store(sys::nanotime(), Ordering::SeqCst);
+            let mut idle = sched.idle.lock();
+            let p2 = sched.pidleget(&mut idle);
+            drop(idle);
+            match p2 {
+                None => sched.inject_list(None, &mut list),
+                Some(p2) => {
+                    sched.acquirep(ml, p2);
+                    sched.inject_list(Some(ml), &mut list);
+                    // SAFETY: we hold p2.
+                    if let Some((g, inherit)) = unsafe { p2.runqget() } {
+                        return Some((g, inherit));
+                    }
+                    if was_spinning {
+                        sched.become_spinning(ml);
+                    }
+                    continue 'top;
+                }
+            }
+        } else if poll_until != 0 {
+            let until = sched.poll_until.load(Ordering::SeqCst);
+            if until == 0 || until > poll_until {
+                sched.poller().wake();
+            }
+        }
+        if !sched.stopm(ml) {
+            return None;
+        }
+    }
+}
+
+enum Stolen {
+    G(GRef, bool),
+    NewWork,
+    /// Nothing found; the earliest timer seen on other Ps (0 for none).
+    Nothing(i64),
+}
+
+/// Tries to steal from every other P, in a random order, several rounds;
+/// in the last round also runs their expired timers and may take their
+/// `runnext`. Go: `stealWork`.
+fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
+    let p = ml.p_unchecked();
+    let mut poll_until = 0i64;
+    for i in 0..STEAL_TRIES {
+        let last = i == STEAL_TRIES - 1;
+        for idx in sched.steal_order.start(ml.cheaprand()) {
+            let p2 = &sched.procs[idx];
+            if std::ptr::eq(p, p2) {
+                continue;
+            }
+            if last {
+                let (_, w, ran) = p2.timers.check_ran(now);
+                if ran {
+                    // Expired timers readied goroutines onto our P.
+                    // SAFETY: we hold p.
+                    if let Some((g, inherit)) = unsafe { p.runqget() } {
+                        return Stolen::G(g, inherit);
+                    }
+                    return Stolen::NewWork;
+                }
+                if w != 0 && (poll_until == 0 || w < poll_until) {
+                    poll_until = w;
+                }
+            }
+            if !p2.idle.load(Ordering::Acquire) {
+                // SAFETY: we hold p (not p2).
+                if let Some(g) = unsafe { p.runqsteal(p2, last) } {
+                    p.steals.store(p.steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                    return Stolen::G(g, false);
+                }
+            }
+        }
+    }
+    Stolen::Nothing(poll_until)
+}
+
+/// Work appeared while this M stopped spinning: take an idle P (asking the
+/// next M to release one to spin, if none is idle) and spin again.
+fn respin(sched: &Sched, ml: &MLocal) -> bool {
+    let mut idle = sched.idle.lock();
+    match sched.pidleget_spinning(&mut idle) {
+        Some(p2) => {
+            drop(idle);
+            sched.acquirep(ml, p2);
+            sched.become_spinning(ml);
+            true
+        }
+        None => false,
+    }
+}
+
+impl Sched {
+    /// The earliest timer over all Ps, 0 for none (Go: `timeSleepUntil`).
+    pub(crate) fn timers_wake_time(&self) -> i64 {
+        self.procs.iter().map(|p| p.timers.wake_time()).filter(|&w| w != 0).min().unwrap_or(0)
+    }
+}
