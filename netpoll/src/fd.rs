@@ -471,3 +471,38 @@ fn drain(evfd: RawFd) {
     // SAFETY: reads 8 bytes into a local from an open non-blocking eventfd.
     unsafe { libc::read(evfd, (&raw mut buf).cast(), 8) };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::sync::mpsc;
+
+    /// A goroutine whose P sysmon retook while its thread was blocked, and
+    /// that then parks on a socket before reaching a safe point (the window
+    /// between an operation's `preempt_point` and its park), is still woken
+    /// when the socket becomes readable: some M must poll for it although
+    /// it parked without a P (the idleconn hang).
+    #[test]
+    fn wait_after_losing_the_p_is_woken() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let fd = NetFd::new(a.into());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = gort_runtime::Runtime::builder().max_procs(2).build().unwrap();
+            rt.block_on(move || {
+                // A blocked thread loses its P after 10 ms (the other P is
+                // idle); nothing runs a safe point before the wait below.
+                std::thread::sleep(Duration::from_millis(100));
+                let r = fd.wait(Mode::Read, 0);
+                tx.send(r.is_ok()).unwrap();
+            });
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        b.write_all(b"x").unwrap();
+        let woken = rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(woken, Ok(true), "a goroutine parked without its P was never woken");
+    }
+}
