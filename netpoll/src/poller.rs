@@ -38,7 +38,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gort_runtime::GRef;
@@ -62,6 +62,9 @@ pub(crate) struct PollerInner {
     /// Set when the runtime that owns the poller is dropped: sockets bound
     /// to it rebind to the runtime that next waits on them.
     dead: AtomicBool,
+    /// The address of the runtime's [`NetPoller`] box ([`current_key`]),
+    /// set once before the poller is published in the table.
+    key: AtomicUsize,
     /// The poll descriptors of sockets bound to this poller.
     pub(crate) cache: PdCache,
 }
@@ -87,6 +90,7 @@ impl PollerInner {
             wake_sig: AtomicU32::new(0),
             waiters: Waiters::default(),
             dead: AtomicBool::new(false),
+            key: AtomicUsize::new(0),
             cache: PdCache::new(),
         };
         p.ctl(libc::EPOLL_CTL_ADD, p.wake_fd.as_raw_fd(), libc::EPOLLIN as u32, WAKE_TOKEN)?;
@@ -103,6 +107,15 @@ impl PollerInner {
     /// Whether the runtime owning this poller is gone.
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
+    }
+
+    /// Whether this is the live poller of the runtime whose key is `key`.
+    /// A key can name a new runtime's poller after the old one's box was
+    /// freed (the allocator reuses the address), but only once the old one
+    /// is marked dead.
+    #[inline]
+    pub(crate) fn is_current(&self, key: usize) -> bool {
+        self.key.load(Ordering::Relaxed) == key && !self.is_dead()
     }
 
     /// Registers `fd` for both directions, edge-triggered (Go:
@@ -265,7 +278,10 @@ fn make_poller() -> Box<dyn Poller> {
         }
     };
     let b = Box::new(NetPoller { inner: inner.clone() });
-    table().push((&*b as *const NetPoller as usize, inner));
+    let key = &*b as *const NetPoller as usize;
+    // Relaxed: sockets find the poller only through the table's lock.
+    inner.key.store(key, Ordering::Relaxed);
+    table().push((key, inner));
     b
 }
 
