@@ -264,19 +264,22 @@ impl PdCache {
     pub(crate) fn alloc(&self, owner: *const PollerInner) -> &'static PollDesc {
         let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if c.free.is_empty() {
-            let chunk: Box<[PollDesc]> = (0..CHUNK).map(|_| PollDesc::new(owner)).collect();
-            for pd in chunk.iter() {
+            // The chunk goes to its final place first, then the references
+            // are taken: moving a Box would invalidate them.
+            c.chunks.push((0..CHUNK).map(|_| PollDesc::new(owner)).collect());
+            let chunk: *const [PollDesc] = &**c.chunks.last().expect("just pushed");
+            // SAFETY: chunks are only dropped with the cache, i.e. with the
+            // poller, after every socket bound to it is gone (each holds an
+            // Arc of the poller until it is destroyed).
+            let chunk: &'static [PollDesc] = unsafe { &*chunk };
+            for pd in chunk {
                 let addr = pd as *const PollDesc as usize;
                 assert!(
                     addr & !ADDR_MASK == 0,
                     "gort: poll descriptor address {addr:#x} does not fit a token"
                 );
-                // SAFETY: chunks are only dropped with the cache, i.e. with
-                // the poller, after every socket bound to it is gone (each
-                // holds an Arc of the poller).
-                c.free.push(unsafe { &*(pd as *const PollDesc) });
+                c.free.push(pd);
             }
-            c.chunks.push(chunk);
         }
         let pd = c.free.pop().expect("refilled above");
         for w in &pd.w {
