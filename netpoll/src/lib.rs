@@ -28,6 +28,7 @@
 
 mod fd;
 mod fd_mutex;
+mod methods;
 mod pd;
 mod poller;
 mod sys;
