@@ -11,7 +11,10 @@
 //! the caller:
 //! - a goroutine parks on the socket's [`PollDesc`], woken by its runtime's
 //!   poller. The descriptor is bound (registered with epoll) the first time
-//!   a goroutine has to wait, with the poller of that goroutine's runtime;
+//!   a goroutine has to wait, with the poller of that goroutine's runtime.
+//!   If that runtime goes away, the next runtime to wait rebinds the
+//!   socket; the old binding is kept until the socket is destroyed
+//!   ([`Binding`]);
 //! - a plain thread has no M that would poll for it: it blocks in `poll(2)`
 //!   on the socket and on a per-thread eventfd that close and deadline
 //!   changes write to. So does a goroutine of *another* runtime than the
@@ -22,11 +25,12 @@
 //!
 //! Each direction has an absolute deadline (nanotime, 0 for none; Go's
 //! `rd`/`wd`) and a per-operation timeout (std's `set_read_timeout`); an
-//! operation's deadline is the earlier of the two. A parked wait arms a
-//! runtime timer ([`gort_runtime::timer::TimerNode`]) for it; changing a
-//! deadline wakes the waiter, which re-checks and waits again with the
-//! new one. An expired deadline fails operations with `TimedOut` before they
-//! try the syscall, as in Go.
+//! operation's deadline is the earlier of the two. A parked wait reads it
+//! after publishing itself in the descriptor and arms a runtime timer
+//! ([`gort_runtime::timer::TimerNode`]) for it; changing a deadline wakes
+//! the waiter, which re-checks and waits again with the new one. An
+//! expired deadline fails operations with `TimedOut` before they try the
+//! syscall, as in Go.
 //!
 //! ## Close
 //!
