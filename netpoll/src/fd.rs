@@ -535,6 +535,17 @@ mod tests {
     /// it parked without a P (the idleconn hang).
     #[test]
     fn wait_after_losing_the_p_is_woken() {
+        wait_after_losing_the_p(false);
+    }
+
+    /// The same for a goroutine locked to its thread, whose M cannot poll
+    /// for it (it runs only that goroutine).
+    #[test]
+    fn locked_wait_after_losing_the_p_is_woken() {
+        wait_after_losing_the_p(true);
+    }
+
+    fn wait_after_losing_the_p(locked: bool) {
         let (a, mut b) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
         let fd = NetFd::new(a.into());
@@ -542,6 +553,9 @@ mod tests {
         std::thread::spawn(move || {
             let rt = gort_runtime::Runtime::builder().max_procs(2).build().unwrap();
             rt.block_on(move || {
+                if locked {
+                    gort_runtime::lock_os_thread();
+                }
                 // A blocked thread loses its P after 10 ms (the other P is
                 // idle); nothing runs a safe point before the wait below.
                 std::thread::sleep(Duration::from_millis(100));
