@@ -149,7 +149,7 @@ impl PollDesc {
     ///
     /// Reading the deadline only after `WAIT` is out matters: a deadline
     /// set before that point finds no waiter to wake, so this read is what
-    /// sees it (review item 2).
+    /// sees it.
     pub(crate) fn block(&self, mode: Mode, check: impl FnOnce() -> Option<i64>) -> bool {
         let w = &self.w[mode as usize];
         loop {

@@ -133,7 +133,6 @@ impl PollerInner {
     }
 
     fn poll(&self, timeout_ns: Option<i64>, ready: &mut Vec<GRef>) {
-        let blocking = timeout_ns != Some(0);
         // Go's rounding: under 1 ms waits 1 ms, and at most 1e9 ms.
         let ms = match timeout_ns {
             None => -1,
@@ -141,6 +140,7 @@ impl PollerInner {
             Some(ns) if ns < 1_000_000 => 1,
             Some(ns) => (ns / 1_000_000).min(1_000_000_000) as libc::c_int,
         };
+        let blocking = ms != 0;
         let mut events = [const { MaybeUninit::<libc::epoll_event>::uninit() }; EVENTS];
         let n = loop {
             // SAFETY: the buffer holds EVENTS events; the kernel writes the
