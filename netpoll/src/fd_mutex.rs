@@ -16,15 +16,16 @@
 //! (the `bool` results below), so a concurrent close never pulls the fd
 //! number from under an operation in flight.
 //!
-//! Waiting for a lock parks on a small semaphore (Go: `runtime_Semacquire`
-//! on `rsema`/`wsema`); the counts in the word decide who releases it, so a
-//! release is never lost: a waiter adds itself to the count before it
-//! sleeps and the unlocker subtracts it before it posts.
+//! Waiting for a lock parks on the runtime semaphore of `rsema` or `wsema`
+//! (Go: `runtime_Semacquire`, [`gort_runtime::semacquire`]); the counts in
+//! the word decide who releases it, so a release is never lost: a waiter
+//! adds itself to the count before it sleeps and the unlocker subtracts it
+//! before it posts. A post that comes before the waiter sleeps stays in the
+//! semaphore word for it.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use gort_runtime::{GRef, Lock, WaitReason};
+use gort_runtime::{WaitReason, semacquire, semrelease};
 
 const CLOSED: u64 = 1 << 0;
 const RLOCK: u64 = 1 << 1;
@@ -42,13 +43,14 @@ const INCONSISTENT: &str = "inconsistent poll.fdMutex";
 /// Go: `fdMutex`. See the module docs.
 pub(crate) struct FdMutex {
     state: AtomicU64,
-    rsema: Sema,
-    wsema: Sema,
+    /// Semaphores of the read and the write lock's waiters.
+    rsema: AtomicU32,
+    wsema: AtomicU32,
 }
 
 impl FdMutex {
     pub(crate) fn new() -> FdMutex {
-        FdMutex { state: AtomicU64::new(0), rsema: Sema::new(), wsema: Sema::new() }
+        FdMutex { state: AtomicU64::new(0), rsema: AtomicU32::new(0), wsema: AtomicU32::new(0) }
     }
 
     /// Adds a reference; false if closed.
@@ -81,10 +83,10 @@ impl FdMutex {
             match self.state.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => {
                     for _ in 0..(old & RMASK) / RWAIT {
-                        self.rsema.release();
+                        semrelease(&self.rsema, false);
                     }
                     for _ in 0..(old & WMASK) / WWAIT {
-                        self.wsema.release();
+                        semrelease(&self.wsema, false);
                     }
                     return true;
                 }
@@ -96,10 +98,17 @@ impl FdMutex {
     /// Drops a reference; true if it was the last one after a close (the
     /// caller then destroys the descriptor).
     pub(crate) fn decref(&self) -> bool {
-        let old = self.state.fetch_sub(REF, Ordering::AcqRel);
-        assert!(old & REF_MASK != 0, "{INCONSISTENT}");
-        let new = old - REF;
-        new & (CLOSED | REF_MASK) == CLOSED
+        // A CAS loop, not a fetch_sub: an unbalanced call must panic
+        // before it corrupts the word.
+        let mut old = self.state.load(Ordering::Relaxed);
+        loop {
+            assert!(old & REF_MASK != 0, "{INCONSISTENT}");
+            let new = old - REF;
+            match self.state.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return new & (CLOSED | REF_MASK) == CLOSED,
+                Err(cur) => old = cur,
+            }
+        }
     }
 
     /// Takes the read (or write) lock and a reference, waiting for the
@@ -125,7 +134,7 @@ impl FdMutex {
                 Ok(_) => {
                     // The unlocker (or closer) subtracts our wait count
                     // before it posts.
-                    sema.acquire();
+                    semacquire(sema, false, WaitReason::Semacquire);
                     old = self.state.load(Ordering::Relaxed);
                 }
                 Err(cur) => old = cur,
@@ -147,7 +156,7 @@ impl FdMutex {
             match self.state.compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => {
                     if old & mask != 0 {
-                        sema.release();
+                        semrelease(sema, false);
                     }
                     return new & (CLOSED | REF_MASK) == CLOSED;
                 }
@@ -156,59 +165,8 @@ impl FdMutex {
         }
     }
 
-    fn parts(&self, read: bool) -> (u64, u64, u64, &Sema) {
+    fn parts(&self, read: bool) -> (u64, u64, u64, &AtomicU32) {
         if read { (RLOCK, RWAIT, RMASK, &self.rsema) } else { (WLOCK, WWAIT, WMASK, &self.wsema) }
-    }
-}
-
-/// A counting semaphore that parks goroutines (and blocks plain threads).
-/// Go: the runtime semaphore behind `runtime_Semacquire`, FIFO.
-struct Sema {
-    inner: Lock<SemaInner>,
-}
-
-struct SemaInner {
-    count: u32,
-    waiters: VecDeque<GRef>,
-}
-
-impl Sema {
-    fn new() -> Sema {
-        Sema { inner: Lock::new(SemaInner { count: 0, waiters: VecDeque::new() }) }
-    }
-
-    fn acquire(&self) {
-        gort_runtime::preempt_point();
-        let mut s = self.inner.lock();
-        if s.count > 0 {
-            s.count -= 1;
-            return;
-        }
-        s.waiters.push_back(gort_runtime::current_g());
-        let raw = s.leak();
-        gort_runtime::park(WaitReason::Semacquire, |_| {
-            // SAFETY: the guard was leaked above: we hold the lock.
-            unsafe { raw.unlock() };
-            true
-        });
-    }
-
-    fn release(&self) {
-        let g = {
-            let mut s = self.inner.lock();
-            match s.waiters.pop_front() {
-                Some(g) => Some(g),
-                None => {
-                    s.count += 1;
-                    None
-                }
-            }
-        };
-        if let Some(g) = g {
-            // SAFETY: we took g out of the queue under the lock, after it
-            // parked (it queued itself and parked before releasing it).
-            unsafe { gort_runtime::ready(g) };
-        }
     }
 }
 
@@ -256,5 +214,154 @@ mod tests {
         }
         assert!(mu.incref_and_close());
         assert!(mu.decref());
+    }
+}
+
+#[cfg(test)]
+mod goroutine_tests {
+    //! Go: internal/poll/fd_mutex_test.go, with the waiters as goroutines
+    //! parked on the runtime semaphore.
+
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use gort_runtime::Runtime;
+
+    /// Runs `f` on a runtime of two Ps, failing if it takes 10 s.
+    fn on_runtime(f: impl FnOnce() + Send + 'static) {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = Runtime::builder().max_procs(2).build().unwrap();
+            rt.block_on(f);
+            tx.send(()).unwrap();
+        });
+        rx.recv_timeout(Duration::from_secs(10)).expect("the test goroutines hung");
+    }
+
+    /// Go: TestMutexCloseUnblock. Goroutines parked for the read lock do
+    /// not get it, and the close releases them with false.
+    #[test]
+    fn close_releases_parked_lockers() {
+        on_runtime(|| {
+            let mu = Arc::new(FdMutex::new());
+            assert!(mu.rwlock(true));
+            let failed = Arc::new(AtomicUsize::new(0));
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    let (mu, failed) = (mu.clone(), failed.clone());
+                    gort_runtime::spawn(move || {
+                        let got = mu.rwlock(true);
+                        failed.fetch_add(1, Ordering::SeqCst);
+                        got
+                    })
+                })
+                .collect();
+            gort_runtime::sleep(Duration::from_millis(10));
+            assert_eq!(failed.load(Ordering::SeqCst), 0, "a second reader got the read lock");
+            assert!(mu.incref_and_close());
+            for h in hs {
+                assert!(!h.join().unwrap(), "a reader got the lock of a closed mutex");
+            }
+            assert!(!mu.decref());
+            assert!(mu.rwunlock(true), "the last reference after close destroys");
+        });
+    }
+
+    /// Go: TestMutexPanic. Unbalanced unlocks panic with Go's message, and
+    /// leave the mutex usable.
+    #[test]
+    fn unbalanced_calls_panic() {
+        let inconsistent = |f: &dyn Fn(&FdMutex), mu: &FdMutex| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(mu)));
+            let msg = r.expect_err("did not panic");
+            let msg = msg.downcast_ref::<String>().expect("a formatted message");
+            assert!(msg.contains(INCONSISTENT), "wrong panic message {msg:?}");
+        };
+        let mu = FdMutex::new();
+        inconsistent(&|mu| _ = mu.decref(), &mu);
+        inconsistent(&|mu| _ = mu.rwunlock(true), &mu);
+        inconsistent(&|mu| _ = mu.rwunlock(false), &mu);
+        inconsistent(
+            &|mu| {
+                assert!(mu.rwlock(false));
+                mu.rwunlock(false);
+                mu.rwunlock(false);
+            },
+            &mu,
+        );
+        assert!(mu.incref());
+        assert!(!mu.decref());
+        assert!(mu.rwlock(true) && !mu.rwunlock(true));
+        assert!(mu.rwlock(false) && !mu.rwunlock(false));
+    }
+
+    /// Go: TestMutexOverflowPanic.
+    #[test]
+    fn too_many_references_panic() {
+        let mu = FdMutex::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for _ in 0..1 << 21 {
+                mu.incref();
+            }
+        }));
+        let msg = r.expect_err("did not panic");
+        let msg = msg.downcast_ref::<String>().expect("a formatted message");
+        assert!(msg.contains("too many") && !msg.contains("inconsistent"), "wrong panic message {msg:?}");
+    }
+
+    /// Go: TestMutexStress (its -short size): goroutines take references,
+    /// read locks and write locks at random; each lock excludes its own
+    /// kind. Four goroutines on two Ps, so lockers park on the semaphores.
+    #[test]
+    fn stress() {
+        on_runtime(|| {
+            let mu = Arc::new(FdMutex::new());
+            // (entered, left) per lock kind; equal whenever nobody holds it.
+            let state = Arc::new([
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+                AtomicUsize::new(0),
+            ]);
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    let (mu, state) = (mu.clone(), state.clone());
+                    gort_runtime::spawn(move || {
+                        for _ in 0..10_000 {
+                            match gort_runtime::cheaprandn(3) {
+                                0 => {
+                                    assert!(mu.incref());
+                                    assert!(!mu.decref());
+                                }
+                                k => {
+                                    let read = k == 1;
+                                    let s = if read { &state[..2] } else { &state[2..] };
+                                    assert!(mu.rwlock(read));
+                                    assert_eq!(
+                                        s[0].load(Ordering::Relaxed),
+                                        s[1].load(Ordering::Relaxed),
+                                        "two holders"
+                                    );
+                                    s[0].fetch_add(1, Ordering::Relaxed);
+                                    if gort_runtime::cheaprandn(8) == 0 {
+                                        gort_runtime::yield_now(); // let the others queue up
+                                    }
+                                    s[1].fetch_add(1, Ordering::Relaxed);
+                                    assert!(!mu.rwunlock(read));
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert!(mu.incref_and_close());
+            assert!(mu.decref());
+        });
     }
 }

@@ -20,7 +20,7 @@
 //! a closed socket gives [`ErrClosed`] ([`is_closed`]).
 //!
 //! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine),
-//! `poller` (epoll via mio, the `gort_runtime::poll::Poller`
+//! `poller` (epoll, the `gort_runtime::poll::Poller`
 //! implementation), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop,
 //! waits, deadlines, close), `sys` (syscalls), then the socket types.
 
@@ -28,6 +28,7 @@
 
 mod fd;
 mod fd_mutex;
+mod methods;
 mod pd;
 mod poller;
 mod sys;

@@ -25,9 +25,12 @@
 //! Orderings: the commit CAS is Release after writing `g` and the
 //! unblocker's CAS is AcqRel, so the unblocker reads the `g` that was
 //! written. `NIL -> WAIT` is SeqCst, then the parker loads the socket's
-//! closing flag and deadlines (SeqCst); a closer stores the flag (SeqCst)
-//! then unblocks (SeqCst CAS). Dekker: either the parker sees the close, or
-//! the closer sees `WAIT` and turns it into `NIL`, failing the commit.
+//! closing flag and deadlines (SeqCst) and takes its deadline from them;
+//! a closer or deadline setter stores the flag or deadline (SeqCst), then
+//! unblocks, whose first load of the word is SeqCst too. Dekker: either
+//! the parker sees the new value, or the unblocker sees `WAIT` (or
+//! `PARKED`) and turns it into `NIL`, failing the commit (or waking the
+//! goroutine), which then re-checks.
 //!
 //! ## Memory and stale events
 //!
@@ -119,8 +122,9 @@ impl PollDesc {
 
     /// The poller this descriptor belongs to.
     pub(crate) fn owner(&self) -> &PollerInner {
-        // SAFETY: a descriptor in use is bound to a socket, which keeps an
-        // Arc of its owner alive (fd.rs).
+        // SAFETY: a descriptor in use belongs to a socket, which keeps an
+        // Arc of its owner alive until it is destroyed, also after moving
+        // to another runtime (fd.rs, `Binding`).
         unsafe { &*self.owner }
     }
 
@@ -136,11 +140,17 @@ impl PollDesc {
     }
 
     /// Waits for readiness in `mode`, parking the calling goroutine unless
-    /// a notification is pending. `ok` re-checks close and deadlines after
-    /// `WAIT` is published. `deadline` (nanotime, 0 for none) arms a timer
-    /// that unblocks the wait. Returns whether readiness was consumed (Go:
-    /// `netpollblock`); false means woken by close, a deadline, or spuriously.
-    pub(crate) fn block(&self, mode: Mode, deadline: i64, ok: impl FnOnce() -> bool) -> bool {
+    /// a notification is pending. `check` runs after `WAIT` is published:
+    /// it re-checks close and deadlines and returns the deadline to wait
+    /// for (nanotime, 0 for none), for which a timer unblocks the wait, or
+    /// None not to park (closed or expired). Returns whether readiness was
+    /// consumed (Go: `netpollblock`); false means woken by close, a
+    /// deadline, or spuriously.
+    ///
+    /// Reading the deadline only after `WAIT` is out matters: a deadline
+    /// set before that point finds no waiter to wake, so this read is what
+    /// sees it.
+    pub(crate) fn block(&self, mode: Mode, check: impl FnOnce() -> Option<i64>) -> bool {
         let w = &self.w[mode as usize];
         loop {
             match w.state.compare_exchange(NIL, WAIT, Ordering::SeqCst, Ordering::Acquire) {
@@ -153,7 +163,7 @@ impl PollDesc {
                 Err(_) => panic!("runtime: double wait"),
             }
         }
-        if ok() {
+        if let Some(deadline) = check() {
             let owner = self.owner();
             let commit = |g: GRef| {
                 // SAFETY: only the parker writes `g`, before the Release
@@ -191,7 +201,10 @@ impl PollDesc {
     /// decrement the owner's waiter count. Go: `netpollunblock`.
     pub(crate) fn unblock(&self, mode: Mode, ioready: bool) -> Option<GRef> {
         let w = &self.w[mode as usize];
-        let mut old = w.state.load(Ordering::Acquire);
+        // SeqCst, not Acquire: for close and deadlines this load is the
+        // second half of the Dekker pair with the parker's `NIL -> WAIT`
+        // then check (module docs); an Acquire load could miss the WAIT.
+        let mut old = w.state.load(Ordering::SeqCst);
         loop {
             if old == READY || (old == NIL && !ioready) {
                 return None;
@@ -251,19 +264,22 @@ impl PdCache {
     pub(crate) fn alloc(&self, owner: *const PollerInner) -> &'static PollDesc {
         let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if c.free.is_empty() {
-            let chunk: Box<[PollDesc]> = (0..CHUNK).map(|_| PollDesc::new(owner)).collect();
-            for pd in chunk.iter() {
+            // The chunk goes to its final place first, then the references
+            // are taken: moving a Box would invalidate them.
+            c.chunks.push((0..CHUNK).map(|_| PollDesc::new(owner)).collect());
+            let chunk: *const [PollDesc] = &**c.chunks.last().expect("just pushed");
+            // SAFETY: chunks are only dropped with the cache, i.e. with the
+            // poller, after every socket bound to it is gone (each holds an
+            // Arc of the poller until it is destroyed).
+            let chunk: &'static [PollDesc] = unsafe { &*chunk };
+            for pd in chunk {
                 let addr = pd as *const PollDesc as usize;
                 assert!(
                     addr & !ADDR_MASK == 0,
                     "gort: poll descriptor address {addr:#x} does not fit a token"
                 );
-                // SAFETY: chunks are only dropped with the cache, i.e. with
-                // the poller, after every socket bound to it is gone (each
-                // holds an Arc of the poller).
-                c.free.push(unsafe { &*(pd as *const PollDesc) });
+                c.free.push(pd);
             }
-            c.chunks.push(chunk);
         }
         let pd = c.free.pop().expect("refilled above");
         for w in &pd.w {

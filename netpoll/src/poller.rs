@@ -5,9 +5,9 @@
 //! `netpollclose`, `netpoll`, `netpollBreak`) and the waiter count of
 //! runtime/netpoll.go (`netpollWaiters`).
 //!
-//! - Built on mio's [`mio::Poll`]. Every socket is registered once, for
-//!   both directions, edge-triggered (mio registers `EPOLLIN | EPOLLOUT |
-//!   EPOLLRDHUP | EPOLLET`), and never re-armed.
+//! - Every socket is registered once, for both directions, edge-triggered
+//!   (`EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`, as Go), and never
+//!   re-armed.
 //! - A token is a [`PollDesc`] address tagged with its sequence number
 //!   (see [`crate::pd`]): an event for a descriptor that has been closed and
 //!   reused since carries the old tag and is ignored.
@@ -16,10 +16,13 @@
 //!   poll consumes it (`wake_sig` coalesces). Level-triggered, as in Go, so
 //!   that a non-blocking poll that sees it does not swallow a wake-up meant
 //!   for the M about to block.
-//! - Only one thread polls at a time: the `mio::Poll` sits behind a mutex;
-//!   a blocking poll takes it, a non-blocking one skips if it is taken.
-//!   Registration goes through a cloned [`mio::Registry`], without the lock.
-//! - `waiters` counts goroutines parked on a socket of this poller (Go:
+//! - Polls take no lock: each call runs its own `epoll_wait` into a buffer
+//!   on its stack, so the scheduler's non-blocking polls (findRunnable,
+//!   sysmon) run while an idle M blocks in a poll, as in Go, and the kernel
+//!   hands each edge-triggered event to one of them. The scheduler keeps
+//!   to one blocking poller at a time (`lastpoll`). Registration is a
+//!   plain `epoll_ctl`, safe alongside the polls.
+//! - `waiters` counts goroutines parked on sockets of this poller (Go:
 //!   `netpollWaiters`): incremented before a parker's commit CAS (and
 //!   undone if it fails), decremented by whoever takes the G back out. It
 //!   is split into cache-line-padded shards chosen by descriptor address,
@@ -33,10 +36,10 @@
 //! through a small table keyed by the installed box's address.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use gort_runtime::GRef;
 use gort_runtime::poll::Poller;
@@ -50,8 +53,7 @@ const WAKE_TOKEN: u64 = 0;
 
 /// The state of one runtime's poller, shared with the sockets bound to it.
 pub(crate) struct PollerInner {
-    poll: Mutex<(mio::Poll, mio::Events)>,
-    registry: mio::Registry,
+    epfd: OwnedFd,
     wake_fd: OwnedFd,
     /// 1 while a wake-up is pending (Go: `netpollWakeSig`).
     wake_sig: AtomicU32,
@@ -60,36 +62,46 @@ pub(crate) struct PollerInner {
     /// Set when the runtime that owns the poller is dropped: sockets bound
     /// to it rebind to the runtime that next waits on them.
     dead: AtomicBool,
+    /// The address of the runtime's [`NetPoller`] box ([`current_key`]),
+    /// set once before the poller is published in the table.
+    key: AtomicUsize,
     /// The poll descriptors of sockets bound to this poller.
     pub(crate) cache: PdCache,
 }
 
+/// `fd` as an owned descriptor, or the error of the call that made it.
+fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just created by the caller and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 impl PollerInner {
     fn new() -> io::Result<PollerInner> {
-        let poll = mio::Poll::new()?;
-        let registry = poll.registry().try_clone()?;
-        // SAFETY: eventfd has no memory preconditions; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just created and is owned by nobody else.
-        let wake_fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: WAKE_TOKEN };
-        // SAFETY: both fds are open; `ev` is a valid event for the call.
-        let r = unsafe { libc::epoll_ctl(poll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(PollerInner {
-            poll: Mutex::new((poll, mio::Events::with_capacity(EVENTS))),
-            registry,
+        // SAFETY: neither call has memory preconditions; results are checked.
+        let epfd = owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: as above.
+        let wake_fd = owned(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        let p = PollerInner {
+            epfd,
             wake_fd,
             wake_sig: AtomicU32::new(0),
             waiters: Waiters::default(),
             dead: AtomicBool::new(false),
+            key: AtomicUsize::new(0),
             cache: PdCache::new(),
-        })
+        };
+        p.ctl(libc::EPOLL_CTL_ADD, p.wake_fd.as_raw_fd(), libc::EPOLLIN as u32, WAKE_TOKEN)?;
+        Ok(p)
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: our epoll fd is open; `ev` is a valid event for the call.
+        let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) };
+        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
     /// Whether the runtime owning this poller is gone.
@@ -97,56 +109,63 @@ impl PollerInner {
         self.dead.load(Ordering::Acquire)
     }
 
+    /// Whether this is the live poller of the runtime whose key is `key`.
+    /// A key can name a new runtime's poller after the old one's box was
+    /// freed (the allocator reuses the address), but only once the old one
+    /// is marked dead.
+    #[inline]
+    pub(crate) fn is_current(&self, key: usize) -> bool {
+        self.key.load(Ordering::Relaxed) == key && !self.is_dead()
+    }
+
     /// Registers `fd` for both directions, edge-triggered (Go:
     /// `netpollopen`).
     pub(crate) fn register(&self, fd: RawFd, token: usize) -> io::Result<()> {
-        self.registry.register(
-            &mut mio::unix::SourceFd(&fd),
-            mio::Token(token),
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        )
+        let events = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
+        self.ctl(libc::EPOLL_CTL_ADD, fd, events as u32, token as u64)
     }
 
     /// Removes `fd` from the interest list (Go: `netpollclose`). Needed even
     /// right before close(2): a dup'd descriptor keeps the registration of
     /// the open file alive.
     pub(crate) fn deregister(&self, fd: RawFd) {
-        let _ = self.registry.deregister(&mut mio::unix::SourceFd(&fd));
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
     }
 
     fn poll(&self, timeout_ns: Option<i64>, ready: &mut Vec<GRef>) {
-        let blocking = timeout_ns != Some(0);
-        let mut guard = if blocking {
-            self.poll.lock().unwrap_or_else(|e| e.into_inner())
-        } else {
-            match self.poll.try_lock() {
-                Ok(g) => g,
-                Err(TryLockError::Poisoned(e)) => e.into_inner(),
-                Err(TryLockError::WouldBlock) => return,
+        // Go's rounding: under 1 ms waits 1 ms, and at most 1e9 ms.
+        let ms = match timeout_ns {
+            None => -1,
+            Some(ns) if ns <= 0 => 0,
+            Some(ns) if ns < 1_000_000 => 1,
+            Some(ns) => (ns / 1_000_000).min(1_000_000_000) as libc::c_int,
+        };
+        let blocking = ms != 0;
+        let mut events = [const { MaybeUninit::<libc::epoll_event>::uninit() }; EVENTS];
+        let n = loop {
+            // SAFETY: the buffer holds EVENTS events; the kernel writes the
+            // first n of them.
+            let n = unsafe {
+                libc::epoll_wait(self.epfd.as_raw_fd(), events.as_mut_ptr().cast(), EVENTS as _, ms)
+            };
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                eprintln!("gort: netpoll failed: epoll_wait: {e}");
+                std::process::abort();
+            }
+            if ms > 0 {
+                return; // a timed wait returns to the scheduler, which recomputes it
             }
         };
-        let (poll, events) = &mut *guard;
-        // Go's rounding: under 1 ms waits 1 ms, and at most 1e9 ms.
-        let timeout = timeout_ns.map(|ns| match ns {
-            0 => Duration::ZERO,
-            ns => Duration::from_nanos(ns.clamp(1_000_000, 1_000_000_000 * 1_000_000) as u64),
-        });
-        loop {
-            match poll.poll(events, timeout) {
-                Ok(()) => break,
-                // A timed wait returns to the scheduler, which recomputes it.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted && timeout.is_some() => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    eprintln!("gort: netpoll failed: epoll_wait: {e}");
-                    std::process::abort();
-                }
-            }
-        }
         let mut delta = [0isize; SHARDS];
-        for ev in events.iter() {
-            let token = ev.token().0;
-            if token as u64 == WAKE_TOKEN {
+        for ev in &events[..n] {
+            // SAFETY: epoll_wait initialised the first n events.
+            let ev = unsafe { ev.assume_init() };
+            let (bits, token) = (ev.events as libc::c_int, ev.u64);
+            if token == WAKE_TOKEN {
                 if blocking {
                     // Consume the wake-up; a non-blocking poll leaves it for
                     // the M that blocks next (the eventfd is level-triggered).
@@ -157,9 +176,9 @@ impl PollerInner {
                 }
                 continue;
             }
-            let Some(pd) = PollDesc::from_token(token) else { continue };
-            let r = ev.is_readable() || ev.is_read_closed() || ev.is_error();
-            let w = ev.is_writable() || ev.is_write_closed() || ev.is_error();
+            let Some(pd) = PollDesc::from_token(token as usize) else { continue };
+            let r = bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0;
+            let w = bits & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0;
             for (on, mode) in [(r, Mode::Read), (w, Mode::Write)] {
                 if on && let Some(g) = pd.unblock(mode, true) {
                     ready.push(g);
@@ -259,7 +278,10 @@ fn make_poller() -> Box<dyn Poller> {
         }
     };
     let b = Box::new(NetPoller { inner: inner.clone() });
-    table().push((&*b as *const NetPoller as usize, inner));
+    let key = &*b as *const NetPoller as usize;
+    // Relaxed: sockets find the poller only through the table's lock.
+    inner.key.store(key, Ordering::Relaxed);
+    table().push((key, inner));
     b
 }
 
@@ -279,7 +301,7 @@ pub(crate) fn lookup(key: usize) -> Option<Arc<PollerInner>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     /// Go: TestNetpollBreak. A poll blocked for 10 s returns promptly when
     /// woken from another thread.

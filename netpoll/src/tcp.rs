@@ -10,12 +10,13 @@
 //! interleave.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use crate::fd::NetFd;
+use crate::methods;
 use crate::pd::Mode;
 use crate::sys::{self, RawAddr, cvt};
 
@@ -101,35 +102,6 @@ impl TcpListener {
     /// Sets (None: clears) the deadline of `accept`, Go's `SetDeadline`.
     pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(Mode::Read, t)
-    }
-
-    /// Sets the IP time-to-live of accepted sockets.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.fd.with(|fd| sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int))
-    }
-
-    /// The IP time-to-live.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.fd.with(|fd| sys::getsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL).map(|v| v as u32))
-    }
-
-    /// The pending socket error, if any (`SO_ERROR`).
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.with(sys::take_error)
-    }
-
-    /// A second handle on the same listening socket (a dup'd fd with its
-    /// own deadlines). Closing one handle does not close the other.
-    pub fn try_clone(&self) -> io::Result<TcpListener> {
-        Ok(TcpListener { fd: NetFd::new(self.fd.with(sys::dup)?) })
-    }
-
-    /// Closes the listener now, Go's `Close`: goroutines blocked in
-    /// `accept` return [`crate::ErrClosed`]; the fd is released when they
-    /// have returned. Fails with `ErrClosed` if already closed. Dropping the
-    /// listener closes it too.
-    pub fn close(&self) -> io::Result<()> {
-        self.fd.close()
     }
 }
 
@@ -223,143 +195,16 @@ impl TcpStream {
         self.fd.with(|fd| sys::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0))
     }
 
-    /// Sets the IP time-to-live.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.fd.with(|fd| sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int))
-    }
-
-    /// The IP time-to-live.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.fd.with(|fd| sys::getsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL).map(|v| v as u32))
-    }
-
-    /// The pending socket error, if any (`SO_ERROR`).
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.with(sys::take_error)
-    }
-
     /// Reads without consuming (`MSG_PEEK`).
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.fd.io(Mode::Read, |fd| sys::recv(fd, buf, libc::MSG_PEEK))
     }
-
-    /// A second handle on the same connection (a dup'd fd with its own
-    /// deadlines and timeouts), as std's `try_clone`. Use one handle to
-    /// read and the other to write from two goroutines; `shutdown` on
-    /// either affects both; dropping one does not close the connection.
-    pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream { fd: NetFd::new(self.fd.with(sys::dup)?) })
-    }
-
-    /// Timeout of each `read` (None: none). A read that waits longer fails
-    /// with `TimedOut`. Zero is an error, as in std.
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Mode::Read, t)
-    }
-
-    /// Timeout of each `write`.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Mode::Write, t)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.fd.timeout(Mode::Read)
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.fd.timeout(Mode::Write)
-    }
-
-    /// Sets both deadlines, Go's `SetDeadline`: reads and writes, also
-    /// those already blocked, fail with `TimedOut` from `t` on. A past `t`
-    /// fails them at once; None clears the deadlines.
-    pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.set_read_deadline(t)?;
-        self.set_write_deadline(t)
-    }
-
-    /// Go's `SetReadDeadline`.
-    pub fn set_read_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Read, t)
-    }
-
-    /// Go's `SetWriteDeadline`.
-    pub fn set_write_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Write, t)
-    }
-
-    /// Closes the connection now, Go's `Close`: goroutines blocked on it
-    /// return [`crate::ErrClosed`]; the fd is released when they have
-    /// returned. Fails with `ErrClosed` if already closed. Dropping the
-    /// stream closes it too.
-    pub fn close(&self) -> io::Result<()> {
-        self.fd.close()
-    }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.io(Mode::Read, |fd| sys::recv(fd, buf, 0))
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.write_all(buf, sys::send)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl From<std::net::TcpStream> for TcpStream {
-    /// Adopts a std stream (made non-blocking).
-    fn from(s: std::net::TcpStream) -> TcpStream {
-        let fd = OwnedFd::from(s);
-        let _ = sys::set_nonblocking(fd.as_raw_fd());
-        TcpStream { fd: NetFd::new(fd) }
-    }
-}
-
-impl From<std::net::TcpListener> for TcpListener {
-    /// Adopts a std listener (made non-blocking).
-    fn from(l: std::net::TcpListener) -> TcpListener {
-        let fd = OwnedFd::from(l);
-        let _ = sys::set_nonblocking(fd.as_raw_fd());
-        TcpListener { fd: NetFd::new(fd) }
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.raw()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.raw()
-    }
-}
+methods::socket_basics!(TcpListener <- std::net::TcpListener, TcpStream <- std::net::TcpStream);
+methods::timeouts_and_deadlines!(TcpStream);
+methods::ip_ttl!(TcpListener, TcpStream);
+methods::stream_io!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -10,10 +10,10 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::os::fd::AsRawFd;
 
 use crate::fd::NetFd;
+use crate::methods;
 use crate::pd::Mode;
 use crate::sys::{self, RawAddr, cvt};
 
@@ -113,16 +113,6 @@ impl UdpSocket {
         self.fd.with(|fd| sys::getsockopt(fd, libc::SOL_SOCKET, libc::SO_BROADCAST).map(|v| v != 0))
     }
 
-    /// Sets the IP time-to-live.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.fd.with(|fd| sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int))
-    }
-
-    /// The IP time-to-live.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.fd.with(|fd| sys::getsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL).map(|v| v as u32))
-    }
-
     /// Joins an IPv4 multicast group on the interface with address `iface`.
     pub fn join_multicast_v4(&self, group: &Ipv4Addr, iface: &Ipv4Addr) -> io::Result<()> {
         self.mreq_v4(libc::IP_ADD_MEMBERSHIP, group, iface)
@@ -173,75 +163,11 @@ impl UdpSocket {
             .map(drop)
         })
     }
-
-    /// The pending socket error, if any (`SO_ERROR`).
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.with(sys::take_error)
-    }
-
-    /// A second handle on the same socket (a dup'd fd).
-    pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { fd: NetFd::new(self.fd.with(sys::dup)?) })
-    }
-
-    /// Timeout of each receive (None: none; zero is an error).
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Mode::Read, t)
-    }
-
-    /// Timeout of each send.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Mode::Write, t)
-    }
-
-    /// The receive timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.fd.timeout(Mode::Read)
-    }
-
-    /// The send timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.fd.timeout(Mode::Write)
-    }
-
-    /// Sets both deadlines (Go's `SetDeadline`); see
-    /// [`crate::TcpStream::set_deadline`].
-    pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.set_read_deadline(t)?;
-        self.set_write_deadline(t)
-    }
-
-    /// Go's `SetReadDeadline`.
-    pub fn set_read_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Read, t)
-    }
-
-    /// Go's `SetWriteDeadline`.
-    pub fn set_write_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Write, t)
-    }
-
-    /// Closes the socket now (Go's `Close`); blocked calls return
-    /// [`crate::ErrClosed`].
-    pub fn close(&self) -> io::Result<()> {
-        self.fd.close()
-    }
 }
 
-impl From<std::net::UdpSocket> for UdpSocket {
-    /// Adopts a std socket (made non-blocking).
-    fn from(s: std::net::UdpSocket) -> UdpSocket {
-        let fd = OwnedFd::from(s);
-        let _ = sys::set_nonblocking(fd.as_raw_fd());
-        UdpSocket { fd: NetFd::new(fd) }
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.raw()
-    }
-}
+methods::socket_basics!(UdpSocket <- std::net::UdpSocket);
+methods::timeouts_and_deadlines!(UdpSocket);
+methods::ip_ttl!(UdpSocket);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,15 +9,16 @@
 //! usual try-then-wait loop.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::mem::ManuallyDrop;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{self as stdunix, SocketAddr};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::fd::NetFd;
+use crate::methods;
 use crate::pd::Mode;
 use crate::sys::{self, cvt};
 
@@ -34,7 +35,8 @@ fn adopt(fd: OwnedFd) -> io::Result<NetFd> {
     Ok(NetFd::new(fd))
 }
 
-/// A Unix stream listening socket. Go: `net.UnixListener`.
+/// A Unix stream listening socket. Go: `net.UnixListener`. Closing or
+/// dropping it does not remove the socket file.
 pub struct UnixListener {
     fd: NetFd,
 }
@@ -89,22 +91,6 @@ impl UnixListener {
     pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(Mode::Read, t)
     }
-
-    /// The pending socket error, if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.with(sys::take_error)
-    }
-
-    /// A second handle on the listening socket (a dup'd fd).
-    pub fn try_clone(&self) -> io::Result<UnixListener> {
-        Ok(UnixListener { fd: NetFd::new(self.fd.with(sys::dup)?) })
-    }
-
-    /// Closes the listener now; blocked `accept`s return
-    /// [`crate::ErrClosed`]. The socket file is not removed.
-    pub fn close(&self) -> io::Result<()> {
-        self.fd.close()
-    }
 }
 
 /// Iterator over [`UnixListener::accept`]'s connections.
@@ -147,89 +133,6 @@ impl UnixStream {
     /// Shuts down one or both halves (see [`crate::TcpStream::shutdown`]).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.fd.with(|fd| sys::shutdown(fd, how))
-    }
-
-    /// The pending socket error, if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.with(sys::take_error)
-    }
-
-    /// A second handle on the connection (a dup'd fd).
-    pub fn try_clone(&self) -> io::Result<UnixStream> {
-        Ok(UnixStream { fd: NetFd::new(self.fd.with(sys::dup)?) })
-    }
-
-    /// Timeout of each `read` (None: none; zero is an error).
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Mode::Read, t)
-    }
-
-    /// Timeout of each `write`.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Mode::Write, t)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.fd.timeout(Mode::Read)
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.fd.timeout(Mode::Write)
-    }
-
-    /// Sets both deadlines (Go's `SetDeadline`).
-    pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.set_read_deadline(t)?;
-        self.set_write_deadline(t)
-    }
-
-    /// Go's `SetReadDeadline`.
-    pub fn set_read_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Read, t)
-    }
-
-    /// Go's `SetWriteDeadline`.
-    pub fn set_write_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Write, t)
-    }
-
-    /// Closes the connection now; blocked calls return [`crate::ErrClosed`].
-    pub fn close(&self) -> io::Result<()> {
-        self.fd.close()
-    }
-}
-
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.io(Mode::Read, |fd| sys::recv(fd, buf, 0))
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.write_all(buf, sys::send)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -290,76 +193,30 @@ impl UnixDatagram {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.fd.with(|fd| sys::shutdown(fd, how))
     }
-
-    /// The pending socket error, if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.with(sys::take_error)
-    }
-
-    /// A second handle on the socket (a dup'd fd).
-    pub fn try_clone(&self) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram { fd: NetFd::new(self.fd.with(sys::dup)?) })
-    }
-
-    /// Timeout of each receive (None: none; zero is an error).
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Mode::Read, t)
-    }
-
-    /// Timeout of each send.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Mode::Write, t)
-    }
-
-    /// Sets both deadlines (Go's `SetDeadline`).
-    pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Read, t)?;
-        self.fd.set_deadline(Mode::Write, t)
-    }
-
-    /// Go's `SetReadDeadline`.
-    pub fn set_read_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Read, t)
-    }
-
-    /// Go's `SetWriteDeadline`.
-    pub fn set_write_deadline(&self, t: Option<Instant>) -> io::Result<()> {
-        self.fd.set_deadline(Mode::Write, t)
-    }
-
-    /// Closes the socket now; blocked calls return [`crate::ErrClosed`].
-    pub fn close(&self) -> io::Result<()> {
-        self.fd.close()
-    }
 }
 
-macro_rules! std_conversions {
-    ($($ours:ident <- $std:ty),*) => {$(
-        impl From<$std> for $ours {
-            /// Adopts a std socket (made non-blocking).
-            fn from(s: $std) -> $ours {
-                let fd = OwnedFd::from(s);
-                let _ = sys::set_nonblocking(fd.as_raw_fd());
-                $ours { fd: NetFd::new(fd) }
-            }
-        }
-
-        impl AsRawFd for $ours {
-            fn as_raw_fd(&self) -> RawFd {
-                self.fd.raw()
-            }
-        }
-
-        impl fmt::Debug for $ours {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($ours)).field("fd", &self.fd.raw()).finish()
-            }
-        }
-    )*};
-}
-
-std_conversions!(
+methods::socket_basics!(
     UnixListener <- stdunix::UnixListener,
     UnixStream <- stdunix::UnixStream,
-    UnixDatagram <- stdunix::UnixDatagram
+    UnixDatagram <- stdunix::UnixDatagram,
 );
+methods::timeouts_and_deadlines!(UnixStream, UnixDatagram);
+methods::stream_io!(UnixStream);
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener").field("fd", &self.fd.raw()).finish()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream").field("fd", &self.fd.raw()).finish()
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram").field("fd", &self.fd.raw()).finish()
+    }
+}
