@@ -289,8 +289,7 @@ fn make_poller() -> Box<dyn Poller> {
 /// its box), installing it on first use.
 #[inline]
 pub(crate) fn current_key() -> usize {
-    let p: &dyn Poller = gort_runtime::install_poller(make_poller);
-    p as *const dyn Poller as *const () as usize
+    gort_runtime::install_poller(make_poller).as_usize()
 }
 
 /// The poller state behind `key` (a [`current_key`] value).

@@ -366,6 +366,10 @@ fn stoplockedm(sched: &Sched, ml: &MLocal) -> bool {
         ml.set_p(None);
         p.release();
         sched.handoffp(p);
+    } else {
+        // P-less (sysmon retook it) after parking its goroutine, perhaps on
+        // I/O: this M cannot poll for anyone, so make sure some M will.
+        sched.ensure_poller();
     }
     sched.idle.lock().nmidlelocked += 1;
     crate::checkdead::request();

@@ -394,10 +394,24 @@ impl Sched {
     }
 }
 
+/// The identity of an installed poller: equal keys name the same poller
+/// while its runtime lives. A dropped runtime's key may come back as a
+/// later runtime's (the address is reused), so whoever keeps keys must
+/// also learn when a poller dies (the poller's own `Drop`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct PollerKey(usize);
+
+impl PollerKey {
+    /// The key as a number (e.g. a table index).
+    pub fn as_usize(self) -> usize {
+        self.0
+    }
+}
+
 /// Installs the network poller of the current runtime (the default one
-/// outside a runtime), built by `make` on first call, and returns it. Ms
-/// blocked in the idle poller are woken so they move to the new one.
-pub fn install_poller(make: impl FnOnce() -> Box<dyn Poller>) -> &'static dyn Poller {
+/// outside a runtime), built by `make` on first call, and returns its key.
+/// Ms blocked in the idle poller are woken so they move to the new one.
+pub fn install_poller(make: impl FnOnce() -> Box<dyn Poller>) -> PollerKey {
     let sched = current_sched();
     let mut fresh = false;
     let p = sched.net_poller.get_or_init(|| {
@@ -407,5 +421,5 @@ pub fn install_poller(make: impl FnOnce() -> Box<dyn Poller>) -> &'static dyn Po
     if fresh {
         sched.poller.wake();
     }
-    &**p
+    PollerKey(&**p as *const dyn Poller as *const () as usize)
 }

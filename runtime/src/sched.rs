@@ -444,6 +444,19 @@ impl Sched {
         }
     }
 
+    /// Starts an M on an idle P if goroutines wait for I/O or timers and no
+    /// M blocks in the poller: for an M that goes to sleep without a P and
+    /// so cannot poll itself (Go's `handoffp` rule that the last P must
+    /// not go idle with nobody polling).
+    pub(crate) fn ensure_poller(&self) {
+        if (self.poller().has_waiters() || self.timers_wake_time() != 0)
+            && self.lastpoll.load(Ordering::SeqCst) != 0
+            && self.npidle.load(Ordering::SeqCst) > 0
+        {
+            self.startm(None, false);
+        }
+    }
+
     /// Makes a list of readied goroutines runnable (netpoll results). Go:
     /// `injectglist`.
     pub(crate) fn inject_list(&self, ml: Option<&MLocal>, list: &mut Vec<GRef>) {

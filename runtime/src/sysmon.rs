@@ -115,7 +115,11 @@ fn run(sched: &Sched) {
             crate::checkdead::check();
         }
         was_idle = all_idle;
-        if all_idle && !crate::debug::schedtrace_on() {
+        // Every P idle yet goroutines wait for I/O with nobody blocked in
+        // the poller (an M lost its P just before its goroutine parked):
+        // keep polling every 10 ms below rather than sleeping deeply.
+        let io_unpolled = sched.poller().has_waiters() && sched.lastpoll.load(Ordering::SeqCst) != 0;
+        if all_idle && !io_unpolled && !crate::debug::schedtrace_on() {
             let guard = sched.idle.lock();
             if sched.npidle.load(Ordering::SeqCst) == sched.nprocs {
                 let next = sched.timers_wake_time();
