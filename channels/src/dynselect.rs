@@ -40,19 +40,16 @@ use crate::select::{
 
 /// A type-erased case of a [`Select`].
 trait DynCase {
-    fn scase(&mut self) -> Scase;
+    fn scase(&mut self) -> Scase<'_>;
     fn hdr(&self) -> *const Header;
     fn is_send(&self) -> bool;
-    /// Takes ownership of what `selectgo` left in the chosen case (a
-    /// received value; for a send, that its value is gone).
-    fn commit(&mut self, ok: bool);
     /// Drops what the chosen case still holds, and disables a spent send.
     fn settle(&mut self);
     fn disable(&mut self);
 }
 
 impl<T> DynCase for RecvCase<'_, T> {
-    fn scase(&mut self) -> Scase {
+    fn scase(&mut self) -> Scase<'_> {
         RecvCase::scase(self)
     }
     fn hdr(&self) -> *const Header {
@@ -60,9 +57,6 @@ impl<T> DynCase for RecvCase<'_, T> {
     }
     fn is_send(&self) -> bool {
         false
-    }
-    fn commit(&mut self, ok: bool) {
-        RecvCase::commit(self, ok);
     }
     fn settle(&mut self) {
         drop(self.take());
@@ -73,7 +67,7 @@ impl<T> DynCase for RecvCase<'_, T> {
 }
 
 impl<T> DynCase for SendCase<'_, T> {
-    fn scase(&mut self) -> Scase {
+    fn scase(&mut self) -> Scase<'_> {
         SendCase::scase(self)
     }
     fn hdr(&self) -> *const Header {
@@ -81,9 +75,6 @@ impl<T> DynCase for SendCase<'_, T> {
     }
     fn is_send(&self) -> bool {
         true
-    }
-    fn commit(&mut self, ok: bool) {
-        SendCase::commit(self, ok);
     }
     fn settle(&mut self) {
         self.discard();
@@ -109,9 +100,9 @@ impl<T> DynCase for SendCase<'_, T> {
 #[derive(Default)]
 pub struct Select<'a> {
     cases: Vec<Box<dyn DynCase + 'a>>,
-    /// Scratch space reused by every run: the erased cases and the
-    /// poll/lock orders.
-    scases: Vec<Scase>,
+    /// Scratch space reused by every run: the erased cases (kept empty
+    /// between runs) and the poll/lock orders.
+    scases: Vec<Scase<'static>>,
     order: Vec<u32>,
 }
 
@@ -159,25 +150,28 @@ impl<'a> Select<'a> {
     /// Runs the select, with one more receive case on `timeout` if given.
     fn run(&mut self, wait: Wait, timeout: Option<&Receiver<Instant>>) -> Option<Selected<'_, 'a>> {
         let n = self.cases.len();
-        let mut scases = std::mem::take(&mut self.scases);
-        scases.extend(self.cases.iter_mut().map(|c| c.scase()));
         let mut timer = timeout.map(recv_case);
-        if let Some(t) = &mut timer {
-            scases.push(t.scase());
-        }
-        self.order.resize(2 * scases.len(), 0);
-        let r = selectgo(&mut scases, &mut self.order, wait);
-        scases.clear(); // no pointer into the cases outlives the run
-        self.scases = scases;
+        let r = {
+            let mut scases = relabel(std::mem::take(&mut self.scases));
+            scases.extend(self.cases.iter_mut().map(|c| c.scase()));
+            if let Some(t) = &mut timer {
+                scases.push(t.scase());
+            }
+            self.order.resize(2 * scases.len(), 0);
+            let r = selectgo(&mut scases, &mut self.order, wait);
+            scases.clear(); // no pointer into the cases outlives the run
+            self.scases = relabel(scases);
+            r
+        };
+        // selectgo settled ownership in the chosen case object, not
+        // `Selected`'s destructor, which safe code may skip (`mem::forget`):
+        // a sent value belongs to the channel and its case is spent; a
+        // received value belongs to its case.
         let (index, ok) = r?;
         if index == n {
-            let _fired: Option<Instant> = timer.expect("the timer case").finish(ok);
+            let _fired: Option<Instant> = timer.expect("the timer case").finish();
             return None;
         }
-        // Settle ownership now, not in `Selected`'s destructor, which safe
-        // code may skip (`mem::forget`): a sent value belongs to the channel
-        // and its case is spent; a received value belongs to its case.
-        self.cases[index].commit(ok);
         Some(Selected { sel: self, index, ok, settled: false })
     }
 
@@ -199,6 +193,13 @@ impl<'a> Select<'a> {
         let timer = crate::time::after(timeout);
         self.run(Wait::Forever, Some(&timer))
     }
+}
+
+/// Reuses an empty scratch vector's allocation for cases of another
+/// lifetime (an in-place collect: no element exists to convert).
+fn relabel<'x, 'y>(v: Vec<Scase<'x>>) -> Vec<Scase<'y>> {
+    debug_assert!(v.is_empty());
+    v.into_iter().map(|_| unreachable!("the scratch is empty between runs")).collect()
 }
 
 /// The case a [`Select`] completed. Take its result with
@@ -256,7 +257,7 @@ impl Selected<'_, '_> {
         let case: *mut dyn DynCase = &mut *self.sel.cases[self.index];
         // SAFETY: as in `recv`: a send on this channel is a SendCase<S::Elem>.
         let case = unsafe { &mut *case.cast::<SendCase<'_, S::Elem>>() };
-        let r = case.finish(self.ok);
+        let r = case.finish();
         case.set_nil();
         r
     }

@@ -222,8 +222,8 @@ macro_rules! __select_default {
 macro_rules! __select_dispatch {
     ($r:ident ($i:expr) $all:tt $def:tt [$case:ident ($p:pat) $b:tt] $($rest:tt)*) => {
         match $r {
-            ::core::option::Option::Some((i, ok)) if i == $i => {
-                let $p = $case.finish(ok);
+            ::core::option::Option::Some((i, _)) if i == $i => {
+                let $p = $case.finish();
                 $crate::__private::end_cases($all);
                 $b
             }

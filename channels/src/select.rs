@@ -36,6 +36,7 @@
 //! value (send) or the slot (receive) on the caller's stack, and the
 //! monomorphised locked attempt for its element type.
 
+use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 
 use gort_runtime::{GRef, WaitReason, cheaprandn, current_g, park, preempt_point, ready};
@@ -55,16 +56,32 @@ pub(crate) const MAX_CASES: usize = 1 << 16;
 /// The locked attempt of one case, monomorphised for its element type.
 type AttemptFn = unsafe fn(*const Header, *mut u8) -> Attempt;
 
+/// Records in a typed case object that `selectgo` chose it (`ok`: a value
+/// moved), monomorphised for the case type.
+type CommitFn = unsafe fn(*mut (), bool);
+
 /// One case, type-erased. Go: `scase` plus its `sudog`.
-pub struct Scase {
+///
+/// A `Scase<'a>` is made only by [`RecvCase::scase`] or
+/// [`SendCase::scase`] and mutably borrows its case object for `'a`, so
+/// every pointer in it stays valid and unaliased while it exists. That is
+/// what makes [`selectgo`] safe to call: it commits the chosen case itself
+/// (the value's ownership is settled in the case object before `selectgo`
+/// returns), so no caller-supplied flag can claim a value that was not
+/// written or drop one that was moved.
+pub struct Scase<'a> {
     /// The channel, or null for a nil channel (never ready).
     c: *const Header,
     /// The value to send, or the slot to receive into.
     elem: *mut u8,
     is_send: bool,
     attempt: AttemptFn,
+    /// The typed case object and how to commit it.
+    case: *mut (),
+    commit: CommitFn,
     /// This case's waiter while the select is parked.
     w: Waiter,
+    _case: PhantomData<&'a mut ()>,
 }
 
 /// # Safety
@@ -82,14 +99,51 @@ unsafe fn recv_attempt<T>(h: *const Header, elem: *mut u8) -> Attempt {
     unsafe { (*h.cast::<HChan<T>>()).recv_locked(elem.cast()) }
 }
 
-impl Scase {
-    fn new<T>(c: Option<&HChan<T>>, elem: *mut u8, is_send: bool) -> Scase {
+/// # Safety
+/// `case` is a live, exclusively borrowed `RecvCase<T>`; with `ok`,
+/// `selectgo` wrote a `T` into its slot.
+unsafe fn recv_commit<T>(case: *mut (), ok: bool) {
+    // SAFETY: guaranteed above.
+    unsafe { (*case.cast::<RecvCase<'_, T>>()).full = ok };
+}
+
+/// # Safety
+/// `case` is a live, exclusively borrowed `SendCase<T>`; with `ok`, its
+/// value moved into the channel or a receiver.
+unsafe fn send_commit<T>(case: *mut (), ok: bool) {
+    if ok {
+        // SAFETY: guaranteed above.
+        unsafe { (*case.cast::<SendCase<'_, T>>()).moved = true };
+    }
+}
+
+impl<'a> Scase<'a> {
+    /// # Safety
+    /// `case` is the `RecvCase<T>` (`is_send` false) or `SendCase<T>`
+    /// (`is_send` true) that `elem` points into, exclusively borrowed
+    /// for `'a`; `c` is its channel.
+    unsafe fn new<T>(c: Option<&HChan<T>>, elem: *mut u8, is_send: bool, case: *mut ()) -> Scase<'a> {
         Scase {
             c: c.map_or(std::ptr::null(), |c| &c.hdr as *const Header),
             elem,
             is_send,
             attempt: if is_send { send_attempt::<T> } else { recv_attempt::<T> },
+            case,
+            commit: if is_send { send_commit::<T> } else { recv_commit::<T> },
             w: Waiter::new(None, elem, true),
+            _case: PhantomData,
+        }
+    }
+
+    /// Settles the outcome in the case object once this case was chosen.
+    /// A sent value is gone, so the case turns nil: running `selectgo`
+    /// again over the same cases never offers it twice.
+    fn commit(&mut self, ok: bool) {
+        // SAFETY: `case` is the case object this Scase borrows (see new),
+        // and `ok` is what the locked attempt or the counterpart reported.
+        unsafe { (self.commit)(self.case, ok) };
+        if self.is_send && ok {
+            self.c = std::ptr::null();
         }
     }
 
@@ -101,7 +155,7 @@ impl Scase {
 }
 
 /// Locks each distinct channel once, in lock order. Go: `sellock`.
-fn sellock(cases: &[Scase], lockorder: &[u32]) {
+fn sellock(cases: &[Scase<'_>], lockorder: &[u32]) {
     let mut last: *const Header = std::ptr::null();
     for &i in lockorder {
         let c = cases[i as usize].c;
@@ -114,7 +168,7 @@ fn sellock(cases: &[Scase], lockorder: &[u32]) {
 
 /// Unlocks each distinct channel once, in reverse lock order. Go:
 /// `selunlock`.
-fn selunlock(cases: &[Scase], lockorder: &[u32]) {
+fn selunlock(cases: &[Scase<'_>], lockorder: &[u32]) {
     for (k, &i) in lockorder.iter().enumerate().rev() {
         let c = cases[i as usize].c;
         if k > 0 && cases[lockorder[k - 1] as usize].c == c {
@@ -128,10 +182,11 @@ fn selunlock(cases: &[Scase], lockorder: &[u32]) {
 /// Runs a select over `cases`. `order` is scratch space of `2 * cases.len()`
 /// entries. Returns the completed case and whether it moved a value
 /// (`false`: its channel was closed), or `None` if `wait` is [`Wait::No`]
-/// and no case was ready (Go's `default`). Deadlines are timer-channel
-/// cases ([`crate::after`]), as in Go; `wait` is never `Until`.
-/// Go: `selectgo`.
-pub fn selectgo(cases: &mut [Scase], order: &mut [u32], wait: Wait) -> Option<(usize, bool)> {
+/// and no case was ready (Go's `default`); the completed case's object
+/// already owns its result (take it with `finish`). Deadlines are
+/// timer-channel cases ([`crate::after`]), as in Go; `wait` is never
+/// `Until`. Go: `selectgo`.
+pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Option<(usize, bool)> {
     debug_assert!(!matches!(wait, Wait::Until(_)), "select deadlines are timer-channel cases");
     let n = cases.len();
     assert!(u32::try_from(n).is_ok(), "select: too many cases");
@@ -179,10 +234,12 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u32], wait: Wait) -> Option<(u
                     // SAFETY: the attempt dequeued g's waiter under the lock.
                     unsafe { ready(g) };
                 }
+                cases[i as usize].commit(true);
                 return Some((i as usize, true));
             }
             Attempt::Closed => {
                 selunlock(cases, lockorder);
+                cases[i as usize].commit(false);
                 return Some((i as usize, false));
             }
             Attempt::Block => {}
@@ -205,7 +262,7 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u32], wait: Wait) -> Option<(u
         // this frame, until pass 3 unlinks it.
         unsafe { q.enqueue(&cs.w) };
     }
-    let cases_ro: &[Scase] = cases;
+    let cases_ro: &[Scase<'_>] = cases;
     park(WaitReason::Select, |_: GRef| {
         selunlock(cases_ro, lockorder);
         true
@@ -231,6 +288,9 @@ pub fn selectgo(cases: &mut [Scase], order: &mut [u32], wait: Wait) -> Option<(u
     // SAFETY: g is the running goroutine (or this thread's stand-in).
     unsafe { g.get() }.reset_select();
     selunlock(cases, lockorder);
+    if let Some((i, ok)) = chosen {
+        cases[i].commit(ok);
+    }
     chosen
 }
 
@@ -396,18 +456,22 @@ impl<T> RecvCase<'_, T> {
         self.c = None;
     }
 
+    /// The type-erased view `selectgo` runs on, borrowing this case.
     #[doc(hidden)]
-    pub fn scase(&mut self) -> Scase {
+    pub fn scase(&mut self) -> Scase<'_> {
         // A value an earlier run received and nobody took (a dynamic
         // select's result was leaked) is dropped before the slot is reused.
         drop(self.take());
-        Scase::new(self.c, self.slot.as_mut_ptr().cast(), false)
-    }
-
-    /// Records that `selectgo` chose this case: with `ok` it wrote a value
-    /// into the slot, which the case now owns.
-    pub(crate) fn commit(&mut self, ok: bool) {
-        self.full = ok;
+        let c = self.c;
+        let case: *mut Self = self;
+        // SAFETY: `case` comes from `&mut self`; no reference is made.
+        // Both pointers derive from it, so writes through either (the
+        // counterpart's into the slot, the commit's into `full`) keep the
+        // other valid.
+        let elem = unsafe { std::ptr::addr_of_mut!((*case).slot) }.cast();
+        // SAFETY: `case` is this RecvCase<T>, borrowed for the Scase's
+        // lifetime, and `elem` its slot.
+        unsafe { Scase::new(c, elem, false, case.cast()) }
     }
 
     /// The value the case received, if it still holds one.
@@ -420,8 +484,7 @@ impl<T> RecvCase<'_, T> {
     /// The case's result once `selectgo` chose it: the value, or `None` if
     /// the channel was closed.
     #[doc(hidden)]
-    pub fn finish(&mut self, ok: bool) -> Option<T> {
-        self.commit(ok);
+    pub fn finish(&mut self) -> Option<T> {
         self.take()
     }
 }
@@ -454,30 +517,26 @@ impl<T> SendCase<'_, T> {
         self.c = None;
     }
 
+    /// The type-erased view `selectgo` runs on, borrowing this case.
     #[doc(hidden)]
-    pub fn scase(&mut self) -> Scase {
+    pub fn scase(&mut self) -> Scase<'_> {
         // A spent case is a nil case: its value is gone.
         let c = if self.moved { None } else { self.c };
-        Scase::new(c, (&mut *self.val as *mut T).cast(), true)
+        let case: *mut Self = self;
+        // SAFETY: `case` comes from `&mut self`; no reference is made.
+        let elem = unsafe { std::ptr::addr_of_mut!((*case).val) }.cast();
+        // SAFETY: `case` is this SendCase<T>, borrowed for the Scase's
+        // lifetime, and `elem` its value (ManuallyDrop<T> is transparent).
+        unsafe { Scase::new(c, elem, true, case.cast()) }
     }
 
-    /// Records that `selectgo` chose this case: with `ok` the value was
-    /// moved into the channel (or a receiver), so the case no longer owns
-    /// it and never offers it again.
-    pub(crate) fn commit(&mut self, ok: bool) {
-        if ok {
-            self.moved = true;
-        }
-    }
-
-    /// The case's result once `selectgo` chose it.
+    /// The case's result once `selectgo` chose it: `Ok` if the value was
+    /// sent, else the value back (its channel was closed).
     #[doc(hidden)]
-    pub fn finish(&mut self, ok: bool) -> Result<(), SendError<T>> {
-        self.commit(ok);
-        if ok {
+    pub fn finish(&mut self) -> Result<(), SendError<T>> {
+        if self.moved {
             return Ok(()); // the receiver or the buffer has the value now
         }
-        debug_assert!(!self.moved, "a send case finished twice");
         self.moved = true;
         // SAFETY: the value was not moved (closed channel), and `moved`
         // keeps anyone from using or dropping it again.
