@@ -26,7 +26,11 @@
 //!   [`JoinHandle`]), scheduling ([`yield_now`], [`sleep`], [`syscall`],
 //!   [`preempt_point`], [`lock_os_thread`]), goroutine-local storage
 //!   ([`local!`]), runtimes ([`Runtime`], [`run`], [`main`]);
-//! - [`debug`]: runtime counters;
+//! - [`chan`], [`select!`], [`Select`], [`after`], [`tick`], [`Timer`],
+//!   [`Ticker`]: Go's channels and `select` (gort-channels);
+//! - [`sync`]: Go's `sync` package and `x/sync` (gort-sync);
+//! - [`net`]: sockets that park the goroutine, on an epoll netpoller;
+//! - [`debug`]: runtime counters, goroutine dumps, the leak check;
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
 //!
 //! Read the safety model in [`runtime`]'s docs: a goroutine may resume on a
@@ -53,9 +57,12 @@ pub mod net {
     pub use gort_netpoll::*;
 }
 
-/// Runtime counters (`metrics()`).
+/// Runtime counters (`metrics()`), goroutine listings (`goroutines()`,
+/// `dump()`: Go's `runtime.Stack(buf, true)` and SIGQUIT dump) and a
+/// goroutine leak check for tests (`testing::LeakCheck`, Go's goleak).
 pub mod debug {
-    pub use gort_runtime::debug::{Metrics, metrics};
+    pub use gort_runtime::debug::{GoroutineInfo, Metrics, dump, dump_string, goroutines, metrics};
+    pub use gort_runtime::testing;
 }
 
 /// The runtime layer under gort's primitives: park/ready, the runtime lock,
