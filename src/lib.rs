@@ -26,6 +26,7 @@
 //!   [`JoinHandle`]), scheduling ([`yield_now`], [`sleep`], [`syscall`],
 //!   [`preempt_point`], [`lock_os_thread`]), goroutine-local storage
 //!   ([`local!`]), runtimes ([`Runtime`], [`run`], [`main`]);
+//! - [`sync`], [`context`]: Go's `sync` and `context`; [`net`]: sockets;
 //! - [`debug`]: runtime counters;
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
 //!
@@ -45,6 +46,12 @@ pub use gort_channels::*;
 /// Go's `sync` primitives, goroutine-aware (gort-sync).
 pub mod sync {
     pub use gort_sync::*;
+}
+
+/// Go's `context`: cancellation, deadlines and request-scoped values that
+/// flow down a call tree (gort-sync's `context`).
+pub mod context {
+    pub use gort_sync::context::*;
 }
 
 /// Networking: sockets whose blocking calls park the goroutine

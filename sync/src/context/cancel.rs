@@ -77,8 +77,12 @@ pub(crate) enum Link {
     /// Nowhere: the parent can never be cancelled, was already, or a
     /// goroutine watches it.
     None,
-    /// In this cancellable context's `children`.
-    Parent(Arc<Node>),
+    /// In the `children` of the parent itself (the common case, which
+    /// needs no second reference to it).
+    DirectParent,
+    /// In the `children` of this cancellable ancestor (behind value or
+    /// wrapper layers).
+    Ancestor(Arc<Node>),
     /// With a custom parent's `after_func`; this is its stop function.
     Stop(Box<dyn FnOnce() -> bool + Send>),
 }
@@ -94,8 +98,9 @@ enum Done {
 pub(crate) enum Ext {
     /// Go: `cancelCtx`.
     None,
-    /// Go: `timerCtx`.
-    Timer(TimerExt),
+    /// Go: `timerCtx`. Boxed (and pinned, for its timer node): most
+    /// contexts have no deadline and stay small.
+    Timer(Pin<Box<TimerExt>>),
     /// Go: `afterFuncCtx`.
     AfterFunc(AfterFuncExt),
 }
@@ -308,7 +313,14 @@ impl CancelCtx {
             Link::Stop(stop) => {
                 stop();
             }
-            Link::Parent(p) => {
+            Link::DirectParent | Link::Ancestor(_) => {
+                let p = match &link {
+                    Link::Ancestor(p) => p,
+                    _ => match self.parent.source() {
+                        Source::Cancel(p) => p,
+                        _ => unreachable!("registered with a cancellable parent"),
+                    },
+                };
                 let pc = p.cancel_ctx();
                 pc.lock();
                 // SAFETY: we hold the parent's `mu`, which guards its
@@ -365,7 +377,8 @@ impl CancelCtx {
             let kids = &mut pc.state().children;
             cc.slot.store(kids.len(), Ordering::Relaxed);
             kids.push(child.clone());
-            cc.state().link = Link::Parent(p.clone());
+            let direct = cc.parent.node_is(p);
+            cc.state().link = if direct { Link::DirectParent } else { Link::Ancestor(p.clone()) };
             pc.unlock();
         }
     }
@@ -390,9 +403,9 @@ impl CancelCtx {
     /// The timer node of a `Timer` context, pinned.
     pub(crate) fn timer_node(&self) -> Option<Pin<&TimerNode>> {
         match &self.ext {
-            // SAFETY: the node lives inside an `Arc` allocation that is
-            // never moved out of (nodes are only ever used behind `Arc`).
-            Ext::Timer(t) => Some(unsafe { Pin::new_unchecked(&t.node) }),
+            // SAFETY: structural pinning: the node is never moved out of
+            // its pinned box.
+            Ext::Timer(t) => Some(unsafe { t.as_ref().map_unchecked(|t| &t.node) }),
             _ => None,
         }
     }

@@ -122,7 +122,7 @@ pub fn with_deadline_cause(
         return with_cancel(parent);
     }
     let ext = TimerExt { deadline, node: TimerNode::new(on_deadline, 0), cause: cause.clone() };
-    let n = new_cancel(parent, Ext::Timer(ext));
+    let n = new_cancel(parent, Ext::Timer(Box::pin(ext)));
     let ctx = Context::from_node(n.clone());
     let now = Instant::now();
     if deadline <= now {

@@ -175,6 +175,12 @@ impl Drop for Node {
     fn drop(&mut self) {
         let mut next = self.take_parent();
         while let Repr::Node(mut n) = next.repr {
+            if Arc::strong_count(&n) > 1 {
+                // Shared (the common case, checked cheaply first): only a
+                // decrement. If the others let go meanwhile, this drop is
+                // the last one, which costs one more level of this loop.
+                break;
+            }
             match Arc::get_mut(&mut n) {
                 // The last reference: unlink its parent before it drops.
                 Some(node) => next = node.take_parent(),
@@ -237,6 +243,11 @@ impl Context {
             Repr::Node(n) => Some(n),
             _ => None,
         }
+    }
+
+    /// Whether this context is the node `n`.
+    pub(crate) fn node_is(&self, n: &Arc<Node>) -> bool {
+        matches!(&self.repr, Repr::Node(m) if Arc::ptr_eq(m, n))
     }
 
     /// The nearest layer that decides when this context is done.
