@@ -33,13 +33,18 @@ impl std::fmt::Display for Doom {
 
 impl std::error::Error for Doom {}
 
+/// The errors the tasks return, and what `wait` should return.
+type Case = (&'static [Option<Doom>], Result<(), Doom>);
+
+const CASES: [Case; 4] =
+    [(&[], Ok(())), (&[None], Ok(())), (&[Some(Doom)], Err(Doom)), (&[Some(Doom), None], Err(Doom))];
+
 /// x/sync: TestWithContext: the group's context is done once `wait`
 /// returns, whatever the tasks returned.
 #[test]
 fn TestWithContext() {
     run("TestWithContext", 2, || {
-        let cases: [(&[Option<Doom>], Result<(), Doom>); 4] =
-            [(&[], Ok(())), (&[None], Ok(())), (&[Some(Doom)], Err(Doom)), (&[Some(Doom), None], Err(Doom))];
+        let cases = CASES;
         for (errs, want) in cases {
             let (g, ctx) = ErrGroup::<Doom>::with_context(&background());
             for e in errs {
@@ -57,8 +62,7 @@ fn TestWithContext() {
 #[test]
 fn TestCancelCause() {
     run("TestCancelCause", 2, || {
-        let cases: [(&[Option<Doom>], Result<(), Doom>); 4] =
-            [(&[], Ok(())), (&[None], Ok(())), (&[Some(Doom)], Err(Doom)), (&[Some(Doom), None], Err(Doom))];
+        let cases = CASES;
         for (errs, want) in cases {
             let (g, ctx) = ErrGroup::<Doom>::with_context_cause(&background());
             for e in errs {
