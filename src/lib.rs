@@ -27,6 +27,7 @@
 //!   [`preempt_point`], [`lock_os_thread`]), goroutine-local storage
 //!   ([`local!`]), runtimes ([`Runtime`], [`run`], [`main`]);
 //! - [`sync`], [`context`]: Go's `sync` and `context`; [`net`]: sockets;
+//!   [`signal`]: signals on channels;
 //! - [`debug`]: runtime counters;
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
 //!
@@ -58,6 +59,13 @@ pub mod context {
 /// (gort-netpoll).
 pub mod net {
     pub use gort_netpoll::*;
+}
+
+/// Incoming signals on channels, Go's `os/signal`: `notify(&[Signal::Interrupt,
+/// Signal::Terminate])` returns a channel that receives them (gort-netpoll's
+/// `signal`).
+pub mod signal {
+    pub use gort_netpoll::signal::*;
 }
 
 /// Runtime counters (`metrics()`).
