@@ -438,3 +438,76 @@ fn errgroup_context_cause_is_first_error() {
         assert_eq!(g.wait(), Err(Doom));
     });
 }
+
+/// Seeds S10: the channel-based tracker. `event(ctx, data)` sends to the
+/// worker or gives up with the context's error; `shutdown(ctx)` closes the
+/// queue and waits for the worker to drain it, or for the context. Events
+/// are processed in FIFO order; with a `stop` channel of capacity 1 the
+/// worker never leaks, even when shutdown gives up first.
+#[test]
+fn seed_channel_tracker() {
+    struct Tracker {
+        ch: gort_channels::Chan<u32>,
+        stop: gort_channels::Chan<()>,
+        log: Arc<std::sync::Mutex<Vec<u32>>>,
+    }
+    impl Tracker {
+        fn new() -> Tracker {
+            Tracker { ch: chan(0), stop: chan(1), log: Arc::default() }
+        }
+        fn run(&self, work: Duration) -> gort_runtime::JoinHandle<()> {
+            let (ch, stop, log) = (self.ch.clone(), self.stop.clone(), self.log.clone());
+            spawn(move || {
+                for data in &ch {
+                    gort_runtime::sleep(work);
+                    log.lock().unwrap().push(data);
+                }
+                stop.send(()).unwrap();
+            })
+        }
+        fn event(&self, ctx: &context::Context, data: u32) -> Result<(), context::Error> {
+            select! {
+                send(self.ch, data) -> r => {
+                    r.expect("event after shutdown"); // Go: send on closed channel panics
+                    Ok(())
+                }
+                recv(ctx.done()) => Err(ctx.err().unwrap()),
+            }
+        }
+        fn shutdown(&self, ctx: &context::Context) -> Result<(), context::Error> {
+            self.ch.close();
+            select! {
+                recv(self.stop) => Ok(()),
+                recv(ctx.done()) => Err(ctx.err().unwrap()),
+            }
+        }
+    }
+    run("seed_channel_tracker", 2, || {
+        let check = LeakCheck::new().timeout(Duration::from_secs(3));
+        let tr = Tracker::new();
+        let worker = tr.run(Duration::from_millis(1));
+        for i in 0..20 {
+            tr.event(&background(), i).unwrap();
+        }
+        let (ctx, _c) = with_timeout(&background(), Duration::from_secs(5));
+        assert_eq!(tr.shutdown(&ctx), Ok(()));
+        assert_eq!(*tr.log.lock().unwrap(), (0..20).collect::<Vec<_>>(), "FIFO, none lost");
+        worker.join().unwrap();
+
+        // A cancelled context wins over a send nobody takes.
+        let tr = Tracker::new();
+        let (ctx, cancel) = with_cancel(&background());
+        cancel.cancel();
+        assert_eq!(tr.event(&ctx, 1), Err(Canceled));
+
+        // Shutdown gives up after its deadline; the worker finishes later
+        // and, with room in `stop`, exits.
+        let tr = Tracker::new();
+        let worker = tr.run(Duration::from_millis(300));
+        tr.event(&background(), 7).unwrap();
+        let (ctx, _c) = with_timeout(&background(), Duration::from_millis(20));
+        assert_eq!(tr.shutdown(&ctx), Err(DeadlineExceeded));
+        worker.join().unwrap();
+        check.assert();
+    });
+}

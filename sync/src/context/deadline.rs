@@ -24,6 +24,11 @@
 //! (where a forgotten cancel leaks until then), and never fires into freed
 //! memory.
 //!
+//! The timer lives on a P of the runtime that armed it (the default one
+//! outside any). If that runtime is shut down first, the deadline never
+//! fires (the context can still be cancelled), and the reference the
+//! timer held is not released.
+//!
 //! Arming happens after registration with the parent and outside every
 //! lock (arming may enter the scheduler). A cancel that races with arming
 //! is caught by the pair of SeqCst fences below: the armer publishes the

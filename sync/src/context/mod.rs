@@ -269,7 +269,10 @@ impl Context {
     /// `select!` (`recv(ctx.done()) => ...`) or wait with `recv()` (it
     /// returns `None` once closed). Every call returns the same channel.
     /// For a context that can never be cancelled, a channel that never
-    /// closes. Go: `Done`.
+    /// closes (shared by all of them: a `select!` that waits on it queues
+    /// there; code that waits on many such contexts at once can pass
+    /// [`done_opt`](Self::done_opt) instead, whose `None` case costs
+    /// nothing). Go: `Done`.
     #[inline]
     pub fn done(&self) -> &Receiver<()> {
         match self.source() {
