@@ -367,16 +367,24 @@ fn seed_search_timeout_no_leak() {
     run("seed_search_timeout_no_leak", 2, || {
         let check = LeakCheck::new().timeout(Duration::from_secs(2));
         let t = Instant::now();
+        // The 100 ms deadline, not the 200 ms search, decides (whatever the
+        // machine's load: timers fire in deadline order).
         assert_eq!(process_with_timeout("gort", 1), Err("search canceled".to_string()));
-        let took = t.elapsed();
-        assert!(took >= Duration::from_millis(100) && took < Duration::from_millis(190), "took {took:?}");
+        assert!(t.elapsed() >= Duration::from_millis(100), "the deadline fired early");
         check.assert(); // the searcher sends into the buffer and exits
 
-        let check = LeakCheck::new().timeout(Duration::from_millis(400));
+        let check = LeakCheck::new().timeout(Duration::from_millis(50));
         assert_eq!(process_with_timeout("gort", 0), Err("search canceled".to_string()));
-        let leaks = check.check().expect_err("the forgotten sender should still be blocked");
-        assert_eq!(leaks.0.len(), 1, "{leaks}");
-        assert!(leaks.to_string().contains("chan send"), "{leaks}");
+        // The searcher wakes at 200 ms and then blocks for ever in its send.
+        let t = Instant::now();
+        loop {
+            let leaks = check.check().expect_err("the forgotten sender should still be alive");
+            assert_eq!(leaks.0.len(), 1, "{leaks}");
+            if leaks.to_string().contains("chan send") {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "the searcher never blocked in its send: {leaks}");
+        }
     });
 }
 
@@ -418,9 +426,7 @@ fn seed_tracker_shutdown_with_deadline() {
             tr.event(Duration::from_millis(500));
         }
         let (ctx, _c) = with_timeout(&background(), Duration::from_millis(50));
-        let t = Instant::now();
         assert_eq!(tr.shutdown(&ctx), Err("timeout"));
-        assert!(t.elapsed() < Duration::from_millis(400), "took {:?}", t.elapsed());
         assert_eq!(ctx.err(), Some(DeadlineExceeded));
         check.assert(); // the helper and the events finish at about 500 ms
     });
