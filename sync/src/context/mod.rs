@@ -6,7 +6,7 @@
 //! A [`Context`] is immutable and cheap to clone (an `Arc` inside). New
 //! ones derive from a parent: [`with_cancel`], [`with_deadline`],
 //! [`with_timeout`] (and their `_cause` variants), [`with_value`],
-//! [`without_cancel`]; the roots are [`background`] and [`todo`].
+//! [`without_cancel`]; the roots are [`background`] and [`todo()`].
 //! Cancelling a context cancels every context derived from it, never its
 //! parent; [`after_func`] runs a function once a context is done.
 //!
@@ -284,7 +284,7 @@ impl Context {
 
     /// Go's `Done()` exactly: the done channel, or `None` (Go's nil
     /// channel) for a context that can never be cancelled: [`background`],
-    /// [`todo`], [`without_cancel`], values over those.
+    /// [`todo()`], [`without_cancel`], values over those.
     pub fn done_opt(&self) -> Option<&Receiver<()>> {
         match self.source() {
             Source::Never => None,
