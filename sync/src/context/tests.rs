@@ -288,3 +288,15 @@ fn deadline_arming_race() {
         }
     }
 }
+
+/// Contexts and their cancel functions can be shared and sent anywhere.
+#[test]
+fn context_types_are_send_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Context>();
+    send_sync::<CancelFunc>();
+    send_sync::<CancelCauseFunc>();
+    send_sync::<AfterFuncStop>();
+    send_sync::<Cause>();
+    send_sync::<Error>();
+}
