@@ -28,8 +28,10 @@
 //!   ([`local!`]), runtimes ([`Runtime`], [`run`], [`main`]);
 //! - [`chan`], [`select!`], [`Select`], [`after`], [`tick`], [`Timer`],
 //!   [`Ticker`]: Go's channels and `select` (gort-channels);
-//! - [`sync`]: Go's `sync` package and `x/sync` (gort-sync);
+//! - [`sync`]: Go's `sync` package and `x/sync`; [`context`]: Go's
+//!   `context` (gort-sync);
 //! - [`net`]: sockets that park the goroutine, on an epoll netpoller;
+//!   [`signal`]: incoming signals on channels (gort-netpoll);
 //! - [`debug`]: runtime counters, goroutine dumps, the leak check;
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
 //!
@@ -51,10 +53,23 @@ pub mod sync {
     pub use gort_sync::*;
 }
 
+/// Go's `context`: cancellation, deadlines and request-scoped values that
+/// flow down a call tree (gort-sync's `context`).
+pub mod context {
+    pub use gort_sync::context::*;
+}
+
 /// Networking: sockets whose blocking calls park the goroutine
 /// (gort-netpoll).
 pub mod net {
     pub use gort_netpoll::*;
+}
+
+/// Incoming signals on channels, Go's `os/signal`: `notify(&[Signal::Interrupt,
+/// Signal::Terminate])` returns a channel that receives them (gort-netpoll's
+/// `signal`).
+pub mod signal {
+    pub use gort_netpoll::signal::*;
 }
 
 /// Runtime counters (`metrics()`), goroutine listings (`goroutines()`,

@@ -6,6 +6,7 @@ package main
 
 import (
 	"container/list"
+	"context"
 	"runtime"
 	"sync"
 	"time"
@@ -168,7 +169,53 @@ func semaphoreBench() {
 	report("semaphore_contended", per*g, time.Since(t))
 }
 
+// ctxCancelTree: a tree of 10,000 contexts (each parent gets 4 children,
+// breadth first) under one root; 4 goroutines wait on the leaves' Done
+// channels; the root is cancelled and every waiter returns once all its
+// leaves are done. Reports the time per context, building, cancelling
+// and waiting included.
+func ctxCancelTree() {
+	const n, fanout, waiters, rounds = 10_000, 4, 4, 50
+	t := time.Now()
+	for r := 0; r < rounds; r++ {
+		root, cancel := context.WithCancel(context.Background())
+		nodes := make([]context.Context, 0, n)
+		nodes = append(nodes, root)
+		parents := 0
+		for len(nodes) < n {
+			parent := nodes[parents]
+			for j := 0; j < fanout && len(nodes) < n; j++ {
+				c, _ := context.WithCancel(parent) // cancelled with the root
+				nodes = append(nodes, c)
+			}
+			parents++
+		}
+		leaves := nodes[parents:]
+		per := (len(leaves) + waiters - 1) / waiters
+		var wg sync.WaitGroup
+		wg.Add(waiters)
+		for w := 0; w < waiters; w++ {
+			lo, hi := min(w*per, len(leaves)), min((w+1)*per, len(leaves))
+			go func(ls []context.Context) {
+				defer wg.Done()
+				for _, l := range ls {
+					<-l.Done()
+				}
+			}(leaves[lo:hi])
+		}
+		cancel()
+		wg.Wait()
+		for _, l := range leaves {
+			if l.Err() != context.Canceled {
+				panic("leaf not canceled")
+			}
+		}
+	}
+	report("ctx_cancel_tree", n*rounds, time.Since(t))
+}
+
 func init() {
+	workloads["ctx_cancel_tree"] = ctxCancelTree
 	workloads["waitgroup"] = waitgroupBench
 	workloads["rwmutex"] = rwmutexBench
 	workloads["once"] = onceBench

@@ -19,6 +19,9 @@
 //! a deadline or timeout gives `io::ErrorKind::TimedOut` ([`is_timeout`]);
 //! a closed socket gives [`ErrClosed`] ([`is_closed`]).
 //!
+//! [`signal`] delivers incoming signals (SIGINT, SIGTERM...) on channels,
+//! Go's `os/signal`.
+//!
 //! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine),
 //! `poller` (epoll, the `gort_runtime::poll::Poller`
 //! implementation), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop,
@@ -31,6 +34,7 @@ mod fd_mutex;
 mod methods;
 mod pd;
 mod poller;
+pub mod signal;
 mod sys;
 mod tcp;
 mod udp;

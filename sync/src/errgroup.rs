@@ -16,9 +16,17 @@
 //! if a slot is free now. The limit is a gort [`Semaphore`], so the caller
 //! waiting in `go` is parked, not spinning, and is woken in FIFO order.
 //!
+//! [`ErrGroup::with_context`] also returns a context derived from a parent
+//! that is cancelled when the first task fails, or when `wait` returns,
+//! whichever comes first: tasks that watch it (`ctx.done()` in their
+//! `select!`s, or `ctx.err()`) stop early once one has failed.
+//! Cancellation is cooperative, as in Go: a task that never looks at the
+//! context runs to its end. With [`ErrGroup::with_context_cause`] (for
+//! error types that are `std::error::Error`), the context's
+//! [`cause`](crate::context::cause) is the first error, as x/sync's
+//! `WithContext` does with `WithCancelCause`.
+//!
 //! Differences from Go:
-//! - `with_context` (a context cancelled on the first error) needs gort's
-//!   `context`, which comes with channels; it is not here yet.
 //! - The limit is an `Option<usize>` (`None`: no limit) rather than a
 //!   negative number. A limit of 0, with which Go's `Go` blocks for ever,
 //!   makes `go` panic with an explanation instead; `try_go` returns false.
@@ -34,6 +42,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::context::{self, CancelCauseFunc, Cause, Context};
 use crate::{Mutex, Semaphore, WaitGroup};
 
 struct Inner<E> {
@@ -41,6 +50,20 @@ struct Inner<E> {
     err: Mutex<Option<E>>,
     limit: Mutex<Option<Arc<Semaphore>>>,
     active: AtomicUsize,
+    /// The group's context's cancel function (`with_context`).
+    cancel: Option<CancelCauseFunc>,
+    /// Makes the context's cause from the first error (`with_context_cause`).
+    to_cause: Option<fn(&E) -> Cause>,
+}
+
+impl<E> Inner<E> {
+    /// Cancels the group's context, if it has one, with `err` as the cause
+    /// when the group knows how to make one.
+    fn cancel(&self, err: Option<&E>) {
+        if let Some(c) = &self.cancel {
+            c.cancel(err.and_then(|e| self.to_cause.map(|f| f(e))));
+        }
+    }
 }
 
 /// A group of goroutines with error propagation, Go's `errgroup.Group`.
@@ -85,14 +108,43 @@ impl<E> Drop for TaskDone<E> {
 impl<E: Send + 'static> ErrGroup<E> {
     /// An empty group with no limit.
     pub fn new() -> Self {
+        Self::build(None, None)
+    }
+
+    fn build(cancel: Option<CancelCauseFunc>, to_cause: Option<fn(&E) -> Cause>) -> Self {
         ErrGroup {
             inner: Arc::new(Inner {
                 wg: WaitGroup::new(),
                 err: Mutex::new(None),
                 limit: Mutex::new(None),
                 active: AtomicUsize::new(0),
+                cancel,
+                to_cause,
             }),
         }
+    }
+
+    /// An empty group, and a context derived from `parent` that is
+    /// cancelled when a task first returns an error or when
+    /// [`wait`](Self::wait) returns, whichever happens first (or when the
+    /// group and its tasks are all gone). Go: `errgroup.WithContext`.
+    ///
+    /// ```
+    /// use gort_sync::{ErrGroup, context};
+    ///
+    /// let (g, ctx) = ErrGroup::<String>::with_context(&context::background());
+    /// g.go(|| Err("disk full".to_string()));
+    /// let c = ctx.clone();
+    /// g.go(move || {
+    ///     c.done().recv(); // a long task that stops when a sibling fails
+    ///     Ok(())
+    /// });
+    /// assert_eq!(g.wait(), Err("disk full".to_string()));
+    /// assert_eq!(ctx.err(), Some(context::Canceled));
+    /// ```
+    pub fn with_context(parent: &Context) -> (Self, Context) {
+        let (ctx, cancel) = context::with_cancel_cause(parent);
+        (Self::build(Some(cancel), None), ctx)
     }
 
     /// Runs `f` in a new goroutine. Under a limit, first waits until fewer
@@ -145,6 +197,7 @@ impl<E: Send + 'static> ErrGroup<E> {
             if let Err(e) = f() {
                 let mut first = done.inner.err.lock();
                 if first.is_none() {
+                    done.inner.cancel(Some(&e));
                     *first = Some(e);
                 }
             }
@@ -176,10 +229,22 @@ impl<E: Clone + Send + 'static> ErrGroup<E> {
     /// returns the first error any of them returned. Go: `Wait`.
     pub fn wait(&self) -> Result<(), E> {
         self.inner.wg.wait();
-        match &*self.inner.err.lock() {
+        let err = self.inner.err.lock();
+        self.inner.cancel(err.as_ref());
+        match &*err {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }
+    }
+}
+
+impl<E: std::error::Error + Clone + Send + Sync + 'static> ErrGroup<E> {
+    /// Like [`with_context`](Self::with_context), and the context's
+    /// [`cause`](crate::context::cause) is the first error (x/sync's
+    /// `WithContext`, which uses `WithCancelCause`).
+    pub fn with_context_cause(parent: &Context) -> (Self, Context) {
+        let (ctx, cancel) = context::with_cancel_cause(parent);
+        (Self::build(Some(cancel), Some(|e: &E| Cause::new(e.clone()))), ctx)
     }
 }
 

@@ -23,6 +23,7 @@
 //! | [`SingleFlight<K, V>`] | `x/sync/singleflight.Group` |
 //! | [`ErrGroup<E>`] | `x/sync/errgroup.Group` |
 //! | [`Barrier`] | the text's CyclicBarrier |
+//! | [`context`] | `context` (cancellation, deadlines, values) |
 //!
 //! Where Go reports misuse at run time, these types mostly make it
 //! impossible: locks are released by dropping guards (no unlock of an
@@ -32,13 +33,15 @@
 //! (`sync: negative WaitGroup counter`, `semaphore: released more than
 //! held`, ...).
 //!
-//! Context-aware variants (`ErrGroup::with_context`, a semaphore acquire
-//! with a context) and `SingleFlight::do_chan` come with gort's channels
-//! and `context`; timeouts are here now (`Semaphore::acquire_timeout`,
-//! `Barrier::wait_timeout`).
+//! With a [`context::Context`]: [`ErrGroup::with_context`] (a context
+//! cancelled on the first error), [`Semaphore::acquire_ctx`] (an acquire
+//! that gives up when the context is done); with gort's channels:
+//! [`SingleFlight::do_chan`]. Timeouts without a context:
+//! `Semaphore::acquire_timeout`, `Barrier::wait_timeout`.
 
 mod barrier;
 mod cond;
+pub mod context;
 mod errgroup;
 mod map;
 mod mutex;

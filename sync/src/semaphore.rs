@@ -63,17 +63,26 @@
 //!   negative-release bug impossible.
 //! - `acquire(n)` with `n` larger than the size could never succeed; Go
 //!   blocks until its context ends, here `acquire` panics naming the sizes
-//!   (and `acquire_timeout` waits out its timeout and fails, as Go does
-//!   with a context).
+//!   (`acquire_ctx` waits for its context and fails, as Go does, and
+//!   `acquire_timeout` waits out its timeout and fails).
+//!
+//! ## With a context
+//!
+//! [`Semaphore::acquire_ctx`] is Go's `Acquire(ctx, n)`. Its waiter record
+//! is shared (an `Arc`) with an [`after_func`](crate::context::after_func)
+//! on the context that wakes it as a timeout does; the function may run
+//! after the acquire returned, so the record must outlive the call.
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::ptr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use gort_runtime::{GRef, WaitReason, current_g, nanotime, park, ready};
 
+use crate::context::{self, Context};
 use crate::mutex::RawMutex;
 
 /// In `Semaphore::state`: the wait queue is non-empty.
@@ -117,6 +126,17 @@ impl Waiter {
         self.state.compare_exchange(QUEUED, PARKED, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 }
+
+/// The record of an `acquire_ctx`, shared with the function that wakes
+/// it when the context ends (which may run after the acquire returned).
+struct SharedWaiter(Waiter);
+
+// SAFETY: the Cells of the record are touched only under the semaphore's
+// mutex, by the waiter or a granter; the waking function touches only the
+// atomic `state` and the immutable `g`.
+unsafe impl Send for SharedWaiter {}
+// SAFETY: as above.
+unsafe impl Sync for SharedWaiter {}
 
 /// The wait queue, behind the mutex.
 struct Inner {
@@ -408,14 +428,23 @@ impl Semaphore {
             return true; // granted (the granter is done with `w`)
         }
         // Woken by the timeout; a grant may still have come since.
+        self.abandon(&w)
+    }
+
+    /// For a waiter woken by its timeout or its context: if a grant came
+    /// meanwhile, returns true (the units are held); else takes it out of
+    /// the queue and, if it was at the head, grants the requests behind it
+    /// that now fit (Go: the `<-done` branch of `Acquire`), and returns
+    /// false.
+    fn abandon(&self, w: &Waiter) -> bool {
         let mut l = self.lock();
         if w.granted.get() {
             return true;
         }
         let inner = l.inner();
-        let was_head = ptr::eq(inner.head, &w);
+        let was_head = ptr::eq(inner.head, w);
         // SAFETY: mutex held; not granted means still queued.
-        unsafe { inner.remove(&w) };
+        unsafe { inner.remove(w) };
         // If we blocked the head, the ones behind may fit now.
         // SAFETY: mutex held.
         let to_ready = if was_head { unsafe { inner.grant(&self.state, self.size) } } else { ptr::null() };
@@ -426,6 +455,75 @@ impl Semaphore {
         false
     }
 
+    /// Takes `n` units, waiting (FIFO) until they are free or `ctx` is
+    /// done; returns the context's error in the latter case, with the
+    /// semaphore unchanged. Go: x/sync's `Acquire(ctx, n)`:
+    /// - a context already done fails even if the units are free;
+    /// - a request larger than the size does not queue (it would block the
+    ///   requests behind it for ever): it waits for the context, then fails;
+    /// - a waiter whose context ends leaves the queue, and if it was at the
+    ///   head, the smaller requests behind it that now fit proceed;
+    /// - units granted as the context ends are given back, and the call
+    ///   fails.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use gort_sync::{Semaphore, context};
+    ///
+    /// let sem = Semaphore::new(1);
+    /// sem.acquire(1);
+    /// let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(5));
+    /// assert_eq!(sem.acquire_ctx(&ctx, 1), Err(context::DeadlineExceeded));
+    /// sem.release(1);
+    /// assert_eq!(sem.acquire_ctx(&context::background(), 1), Ok(()));
+    /// ```
+    pub fn acquire_ctx(&self, ctx: &Context, n: usize) -> Result<(), context::Error> {
+        if let Some(e) = ctx.err() {
+            return Err(e);
+        }
+        if self.try_fast(n) {
+            return Ok(());
+        }
+        let mut l = self.lock();
+        if let Some(e) = ctx.err() {
+            return Err(e);
+        }
+        if self.try_slow(l.inner(), n) {
+            return Ok(());
+        }
+        if n > self.size {
+            self.unmark_if_empty(l.inner());
+            drop(l);
+            ctx.done().recv();
+            return Err(ctx.err().unwrap_or(context::Canceled));
+        }
+        let w = Arc::new(SharedWaiter(Waiter::new(n)));
+        // SAFETY: mutex held; the record lives in `w`, which we keep until
+        // it is granted or leaves the queue below.
+        unsafe { l.inner().push_back(&w.0) };
+        drop(l);
+        let interrupt = {
+            let w = w.clone();
+            move || Self::interrupt(&w.0)
+        };
+        let stop = context::after_func(ctx, interrupt);
+        park(WaitReason::Semacquire, |_| w.0.park_unless_granted());
+        stop.stop();
+        if w.0.state.load(Ordering::Acquire) != TIMEDOUT {
+            // Granted. Go checks the context once more.
+            if let Some(e) = ctx.err() {
+                self.release(n);
+                return Err(e);
+            }
+            return Ok(());
+        }
+        if self.abandon(&w.0) {
+            // Granted after the context ended: give the units back.
+            self.release(n);
+        }
+        Err(ctx.err().unwrap_or(context::Canceled))
+    }
+
     /// The deadline of a queued `acquire_timeout` passed: wake it unless a
     /// grant came first. It may run before the waiter parked
     /// (`park_timeout` arms the timer before the callback runs); then it
@@ -434,7 +532,12 @@ impl Semaphore {
     fn on_timeout(arg: usize, _delay: i64) {
         // SAFETY: `arg` is the waiter's record, alive until park_timeout
         // returns, which waits for this callback.
-        let w = unsafe { &*(arg as *const Waiter) };
+        Self::interrupt(unsafe { &*(arg as *const Waiter) });
+    }
+
+    /// Wakes the waiter `w` for its timeout or its context, unless a grant
+    /// came first; if it has not parked yet, only marks it, so it does not.
+    fn interrupt(w: &Waiter) {
         let mut s = w.state.load(Ordering::Acquire);
         loop {
             let next = match s {

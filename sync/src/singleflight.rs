@@ -16,18 +16,23 @@
 //! Go's x/sync does the same (its `panicError`); Go's `Goexit` case has no
 //! Rust counterpart.
 //!
-//! [`SingleFlight::call_handle`] is Go's `DoChan` without a channel: it
-//! starts the function in a new goroutine (or joins the flight in progress)
-//! and returns a [`Flight`] handle to wait on. A channel-returning `do_chan`
-//! belongs with gort's channels and will sit beside it. If the function
-//! panics in that goroutine, the panic also follows gort's policy for
-//! unjoined goroutines (by default it ends the process, as Go's `DoChan`
-//! re-panics in a fresh goroutine so that it cannot be missed).
+//! [`SingleFlight::do_chan`] is Go's `DoChan`: it starts the function in a
+//! new goroutine (or joins the flight in progress) and returns a channel
+//! that receives the result, to wait on in a `select!` (next to a
+//! context's `done()`, say). [`SingleFlight::call_handle`] does the same
+//! with a [`Flight`] handle instead of a channel; a waiter on the handle
+//! gets the function's panic, a receiver on the channel gets `None`. If the
+//! function panics in the new goroutine, the panic also follows gort's
+//! policy for unjoined goroutines (by default it ends the process, as Go's
+//! `DoChan` re-panics in a fresh goroutine so that it cannot be missed).
 //!
 //! Built from a gort [`Mutex`] over a `HashMap` of in-flight calls and a
 //! [`WaitGroup`] per call. The leader writes the outcome, removes the call
 //! from the map, then marks the group done; waiters read the outcome (and
-//! the final count of duplicates) after `wait`, which orders them.
+//! the final count of duplicates) after `wait`, which orders them. The
+//! result channels of `do_chan` callers are added to their call under the
+//! map's lock while the call is in the map, so once the leader has removed
+//! it (or `forget` has) the list is final, and the leader sends to each.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -35,6 +40,8 @@ use std::hash::Hash;
 use std::panic::{AssertUnwindSafe, catch_unwind, panic_any, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use gort_channels::{Receiver, Sender, chan};
 
 use crate::{Mutex, WaitGroup};
 
@@ -51,6 +58,21 @@ struct Call<V> {
     outcome: OnceLock<Outcome<V>>,
     /// Callers that joined instead of running the function.
     dups: AtomicUsize,
+    /// Where `do_chan` callers wait for the result (Go: `chans`).
+    chans: Mutex<Vec<Sender<(V, bool)>>>,
+}
+
+impl<V> Call<V> {
+    fn new() -> Call<V> {
+        let c = Call {
+            wg: WaitGroup::new(),
+            outcome: OnceLock::new(),
+            dups: AtomicUsize::new(0),
+            chans: Mutex::new(Vec::new()),
+        };
+        c.wg.add(1);
+        c
+    }
 }
 
 impl<V: Clone> Call<V> {
@@ -124,9 +146,7 @@ where
                 c.wg.wait();
                 return (c.result(), true);
             }
-            let c =
-                Arc::new(Call { wg: WaitGroup::new(), outcome: OnceLock::new(), dups: AtomicUsize::new(0) });
-            c.wg.add(1);
+            let c = Arc::new(Call::new());
             m.insert(key.clone(), c.clone());
             c
         };
@@ -152,14 +172,76 @@ where
         }
         drop(m);
         // Out of the map, nobody can join any more: `dups` is final before
-        // anyone wakes to read it.
+        // anyone wakes to read it, and so is the list of channels.
         c.wg.done();
+        let chans = std::mem::take(&mut *c.chans.lock());
+        match c.outcome.get() {
+            Some(Outcome::Value(v)) => {
+                let shared = c.dups.load(Ordering::Relaxed) > 0;
+                for ch in chans {
+                    // One value per channel of capacity 1: never blocks.
+                    let _ = ch.try_send((v.clone(), shared));
+                    ch.close();
+                }
+            }
+            _ => {
+                for ch in chans {
+                    ch.close();
+                }
+            }
+        }
         r
     }
 
     /// Like [`SingleFlight::call`], but does not wait: runs `f` in a new
-    /// goroutine (or joins the flight in progress) and returns a handle to
-    /// its result. Go: `DoChan`, with a handle in place of the channel.
+    /// goroutine (or joins the flight in progress) and returns a channel
+    /// that receives the value and whether it was shared, once, and is then
+    /// closed. If the function panics, the channel is closed without a value (and the
+    /// panic follows gort's policy for unjoined goroutines, module docs).
+    /// Go: `DoChan`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use gort_sync::{SingleFlight, context};
+    ///
+    /// let group = Arc::new(SingleFlight::new());
+    /// let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_secs(5));
+    /// let result = group.do_chan("config", || "v1".to_string());
+    /// gort_channels::select! {
+    ///     recv(result) -> r => assert_eq!(r.unwrap().0, "v1"),
+    ///     recv(ctx.done()) => panic!("lookup timed out"),
+    /// }
+    /// ```
+    pub fn do_chan<F>(self: &Arc<Self>, key: K, f: F) -> Receiver<(V, bool)>
+    where
+        K: Send + Sync + 'static,
+        V: Send + Sync + 'static,
+        F: FnOnce() -> V + Send + 'static,
+    {
+        let (tx, rx) = chan::<(V, bool)>(1).split();
+        let mut m = self.m.lock();
+        if let Some(c) = m.get(&key) {
+            c.dups.fetch_add(1, Ordering::Relaxed);
+            c.chans.lock().push(tx);
+            return rx;
+        }
+        let c = Arc::new(Call::new());
+        c.chans.lock().push(tx);
+        m.insert(key.clone(), c.clone());
+        drop(m);
+        let g = self.clone();
+        gort_runtime::spawn(move || {
+            if let Err(p) = g.run(&key, &c, f) {
+                // Do not let the panic vanish if nobody waits (module docs).
+                resume_unwind(p);
+            }
+        });
+        rx
+    }
+
+    /// Like [`SingleFlight::do_chan`], with a handle to wait on in place of
+    /// the channel; a waiter gets the function's panic.
     pub fn call_handle<F>(self: &Arc<Self>, key: K, f: F) -> Flight<V>
     where
         K: Send + Sync + 'static,
@@ -171,8 +253,7 @@ where
             c.dups.fetch_add(1, Ordering::Relaxed);
             return Flight { call: c.clone(), leader: false };
         }
-        let c = Arc::new(Call { wg: WaitGroup::new(), outcome: OnceLock::new(), dups: AtomicUsize::new(0) });
-        c.wg.add(1);
+        let c = Arc::new(Call::new());
         m.insert(key.clone(), c.clone());
         drop(m);
         let (g, call) = (self.clone(), c.clone());

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::support::report;
+use gort::context::{self, CancelFunc, Context};
 use gort::sync::{Mutex, Once, RwLock, Semaphore, WaitGroup};
 
 pub(crate) const WORKLOADS: &[(&str, fn())] = &[
@@ -16,6 +17,7 @@ pub(crate) const WORKLOADS: &[(&str, fn())] = &[
     ("rwmutex", rwmutex),
     ("once", once),
     ("semaphore", semaphore),
+    ("ctx_cancel_tree", ctx_cancel_tree),
 ];
 
 /// Runs `body(iterations)` on one goroutine per P, `n` operations in all
@@ -134,4 +136,54 @@ fn semaphore() {
     }
     wg.wait();
     report("semaphore_contended", (per * g) as u64, t.elapsed());
+}
+
+/// A tree of 10,000 contexts (each parent gets 4 children, breadth first)
+/// under one root; 4 goroutines wait on the leaves' done channels; the
+/// root is cancelled and every waiter returns once all its leaves are
+/// done. Reports the time per context, building, cancelling and waiting
+/// included (sync_bench.go's `ctx_cancel_tree`).
+fn ctx_cancel_tree() {
+    const N: usize = 10_000;
+    const FANOUT: usize = 4;
+    const WAITERS: usize = 4;
+    const ROUNDS: usize = 50;
+    let t = Instant::now();
+    for _ in 0..ROUNDS {
+        let (root, cancel) = context::with_cancel(&context::background());
+        let mut nodes: Vec<Context> = Vec::with_capacity(N);
+        // The children's cancel functions: dropping one cancels its
+        // context, so they live until the tree is done.
+        let mut keep: Vec<CancelFunc> = Vec::with_capacity(N);
+        nodes.push(root);
+        let mut parents = 0;
+        while nodes.len() < N {
+            let parent = nodes[parents].clone();
+            for _ in 0..FANOUT {
+                if nodes.len() == N {
+                    break;
+                }
+                let (c, k) = context::with_cancel(&parent);
+                nodes.push(c);
+                keep.push(k);
+            }
+            parents += 1;
+        }
+        let leaves: Arc<Vec<Context>> = Arc::new(nodes.split_off(parents));
+        let wg = Arc::new(WaitGroup::new());
+        let per = leaves.len().div_ceil(WAITERS);
+        for w in 0..WAITERS {
+            let leaves = leaves.clone();
+            wg.go(move || {
+                for l in leaves.iter().skip(w * per).take(per) {
+                    l.done().recv();
+                }
+            });
+        }
+        cancel.cancel();
+        wg.wait();
+        assert!(leaves.iter().all(|l| l.err() == Some(context::Canceled)));
+        drop(keep);
+    }
+    report("ctx_cancel_tree", (N * ROUNDS) as u64, t.elapsed());
 }
