@@ -519,9 +519,13 @@ impl Sched {
         let m = Arc::new(M::new(id));
         m.spinning.store(spinning, Ordering::Relaxed);
         m.set_nextp(p);
+        // Listed in allm before its thread exists: shutdown wakes every M in
+        // allm after setting its flag, and an M listed only once its thread
+        // runs could go to sleep in between, missing both.
+        self.idle.lock().allm.push(m.clone());
         self.counters.threads_started.fetch_add(1, Ordering::Relaxed);
         let sched = SchedPtr(self as *const Sched);
-        let m2 = m.clone();
+        let m2 = m;
         let name = format!("{}-m{}", self.config.name, id);
         let pin = self.config.pin_threads;
         let handle = std::thread::Builder::new()
@@ -537,9 +541,7 @@ impl Sched {
                 crate::proc::mstart(sched, m2);
             })
             .unwrap_or_else(|e| crate::panic::fatal(&format!("gort: cannot start an M thread: {e}")));
-        let mut idle = self.idle.lock();
-        idle.allm.push(m);
-        idle.threads.push((id, handle));
+        self.idle.lock().threads.push((id, handle));
     }
 
     /// Frees dead Gs beyond what the global cache keeps (sysmon).

@@ -299,6 +299,36 @@ fn many_runtimes_start_and_stop() {
     }
 }
 
+/// Dropping a runtime while its Ms are still starting: an M whose thread
+/// went to sleep before it was listed for shutdown's wake-up used to keep
+/// the drop waiting forever. Several threads build, use and drop runtimes
+/// whose timers start Ms right as the drop begins.
+#[test]
+fn shutdown_races_with_ms_starting() {
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            std::thread::spawn(move || {
+                for i in 0..250 {
+                    let rt = Runtime::builder().max_procs(2).build().unwrap();
+                    rt.block_on(|| {
+                        for _ in 0..3 {
+                            spawn(|| gort_runtime::sleep(Duration::from_micros(200)));
+                        }
+                        gort_runtime::sleep(Duration::from_micros(100));
+                    });
+                    assert!(
+                        rt.shutdown_timeout(Duration::from_secs(60)),
+                        "worker {w}, runtime {i}: an M never exited"
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in workers {
+        h.join().unwrap();
+    }
+}
+
 #[test]
 fn dropping_with_parked_goroutines_abandons_them() {
     let rt = Runtime::builder().max_procs(2).build().unwrap();
