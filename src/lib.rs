@@ -32,7 +32,8 @@
 //!   `context` (gort-sync);
 //! - [`net`]: sockets that park the goroutine, on an epoll netpoller;
 //!   [`signal`]: incoming signals on channels (gort-netpoll);
-//! - [`debug`]: runtime counters, goroutine dumps, the leak check;
+//! - [`debug`]: runtime counters, goroutine dumps; [`testing`]: the leak
+//!   check;
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
 //!
 //! Read the safety model in [`runtime`]'s docs: a goroutine may resume on a
@@ -78,6 +79,12 @@ pub mod signal {
 pub mod debug {
     pub use gort_runtime::debug::{GoroutineInfo, Metrics, dump, dump_string, goroutines, metrics};
     pub use gort_runtime::testing;
+}
+
+/// A goroutine leak check for tests, Go's goleak: `testing::assert_no_leaks()`
+/// or a `testing::LeakCheck` guard made at the start of a test.
+pub mod testing {
+    pub use gort_runtime::testing::*;
 }
 
 /// The runtime layer under gort's primitives: park/ready, the runtime lock,
