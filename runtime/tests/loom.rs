@@ -35,6 +35,8 @@ fn owner_and_sysmon_never_use_a_p_together() {
         // What only the P's current owner may touch (its run queue, caches).
         let p_data = Arc::new(UnsafeCell::new(0u32));
         st.acquire(1);
+        // SAFETY: the owner holds the P (acquired above) and sysmon has not started; loom's cell
+        // would report a racing access.
         p_data.with_mut(|d| unsafe { *d = 1 });
         st.to_user(1);
 
@@ -43,6 +45,8 @@ fn owner_and_sysmon_never_use_a_p_together() {
             let seen = st2.get();
             if seen & 0xffff_ffff == USER && st2.try_retake(seen) {
                 // The P is sysmon's now (it would hand it to another M).
+                // SAFETY: try_retake succeeded: the P is sysmon's; the test asserts loom sees no
+                // access racing this one.
                 data2.with_mut(|d| unsafe {
                     assert!(*d >= 1, "sysmon must see the owner's writes");
                     *d = 100;
@@ -57,6 +61,8 @@ fn owner_and_sysmon_never_use_a_p_together() {
         let mut entered = 0;
         for _ in 0..2 {
             if st.try_enter(1, USER) {
+                // SAFETY: try_enter succeeded: the owner holds the P until to_user; loom checks no
+                // sysmon access overlaps.
                 p_data.with_mut(|d| unsafe { *d += 1 });
                 st.to_user(1);
                 entered += 1;
@@ -96,14 +102,19 @@ impl Block {
 
     /// The goroutine's side of `Task::run`.
     fn run(&self) {
+        // SAFETY: the goroutine writes the result before finish() publishes it; the handle reads
+        // it only after detach() sees that.
         self.result.with_mut(|r| unsafe { *r = Some(42) });
         match self.state.finish() {
             Finished::Owned => {
+                // SAFETY: Owned: the handle is gone, so no one else touches the block.
                 let r = self.result.with_mut(|r| unsafe { (*r).take() });
                 assert_eq!(r, Some(42));
                 self.freed.fetch_add(1, Ordering::SeqCst);
             }
             Finished::WakeJoiner => {
+                // SAFETY: WakeJoiner: the joiner wrote its waiter before wait() and does not touch
+                // it again until woken.
                 let w = self.waiter.with_mut(|w| unsafe { (*w).take() });
                 assert_eq!(w, Some(7), "the joiner's G must be visible");
                 self.woken.store(true, Ordering::Release); // ready(w)
@@ -121,6 +132,8 @@ fn a_dropped_handle_and_the_goroutine_free_once() {
         let goroutine = thread::spawn(move || b2.run());
         // JoinHandle::drop
         if b.state.detach() {
+            // SAFETY: detach() saw the goroutine finished, so its result write happened-before
+            // (the property under test).
             let r = b.result.with_mut(|r| unsafe { (*r).take() });
             assert_eq!(r, Some(42));
             b.freed.fetch_add(1, Ordering::SeqCst);
@@ -139,6 +152,8 @@ fn a_joiner_gets_the_result_and_frees_once() {
         // JoinHandle::join
         if !b.state.is_done() {
             // The park callback: the joiner is parked while this runs.
+            // SAFETY: the joiner writes its waiter before wait() publishes it; the goroutine reads
+            // it only after seeing that.
             b.waiter.with_mut(|w| unsafe { *w = Some(7) });
             if b.state.wait() {
                 // Parked until the goroutine readies us.
@@ -148,6 +163,8 @@ fn a_joiner_gets_the_result_and_frees_once() {
             }
         }
         assert!(b.state.detach(), "a joiner resumes only once the goroutine is done");
+        // SAFETY: detach() after the goroutine finished: its result write happened-before this
+        // read.
         let r = b.result.with_mut(|r| unsafe { (*r).take() });
         assert_eq!(r, Some(42));
         b.freed.fetch_add(1, Ordering::SeqCst);
