@@ -26,8 +26,8 @@ use std::time::Duration;
 use crate::g::{G, WaitReason, status};
 use crate::sched::Sched;
 
-/// Bytes of a goroutine's name kept for dumps (longer names are cut).
-const NAME_WORDS: usize = 6;
+/// Words of a goroutine's name kept for dumps (40 bytes; longer names are cut).
+const NAME_WORDS: usize = 5;
 
 /// The dump-visible description of a G (see the module docs).
 pub(crate) struct Meta {
@@ -73,6 +73,15 @@ impl Meta {
         self.seq.store(g.wrapping_add(2), Ordering::Release);
     }
 
+    /// Where the current incarnation was spawned: for the G's owner (the
+    /// goroutine itself, or the M running it), which wrote it at spawn. Only
+    /// an atomic load, so a signal handler may call it.
+    pub(crate) fn spawn_site(&self) -> &'static Location<'static> {
+        let site = self.site.load(Ordering::Relaxed);
+        // SAFETY: `site` is null or a 'static Location stored by write().
+        unsafe { site.as_ref() }.unwrap_or(Location::caller())
+    }
+
     /// A consistent copy: (spawn site, parent id, name).
     fn read(&self) -> (Option<&'static Location<'static>>, u64, String) {
         loop {
@@ -93,7 +102,7 @@ impl Meta {
             if self.seq.load(Ordering::Relaxed) == g1 {
                 // SAFETY: `site` is null or a 'static Location stored by write().
                 let site = unsafe { site.as_ref() };
-                // A name cut at 48 bytes may end inside a UTF-8 sequence.
+                // A name cut at 40 bytes may end inside a UTF-8 sequence.
                 return (site, parent, String::from_utf8_lossy(&bytes).into_owned());
             }
         }
@@ -105,7 +114,7 @@ impl Meta {
 pub struct GoroutineInfo {
     /// The goroutine id.
     pub id: u64,
-    /// Its name ("" if unnamed; cut at 48 bytes).
+    /// Its name ("" if unnamed; cut at 40 bytes).
     pub name: String,
     /// Go's status word: `runnable`, `running`, `syscall`, or the wait
     /// reason (`chan receive`, `sleep`, ...) when parked.

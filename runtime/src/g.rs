@@ -19,7 +19,6 @@
 //! threads may read at any time is atomic.
 
 use std::cell::UnsafeCell;
-use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -250,10 +249,9 @@ pub(crate) struct GInner {
     pub(crate) stack_size: usize,
     pub(crate) yielder: *const GYielder,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) spawn_site: &'static Location<'static>,
-    pub(crate) parent_id: u64,
-    /// The guard page of the goroutine's stack, once it has one.
-    pub(crate) guard: (usize, usize),
+    /// The guard page of the goroutine's stack (its lowest address), once
+    /// it has one.
+    pub(crate) guard: usize,
     /// The M this goroutine is locked to (Go: `lockedm`), and the nesting
     /// count of `lock_os_thread` calls.
     pub(crate) locked_m: Option<Arc<crate::m::M>>,
@@ -293,9 +291,7 @@ impl G {
                 stack_size: 0,
                 yielder: std::ptr::null(),
                 name: None,
-                spawn_site: Location::caller(),
-                parent_id: 0,
-                guard: (0, 0),
+                guard: 0,
                 locked_m: None,
                 lock_count: 0,
             }),

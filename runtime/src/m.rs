@@ -78,8 +78,9 @@ pub(crate) struct MLocal {
     pub(crate) spinning: Cell<bool>,
     /// Inside a `gort::syscall` closure, which must not block on gort.
     pub(crate) in_syscall: Cell<bool>,
-    /// The running goroutine's guard page, for the SIGSEGV handler.
-    pub(crate) guard: Cell<(usize, usize)>,
+    /// The running goroutine's guard page (its lowest address, 0 for
+    /// none), for the SIGSEGV handler.
+    pub(crate) guard: Cell<usize>,
     /// This thread's CPU clock and kernel thread id (for sysmon's
     /// blocked-or-computing test).
     pub(crate) clock: libc::clockid_t,
@@ -98,7 +99,7 @@ impl MLocal {
             depth: Cell::new(1),
             spinning: Cell::new(false),
             in_syscall: Cell::new(false),
-            guard: Cell::new((0, 0)),
+            guard: Cell::new(0),
             clock: crate::sysmon::thread_cpu_clock(),
             // SAFETY: gettid has no preconditions.
             tid: unsafe { libc::syscall(libc::SYS_gettid) } as i32,

@@ -141,7 +141,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     let r = coro.resume(());
 
     debug_assert_eq!(ml.depth.get(), 1, "goroutine suspended outside the runtime");
-    ml.guard.set((0, 0));
+    ml.guard.set(0);
     if ml.p().is_none() {
         return lost_p(sched, ml, g, r);
     }
@@ -228,7 +228,7 @@ fn new_coroutine(sched: &Sched, p: &P, gp: &G, g: GRef) -> Coro {
         None => sched.stacks.alloc_dedicated(inner.stack_size),
     };
     let stack = stack.unwrap_or_else(|e| crate::panic::fatal(&e.to_string()));
-    inner.guard = stack.guard_range();
+    inner.guard = stack.guard_page();
     Coro::with_stack(stack, move |y: &GYielder, ()| goroutine_main(y, g))
 }
 

@@ -103,8 +103,10 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
     if let Some(ml) = crate::m::current() {
-        let (lo, hi) = ml.guard.get();
-        if lo != 0 && addr >= lo && addr < hi {
+        // page_size() is an atomic load here: it was computed before the
+        // first stack was mapped.
+        let lo = ml.guard.get();
+        if lo != 0 && addr >= lo && addr < lo + crate::sys::page_size() {
             report_overflow(ml);
         }
     }
@@ -140,7 +142,7 @@ fn report_overflow(ml: &crate::m::MLocal) -> ! {
         let (id, name, site) = unsafe {
             let gp = g.get();
             let inner = &*gp.inner.get();
-            (gp.id(), inner.name.as_deref(), inner.spawn_site)
+            (gp.id(), inner.name.as_deref(), gp.meta.spawn_site())
         };
         sys::write_stderr(b"goroutine ");
         sys::write_stderr(sys::fmt_u64(id, &mut buf));

@@ -391,11 +391,10 @@ where
         inner.stack = stack;
         inner.stack_size = stack_size;
         inner.name = name;
-        inner.spawn_site = site;
-        inner.parent_id = crate::m::current_goroutine()
+        let parent = crate::m::current_goroutine()
             // SAFETY: the current goroutine is alive.
             .map_or(0, |g| unsafe { g.get() }.id());
-        gbox.meta.write(site, inner.parent_id, inner.name.as_deref());
+        gbox.meta.write(site, parent, inner.name.as_deref());
         gbox.meta.locked.store(false, Ordering::Relaxed);
     }
     gbox.status.store(status::RUNNABLE, Ordering::Relaxed);
@@ -448,7 +447,7 @@ pub fn current() -> Option<Goroutine> {
     let gp = unsafe { g.get() };
     // SAFETY: as above; a short-lived borrow.
     let inner = unsafe { gp.inner() };
-    Some(Goroutine { id: gp.id(), name: inner.name.clone(), spawn_site: inner.spawn_site })
+    Some(Goroutine { id: gp.id(), name: inner.name.clone(), spawn_site: gp.meta.spawn_site() })
 }
 
 /// Number of goroutines alive in the current runtime (the default one

@@ -63,9 +63,9 @@ unsafe impl corosensei::stack::Stack for GStack {
 }
 
 impl GStack {
-    /// The guard page's address range.
-    pub(crate) fn guard_range(&self) -> (usize, usize) {
-        (self.bottom, self.bottom + sys::page_size())
+    /// The guard page's address: it spans `[guard, guard + page_size)`.
+    pub(crate) fn guard_page(&self) -> usize {
+        self.bottom
     }
 
     /// The usable range `[lo, hi)`.
