@@ -40,8 +40,13 @@ pub(crate) enum Suspend {
     /// function; if that returns false the G runs again at once.
     /// Go: `gopark` / `park_m`.
     Park(ParkFn),
-    /// Go to the back of the global run queue. Go: `Gosched`.
+    /// `yield_now`: go behind the goroutines queued on this P, or, when
+    /// there are none, to the back of the global run queue. Go: `Gosched`
+    /// (which always uses the global queue).
     Gosched,
+    /// A preemption request honoured: go to the back of the global run
+    /// queue. Go: `gopreempt_m`.
+    Preempt,
     /// Go to the back of this P's run queue. Go: `goyield`.
     Yield,
     /// The M lost its P (sysmon retook it): requeue the G and stop the M.

@@ -242,9 +242,10 @@ pub unsafe fn ready(g: GRef) {
     }
 }
 
-/// Yields the processor: the goroutine goes to the back of the global run
-/// queue and others run (Go: `runtime.Gosched`). On a plain thread, yields
-/// the thread.
+/// Yields the processor so other goroutines run (Go: `runtime.Gosched`):
+/// the goroutine goes behind the goroutines queued on its P, or, when
+/// there are none, to the back of the global run queue, where every P can
+/// find it. On a plain thread, yields the thread.
 pub fn yield_now() {
     if m::current().is_some() {
         proc::suspend(Suspend::Gosched);
