@@ -2,6 +2,9 @@
 //! directional handles, goroutines and plain threads on one channel,
 //! deadlines, close, and wake-up latency.
 
+mod common;
+
+use common::{D, counter};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -9,21 +12,6 @@ use std::time::{Duration, Instant};
 
 use gort_channels::*;
 use gort_runtime::spawn;
-
-/// A value that counts its drops.
-struct D(Arc<AtomicUsize>);
-
-impl Drop for D {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counter() -> (Arc<AtomicUsize>, impl Fn() -> D) {
-    let n = Arc::new(AtomicUsize::new(0));
-    let n2 = n.clone();
-    (n, move || D(n2.clone()))
-}
 
 #[test]
 fn buffered_values_drop_with_the_channel() {

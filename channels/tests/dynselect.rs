@@ -3,26 +3,13 @@
 //! including leaking it with `mem::forget` (safe code must not be able to
 //! make a value be dropped twice or sent twice).
 
+mod common;
+
+use common::{D, counter};
 use std::mem;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use gort_channels::*;
-
-/// A value that counts its drops.
-struct D(Arc<AtomicUsize>);
-
-impl Drop for D {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counter() -> (Arc<AtomicUsize>, impl Fn() -> D) {
-    let n = Arc::new(AtomicUsize::new(0));
-    let n2 = n.clone();
-    (n, move || D(n2.clone()))
-}
 
 #[test]
 fn forgotten_selected_of_a_send_does_not_drop_the_sent_value_again() {

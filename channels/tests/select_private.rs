@@ -3,20 +3,15 @@
 //! value: `selectgo` itself settles who owns the chosen case's value, and
 //! a case's view borrows it for as long as the engine may touch it.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gort_channels::__private::{Wait, recv_case, selectgo, send_case};
 use gort_channels::*;
 
-/// A value that counts its drops.
-struct D(Arc<AtomicUsize>);
-
-impl Drop for D {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+use common::D;
 
 #[test]
 fn rerunning_selectgo_over_a_spent_send_case_never_sends_it_twice() {
