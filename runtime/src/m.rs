@@ -4,8 +4,8 @@
 //!
 //! An M is split in two:
 //! - [`M`], shared through an `Arc`: what other threads touch (the park
-//!   note, the P handed over by `startm`, the spinning flag, the current G
-//!   for sysmon and dumps). All atomic.
+//!   note, the P handed over by `startm`, the spinning flag, the flag
+//!   sysmon reads to tell goroutine code from runtime code). All atomic.
 //! - [`MLocal`], on the M's own thread stack and reachable only from that
 //!   thread through a thread-local pointer: the P it holds, the current G,
 //!   the runtime-call nesting depth, its random state. Cells, no atomics.
@@ -36,6 +36,9 @@ pub(crate) struct M {
     pub(crate) spinning: AtomicBool,
     /// The goroutine locked to this M, if any (Go: `lockedg`).
     pub(crate) locked_g: AtomicPtr<G>,
+    /// Set while this M runs goroutine code on its P; written only by
+    /// this M, read by sysmon (see [`crate::pstatus`]).
+    pub(crate) user: crate::pstatus::UserFlag,
 }
 
 impl M {
@@ -46,6 +49,7 @@ impl M {
             nextp: AtomicUsize::new(0),
             spinning: AtomicBool::new(false),
             locked_g: AtomicPtr::new(ptr::null_mut()),
+            user: crate::pstatus::UserFlag::new(false),
         }
     }
 

@@ -24,10 +24,11 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use crossbeam_deque::{Steal, Stealer, Worker};
 
 use crate::g::{G, GRef};
+use crate::m::M;
 use crate::stack::StackCache;
 use crate::timer::Timers;
 
-pub(crate) use crate::pstatus::{IDLE, RUNNING, SYSCALL, USER, word};
+pub(crate) use crate::pstatus::{IDLE, RETAKING, RUNNING, STATE_MASK, SYSCALL, USER, word};
 
 /// The local run queue's capacity in Go (`len(p.runq)`): beyond it, half
 /// moves to the global queue.
@@ -48,6 +49,10 @@ pub(crate) const GOID_BATCH: u64 = 16;
 pub(crate) struct P {
     pub(crate) id: usize,
     status: crate::pstatus::PStatus,
+    /// The M that owns the P, or owned it last: sysmon reads its `user`
+    /// flag. Ms are freed only by sysmon itself (`reap_exited_ms`) or once
+    /// every thread is joined, so sysmon may follow this pointer.
+    owner: AtomicPtr<M>,
     runnext: AtomicPtr<G>,
     runq: UnsafeCell<Worker<GRef>>,
     stealer: Stealer<GRef>,
@@ -91,7 +96,7 @@ pub(crate) struct PLocal {
 }
 
 // SAFETY: the UnsafeCell fields (`runq`, `local`) are used only by the M
-// that owns the P (status RUNNING/USER with its id, or a hand-off in
+// that owns the P (status RUNNING with its id, or a hand-off in
 // progress under the scheduler lock); ownership moves with AcqRel
 // operations on `status` or on the scheduler lock. Everything else is
 // atomic or Sync.
@@ -106,6 +111,7 @@ impl P {
         P {
             id,
             status: crate::pstatus::PStatus::new(),
+            owner: AtomicPtr::new(ptr::null_mut()),
             runnext: AtomicPtr::new(ptr::null_mut()),
             runq: UnsafeCell::new(w),
             stealer,
@@ -126,37 +132,70 @@ impl P {
 
     // ---- ownership word (see crate::pstatus) ----
 
+    /// The raw ownership word.
     #[inline]
     pub(crate) fn status(&self) -> u64 {
         self.status.get()
     }
+
+    /// The word with `USER` for an owner in goroutine code (sysmon's view,
+    /// a snapshot; see [`crate::pstatus`]).
+    pub(crate) fn status_view(&self) -> u64 {
+        self.status.view(self.owner_flag(self.status()))
+    }
+
+    /// The `user` flag of the M that owns the P per word `w`, if the owner
+    /// pointer agrees (it is stored before the word, so it lags only while
+    /// an M is acquiring the P).
+    fn owner_flag(&self, w: u64) -> Option<&crate::pstatus::UserFlag> {
+        let m = self.owner.load(Ordering::Acquire);
+        // SAFETY: Ms live until sysmon reaps them or the runtime is torn
+        // down (field docs); only sysmon calls this.
+        let m = unsafe { m.as_ref() }?;
+        (m.id as u64 == w >> 32).then_some(&m.user)
+    }
+
+    /// `m` takes the P (from the idle list or a hand-off), in runtime code.
     #[inline]
-    pub(crate) fn acquire(&self, mid: u32) {
-        self.status.acquire(mid)
+    pub(crate) fn acquire(&self, m: &M) {
+        self.owner.store(m as *const M as *mut M, Ordering::Relaxed);
+        // Release: publishes `owner` with the word.
+        self.status.acquire(m.id)
     }
     #[inline]
     pub(crate) fn release(&self) {
         self.status.release()
     }
+    /// The owner `m` goes (back) to goroutine code.
     #[inline]
-    pub(crate) fn to_user(&self, mid: u32) {
-        self.status.to_user(mid)
+    pub(crate) fn to_user(&self, m: &M) {
+        crate::pstatus::PStatus::to_user(&m.user)
     }
     #[inline]
     pub(crate) fn to_syscall(&self, mid: u32) -> bool {
         self.status.to_syscall(mid)
     }
+    /// The owner `m` enters the runtime from goroutine code; false if the
+    /// P was retaken.
     #[inline]
-    pub(crate) fn try_enter(&self, mid: u32, from: u64) -> bool {
-        self.status.try_enter(mid, from)
+    pub(crate) fn try_enter(&self, m: &M) -> bool {
+        self.status.try_enter(m.id, &m.user)
     }
     #[inline]
     pub(crate) fn exit_syscall(&self, mid: u32) -> bool {
         self.status.exit_syscall(mid)
     }
-    #[inline]
+    /// The owner `mid` hands its P off from inside a syscall (Go's
+    /// `entersyscallblock`); false if sysmon was first.
+    pub(crate) fn try_retake_syscall(&self, mid: u32) -> bool {
+        self.status.try_retake_syscall(mid)
+    }
+    /// sysmon's retake of a P it saw as `seen` (a [`P::status_view`]).
     pub(crate) fn try_retake(&self, seen: u64) -> bool {
-        self.status.try_retake(seen)
+        match self.owner_flag(seen) {
+            Some(user) => self.status.try_retake(seen, user),
+            None => false,
+        }
     }
 
     /// Owner-only caches.
@@ -275,8 +314,7 @@ impl P {
         }
         // The victim probably just readied this G and is about to run it
         // (Go: usleep(3) before stealing runnext from a running P).
-        let st = victim.status() & 0xffff_ffff;
-        if st == RUNNING || st == USER {
+        if victim.status() & STATE_MASK == RUNNING {
             crate::sys::usleep(3);
         }
         victim

@@ -9,10 +9,11 @@
 //! a corosensei coroutine resumed from here and suspends back here with a
 //! [`Suspend`] request. Invariants at the boundary:
 //! - before resuming a goroutine the scheduler sets the M's runtime depth
-//!   to 0 and stores its P's state as USER (sysmon may retake it);
+//!   to 0 and sets the M's `user` flag (sysmon may retake the P; see
+//!   [`crate::pstatus`]);
 //! - a goroutine always re-enters the runtime ([`enter`]) before it
 //!   suspends or returns, so when `resume` returns the depth is 1 and the M
-//!   holds a P in state RUNNING (possibly a different P than before, or none
+//!   holds a P in state RUNNING with its flag clear (possibly a different P than before, or none
 //!   for [`Suspend::NoP`]);
 //! - the park callback runs here, after the goroutine is off its stack and
 //!   marked waiting: a waker can never ready a goroutine that still runs.
@@ -136,7 +137,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     // SAFETY: the scheduler owns the G until it resumes it.
     ml.guard.set(unsafe { gp.inner() }.guard);
     ml.depth.set(0);
-    p.to_user(ml.m.id);
+    p.to_user(&ml.m);
 
     let r = coro.resume(());
 
@@ -438,7 +439,7 @@ impl Drop for PHold {
         let d = ml.depth.get() - 1;
         ml.depth.set(d);
         if d == 0 {
-            ml.p_unchecked().to_user(ml.m.id);
+            ml.p_unchecked().to_user(&ml.m);
         }
     }
 }
@@ -458,7 +459,7 @@ pub(crate) fn hold_p() -> Option<PHold> {
     let d = ml.depth.get();
     if d > 0 {
         ml.depth.set(d + 1);
-    } else if p.try_enter(ml.m.id, p::USER) {
+    } else if p.try_enter(&ml.m) {
         ml.depth.set(1);
     } else {
         ml.set_p(None); // the stale P is someone else's now
@@ -477,7 +478,7 @@ fn enter_to_suspend(ml: &MLocal) {
     debug_assert_eq!(ml.depth.get(), 0, "suspend while holding the P");
     ml.depth.set(1);
     if let Some(p) = ml.p()
-        && p.try_enter(ml.m.id, p::USER)
+        && p.try_enter(&ml.m)
     {
         return;
     }
@@ -486,7 +487,7 @@ fn enter_to_suspend(ml: &MLocal) {
 
 /// Suspends the running goroutine with `req` (after entering the runtime).
 /// Returns when the goroutine is resumed, possibly on another M.
-#[inline]
+#[inline(always)]
 pub(crate) fn suspend(req: Suspend) {
     let ml = m::current().expect("suspend outside an M");
     let g = blockable(ml);
@@ -553,15 +554,17 @@ pub fn preempt_point() {
     if ml.depth.get() != 0 || ml.curg.get().is_none() {
         return;
     }
-    match ml.p() {
-        Some(p) if p.status() == p::word(ml.m.id, p::USER) => {
-            if p.preempt.load(Ordering::Relaxed) {
-                p.preempt.store(false, Ordering::Relaxed);
-                suspend(Suspend::Preempt);
-            }
+    let Some(p) = ml.p() else { return suspend(Suspend::NoP) };
+    let w = p.status();
+    if w == p::word(ml.m.id, p::RUNNING) {
+        if p.preempt.load(Ordering::Relaxed) {
+            p.preempt.store(false, Ordering::Relaxed);
+            suspend(Suspend::Preempt);
         }
-        // Lost (or losing) the P: Go's exitsyscall slow path.
-        _ => suspend(Suspend::NoP),
+    } else if w != p::word(ml.m.id, p::RETAKING) {
+        // Lost the P: Go's exitsyscall slow path. (While sysmon decides,
+        // we just go on: the next safe point sees the outcome.)
+        suspend(Suspend::NoP);
     }
 }
 
@@ -587,7 +590,7 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
             // SAFETY: g is the running goroutine.
             unsafe { g.get() }.status.store(status::SYSCALL, Ordering::Relaxed);
             sched.wake_sysmon();
-            if (!p.runq_empty() || !sched.runq.is_empty()) && p.try_retake(p::word(mid, p::SYSCALL)) {
+            if (!p.runq_empty() || !sched.runq.is_empty()) && p.try_retake_syscall(mid) {
                 // Go's entersyscallblock: hand the queued work to another M now.
                 sched.counters.handoffs.fetch_add(1, Ordering::Relaxed);
                 sched.handoffp(p);

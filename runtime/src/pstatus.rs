@@ -5,40 +5,84 @@
 //!
 //! The word packs the owning M's id (high 32 bits) with a state (low 32):
 //!
-//! | state     | meaning                                                     |
-//! |-----------|-------------------------------------------------------------|
-//! | `IDLE`    | on the idle list, or in hand-off to an M (`nextp`)          |
-//! | `RUNNING` | the owner M runs runtime code: the P cannot be taken        |
-//! | `USER`    | the owner M runs goroutine code: sysmon may retake the P    |
-//! | `SYSCALL` | the owner M is inside `gort::syscall`: retakable at once    |
+//! | state      | meaning                                                   |
+//! |------------|-----------------------------------------------------------|
+//! | `IDLE`     | on the idle list, or in hand-off to an M (`nextp`)        |
+//! | `RUNNING`  | owned by the M; it runs runtime code, or goroutine code   |
+//! |            | when the M's `user` flag is set (reported as `USER`)      |
+//! | `SYSCALL`  | the owner M is inside `gort::syscall`: retakable at once  |
+//! | `RETAKING` | sysmon is deciding whether the owner is in goroutine code |
 //!
-//! Protocol:
-//! - the owner moves `RUNNING -> USER` with a Release store before resuming
-//!   a goroutine, and back with a CAS (`try_enter`) when goroutine code
-//!   calls into the runtime;
-//! - sysmon retakes with a CAS `USER|SYSCALL -> IDLE` on the exact word it
-//!   saw; both sides CAS the same word, so exactly one wins, and the loser
-//!   sees its CAS fail;
-//! - everything the owner wrote into the P before its Release store (or
-//!   its AcqRel CAS) is visible to sysmon after a successful retake
-//!   (AcqRel), which then hands the P on under the scheduler lock;
-//! - no ABA: only the owner ever writes its own id into the word, and an M
+//! ## Entering the runtime costs no atomic read-modify-write
+//!
+//! Goroutine code enters the runtime on every channel operation, ready and
+//! park, while sysmon retakes a P perhaps once in 10 ms. The exclusion
+//! between the two is therefore asymmetric (Dekker's algorithm with an
+//! asymmetric fence, as userspace RCU does): each M has a `user` flag that
+//! only it writes, and
+//!
+//! - the owner leaves for goroutine code by setting `user` (Release), and
+//!   enters the runtime by clearing it, a *light* barrier (a compiler
+//!   fence), then reading the word: `RUNNING` with its id means the P is
+//!   still its own; `RETAKING` means wait for sysmon's decision; anything
+//!   else means the P was retaken;
+//! - sysmon retakes by a CAS `RUNNING -> RETAKING` on the exact word it
+//!   saw, then a *heavy* barrier (`membarrier(2)`: every running thread of
+//!   the process executes a full fence), then reads the owner's `user`: if
+//!   set, the owner is in goroutine code and will see `RETAKING` when it
+//!   enters, so sysmon CASes the word to `IDLE` and owns the P; if clear,
+//!   it CASes the word back to `RUNNING`. (CASes, because the owner may
+//!   have released the P, a plain store, while the word said `RETAKING`.)
+//!
+//! The pairing: the owner's store of `user` and load of the word, sysmon's
+//! store of the word and load of `user`, with a full fence between each
+//! pair (the heavy barrier puts one into the owner's instruction stream
+//! wherever it is). So at least one side sees the other's store: never both
+//! "owner entered" and "sysmon retook". When membarrier is unavailable both
+//! barriers are `fence(SeqCst)`, chosen once before any M starts.
+//!
+//! The flag is the M's, not the P's: an M that lost its P while stuck in
+//! goroutine code clears the flag when it comes back, and that late store
+//! must not land on a P that another M owns by then.
+//!
+//! ## The other transitions
+//!
+//! - `gort::syscall`: the owner CASes `RUNNING -> SYSCALL` and back; sysmon
+//!   (or the owner, handing its P off) retakes with a CAS `SYSCALL -> IDLE`.
+//!   Both sides CAS the same word, so exactly one wins.
+//! - An M acquires an idle P by swapping in `RUNNING`, and releases it by
+//!   swapping in `IDLE`, both from runtime code; a concurrent `RETAKING`
+//!   overwritten by the release makes sysmon's CAS that follows fail, which
+//!   is what it should do.
+//! - Everything the owner wrote into the P before setting `user` (Release)
+//!   is visible to sysmon after a retake, which read `user` with Acquire.
+//! - No ABA: only the owner ever writes its own id into the word, and an M
 //!   whose P was retaken drops its pointer before it can hold a P again.
 //!
 //! `runtime/tests/loom.rs` model-checks this module (compiled with loom's
-//! atomics under `--cfg loom`): an owner and sysmon never use the P at the
-//! same time, and what one wrote the other sees.
+//! atomics under `--cfg loom`, where both barriers are `fence(SeqCst)`): an
+//! owner and sysmon never use the P at the same time, and what one wrote
+//! the other sees.
 
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicU64, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[cfg(not(loom))]
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// An M's `user` flag (module docs); loom's atomic under `--cfg loom`.
+pub(crate) type UserFlag = AtomicBool;
 
 /// P states (low half of the word).
 pub(crate) const IDLE: u64 = 0;
 pub(crate) const RUNNING: u64 = 1;
+/// Never stored: what [`PStatus::view`] reports for `RUNNING` while the
+/// owner runs goroutine code.
 pub(crate) const USER: u64 = 2;
 pub(crate) const SYSCALL: u64 = 3;
+pub(crate) const RETAKING: u64 = 4;
+
+/// The low half of a word.
+pub(crate) const STATE_MASK: u64 = 0xffff_ffff;
 
 /// The word for M `mid` in `state`.
 #[inline]
@@ -61,40 +105,89 @@ impl PStatus {
         self.0.load(Ordering::Acquire)
     }
 
+    /// The word as sysmon reasons about it: `RUNNING` becomes `USER` when
+    /// `user`, the owner M's flag, is set. A snapshot: [`PStatus::try_retake`]
+    /// decides.
+    #[inline]
+    pub(crate) fn view(&self, user: Option<&AtomicBool>) -> u64 {
+        let w = self.get();
+        if w & STATE_MASK == RUNNING && user.is_some_and(|u| u.load(Ordering::Acquire)) {
+            w - RUNNING + USER
+        } else {
+            w
+        }
+    }
+
     /// Marks the P owned by `mid`, in runtime code. The caller took the P
     /// from the idle list or was handed it.
     #[inline]
     pub(crate) fn acquire(&self, mid: u32) {
-        self.0.store(word(mid, RUNNING), Ordering::Release);
+        // A swap rather than a store (here and in `release`): both are rare,
+        // and as read-modify-writes they order plainly against sysmon's
+        // CASes, which loom can then check (it mis-models a plain store
+        // racing a CAS, tokio-rs/loom#254).
+        self.0.swap(word(mid, RUNNING), Ordering::AcqRel);
     }
 
     /// Marks the P idle (the caller then puts it on the idle list).
     #[inline]
     pub(crate) fn release(&self) {
-        self.0.store(IDLE, Ordering::Release);
+        self.0.swap(IDLE, Ordering::AcqRel);
     }
 
-    /// The owner goes back to goroutine code.
+    /// The owner goes (back) to goroutine code; `user` is its M's flag.
     #[inline]
-    pub(crate) fn to_user(&self, mid: u32) {
-        self.0.store(word(mid, USER), Ordering::Release);
+    pub(crate) fn to_user(user: &AtomicBool) {
+        user.store(true, Ordering::Release);
     }
 
-    /// The owner enters a known blocking call; false if the P was retaken.
+    /// The owner M `mid` comes back from goroutine code into the runtime;
+    /// false if the P was retaken meanwhile. No read-modify-write unless
+    /// sysmon is deciding right now (module docs).
+    #[inline]
+    pub(crate) fn try_enter(&self, mid: u32, user: &AtomicBool) -> bool {
+        user.store(false, Ordering::Relaxed);
+        light_barrier();
+        let w = self.0.load(Ordering::Acquire);
+        if w == word(mid, RUNNING) {
+            return true;
+        }
+        self.enter_slow(mid)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn enter_slow(&self, mid: u32) -> bool {
+        loop {
+            let w = self.0.load(Ordering::Acquire);
+            if w == word(mid, RUNNING) {
+                return true;
+            }
+            if w != word(mid, RETAKING) {
+                return false;
+            }
+            // sysmon is between its CAS and its decision: a few
+            // instructions and one system call.
+            spin_wait();
+        }
+    }
+
+    /// The owner, in goroutine code, enters a known blocking call; false
+    /// if the P was retaken.
     #[inline]
     pub(crate) fn to_syscall(&self, mid: u32) -> bool {
-        self.0
-            .compare_exchange(word(mid, USER), word(mid, SYSCALL), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    /// The owner comes back from goroutine code (`from` is USER or SYSCALL);
-    /// false if the P was retaken meanwhile.
-    #[inline]
-    pub(crate) fn try_enter(&self, mid: u32, from: u64) -> bool {
-        self.0
-            .compare_exchange(word(mid, from), word(mid, RUNNING), Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        loop {
+            match self.0.compare_exchange(
+                word(mid, RUNNING),
+                word(mid, SYSCALL),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(w) if w == word(mid, RETAKING) => spin_wait(),
+                Err(_) => return false,
+            }
+        }
     }
 
     /// The owner leaves a blocking call back to goroutine code; false if
@@ -102,13 +195,107 @@ impl PStatus {
     #[inline]
     pub(crate) fn exit_syscall(&self, mid: u32) -> bool {
         self.0
-            .compare_exchange(word(mid, SYSCALL), word(mid, USER), Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(word(mid, SYSCALL), word(mid, RUNNING), Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
     }
 
-    /// sysmon's retake: succeeds only if the word still equals `seen`.
+    /// A syscall hand-off by the owner itself: `SYSCALL -> IDLE`.
     #[inline]
-    pub(crate) fn try_retake(&self, seen: u64) -> bool {
-        self.0.compare_exchange(seen, IDLE, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    pub(crate) fn try_retake_syscall(&self, mid: u32) -> bool {
+        let w = word(mid, SYSCALL);
+        self.0.compare_exchange(w, IDLE, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
+
+    /// Retakes the P if it is still as `seen` (a [`PStatus::view`]): in a
+    /// syscall, or in goroutine code (`user` is the owner M's flag, read
+    /// again after the heavy barrier; module docs). On success the caller
+    /// owns the P, idle.
+    pub(crate) fn try_retake(&self, seen: u64, user: &AtomicBool) -> bool {
+        match seen & STATE_MASK {
+            SYSCALL => self.try_retake_syscall((seen >> 32) as u32),
+            USER => {
+                let running = seen - USER + RUNNING;
+                let retaking = seen - USER + RETAKING;
+                if self.0.compare_exchange(running, retaking, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+                    return false;
+                }
+                heavy_barrier();
+                if user.load(Ordering::Acquire) {
+                    // The owner is in goroutine code and sees RETAKING when
+                    // it comes back. A CAS all the same: the owner may have
+                    // released this P from runtime code between our CAS and
+                    // its return to goroutine code (on another P).
+                    self.0.compare_exchange(retaking, IDLE, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+                } else {
+                    // The owner is in the runtime (or waiting for us). It
+                    // may have released the P meanwhile: then the CAS fails
+                    // and the word is the new owner's.
+                    let _ = self.0.compare_exchange(retaking, running, Ordering::AcqRel, Ordering::Relaxed);
+                    false
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+// ---- the asymmetric barrier pair ----
+
+#[cfg(loom)]
+#[inline]
+fn light_barrier() {
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}
+
+#[cfg(loom)]
+fn heavy_barrier() {
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}
+
+#[cfg(loom)]
+pub(crate) fn init_barriers() {}
+
+#[cfg(loom)]
+fn spin_wait() {
+    loom::thread::yield_now();
+}
+
+#[cfg(not(loom))]
+static MEMBARRIER: AtomicBool = AtomicBool::new(false);
+
+/// Chooses the barrier pair: membarrier if the kernel lets this process
+/// register for it. Called before the first M of the first runtime starts
+/// (thread creation orders it before every use), never again after that.
+#[cfg(not(loom))]
+pub(crate) fn init_barriers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| MEMBARRIER.store(crate::sys::membarrier_register(), Ordering::Relaxed));
+}
+
+/// The owner's side: with membarrier, only the compiler must keep the
+/// store before the load; the CPU is fenced by sysmon's barrier.
+#[cfg(not(loom))]
+#[inline(always)]
+fn light_barrier() {
+    if MEMBARRIER.load(Ordering::Relaxed) {
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    } else {
+        std::sync::atomic::fence(Ordering::SeqCst);
+    }
+}
+
+/// sysmon's side: a full fence on every running thread of the process.
+#[cfg(not(loom))]
+fn heavy_barrier() {
+    if MEMBARRIER.load(Ordering::Relaxed) {
+        crate::sys::membarrier();
+    } else {
+        std::sync::atomic::fence(Ordering::SeqCst);
+    }
+}
+
+#[cfg(not(loom))]
+fn spin_wait() {
+    crate::sys::procyield(30);
+    crate::sys::osyield();
 }

@@ -120,6 +120,8 @@ pub(crate) struct Sched {
 
 impl Sched {
     pub(crate) fn new(config: Config, poller: Box<dyn Poller>) -> Sched {
+        // Before any M of this runtime starts (see pstatus).
+        crate::pstatus::init_barriers();
         let n = config.max_procs as u32;
         let procs: Box<[P]> = (0..n as usize).map(P::new).collect();
         let stacks = StackPool::new(config.stack_size);
@@ -244,7 +246,7 @@ impl Sched {
     pub(crate) fn acquirep(&self, ml: &MLocal, p: &P) {
         p.clock.store(ml.clock, Ordering::Relaxed);
         p.tid.store(ml.tid, Ordering::Relaxed);
-        p.acquire(ml.m.id);
+        p.acquire(&ml.m);
         ml.set_p(Some(p));
     }
 

@@ -123,6 +123,46 @@ pub(crate) fn osyield() {
     std::thread::yield_now();
 }
 
+/// membarrier(2) commands (linux/membarrier.h). (Unused under loom,
+/// which models the barriers as fences.)
+#[cfg_attr(loom, allow(dead_code))]
+const MEMBARRIER_CMD_QUERY: libc::c_long = 0;
+#[cfg_attr(loom, allow(dead_code))]
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+#[cfg_attr(loom, allow(dead_code))]
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+/// Registers the process for [`membarrier`]; false if the kernel (or a
+/// seccomp filter) does not offer it. `GORT_NO_MEMBARRIER=1` declines it,
+/// to test the fallback.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn membarrier_register() -> bool {
+    if std::env::var_os("GORT_NO_MEMBARRIER").is_some_and(|v| v == "1") {
+        return false;
+    }
+    // SAFETY: membarrier takes plain integer arguments and touches no
+    // memory of ours.
+    let cmds = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0) };
+    if cmds < 0 || cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED == 0 {
+        return false;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 }
+}
+
+/// Makes every running thread of the process execute a full memory
+/// barrier before returning (membarrier(2), private expedited). Only after
+/// [`membarrier_register`] returned true.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn membarrier() {
+    // SAFETY: as in membarrier_register; registration succeeded, so the
+    // command cannot fail with EPERM, and it has no other failure mode.
+    let r = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
+    if r != 0 {
+        crate::panic::fatal("gort: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration");
+    }
+}
+
 /// Sleeps the OS thread for `us` microseconds (Go: `usleep`).
 pub(crate) fn usleep(us: u64) {
     std::thread::sleep(Duration::from_micros(us));

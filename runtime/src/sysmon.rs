@@ -15,9 +15,9 @@
 //!
 //! ## When an M loses its P
 //!
-//! An M whose P is in state USER (goroutine code) or SYSCALL has not come
-//! back to the scheduler since sysmon last saw its `resumetick`. sysmon
-//! never retakes on the first round that sees it, so the M has been away at
+//! An M whose P is in goroutine code (state USER in sysmon's view) or in
+//! SYSCALL has not come back to the scheduler since sysmon last saw its
+//! `resumetick`. sysmon never retakes on the first round that sees it, so the M has been away at
 //! least one round (20 µs or more). It then reads the M thread's CPU clock:
 //! - the thread is **blocked** (it used less than half the wall time since,
 //!   and the kernel does not list it runnable: a blocking syscall,
@@ -33,7 +33,8 @@
 //!   moves the P. Retaking computing Ms sooner would turn every CPU-bound
 //!   goroutine into a thread of its own.
 //!
-//! A retake is a CAS on the P's ownership word (see [`crate::p`]); the old
+//! A retake is a CAS on the P's ownership word, with a process-wide
+//! barrier for a P in goroutine code (see [`crate::pstatus`]); the old
 //! M notices when its goroutine next enters the runtime: runtime calls then
 //! take their P-less paths, and at the next safe point (`preempt_point`, a
 //! park, a yield, the goroutine's end) the goroutine is requeued and the M
@@ -181,8 +182,8 @@ fn run(sched: &Sched) {
 fn retake(sched: &Sched, ticks: &mut [Tick], now: i64) -> u32 {
     let mut n = 0;
     for (p, t) in sched.procs.iter().zip(ticks.iter_mut()) {
-        let w = p.status();
-        let state = w & 0xffff_ffff;
+        let w = p.status_view();
+        let state = w & p::STATE_MASK;
         if state == p::IDLE {
             continue;
         }

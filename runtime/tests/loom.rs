@@ -6,8 +6,9 @@
 //! ```
 //!
 //! - `pstatus`: the P ownership word; an owner entering the runtime and
-//!   sysmon retaking the P never use it at the same time, and each sees
-//!   what the other wrote.
+//!   sysmon retaking the P never use it at the same time, each sees what
+//!   the other wrote, and a release racing a retake is never lost. The
+//!   asymmetric barrier pair is modelled as a SeqCst fence on each side.
 //! - `taskstate`: a goroutine's task shared with its JoinHandle; exactly
 //!   one side frees the block, and every read of the result or waiter slot
 //!   happens-after its write, whether the handle is dropped or joins.
@@ -25,25 +26,27 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 
-use pstatus::{PStatus, USER};
+use pstatus::{IDLE, PStatus, RUNNING, STATE_MASK, USER};
 use taskstate::{Finished, TaskState};
 
 #[test]
 fn owner_and_sysmon_never_use_a_p_together() {
     loom::model(|| {
         let st = Arc::new(PStatus::new());
+        // The owner M's `user` flag (written only by the owner).
+        let user = Arc::new(AtomicBool::new(false));
         // What only the P's current owner may touch (its run queue, caches).
         let p_data = Arc::new(UnsafeCell::new(0u32));
         st.acquire(1);
         // SAFETY: the owner holds the P (acquired above) and sysmon has not started; loom's cell
         // would report a racing access.
         p_data.with_mut(|d| unsafe { *d = 1 });
-        st.to_user(1);
+        PStatus::to_user(&user);
 
-        let (st2, data2) = (st.clone(), p_data.clone());
+        let (st2, user2, data2) = (st.clone(), user.clone(), p_data.clone());
         let sysmon = thread::spawn(move || {
-            let seen = st2.get();
-            if seen & 0xffff_ffff == USER && st2.try_retake(seen) {
+            let seen = st2.view(Some(&user2));
+            if seen & STATE_MASK == USER && st2.try_retake(seen, &user2) {
                 // The P is sysmon's now (it would hand it to another M).
                 // SAFETY: try_retake succeeded: the P is sysmon's; the test asserts loom sees no
                 // access racing this one.
@@ -60,11 +63,11 @@ fn owner_and_sysmon_never_use_a_p_together() {
         // The owner M: two runtime calls from goroutine code.
         let mut entered = 0;
         for _ in 0..2 {
-            if st.try_enter(1, USER) {
+            if st.try_enter(1, &user) {
                 // SAFETY: try_enter succeeded: the owner holds the P until to_user; loom checks no
                 // sysmon access overlaps.
                 p_data.with_mut(|d| unsafe { *d += 1 });
-                st.to_user(1);
+                PStatus::to_user(&user);
                 entered += 1;
             } else {
                 break; // lost the P: it must never come back to us
@@ -72,10 +75,50 @@ fn owner_and_sysmon_never_use_a_p_together() {
         }
         let retaken = sysmon.join().unwrap();
         if retaken {
-            assert!(!st.try_enter(1, USER), "a retaken P stays retaken");
+            assert!(!st.try_enter(1, &user), "a retaken P stays retaken");
         } else {
             assert_eq!(entered, 2);
+            assert_eq!(st.get(), pstatus::word(1, RUNNING), "a retake that backed off restores the word");
         }
+    });
+}
+
+/// The owner releases its P from runtime code while sysmon, having seen
+/// it in goroutine code a moment earlier, tries to retake it: exactly one
+/// of them has the P, never both, and the P ends idle.
+#[test]
+fn a_release_racing_a_retake_is_never_lost() {
+    loom::model(|| {
+        let st = Arc::new(PStatus::new());
+        let user = Arc::new(AtomicBool::new(false));
+        let p_data = Arc::new(UnsafeCell::new(0u32));
+        st.acquire(1);
+        PStatus::to_user(&user);
+        let seen = st.view(Some(&user));
+        let (st2, user2, data2) = (st.clone(), user.clone(), p_data.clone());
+        let sysmon = thread::spawn(move || {
+            let retaken = st2.try_retake(seen, &user2);
+            if retaken {
+                // SAFETY: the retake succeeded: the P is sysmon's; loom checks no access overlaps.
+                data2.with_mut(|d| unsafe { *d = 100 });
+            }
+            retaken
+        });
+        // The owner enters, uses the P, releases it, and runs goroutine
+        // code elsewhere (its flag set again).
+        let entered = st.try_enter(1, &user);
+        if entered {
+            // SAFETY: entered: the P is the owner's until it releases it.
+            p_data.with_mut(|d| unsafe { *d += 1 });
+            st.release();
+            PStatus::to_user(&user);
+        }
+        let retaken = sysmon.join().unwrap();
+        assert!(
+            entered != retaken,
+            "exactly one of the owner and sysmon has the P: entered {entered}, retaken {retaken}"
+        );
+        assert_eq!(st.get(), IDLE);
     });
 }
 

@@ -173,6 +173,52 @@ fn hundred_thousand_sleepers() {
     assert!(t.elapsed() < Duration::from_secs(30));
 }
 
+/// Retakes racing runtime entries: goroutines block their threads for
+/// short spells (sysmon retakes those Ps from goroutine code, its
+/// membarrier path) between rendezvous and yields that enter the runtime
+/// all the time. Every value must arrive once, nothing may hang, and
+/// sysmon must actually have retaken Ps.
+#[test]
+fn retakes_race_with_runtime_entries() {
+    const PAIRS: u64 = 4;
+    const ROUNDS: u64 = 1000;
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let (sum, m) = rt.block_on(|| {
+        let total = Arc::new(AtomicUsize::new(0));
+        let wg = Arc::new(Wg::new(2 * PAIRS as usize));
+        for pair in 0..PAIRS {
+            let slot = Arc::new(common::Slot::new());
+            let (s2, wg2) = (slot.clone(), wg.clone());
+            spawn(move || {
+                for i in 0..ROUNDS {
+                    if i % 4 == pair % 4 {
+                        // Blocks the M in goroutine code: retakable.
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    s2.put(pair * ROUNDS + i);
+                }
+                wg2.done();
+            });
+            let (total, wg) = (total.clone(), wg.clone());
+            spawn(move || {
+                for i in 0..ROUNDS {
+                    total.fetch_add(slot.take() as usize, Ordering::Relaxed);
+                    if i % 3 == 0 {
+                        yield_now();
+                    }
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+        (total.load(Ordering::Relaxed) as u64, gort_runtime::debug::metrics())
+    });
+    let n = PAIRS * ROUNDS;
+    assert_eq!(sum, n * (n - 1) / 2, "every value arrives exactly once");
+    eprintln!("handoffs: {}", m.handoffs);
+    assert!(m.handoffs >= 1, "sysmon never retook a P: {m:?}");
+}
+
 #[test]
 fn idle_runtime_uses_no_cpu() {
     // In a process of its own: the measure is the whole process's CPU time,

@@ -42,7 +42,8 @@ impl Wg {
     }
 }
 
-/// A one-slot rendezvous: `put` blocks until `take` takes the value.
+/// A one-slot rendezvous between one putter and one taker: `put` blocks
+/// until `take` takes the value.
 pub struct Slot {
     inner: Lock<SlotInner>,
 }
@@ -58,9 +59,20 @@ impl Slot {
         Slot { inner: Lock::new(SlotInner { value: None, taker: None, putter: None }) }
     }
 
+    /// One putter at a time: waits for the previous value to be taken,
+    /// then for its own.
     pub fn put(&self, v: u64) {
         let mut s = self.inner.lock();
-        assert!(s.value.is_none());
+        while s.value.is_some() {
+            s.putter = Some(gort_runtime::current_g());
+            let raw = s.leak();
+            park(WaitReason::ChanSend, |_| {
+                // SAFETY: we hold the lock.
+                unsafe { raw.unlock() };
+                true
+            });
+            s = self.inner.lock();
+        }
         s.value = Some(v);
         if let Some(t) = s.taker.take() {
             drop(s);
