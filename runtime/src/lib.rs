@@ -71,6 +71,7 @@
 
 #![warn(missing_docs)]
 
+mod barrier;
 mod checkdead;
 pub mod debug;
 mod dump;

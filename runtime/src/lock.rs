@@ -9,10 +9,30 @@
 //! callback that the scheduler runs after the goroutine is off its stack
 //! (see [`crate::park`]).
 //!
-//! Lock word states: 0 unlocked, 1 locked, 2 locked with possible sleepers.
-//! Acquire orderings on the lock paths pair with the Release swap in
-//! `unlock`, so everything written inside the critical section is visible to
-//! the next holder.
+//! ## RawLock's protocol
+//!
+//! `key` is 0 (unlocked) or 1 (locked); `sleepers` counts threads in the
+//! sleeping phase of `lock`. Taking the lock is a CAS `0 -> 1` (Acquire),
+//! which pairs with the Release store of 0 in `unlock`, so everything
+//! written inside a critical section is visible to the next holder.
+//!
+//! Unlocking is a plain store: a channel operation takes and releases its
+//! lock twice per hand-off, and an atomic read-modify-write there cost a
+//! tenth of a ping-pong round trip. The price is paid by the rare thread
+//! that must sleep, with the asymmetric barrier pair of [`crate::barrier`]:
+//!
+//! - unlock: store `key = 0`; light barrier; load `sleepers`; if non-zero,
+//!   wake one sleeper (futex);
+//! - a thread about to sleep (after spinning a while): increment `sleepers`;
+//!   heavy barrier; then loop { CAS `0 -> 1`, or futex-wait while `key` is
+//!   1 }; decrement `sleepers` once it holds the lock.
+//!
+//! Either the sleeper's loads (its CAS, the kernel's check of `key` in the
+//! futex wait) see the unlock's store, or the unlocker's load of `sleepers`
+//! sees the increment and wakes it; the increment stays until the sleeper
+//! holds the lock, so each later unlock wakes it again. No wake-up is lost.
+//! A woken sleeper may lose the lock to a thread on the fast path and sleep
+//! again, as in Go.
 //!
 //! [`Note`] is Go's `note`: one sleep paired with one wake-up, in either
 //! order. Key 0 means not signalled, 1 signalled.
@@ -26,7 +46,6 @@ use crate::sys;
 
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
-const SLEEPING: u32 = 2;
 
 /// Spins before sleeping, as Go's `active_spin` / `active_spin_cnt`.
 const ACTIVE_SPIN: u32 = 4;
@@ -34,15 +53,18 @@ const ACTIVE_SPIN_CNT: u32 = 30;
 
 /// A futex mutex without data: lock and unlock are explicit, so a lock taken
 /// on a goroutine's stack can be released by the scheduler after the
-/// goroutine has parked. Go: runtime `mutex`.
+/// goroutine has parked. Go: runtime `mutex`. See the module docs for the
+/// protocol.
 pub struct RawLock {
     key: AtomicU32,
+    /// Threads in the sleeping phase of `lock`.
+    sleepers: AtomicU32,
 }
 
 impl RawLock {
     /// An unlocked lock.
     pub const fn new() -> Self {
-        RawLock { key: AtomicU32::new(UNLOCKED) }
+        RawLock { key: AtomicU32::new(UNLOCKED), sleepers: AtomicU32::new(0) }
     }
 
     /// Acquires the lock, blocking the OS thread while another holds it.
@@ -58,18 +80,23 @@ impl RawLock {
         // Spin a little: critical sections are short and the holder is
         // probably running on another CPU.
         for _ in 0..ACTIVE_SPIN {
-            if self.key.load(Ordering::Relaxed) == UNLOCKED
-                && self.key.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok()
-            {
+            if self.key.load(Ordering::Relaxed) == UNLOCKED && self.try_lock() {
                 return;
             }
             sys::procyield(ACTIVE_SPIN_CNT);
         }
         sys::osyield();
-        // Mark the lock contended so the holder's unlock wakes us.
-        while self.key.swap(SLEEPING, Ordering::Acquire) != UNLOCKED {
-            sys::futex_wait(&self.key, SLEEPING, None);
+        if self.try_lock() {
+            return;
         }
+        // Announce ourselves, then make every unlock from now on see it
+        // (module docs).
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        crate::barrier::heavy();
+        while !self.try_lock() {
+            sys::futex_wait(&self.key, LOCKED, None);
+        }
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Acquires the lock if it is free.
@@ -85,9 +112,16 @@ impl RawLock {
     /// stack of the same logical owner, e.g. before a goroutine parked).
     #[inline]
     pub unsafe fn unlock(&self) {
-        if self.key.swap(UNLOCKED, Ordering::Release) == SLEEPING {
-            sys::futex_wake(&self.key, 1);
+        self.key.store(UNLOCKED, Ordering::Release);
+        crate::barrier::light();
+        if self.sleepers.load(Ordering::Relaxed) != 0 {
+            self.wake_one();
         }
+    }
+
+    #[cold]
+    fn wake_one(&self) {
+        sys::futex_wake(&self.key, 1);
     }
 
     /// Whether the lock is held by someone (for assertions only).

@@ -38,8 +38,8 @@
 //! store of the word and load of `user`, with a full fence between each
 //! pair (the heavy barrier puts one into the owner's instruction stream
 //! wherever it is). So at least one side sees the other's store: never both
-//! "owner entered" and "sysmon retook". When membarrier is unavailable both
-//! barriers are `fence(SeqCst)`, chosen once before any M starts.
+//! "owner entered" and "sysmon retook". See [`crate::barrier`] for the
+//! pair, and its fallback to fences without membarrier.
 //!
 //! The flag is the M's, not the P's: an M that lost its P while stuck in
 //! goroutine code clears the flag when it comes back, and that late store
@@ -147,7 +147,7 @@ impl PStatus {
     #[inline]
     pub(crate) fn try_enter(&self, mid: u32, user: &AtomicBool) -> bool {
         user.store(false, Ordering::Relaxed);
-        light_barrier();
+        crate::barrier::light();
         let w = self.0.load(Ordering::Acquire);
         if w == word(mid, RUNNING) {
             return true;
@@ -219,7 +219,7 @@ impl PStatus {
                 if self.0.compare_exchange(running, retaking, Ordering::AcqRel, Ordering::Relaxed).is_err() {
                     return false;
                 }
-                heavy_barrier();
+                crate::barrier::heavy();
                 if user.load(Ordering::Acquire) {
                     // The owner is in goroutine code and sees RETAKING when
                     // it comes back. A CAS all the same: the owner may have
@@ -239,59 +239,9 @@ impl PStatus {
     }
 }
 
-// ---- the asymmetric barrier pair ----
-
-#[cfg(loom)]
-#[inline]
-fn light_barrier() {
-    loom::sync::atomic::fence(Ordering::SeqCst);
-}
-
-#[cfg(loom)]
-fn heavy_barrier() {
-    loom::sync::atomic::fence(Ordering::SeqCst);
-}
-
-#[cfg(loom)]
-pub(crate) fn init_barriers() {}
-
 #[cfg(loom)]
 fn spin_wait() {
     loom::thread::yield_now();
-}
-
-#[cfg(not(loom))]
-static MEMBARRIER: AtomicBool = AtomicBool::new(false);
-
-/// Chooses the barrier pair: membarrier if the kernel lets this process
-/// register for it. Called before the first M of the first runtime starts
-/// (thread creation orders it before every use), never again after that.
-#[cfg(not(loom))]
-pub(crate) fn init_barriers() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| MEMBARRIER.store(crate::sys::membarrier_register(), Ordering::Relaxed));
-}
-
-/// The owner's side: with membarrier, only the compiler must keep the
-/// store before the load; the CPU is fenced by sysmon's barrier.
-#[cfg(not(loom))]
-#[inline(always)]
-fn light_barrier() {
-    if MEMBARRIER.load(Ordering::Relaxed) {
-        std::sync::atomic::compiler_fence(Ordering::SeqCst);
-    } else {
-        std::sync::atomic::fence(Ordering::SeqCst);
-    }
-}
-
-/// sysmon's side: a full fence on every running thread of the process.
-#[cfg(not(loom))]
-fn heavy_barrier() {
-    if MEMBARRIER.load(Ordering::Relaxed) {
-        crate::sys::membarrier();
-    } else {
-        std::sync::atomic::fence(Ordering::SeqCst);
-    }
 }
 
 #[cfg(not(loom))]

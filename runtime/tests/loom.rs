@@ -15,6 +15,9 @@
 #![cfg(loom)]
 
 #[allow(dead_code)]
+#[path = "../src/barrier.rs"]
+mod barrier;
+#[allow(dead_code)]
 #[path = "../src/pstatus.rs"]
 mod pstatus;
 #[allow(dead_code)]

@@ -126,11 +126,17 @@ pub fn thread_count() -> usize {
 /// Runs the current test binary again with `GORT_CHILD=<name>` and returns
 /// (status, stderr): for tests whose subject must kill the process.
 pub fn run_child(name: &str) -> (std::process::ExitStatus, String) {
+    run_child_env(name, &[])
+}
+
+/// [`run_child`] with extra environment variables.
+pub fn run_child_env(name: &str, env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env("GORT_CHILD", name)
         .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
