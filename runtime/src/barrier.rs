@@ -23,8 +23,11 @@
 //! `fence(SeqCst)`. The choice flips from fences to membarrier at most
 //! once, when the process registers; a light side that still saw the old
 //! choice used a full fence, which pairs with either heavy side. The heavy
-//! side registers (once) before it reads the choice, so it never uses a
-//! fence while some light side relies on membarrier. `GORT_NO_MEMBARRIER=1`
+//! side registers (once, or waits for the registration under way) before
+//! it reads the choice, so it never uses a fence while some light side
+//! relies on membarrier. Registering takes the kernel milliseconds (it
+//! waits for an RCU grace period), so a runtime's sysmon thread does it
+//! when it starts, off every goroutine's path. `GORT_NO_MEMBARRIER=1`
 //! keeps the fences, to test that path.
 //!
 //! Under `--cfg loom` both sides are `fence(SeqCst)`, which is what the

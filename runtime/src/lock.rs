@@ -11,28 +11,35 @@
 //!
 //! ## RawLock's protocol
 //!
-//! `key` is 0 (unlocked) or 1 (locked); `sleepers` counts threads in the
-//! sleeping phase of `lock`. Taking the lock is a CAS `0 -> 1` (Acquire),
-//! which pairs with the Release store of 0 in `unlock`, so everything
+//! `key` is 0 (unlocked), 1 (locked) or 2 (locked, and a thread may be
+//! asleep on it), as in Go's `lock_futex.go`; `sleepers` counts threads in
+//! the sleeping phase of `lock`. Taking the lock is a CAS `0 -> 1`
+//! (Acquire), which pairs with the Release of the unlock, so everything
 //! written inside a critical section is visible to the next holder.
 //!
-//! Unlocking is a plain store: a channel operation takes and releases its
-//! lock twice per hand-off, and an atomic read-modify-write there cost a
-//! tenth of a ping-pong round trip. The price is paid by the rare thread
-//! that must sleep, with the asymmetric barrier pair of [`crate::barrier`]:
+//! While nobody sleeps, unlocking is a plain store: a channel operation
+//! takes and releases its lock twice per hand-off, and an atomic
+//! read-modify-write there cost a tenth of a ping-pong round trip. The rare
+//! thread that must sleep pays instead, with the asymmetric barrier pair of
+//! [`crate::barrier`]:
 //!
-//! - unlock: store `key = 0`; light barrier; load `sleepers`; if non-zero,
-//!   wake one sleeper (futex);
-//! - a thread about to sleep (after spinning a while): increment `sleepers`;
-//!   heavy barrier; then loop { CAS `0 -> 1`, or futex-wait while `key` is
-//!   1 }; decrement `sleepers` once it holds the lock.
+//! - a thread about to sleep (after spinning a while) increments
+//!   `sleepers`, issues the heavy barrier, then runs Go's loop: swap in 2;
+//!   if the old value was 0 it holds the lock, else futex-wait while the
+//!   key is 2. It decrements `sleepers` once it holds the lock.
+//! - unlock with `sleepers == 0`: store 0; light barrier; load `sleepers`
+//!   again, and if a sleeper has appeared, wake one (the store may have
+//!   overwritten its 2).
+//! - unlock with `sleepers > 0`: Go's unlock, swap in 0 and wake one if
+//!   the old value was 2, so a woken thread that loses the lock again to a
+//!   spinning one is not woken over and over.
 //!
-//! Either the sleeper's loads (its CAS, the kernel's check of `key` in the
-//! futex wait) see the unlock's store, or the unlocker's load of `sleepers`
-//! sees the increment and wakes it; the increment stays until the sleeper
-//! holds the lock, so each later unlock wakes it again. No wake-up is lost.
-//! A woken sleeper may lose the lock to a thread on the fast path and sleep
-//! again, as in Go.
+//! Why no wake-up is lost: either the unlocker's second load sees the
+//! sleeper (then it wakes it), or the sleeper's swap, after its heavy
+//! barrier, sees the unlocker's 0 (then it holds the lock, or a later
+//! holder's unlock finds `sleepers > 0` by the same argument). From then on
+//! the classic protocol holds: a sleeper sleeps only on a 2, and every
+//! unlock that replaces a 2 wakes one.
 //!
 //! [`Note`] is Go's `note`: one sleep paired with one wake-up, in either
 //! order. Key 0 means not signalled, 1 signalled.
@@ -46,6 +53,7 @@ use crate::sys;
 
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
+const SLEEPING: u32 = 2;
 
 /// Spins before sleeping, as Go's `active_spin` / `active_spin_cnt`.
 const ACTIVE_SPIN: u32 = 4;
@@ -89,12 +97,12 @@ impl RawLock {
         if self.try_lock() {
             return;
         }
-        // Announce ourselves, then make every unlock from now on see it
-        // (module docs).
+        // Announce ourselves, and make every unlock from now on see it
+        // (module docs); then Go's sleeping loop.
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         crate::barrier::heavy();
-        while !self.try_lock() {
-            sys::futex_wait(&self.key, LOCKED, None);
+        while self.key.swap(SLEEPING, Ordering::Acquire) != UNLOCKED {
+            sys::futex_wait(&self.key, SLEEPING, None);
         }
         self.sleepers.fetch_sub(1, Ordering::Relaxed);
     }
@@ -112,9 +120,21 @@ impl RawLock {
     /// stack of the same logical owner, e.g. before a goroutine parked).
     #[inline]
     pub unsafe fn unlock(&self) {
+        if self.sleepers.load(Ordering::Relaxed) != 0 {
+            self.unlock_contended();
+            return;
+        }
         self.key.store(UNLOCKED, Ordering::Release);
         crate::barrier::light();
         if self.sleepers.load(Ordering::Relaxed) != 0 {
+            // A sleeper arrived: our store may have replaced its 2.
+            self.wake_one();
+        }
+    }
+
+    #[cold]
+    fn unlock_contended(&self) {
+        if self.key.swap(UNLOCKED, Ordering::Release) == SLEEPING {
             self.wake_one();
         }
     }

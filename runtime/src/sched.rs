@@ -120,9 +120,6 @@ pub(crate) struct Sched {
 
 impl Sched {
     pub(crate) fn new(config: Config, poller: Box<dyn Poller>) -> Sched {
-        // Goroutine code enters the runtime with the light barrier only
-        // once this has registered for membarrier.
-        crate::barrier::init();
         let n = config.max_procs as u32;
         let procs: Box<[P]> = (0..n as usize).map(P::new).collect();
         let stacks = StackPool::new(config.stack_size);

@@ -89,6 +89,10 @@ pub(crate) fn join(sched: &Sched) {
 }
 
 fn run(sched: &Sched) {
+    // The process registers for membarrier here, off every goroutine's
+    // path: the kernel takes milliseconds to register, and until it is done
+    // both sides of the barrier pair are fences (see crate::barrier).
+    crate::barrier::init();
     let mut ticks = vec![Tick::default(); sched.procs.len()];
     let mut idle = 0u32;
     let mut delay_us = 0u64;
