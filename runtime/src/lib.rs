@@ -22,11 +22,17 @@
 //!   away from the scheduler (blocked in the kernel, or computing for a
 //!   whole time slice) and hands it to another M, and asks long-running
 //!   goroutines to yield.
+//! - Goroutine code enters the runtime (every channel operation, ready,
+//!   park) without an atomic read-modify-write on its P, and the runtime's
+//!   lock unlocks with a plain store while nobody sleeps on it: the rare
+//!   side of each handshake (sysmon's retake, a thread going to sleep on a
+//!   lock) pays with `membarrier(2)` instead (`barrier`, `pstatus` and
+//!   `lock` module docs).
 //!
 //! # Blocking: park and ready
 //!
 //! Every blocking primitive (channels, sync, net, sleep) blocks through
-//! [`park`] and wakes through [`ready`]; [`park`]'s module documents the
+//! [`park()`] and wakes through [`ready`]; the [`mod@park`] module documents the
 //! contract. The same calls block and wake a plain OS thread when used
 //! outside a goroutine, so every gort primitive works from any thread.
 //!

@@ -23,7 +23,7 @@
 //!   stays installed until the region is unmapped (`MADV_DONTNEED` keeps
 //!   guards), so every stack in the pool is guarded;
 //! - a [`GStack`] is owned by exactly one of: a goroutine's coroutine, a P's
-//!   [`StackCache`], the global pool;
+//!   `StackCache`, the global pool;
 //! - regions are unmapped only when the pool is dropped, which the runtime
 //!   does only when no goroutine holds a stack.
 
