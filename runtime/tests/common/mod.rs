@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gort_runtime::{GRef, Lock, WaitReason, park, ready};
+use gort_runtime::{GRef, Lock, LockGuard, WaitReason, park, ready};
 
 /// A minimal WaitGroup on park/ready, so runtime tests need no sync crate.
 pub struct Wg {
@@ -33,13 +33,19 @@ impl Wg {
             return;
         }
         *g = Some(gort_runtime::current_g());
-        let raw = g.leak();
-        park(WaitReason::Other, |_| {
-            // SAFETY: we hold the lock (leaked guard).
-            unsafe { raw.unlock() };
-            true
-        });
+        park_releasing(g, WaitReason::Other);
     }
+}
+
+/// Parks the caller, which has queued itself under `guard`'s lock; the
+/// lock is released once the caller is off its stack (Go: `goparkunlock`).
+fn park_releasing<T>(guard: LockGuard<'_, T>, reason: WaitReason) {
+    let raw = guard.leak();
+    park(reason, |_| {
+        // SAFETY: we hold the lock (the leaked guard's).
+        unsafe { raw.unlock() };
+        true
+    });
 }
 
 /// A one-slot rendezvous between one putter and one taker: `put` blocks
@@ -65,12 +71,7 @@ impl Slot {
         let mut s = self.inner.lock();
         while s.value.is_some() {
             s.putter = Some(gort_runtime::current_g());
-            let raw = s.leak();
-            park(WaitReason::ChanSend, |_| {
-                // SAFETY: we hold the lock.
-                unsafe { raw.unlock() };
-                true
-            });
+            park_releasing(s, WaitReason::ChanSend);
             s = self.inner.lock();
         }
         s.value = Some(v);
@@ -81,12 +82,7 @@ impl Slot {
             return;
         }
         s.putter = Some(gort_runtime::current_g());
-        let raw = s.leak();
-        park(WaitReason::ChanSend, |_| {
-            // SAFETY: we hold the lock.
-            unsafe { raw.unlock() };
-            true
-        });
+        park_releasing(s, WaitReason::ChanSend);
     }
 
     pub fn take(&self) -> u64 {
@@ -101,12 +97,7 @@ impl Slot {
                 return v;
             }
             s.taker = Some(gort_runtime::current_g());
-            let raw = s.leak();
-            park(WaitReason::ChanReceive, |_| {
-                // SAFETY: we hold the lock.
-                unsafe { raw.unlock() };
-                true
-            });
+            park_releasing(s, WaitReason::ChanReceive);
             s = self.inner.lock();
         }
     }
