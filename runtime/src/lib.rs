@@ -27,7 +27,7 @@
 //!   lock unlocks with a plain store while nobody sleeps on it: the rare
 //!   side of each handshake (sysmon's retake, a thread going to sleep on a
 //!   lock) pays with `membarrier(2)` instead (`barrier`, `pstatus` and
-//!   `lock` module docs).
+//!   `lockword` module docs).
 //!
 //! # Blocking: park and ready
 //!
@@ -85,6 +85,7 @@ mod findrunnable;
 mod g;
 mod local;
 mod lock;
+mod lockword;
 mod m;
 mod mcache;
 mod p;

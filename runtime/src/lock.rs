@@ -9,37 +9,8 @@
 //! callback that the scheduler runs after the goroutine is off its stack
 //! (see [`crate::park`]).
 //!
-//! ## RawLock's protocol
-//!
-//! `key` is 0 (unlocked), 1 (locked) or 2 (locked, and a thread may be
-//! asleep on it), as in Go's `lock_futex.go`; `sleepers` counts threads in
-//! the sleeping phase of `lock`. Taking the lock is a CAS `0 -> 1`
-//! (Acquire), which pairs with the Release of the unlock, so everything
-//! written inside a critical section is visible to the next holder.
-//!
-//! While nobody sleeps, unlocking is a plain store: a channel operation
-//! takes and releases its lock twice per hand-off, and an atomic
-//! read-modify-write there cost a tenth of a ping-pong round trip. The rare
-//! thread that must sleep pays instead, with the asymmetric barrier pair of
-//! [`crate::barrier`]:
-//!
-//! - a thread about to sleep (after spinning a while) increments
-//!   `sleepers`, issues the heavy barrier, then runs Go's loop: swap in 2;
-//!   if the old value was 0 it holds the lock, else futex-wait while the
-//!   key is 2. It decrements `sleepers` once it holds the lock.
-//! - unlock with `sleepers == 0`: store 0; light barrier; load `sleepers`
-//!   again, and if a sleeper has appeared, wake one (the store may have
-//!   overwritten its 2).
-//! - unlock with `sleepers > 0`: Go's unlock, swap in 0 and wake one if
-//!   the old value was 2, so a woken thread that loses the lock again to a
-//!   spinning one is not woken over and over.
-//!
-//! Why no wake-up is lost: either the unlocker's second load sees the
-//! sleeper (then it wakes it), or the sleeper's swap, after its heavy
-//! barrier, sees the unlocker's 0 (then it holds the lock, or a later
-//! holder's unlock finds `sleepers > 0` by the same argument). From then on
-//! the classic protocol holds: a sleeper sleeps only on a 2, and every
-//! unlock that replaces a 2 wakes one.
+//! [`RawLock`] unlocks with a plain store while no thread sleeps on it;
+//! its protocol, shared with the loom model, is in [`crate::lockword`].
 //!
 //! [`Note`] is Go's `note`: one sleep paired with one wake-up, in either
 //! order. Key 0 means not signalled, 1 signalled.
@@ -49,11 +20,8 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::lockword::{self, FutexWord};
 use crate::sys;
-
-const UNLOCKED: u32 = 0;
-const LOCKED: u32 = 1;
-const SLEEPING: u32 = 2;
 
 /// Spins before sleeping, as Go's `active_spin` / `active_spin_cnt`.
 const ACTIVE_SPIN: u32 = 4;
@@ -61,8 +29,8 @@ const ACTIVE_SPIN_CNT: u32 = 30;
 
 /// A futex mutex without data: lock and unlock are explicit, so a lock taken
 /// on a goroutine's stack can be released by the scheduler after the
-/// goroutine has parked. Go: runtime `mutex`. See the module docs for the
-/// protocol.
+/// goroutine has parked. Go: runtime `mutex`. See [`crate::lockword`] for
+/// the protocol.
 pub struct RawLock {
     key: AtomicU32,
     /// Threads in the sleeping phase of `lock`.
@@ -72,45 +40,21 @@ pub struct RawLock {
 impl RawLock {
     /// An unlocked lock.
     pub const fn new() -> Self {
-        RawLock { key: AtomicU32::new(UNLOCKED), sleepers: AtomicU32::new(0) }
+        RawLock { key: AtomicU32::new(lockword::UNLOCKED), sleepers: AtomicU32::new(0) }
     }
 
     /// Acquires the lock, blocking the OS thread while another holds it.
     #[inline]
     pub fn lock(&self) {
-        if self.key.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            self.lock_slow();
+        if !lockword::try_lock(&self.key) {
+            lockword::lock_slow(&self.key, &self.sleepers, ACTIVE_SPIN, ACTIVE_SPIN_CNT);
         }
-    }
-
-    #[cold]
-    fn lock_slow(&self) {
-        // Spin a little: critical sections are short and the holder is
-        // probably running on another CPU.
-        for _ in 0..ACTIVE_SPIN {
-            if self.key.load(Ordering::Relaxed) == UNLOCKED && self.try_lock() {
-                return;
-            }
-            sys::procyield(ACTIVE_SPIN_CNT);
-        }
-        sys::osyield();
-        if self.try_lock() {
-            return;
-        }
-        // Announce ourselves, and make every unlock from now on see it
-        // (module docs); then Go's sleeping loop.
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        crate::barrier::heavy();
-        while self.key.swap(SLEEPING, Ordering::Acquire) != UNLOCKED {
-            sys::futex_wait(&self.key, SLEEPING, None);
-        }
-        self.sleepers.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Acquires the lock if it is free.
     #[inline]
     pub fn try_lock(&self) -> bool {
-        self.key.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        lockword::try_lock(&self.key)
     }
 
     /// Releases the lock.
@@ -120,33 +64,50 @@ impl RawLock {
     /// stack of the same logical owner, e.g. before a goroutine parked).
     #[inline]
     pub unsafe fn unlock(&self) {
-        if self.sleepers.load(Ordering::Relaxed) != 0 {
-            self.unlock_contended();
-            return;
-        }
-        self.key.store(UNLOCKED, Ordering::Release);
-        crate::barrier::light();
-        if self.sleepers.load(Ordering::Relaxed) != 0 {
-            // A sleeper arrived: our store may have replaced its 2.
-            self.wake_one();
-        }
-    }
-
-    #[cold]
-    fn unlock_contended(&self) {
-        if self.key.swap(UNLOCKED, Ordering::Release) == SLEEPING {
-            self.wake_one();
-        }
-    }
-
-    #[cold]
-    fn wake_one(&self) {
-        sys::futex_wake(&self.key, 1);
+        lockword::unlock(&self.key, &self.sleepers);
     }
 
     /// Whether the lock is held by someone (for assertions only).
     pub fn is_locked(&self) -> bool {
-        self.key.load(Ordering::Relaxed) != UNLOCKED
+        self.key.load(Ordering::Relaxed) != lockword::UNLOCKED
+    }
+}
+
+/// The runtime's futex word: a std atomic and Linux futexes.
+impl FutexWord for AtomicU32 {
+    #[inline]
+    fn load(&self, order: Ordering) -> u32 {
+        AtomicU32::load(self, order)
+    }
+    #[inline]
+    fn store(&self, v: u32, order: Ordering) {
+        AtomicU32::store(self, v, order)
+    }
+    #[inline]
+    fn swap(&self, v: u32, order: Ordering) -> u32 {
+        AtomicU32::swap(self, v, order)
+    }
+    #[inline]
+    fn cas(&self, old: u32, new: u32, success: Ordering, failure: Ordering) -> bool {
+        self.compare_exchange(old, new, success, failure).is_ok()
+    }
+    #[inline]
+    fn fetch_add(&self, v: u32, order: Ordering) -> u32 {
+        AtomicU32::fetch_add(self, v, order)
+    }
+    #[inline]
+    fn fetch_sub(&self, v: u32, order: Ordering) -> u32 {
+        AtomicU32::fetch_sub(self, v, order)
+    }
+    fn wait(&self, expected: u32) {
+        sys::futex_wait(self, expected, None);
+    }
+    #[cold]
+    fn wake_one(&self) {
+        sys::futex_wake(self, 1);
+    }
+    fn pause(spins: u32) {
+        if spins == 0 { sys::osyield() } else { sys::procyield(spins) }
     }
 }
 
