@@ -155,10 +155,19 @@ pub(crate) fn membarrier_register() -> bool {
 /// [`membarrier_register`] returned true.
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn membarrier() {
-    // SAFETY: as in membarrier_register; registration succeeded, so the
-    // command cannot fail with EPERM, and it has no other failure mode.
-    let r = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
-    if r != 0 {
+    // SAFETY: membarrier takes plain integer arguments and touches no
+    // memory of ours.
+    let barrier = || unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
+    if barrier() == 0 {
+        return;
+    }
+    // EPERM: this process is not registered, which happens only in a child
+    // forked after registration if the kernel does not carry it over.
+    // Register again and retry.
+    // SAFETY: as above.
+    let again =
+        unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) };
+    if again != 0 || barrier() != 0 {
         crate::panic::fatal("gort: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration");
     }
 }
