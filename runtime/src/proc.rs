@@ -13,8 +13,8 @@
 //!   [`crate::pstatus`]);
 //! - a goroutine always re-enters the runtime ([`enter`]) before it
 //!   suspends or returns, so when `resume` returns the depth is 1 and the M
-//!   holds a P in state RUNNING with its flag clear (possibly a different P than before, or none
-//!   for [`Suspend::NoP`]);
+//!   holds a P in state RUNNING with its flag clear (possibly a different P
+//!   than before, or none for [`Suspend::NoP`]);
 //! - the park callback runs here, after the goroutine is off its stack and
 //!   marked waiting: a waker can never ready a goroutine that still runs.
 
