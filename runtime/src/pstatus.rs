@@ -32,7 +32,8 @@
 //!   set, the owner is in goroutine code and will see `RETAKING` when it
 //!   enters, so sysmon CASes the word to `IDLE` and owns the P; if clear,
 //!   it CASes the word back to `RUNNING`. (CASes, because the owner may
-//!   have released the P, a plain store, while the word said `RETAKING`.)
+//!   have released the P from runtime code while the word said
+//!   `RETAKING`.)
 //!
 //! The pairing: the owner's store of `user` and load of the word, sysmon's
 //! store of the word and load of `user`, with a full fence between each
@@ -56,7 +57,8 @@
 //!   is what it should do.
 //! - Everything the owner wrote into the P before setting `user` (Release)
 //!   is visible to sysmon after a retake, which read `user` with Acquire.
-//! - No ABA: only the owner ever writes its own id into the word, and an M
+//! - No ABA: an M's id enters the word only when that M acquires the P, or
+//!   through sysmon's CASes from a word that already holds it, and an M
 //!   whose P was retaken drops its pointer before it can hold a P again.
 //!
 //! `runtime/tests/loom.rs` model-checks this module (compiled with loom's
