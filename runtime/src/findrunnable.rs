@@ -27,10 +27,10 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
     'top: loop {
         let p = ml.p_unchecked();
         if sched.is_shutdown() {
-            ml.set_p(None);
-            // SAFETY: we hold p until we put it back.
+            // SAFETY: we hold p.
             let stranded = unsafe { p.drain() };
             drop(stranded); // goroutines never run after shutdown
+            let p = sched.releasep(ml);
             let mut idle = sched.idle.lock();
             sched.pidleput(&mut idle, p);
             return None;
@@ -102,7 +102,7 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             drop(idle);
             continue 'top;
         }
-        ml.set_p(None);
+        let p = sched.releasep(ml);
         sched.pidleput(&mut idle, p);
         drop(idle);
 

@@ -128,13 +128,30 @@ impl MLocal {
         (!p.is_null()).then(|| unsafe { &*p })
     }
 
-    /// The P held; panics if none (a scheduler invariant violation).
+    /// The P held, for runtime code that uses it (its run queue, caches,
+    /// timers); panics if none (a scheduler invariant violation). Debug
+    /// builds also check that the P is really this M's: its word names
+    /// this M (`RUNNING`, or `RETAKING` while sysmon decides and will back
+    /// off) and this M's `user` flag is clear, so sysmon cannot take it
+    /// (see [`crate::pstatus`]).
     #[inline]
+    #[track_caller]
     pub(crate) fn p_unchecked(&self) -> &P {
-        self.p().expect("gort: M has no P")
+        let p = self.p().expect("gort: M has no P");
+        #[cfg(debug_assertions)]
+        p.assert_owner(&self.m);
+        p
     }
 
+    /// Points this M at `p`, or at no P. An M without a P runs no
+    /// goroutine code on one, so dropping the P also clears the M's `user`
+    /// flag: left set, it would still read "goroutine code" once the M
+    /// acquires a P again, and sysmon would retake that P from under the
+    /// scheduler (see [`crate::pstatus`]).
     pub(crate) fn set_p(&self, p: Option<&P>) {
+        if p.is_none() {
+            crate::pstatus::PStatus::leave(&self.m.user);
+        }
         self.p.set(p.map_or(ptr::null(), |p| p as *const P));
     }
 

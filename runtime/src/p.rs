@@ -159,8 +159,9 @@ impl P {
     #[inline]
     pub(crate) fn acquire(&self, m: &M) {
         self.owner.store(m as *const M as *mut M, Ordering::Relaxed);
-        // Release: publishes `owner` with the word.
-        self.status.acquire(m.id)
+        // Release: publishes `owner` (and the cleared `user` flag) with the
+        // word.
+        self.status.acquire(m.id, &m.user)
     }
     #[inline]
     pub(crate) fn release(&self) {
@@ -196,6 +197,29 @@ impl P {
             Some(user) => self.status.try_retake(seen, user),
             None => false,
         }
+    }
+
+    /// Aborts unless `m` owns the P in runtime code (see
+    /// [`crate::m::MLocal::p_unchecked`]): two Ms using one P corrupt its
+    /// single-owner run queue, so this must fail loudly, at once.
+    #[cfg(debug_assertions)]
+    #[track_caller]
+    pub(crate) fn assert_owner(&self, m: &M) {
+        let w = self.status();
+        let user = m.user.load(Ordering::Relaxed);
+        if (w == word(m.id, RUNNING) || w == word(m.id, RETAKING)) && !user {
+            return;
+        }
+        crate::panic::fatal(&format!(
+            "gort: P{} used by M{} in runtime code, but its word is {:#x} (owner M{}, state {}) \
+             and the M's user flag is {user}, at {}",
+            self.id,
+            m.id,
+            w,
+            w >> 32,
+            w & STATE_MASK,
+            std::panic::Location::caller()
+        ))
     }
 
     /// Owner-only caches.

@@ -183,14 +183,17 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
             sched.wakep_after_push();
             Next::Schedule
         }
-        CoroutineResult::Yield(Suspend::Yield) => {
+        // NoP with the P still ours cannot happen (a goroutine asks for it
+        // only once its word names another owner, and only this M, in
+        // runtime code, could make it name us again); were it to, the
+        // goroutine just goes behind the queue.
+        CoroutineResult::Yield(Suspend::Yield | Suspend::NoP) => {
             ml.curg.set(None);
             gp.status.store(status::RUNNABLE, Ordering::Relaxed);
             // SAFETY: we hold our P.
             unsafe { ml.p_unchecked().runqput(g, false, &sched.runq) };
             Next::Schedule
         }
-        CoroutineResult::Yield(Suspend::NoP) => no_p(sched, ml, g),
         CoroutineResult::Return(()) => gdestroy(sched, ml, g),
     }
 }
@@ -294,8 +297,7 @@ fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
         // Go: a goroutine that exits while locked takes its thread with it,
         // so no goroutine inherits thread state it changed.
         ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
-        ml.set_p(None);
-        p.release();
+        let p = sched.releasep(ml);
         sched.handoffp(p);
         return Next::Exit;
     }
@@ -353,8 +355,8 @@ fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
 /// The goroutine found its P retaken: queue it and stop this M, unless an
 /// idle P can be had at once. Go: `exitsyscallNoP`.
 fn no_p(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
+    debug_assert!(ml.p().is_none(), "no_p: M{} holds a P", ml.m.id);
     ml.curg.set(None);
-    ml.set_p(None);
     // SAFETY: the suspended goroutine is owned by this M.
     let gp = unsafe { g.get() };
     gp.status.store(status::RUNNABLE, Ordering::Relaxed);
@@ -377,9 +379,8 @@ fn no_p(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
 /// A locked M whose goroutine cannot run: give the P away and sleep until
 /// someone hands a P back along with the goroutine (Go: `stoplockedm`).
 fn stoplockedm(sched: &Sched, ml: &MLocal) -> bool {
-    if let Some(p) = ml.p() {
-        ml.set_p(None);
-        p.release();
+    if ml.p().is_some() {
+        let p = sched.releasep(ml);
         sched.handoffp(p);
     } else {
         // P-less (sysmon retook it) after parking its goroutine, perhaps on
@@ -397,9 +398,7 @@ fn stoplockedm(sched: &Sched, ml: &MLocal) -> bool {
 /// stop (Go: `startlockedm`). The goroutine itself is not requeued: its M
 /// runs it when it wakes.
 fn startlockedm(sched: &Sched, ml: &MLocal, lm: &M) -> bool {
-    let p = ml.p_unchecked();
-    ml.set_p(None);
-    p.release();
+    let p = sched.releasep(ml);
     lm.set_nextp(p);
     lm.park.wakeup();
     sched.stopm(ml)

@@ -46,6 +46,27 @@
 //! goroutine code clears the flag when it comes back, and that late store
 //! must not land on a P that another M owns by then.
 //!
+//! ## The flag's invariant
+//!
+//! `user` is set only while the M runs goroutine code on a P whose word
+//! names it. It is set on the way into goroutine code (the scheduler's
+//! resume, the outermost runtime call's return) and cleared on every way
+//! out: entering the runtime ([`PStatus::try_enter`]), forgetting the P
+//! ([`PStatus::leave`], when the M finds its P retaken or hands it off from
+//! `gort::syscall`), and acquiring a P ([`PStatus::acquire`], before the
+//! swap that publishes the new word). sysmon reads the flag only after a
+//! word that names the M, so it never sees a flag older than that word.
+//!
+//! Breaking it is how two Ms came to share a P: a goroutine in
+//! `gort::syscall` whose P was handed off came back through the slow exit
+//! (its M queued it and slept) with the flag still set; the M acquired a P
+//! again and ran the scheduler on it, sysmon read "goroutine code", retook
+//! the P and handed it to a second M, and both used one single-owner run
+//! queue (goroutines lost or run twice). Debug builds check the invariant
+//! wherever the scheduler uses its P (`MLocal::p_unchecked`), and
+//! `runtime/tests/loom_sched.rs` model-checks the syscall hand-off, the
+//! re-acquire and sysmon's retakes together.
+//!
 //! ## The other transitions
 //!
 //! - `gort::syscall`: the owner CASes `RUNNING -> SYSCALL` and back; sysmon
@@ -61,7 +82,7 @@
 //!   through sysmon's CASes from a word that already holds it, and an M
 //!   whose P was retaken drops its pointer before it can hold a P again.
 //!
-//! `runtime/tests/loom.rs` model-checks this module (compiled with loom's
+//! `runtime/tests/loom.rs` model-checks this module on its own (compiled with loom's
 //! atomics under `--cfg loom`, where both barriers are `fence(SeqCst)`): an
 //! owner and sysmon never use the P at the same time, and what one wrote
 //! the other sees.
@@ -120,10 +141,19 @@ impl PStatus {
         }
     }
 
-    /// Marks the P owned by `mid`, in runtime code. The caller took the P
-    /// from the idle list or was handed it.
+    /// Marks the P owned by `mid`, in runtime code; `user` is that M's
+    /// flag. The caller took the P from the idle list or was handed it.
+    ///
+    /// The flag is cleared first, and published by the swap: the M runs
+    /// scheduler code with this P, and sysmon, which reads the flag only
+    /// after it has read a word naming this M, must not take a flag left
+    /// over from the M's last goroutine for "in goroutine code". (An M
+    /// whose P was handed off during `gort::syscall` left goroutine code
+    /// with its flag set; an acquire that kept it let sysmon retake the P
+    /// while the scheduler used it: two Ms on one run queue.)
     #[inline]
-    pub(crate) fn acquire(&self, mid: u32) {
+    pub(crate) fn acquire(&self, mid: u32, user: &AtomicBool) {
+        user.store(false, Ordering::Relaxed);
         // A swap rather than a store (here and in `release`): both are rare,
         // and as read-modify-writes they order plainly against sysmon's
         // CASes, which loom can then check (it mis-models a plain store
@@ -141,6 +171,17 @@ impl PStatus {
     #[inline]
     pub(crate) fn to_user(user: &AtomicBool) {
         user.store(true, Ordering::Release);
+    }
+
+    /// An M forgets the P it pointed at (it released it, or found it
+    /// retaken, or handed it off from `gort::syscall`); `user` is its flag.
+    /// With no P it runs no goroutine code on one, so the flag is cleared:
+    /// left set, it would still say "goroutine code" once the M acquires a
+    /// P again. [`PStatus::acquire`] clears it too; this keeps the flag true
+    /// only while the M really is in goroutine code on a P.
+    #[inline]
+    pub(crate) fn leave(user: &AtomicBool) {
+        user.store(false, Ordering::Relaxed);
     }
 
     /// The owner M `mid` comes back from goroutine code into the runtime;

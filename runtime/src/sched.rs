@@ -204,10 +204,12 @@ impl Sched {
 
     // ---- idle Ps (Go: pidleput / pidleget / pidlegetSpinning) ----
 
-    /// Puts an idle P on the list. Its run queue must be empty.
+    /// Puts an idle P on the list: one nobody owns (released by its M, or
+    /// retaken), with an empty run queue.
     pub(crate) fn pidleput(&self, idle: &mut Idle, p: &P) {
         debug_assert!(p.runq_empty(), "pidleput: P has work");
-        p.release();
+        debug_assert_eq!(p.status(), crate::pstatus::IDLE, "pidleput: P{} is owned", p.id);
+        debug_assert!(!p.idle.load(Ordering::Relaxed), "pidleput: P{} is already idle", p.id);
         p.idle.store(true, Ordering::Release);
         idle.pidle.push(p.id);
         self.npidle.fetch_add(1, Ordering::SeqCst);
@@ -240,12 +242,25 @@ impl Sched {
 
     // ---- Ps and Ms ----
 
-    /// Makes `ml` the owner of `p` (Go: `acquirep`).
+    /// Makes `ml` the owner of `p` (Go: `acquirep`): a P nobody owns,
+    /// taken off the idle list or handed over through `nextp`.
     pub(crate) fn acquirep(&self, ml: &MLocal, p: &P) {
+        debug_assert!(ml.p().is_none(), "acquirep: M{} already holds a P", ml.m.id);
+        debug_assert_eq!(p.status(), crate::pstatus::IDLE, "acquirep: P{} is owned", p.id);
         p.clock.store(ml.clock, Ordering::Relaxed);
         p.tid.store(ml.tid, Ordering::Relaxed);
         p.acquire(&ml.m);
         ml.set_p(Some(p));
+    }
+
+    /// Gives up the P `ml` holds (Go: `releasep`), which it must own in
+    /// runtime code; returns it, unowned, for the caller to pass on (the
+    /// idle list, `handoffp`, another M's `nextp`).
+    pub(crate) fn releasep<'a>(&self, ml: &'a MLocal) -> &'a P {
+        let p = ml.p_unchecked();
+        ml.set_p(None);
+        p.release();
+        p
     }
 
     /// Marks `ml` spinning (Go: `becomeSpinning`).

@@ -252,3 +252,64 @@ fn idle_runtime_uses_no_cpu() {
     assert!(used < Duration::from_millis(50), "used {used:?} of CPU in 500 ms");
     drop(rt);
 }
+
+/// `gort::syscall` hand-offs racing sysmon: goroutines make short blocking
+/// calls while others keep both Ps' queues busy, so each call hands its P
+/// off at once and mostly comes back to find it gone (the slow exit: the
+/// M queues its goroutine and sleeps until handed a P). An M that comes
+/// back that way must enter the scheduler as runtime code: with its
+/// goroutine's `user` flag left over, sysmon retook the P it acquired next
+/// while the scheduler used it, and two Ms shared one run queue (a G lost
+/// or run twice). Debug builds check every scheduler use of a P
+/// (`MLocal::p_unchecked`); every build checks that every goroutine ends
+/// and every round is counted once.
+#[test]
+fn syscall_slow_exits_never_share_a_p() {
+    const CALLERS: usize = 8;
+    const CALLS: usize = 300;
+    const BUSY: usize = 8;
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let (calls, spins, m) = rt.block_on(|| {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let spins = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let busy: Vec<_> = (0..BUSY)
+            .map(|_| {
+                let (spins, stop) = (spins.clone(), stop.clone());
+                spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        spins.fetch_add(1, Ordering::Relaxed);
+                        yield_now();
+                    }
+                })
+            })
+            .collect();
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|i| {
+                let calls = calls.clone();
+                spawn(move || {
+                    for j in 0..CALLS {
+                        gort_runtime::syscall(|| {
+                            std::thread::sleep(Duration::from_micros(50 + (i * j % 7) as u64 * 20))
+                        });
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        if j % 4 == 0 {
+                            yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for c in callers {
+            c.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        for b in busy {
+            b.join().unwrap();
+        }
+        (calls.load(Ordering::Relaxed), spins.load(Ordering::Relaxed), gort_runtime::debug::metrics())
+    });
+    assert_eq!(calls, CALLERS * CALLS, "every call returns once");
+    eprintln!("spins {spins}, handoffs {}, threads started {}", m.handoffs, m.threads_started);
+    assert!(m.handoffs >= 1, "no call handed its P off: {m:?}");
+}
