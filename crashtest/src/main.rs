@@ -132,6 +132,69 @@ fn main() {
             });
             gort::sleep(Duration::from_secs(10));
         }),
+        "deadlock-after-sleep" => gort::run(|| {
+            // The reproducer: main sleeps first, so sysmon never
+            // sees the runtime go from busy to idle.
+            let c = gort::chan::<i32>(0);
+            let _keep = c.clone();
+            gort::sleep(Duration::from_millis(20));
+            c.recv();
+        }),
+        "chan-deadlock-after-sleep" => gort::run(|| {
+            let c = gort::chan::<i32>(0);
+            let hs: Vec<_> = (0..2)
+                .map(|_| {
+                    let c = c.clone();
+                    gort::Builder::new().name("receiver").spawn(move || c.recv())
+                })
+                .collect();
+            gort::sleep(Duration::from_millis(20));
+            for h in hs {
+                h.join().unwrap();
+            }
+        }),
+        "mutex-deadlock-after-sleep" => gort::run(|| {
+            // The holder waits for a channel nobody sends on; the other
+            // goroutine waits for the lock.
+            let m = Arc::new(gort::sync::Mutex::new(0));
+            let never = gort::chan::<u8>(0);
+            let (m2, never2) = (m.clone(), never.clone());
+            let holder = gort::Builder::new().name("holder").spawn(move || {
+                let _g = m2.lock();
+                never2.recv();
+            });
+            gort::sleep(Duration::from_millis(5));
+            let waiter = gort::Builder::new().name("waiter").spawn(move || *m.lock() += 1);
+            gort::sleep(Duration::from_millis(20));
+            waiter.join().unwrap();
+            holder.join().unwrap();
+        }),
+        "rwlock-deadlock-after-sleep" => gort::run(|| {
+            let l = Arc::new(gort::sync::RwLock::new(0));
+            let never = gort::chan::<u8>(0);
+            let (l2, never2) = (l.clone(), never.clone());
+            let writer = gort::Builder::new().name("writer").spawn(move || {
+                let _g = l2.write();
+                never2.recv();
+            });
+            gort::sleep(Duration::from_millis(5));
+            let reader = gort::Builder::new().name("reader").spawn(move || *l.read());
+            gort::sleep(Duration::from_millis(20));
+            reader.join().unwrap();
+            writer.join().unwrap();
+        }),
+        "plain-main-deadlock" => {
+            // No gort::run: the goroutines all finish, then the plain main
+            // thread blocks forever on a channel nobody else can reach.
+            let hs: Vec<_> = (0..10).map(|i| gort::go!(move || i * 2)).collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            let c = gort::chan::<u8>(0);
+            let _keep = c.clone();
+            gort::sleep(Duration::from_millis(20));
+            c.recv();
+        }
         other => {
             eprintln!("unknown scenario {other:?}");
             std::process::exit(64);

@@ -1,14 +1,56 @@
 //! Runs the scenarios of `gort-crashtest` and checks how each process ends.
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn run(scenario: &str) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gort-crashtest"))
+    let (code, stderr, _) = run_timed(scenario);
+    (code, stderr)
+}
+
+/// Runs a scenario, killing it if it has not ended after a minute (a
+/// deadlock report that never comes must fail the test, not hang it).
+/// Returns its exit code, its stderr and how long it ran.
+fn run_timed(scenario: &str) -> (Option<i32>, String, Duration) {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gort-crashtest"))
         .arg(scenario)
         .env("GORT_MAXPROCS", "2")
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run gort-crashtest");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for gort-crashtest") {
+            break st;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("scenario {scenario} still running after 60 s: {}", reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = start.elapsed();
+    (status.code(), reader.join().unwrap(), took)
+}
+
+/// A deadlock scenario: exit status 2, Go's report, and promptly (it is
+/// expected well within 1 s; 10 s leaves room for a loaded machine).
+fn assert_deadlock(scenario: &str) -> String {
+    let (code, stderr, took) = run_timed(scenario);
+    assert_eq!(code, Some(2), "{scenario}: {stderr}");
+    assert!(stderr.starts_with("fatal error: all goroutines are asleep - deadlock!\n\n"), "{stderr}");
+    eprintln!("{scenario}: reported after {took:?}");
+    assert!(took < Duration::from_secs(10), "{scenario}: reported only after {took:?}");
+    stderr
 }
 
 #[test]
@@ -76,4 +118,35 @@ fn waiting_on_a_socket_is_no_deadlock() {
     let _conn = std::net::TcpStream::connect(("127.0.0.1", port.trim().parse::<u16>().unwrap())).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn deadlock_after_a_sleep_is_reported() {
+    let stderr = assert_deadlock("deadlock-after-sleep");
+    assert!(stderr.contains("[chan receive]:"), "{stderr}");
+}
+
+#[test]
+fn channel_deadlock_after_a_sleep_is_reported() {
+    let stderr = assert_deadlock("chan-deadlock-after-sleep");
+    assert_eq!(stderr.matches("[chan receive]:\n\tname: receiver").count(), 2, "{stderr}");
+}
+
+#[test]
+fn mutex_deadlock_after_a_sleep_is_reported() {
+    let stderr = assert_deadlock("mutex-deadlock-after-sleep");
+    assert!(stderr.contains("[sync.Mutex.Lock]:\n\tname: waiter"), "{stderr}");
+    assert!(stderr.contains("[chan receive]:\n\tname: holder"), "{stderr}");
+}
+
+#[test]
+fn rwlock_deadlock_after_a_sleep_is_reported() {
+    let stderr = assert_deadlock("rwlock-deadlock-after-sleep");
+    assert!(stderr.contains("[sync.RWMutex.RLock]:\n\tname: reader"), "{stderr}");
+}
+
+#[test]
+fn a_plain_main_thread_blocked_forever_is_reported() {
+    let stderr = assert_deadlock("plain-main-deadlock");
+    assert!(stderr.contains("(a plain thread parked in gort)"), "{stderr}");
 }

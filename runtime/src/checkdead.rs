@@ -14,10 +14,14 @@
 //! (a test harness, a thread blocked in a plain `read`), gort reports
 //! nothing: no false positives.
 //!
-//! The check runs on a sysmon thread, off every hot path: sysmon checks
-//! when its runtime goes fully idle (every P idle, the moment Go's M-idle
-//! path checks), and when asked to ([`request`]: a plain thread about to
-//! park without a timeout, or a locked M going idle). It starts with cheap
+//! The check runs on a sysmon thread, off every hot path. It is asked for
+//! ([`request`]) where Go calls `checkdead`: when the last running M stops
+//! (`stopm`; an M blocked in the poller for a timer or I/O still counts as
+//! running, so this happens only when nothing is pending), when a locked M
+//! goes idle, and when a plain thread is about to park without a timeout.
+//! sysmon also checks when it sees its runtime go fully idle. (Relying on
+//! that alone missed deadlocks that followed a sleep: sysmon slept through
+//! the busy moment and never saw the transition.) It starts with cheap
 //! per-runtime preconditions (all Ps idle, no timer, no I/O waiter, empty
 //! queues). A positive first look is confirmed a few milliseconds later by
 //! a second look whose progress counters (schedule and park counts of

@@ -377,12 +377,19 @@ impl Sched {
     /// woken for shutdown instead. Go: `stopm`.
     pub(crate) fn stopm(&self, ml: &MLocal) -> bool {
         debug_assert!(ml.p().is_none(), "stopm holding a P");
-        {
+        let last = {
             let mut idle = self.idle.lock();
             if self.is_shutdown() {
                 return false;
             }
             idle.midle.push(ml.m.clone());
+            idle.midle.len() + idle.nmidlelocked as usize == idle.mcount as usize
+        };
+        if last {
+            // The last M stops: no M runs, none waits in the poller (so no
+            // timer and no I/O is pending). Go checks for deadlock right
+            // here (`mput` -> `checkdead`); sysmon does it for us.
+            crate::checkdead::request();
         }
         self.counters.m_parks.fetch_add(1, Ordering::Relaxed);
         self.park_m(ml)
