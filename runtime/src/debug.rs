@@ -34,6 +34,9 @@ pub struct Metrics {
     pub polls: u64,
     /// M threads started.
     pub threads_started: u64,
+    /// M threads that exited (idle beyond the keep-alive, or taken along
+    /// by a locked goroutine that finished).
+    pub threads_exited: u64,
     /// M threads alive.
     pub threads: usize,
     /// Times an idle M went to sleep.
@@ -61,6 +64,7 @@ impl Sched {
             preempt_requests: self.counters.preempt_requests.load(Ordering::Relaxed),
             polls: self.counters.polls.load(Ordering::Relaxed),
             threads_started: self.counters.threads_started.load(Ordering::Relaxed),
+            threads_exited: self.counters.threads_exited.load(Ordering::Relaxed),
             threads: self.idle.lock().mcount as usize,
             m_parks: self.counters.m_parks.load(Ordering::Relaxed),
             m_wakeups: self.counters.m_wakeups.load(Ordering::Relaxed),

@@ -113,7 +113,8 @@ pub use panic::{Panic, PanicPolicy, fatal};
 pub use park::{current_g, in_goroutine, park, park_timeout, ready, yield_local, yield_now};
 pub use proc::{can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, syscall, with_proc};
 pub use runtime::{
-    DEFAULT_STACK_SIZE, PollerKey, Runtime, RuntimeBuilder, default_runtime, install_poller, run,
+    DEFAULT_STACK_SIZE, DEFAULT_THREAD_KEEP_ALIVE, IDLE_M_RESERVE, PollerKey, Runtime, RuntimeBuilder,
+    default_runtime, install_poller, run,
 };
 pub use sema::{NotifyList, semacquire, semrelease};
 pub use spawn::{

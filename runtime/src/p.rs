@@ -50,8 +50,9 @@ pub(crate) struct P {
     pub(crate) id: usize,
     status: crate::pstatus::PStatus,
     /// The M that owns the P, or owned it last: sysmon reads its `user`
-    /// flag. Ms are freed only by sysmon itself (`reap_exited_ms`) or once
-    /// every thread is joined, so sysmon may follow this pointer.
+    /// flag. Ms are freed only by sysmon itself (`reap_exited_ms`, which
+    /// first clears this pointer if it names the M) or once every thread is
+    /// joined, so sysmon may follow this pointer.
     owner: AtomicPtr<M>,
     runnext: AtomicPtr<G>,
     runq: UnsafeCell<Worker<GRef>>,
@@ -146,13 +147,24 @@ impl P {
 
     /// The `user` flag of the M that owns the P per word `w`, if the owner
     /// pointer agrees (it is stored before the word, so it lags only while
-    /// an M is acquiring the P).
+    /// an M is acquiring the P). Only a `RUNNING` word has a flag to read.
     fn owner_flag(&self, w: u64) -> Option<&crate::pstatus::UserFlag> {
+        if w & STATE_MASK != RUNNING {
+            return None;
+        }
         let m = self.owner.load(Ordering::Acquire);
-        // SAFETY: Ms live until sysmon reaps them or the runtime is torn
-        // down (field docs); only sysmon calls this.
+        // SAFETY: sysmon alone calls this, and sysmon alone frees exited
+        // Ms, after `forget_owner` took them out of every P (field docs);
+        // the runtime's teardown frees the rest after sysmon has exited.
         let m = unsafe { m.as_ref() }?;
         (m.id as u64 == w >> 32).then_some(&m.user)
+    }
+
+    /// Drops the P's pointer to `m`, an exited M about to be freed, if the
+    /// P still names it as its last owner (sysmon's reaping).
+    pub(crate) fn forget_owner(&self, m: &M) {
+        let m = m as *const M as *mut M;
+        let _ = self.owner.compare_exchange(m, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed);
     }
 
     /// `m` takes the P (from the idle list or a hand-off), in runtime code.
@@ -193,9 +205,13 @@ impl P {
     }
     /// sysmon's retake of a P it saw as `seen` (a [`P::status_view`]).
     pub(crate) fn try_retake(&self, seen: u64) -> bool {
-        match self.owner_flag(seen) {
-            Some(user) => self.status.try_retake(seen, user),
-            None => false,
+        match seen & STATE_MASK {
+            SYSCALL => self.status.try_retake_syscall((seen >> 32) as u32),
+            USER => match self.owner_flag(seen - USER + RUNNING) {
+                Some(user) => self.status.try_retake(seen, user),
+                None => false,
+            },
+            _ => false,
         }
     }
 

@@ -53,6 +53,7 @@ pub(crate) fn mstart(sched: &Sched, m: Arc<M>) {
         }
     });
     sched.idle.lock().mcount -= 1;
+    sched.counters.threads_exited.fetch_add(1, Ordering::Relaxed);
     crate::signal::drop_altstack(altstack);
 }
 

@@ -32,6 +32,13 @@ use crate::spawn::{Builder, JoinHandle};
 /// goroutine's resident cost is the pages it touches.
 pub const DEFAULT_STACK_SIZE: usize = 256 << 10;
 
+/// Default of [`RuntimeBuilder::thread_keep_alive`].
+pub const DEFAULT_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// Idle Ms a runtime keeps beyond one per P, however long they idle: a
+/// P handed off by sysmon finds a thread at once.
+pub const IDLE_M_RESERVE: usize = 2;
+
 /// A runtime's settings, fixed at build time.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -41,6 +48,7 @@ pub(crate) struct Config {
     pub(crate) panic_policy: PanicPolicy,
     pub(crate) name: String,
     pub(crate) sysmon: bool,
+    pub(crate) thread_keep_alive: Duration,
 }
 
 /// Builds a [`Runtime`]: `Runtime::builder().max_procs(4).build()?`.
@@ -54,6 +62,7 @@ pub struct RuntimeBuilder {
     name: Option<String>,
     no_sysmon: bool,
     no_sigquit: bool,
+    thread_keep_alive: Option<Duration>,
 }
 
 impl RuntimeBuilder {
@@ -97,6 +106,16 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How long an idle M thread beyond the Ps' needs waits for work
+    /// before it exits (default 10 s, as tokio's blocking pool). Calls
+    /// that block their thread make sysmon hand their Ps to other Ms, so a
+    /// burst of them starts threads; once it is over, idle Ms beyond
+    /// `max_procs` plus [`IDLE_M_RESERVE`] exit after this long.
+    pub fn thread_keep_alive(mut self, d: Duration) -> Self {
+        self.thread_keep_alive = Some(d);
+        self
+    }
+
     /// Runs without the sysmon thread: no handoff of stuck Ms, no
     /// preemption requests, no stack trimming. For tests of the scheduler
     /// in isolation.
@@ -125,6 +144,7 @@ impl RuntimeBuilder {
             panic_policy: self.panic_policy,
             name: self.name.unwrap_or_else(|| "gort".into()),
             sysmon: !self.no_sysmon,
+            thread_keep_alive: self.thread_keep_alive.unwrap_or(DEFAULT_THREAD_KEEP_ALIVE),
         };
         crate::panic::install_hook();
         crate::signal::install();

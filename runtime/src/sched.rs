@@ -25,6 +25,18 @@
 //! the work in its re-check. `needspinning` covers the window in which no P
 //! is idle yet: `wakep` sets it, and the next M to release its P becomes
 //! spinning instead.
+//!
+//! ## How many Ms
+//!
+//! `startm` wakes an idle M when there is one and starts a new thread only
+//! when none is idle. Ms multiply when calls block their threads: sysmon
+//! hands each such M's P to another M (Go does the same for syscalls). Go
+//! keeps idle Ms forever; gort lets an idle M that has waited
+//! `thread_keep_alive` (10 s by default) exit while the runtime has more
+//! than `max_procs + IDLE_M_RESERVE` Ms not parked with a locked goroutine
+//! (`idle_m_sleep`), so a burst of blocking calls does not leave its
+//! threads behind. sysmon joins exited threads once a second
+//! (`reap_exited_ms`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
@@ -42,6 +54,9 @@ use crate::stack::StackPool;
 /// Go's `maxmcount`: more Ms than this is a fatal error.
 pub(crate) const MAX_M_COUNT: u32 = 10_000;
 
+/// An M's id and its thread, to join.
+pub(crate) type MThread = (u32, std::thread::JoinHandle<()>);
+
 /// The lists protected by the scheduler lock (Go: `sched.lock`).
 pub(crate) struct Idle {
     /// Idle Ps by index (Go: `pidle`).
@@ -52,7 +67,7 @@ pub(crate) struct Idle {
     pub(crate) allm: Vec<Arc<M>>,
     /// M threads by id, to join at shutdown (sysmon reaps the ones that
     /// exited early: Ms whose locked goroutine finished).
-    pub(crate) threads: Vec<(u32, std::thread::JoinHandle<()>)>,
+    pub(crate) threads: Vec<MThread>,
     /// Ms started and not exited (Go: `mcount()`), and the next M id.
     pub(crate) mcount: u32,
     pub(crate) mnext: u32,
@@ -67,6 +82,7 @@ pub(crate) struct Counters {
     pub(crate) preempt_requests: AtomicU64,
     pub(crate) polls: AtomicU64,
     pub(crate) threads_started: AtomicU64,
+    pub(crate) threads_exited: AtomicU64,
     /// Times an idle M went to sleep (Go: `stopm`), and times one was
     /// woken to run a P (`startm` on an idle M).
     pub(crate) m_parks: AtomicU64,
@@ -392,7 +408,37 @@ impl Sched {
             crate::checkdead::request();
         }
         self.counters.m_parks.fetch_add(1, Ordering::Relaxed);
+        if !self.idle_m_sleep(ml) {
+            return false; // the M exits
+        }
         self.park_m(ml)
+    }
+
+    /// An idle M sleeps until `startm` wakes it, or until it has idled for
+    /// the keep-alive while the runtime has more Ms than it needs: then it
+    /// takes itself off the idle list and returns false (the M exits).
+    /// Ms blocked in calls, Ms parked with a locked goroutine and the
+    /// reserve stay. Without sysmon nobody would reap exited threads, so
+    /// such runtimes keep their Ms.
+    fn idle_m_sleep(&self, ml: &MLocal) -> bool {
+        if !self.config.sysmon {
+            return true;
+        }
+        while !ml.m.park.sleep_timeout(self.config.thread_keep_alive) {
+            let mut idle = self.idle.lock();
+            let keep = self.nprocs as usize + crate::runtime::IDLE_M_RESERVE;
+            let unlocked = (idle.mcount - idle.nmidlelocked) as usize;
+            if unlocked <= keep || self.is_shutdown() {
+                continue;
+            }
+            // Still listed means nobody is handing us a P: leave. (Not
+            // listed: startm popped us and is about to wake us.)
+            if let Some(i) = idle.midle.iter().position(|m| Arc::ptr_eq(m, &ml.m)) {
+                idle.midle.remove(i);
+                return false;
+            }
+        }
+        true
     }
 
     /// Sleeps on the M's note until woken with a P (or for shutdown).
@@ -535,9 +581,6 @@ impl Sched {
 
     /// Starts the OS thread of a new M that will run `p` (Go: `newm`).
     fn newm(&self, id: u32, p: &P, spinning: bool) {
-        // Ms that exited (their locked goroutine finished) are replaced by
-        // new ones: join the dead first, so their threads never pile up.
-        self.reap_exited_ms();
         let m = Arc::new(M::new(id));
         m.spinning.store(spinning, Ordering::Relaxed);
         m.set_nextp(p);
@@ -590,20 +633,31 @@ impl Sched {
         }
     }
 
-    /// Joins the threads of Ms that exited before shutdown (an M whose
-    /// locked goroutine finished takes its thread with it) and forgets
-    /// them. Called when a new M starts and by sysmon once a second, so a
-    /// program that locks and finishes many goroutines does not accumulate
-    /// dead threads.
+    /// Joins the threads of Ms that exited before shutdown (idle beyond
+    /// the keep-alive, or taken along by a locked goroutine that finished)
+    /// and frees them, so a long-running program does not accumulate dead
+    /// threads. sysmon's thread only, once a second: sysmon follows the
+    /// Ps' `owner` pointers (`P::status_view`), so an M may be freed only
+    /// where sysmon cannot be reading one, and only once no P points at it
+    /// any more (an exited M owns no P, but may have owned one last).
     pub(crate) fn reap_exited_ms(&self) {
-        let finished: Vec<(u32, std::thread::JoinHandle<()>)> = {
+        let (finished, dead): (Vec<MThread>, Vec<Arc<M>>) = {
             let mut idle = self.idle.lock();
             let (done, live): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut idle.threads).into_iter().partition(|(_, h)| h.is_finished());
             idle.threads = live;
-            idle.allm.retain(|m| !done.iter().any(|(id, _)| *id == m.id));
-            done
+            let (dead, alive): (Vec<_>, Vec<_>) = std::mem::take(&mut idle.allm)
+                .into_iter()
+                .partition(|m| done.iter().any(|(id, _)| *id == m.id));
+            idle.allm = alive;
+            (done, dead)
         };
+        for m in &dead {
+            for p in self.procs.iter() {
+                p.forget_owner(m);
+            }
+        }
+        drop(dead);
         for (_, h) in finished {
             let _ = h.join();
         }

@@ -11,7 +11,8 @@
 //!   goroutines run on another M;
 //! - request preemption of goroutines that ran 10 ms without a scheduling
 //!   point (every runtime call checks the flag);
-//! - once a second, release the memory of stacks idle in the pool.
+//! - once a second, release the memory of stacks idle in the pool, and
+//!   join (and free) the threads of Ms that exited.
 //!
 //! ## When an M loses its P
 //!
