@@ -75,3 +75,49 @@ fn socket_outlives_its_runtime() {
         drop(r);
     }
 }
+
+/// Runtimes built and dropped while goroutines are parked reading
+/// loopback sockets: the drop must not hang (shutdown's wake-up of an M
+/// blocked in the poller used to be lost), 200 times in a row. A watchdog
+/// fails the test instead of letting it hang.
+#[test]
+fn dropping_runtimes_with_parked_socket_readers_never_hangs() {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = done.clone();
+    std::thread::spawn(move || {
+        let t = std::time::Instant::now();
+        while !d2.load(std::sync::atomic::Ordering::Relaxed) {
+            if t.elapsed() > Duration::from_secs(120) {
+                eprintln!("dropping runtimes with parked socket readers hung for 120 s");
+                std::process::abort();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    for _ in 0..200 {
+        let rt = rt();
+        rt.block_on(|| {
+            let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = ln.local_addr().unwrap();
+            gort_runtime::spawn(move || {
+                for _ in 0..10 {
+                    let (mut s, _) = ln.accept().unwrap();
+                    gort_runtime::spawn(move || {
+                        let mut buf = [0u8; 1];
+                        let _ = s.read(&mut buf);
+                    });
+                }
+            });
+            for _ in 0..10 {
+                let mut c = TcpStream::connect(addr).unwrap();
+                gort_runtime::spawn(move || {
+                    let mut buf = [0u8; 1];
+                    let _ = c.read(&mut buf);
+                });
+            }
+            gort_runtime::sleep(Duration::from_millis(5));
+        });
+        drop(rt);
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+}

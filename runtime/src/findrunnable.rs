@@ -130,6 +130,15 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
         // Block in the poller until I/O, the next timer, or a wake-up.
         if (sched.poller().has_waiters() || poll_until != 0) && sched.lastpoll.swap(0, Ordering::SeqCst) != 0
         {
+            // Shutdown sets its flag, then wakes the poller once; a blocking
+            // poll that started before ours may have consumed that wake-up.
+            // Its read of the wake-up precedes its release of `lastpoll`,
+            // which our swap saw: so the flag is visible now, or the
+            // wake-up is still pending for us.
+            if sched.is_shutdown() {
+                sched.lastpoll.store(sys::nanotime(), Ordering::SeqCst);
+                return None;
+            }
             sched.poll_until.store(poll_until, Ordering::SeqCst);
             let delay = (poll_until != 0).then(|| (poll_until - sys::nanotime()).max(0));
             let mut list = Vec::new();
