@@ -84,9 +84,12 @@ impl<T> SendTimeoutError<T> {
 
 const CLOSED: &str = "send on closed channel";
 
+/// Go's words, so `ch.send(v).unwrap()` panics with "called `Result::unwrap()`
+/// on an `Err` value: send on closed channel". The value is not shown (it
+/// need not be `Debug`); take it back with [`SendError::into_inner`].
 impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
+        f.write_str(CLOSED)
     }
 }
 
