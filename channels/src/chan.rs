@@ -38,6 +38,7 @@ use crate::ops::{RecvFail, SendFail, Wait};
 /// # Panics
 /// With Go's "makechan: size out of range" if `cap` values of `T` cannot
 /// fit in memory.
+#[track_caller]
 pub fn chan<T>(cap: usize) -> Chan<T> {
     Chan { c: ChanRef::new(HChan::new(cap, false)) }
 }

@@ -111,6 +111,7 @@ impl<T> HChan<T> {
     /// at compile time, as Go rejects it at run time: operations keep a
     /// value slot on the goroutine's stack, so such an element would
     /// overflow it (box it instead).
+    #[track_caller]
     pub(crate) fn new(cap: usize, is_timer: bool) -> HChan<T> {
         const {
             assert!(

@@ -175,6 +175,7 @@ impl Barrier {
     ///
     /// # Panics
     /// If `parties` is 0 (the library's "parties must be positive number").
+    #[track_caller]
     pub fn new(parties: usize) -> Barrier {
         assert!(parties > 0, "parties must be positive number");
         Barrier {
@@ -186,6 +187,7 @@ impl Barrier {
 
     /// A barrier whose `action` runs once per round, on the last party to
     /// arrive, before the others are released.
+    #[track_caller]
     pub fn with_action(parties: usize, action: impl FnMut() + Send + 'static) -> Barrier {
         let b = Barrier::new(parties);
         *b.action.lock() = Some(Box::new(action));

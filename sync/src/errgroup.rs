@@ -153,6 +153,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     ///
     /// # Panics
     /// If the limit is 0: no goroutine could ever start.
+    #[track_caller]
     pub fn go<F>(&self, f: F)
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
@@ -171,6 +172,7 @@ impl<E: Send + 'static> ErrGroup<E> {
 
     /// Runs `f` in a new goroutine only if the limit allows one more right
     /// now; returns whether it did. Go: `TryGo`.
+    #[track_caller]
     pub fn try_go<F>(&self, f: F) -> bool
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
@@ -185,6 +187,7 @@ impl<E: Send + 'static> ErrGroup<E> {
         true
     }
 
+    #[track_caller]
     fn start<F>(&self, slot: Option<Arc<Semaphore>>, f: F)
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
@@ -209,6 +212,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     ///
     /// # Panics
     /// If any of the group's goroutines is still active, with Go's message.
+    #[track_caller]
     pub fn set_limit(&self, n: Option<usize>) {
         let mut limit = self.inner.limit.lock();
         let active = self.inner.active.load(Ordering::Relaxed);

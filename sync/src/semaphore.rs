@@ -293,6 +293,7 @@ impl Semaphore {
     ///
     /// # Panics
     /// If `size` does not fit in 63 bits.
+    #[track_caller]
     pub const fn new(size: usize) -> Semaphore {
         assert!((size as u64) < QUEUE_BIT, "semaphore: size too large");
         Semaphore {
@@ -358,6 +359,7 @@ impl Semaphore {
     /// If `n` exceeds the semaphore's size: such a request could never be
     /// granted.
     #[inline]
+    #[track_caller]
     pub fn acquire(&self, n: usize) {
         if !self.try_fast(n) {
             self.acquire_slow(n);
@@ -366,6 +368,7 @@ impl Semaphore {
 
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn acquire_slow(&self, n: usize) {
         let mut l = self.lock();
         if n > self.size {
@@ -569,6 +572,7 @@ impl Semaphore {
     /// # Panics
     /// `semaphore: released more than held` if fewer than `n` are held.
     #[inline]
+    #[track_caller]
     pub fn release(&self, n: usize) {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & QUEUE_BIT == 0 && (s as usize) >= n {
@@ -582,6 +586,7 @@ impl Semaphore {
 
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn release_slow(&self, n: usize) {
         let mut l = self.lock();
         // Without the bit, fast paths may still change the word: CAS.

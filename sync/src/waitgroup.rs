@@ -80,6 +80,7 @@ impl WaitGroup {
     /// With Go's messages, if the counter goes negative or on the misuse
     /// described in the module docs.
     #[inline]
+    #[track_caller]
     pub fn add(&self, delta: i32) {
         let state = self
             .state
@@ -102,6 +103,7 @@ impl WaitGroup {
     /// The counter just reached zero with `w` waiters: wake them all.
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn release_waiters(&self, state: u64, w: u32) {
         // Nobody may change the state now: the counter is zero, so no
         // `wait` registers, and a concurrent `add` is the misuse below.
@@ -117,6 +119,7 @@ impl WaitGroup {
 
     /// Decrements the counter by one. Go: `Done`.
     #[inline]
+    #[track_caller]
     pub fn done(&self) {
         self.add(-1);
     }
@@ -127,6 +130,7 @@ impl WaitGroup {
     /// `sync: WaitGroup is reused before previous Wait has returned` if an
     /// `add` restarted the group before this wait could return.
     #[inline]
+    #[track_caller]
     pub fn wait(&self) {
         let state = self.state.load(Ordering::Acquire);
         if (state >> 32) as i32 != 0 {
@@ -136,6 +140,7 @@ impl WaitGroup {
 
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn wait_slow(&self, mut state: u64) {
         loop {
             if (state >> 32) as i32 == 0 {
@@ -171,6 +176,7 @@ impl WaitGroup {
     /// default panic policy the unjoined goroutine's panic ends the process,
     /// as Go's does (Go: TestIssue76126); if you join the handle and handle
     /// the panic yourself, call [`WaitGroup::done`] for it.
+    #[track_caller]
     pub fn go<F>(self: &Arc<Self>, f: F) -> JoinHandle<()>
     where
         F: FnOnce() + Send + 'static,
@@ -187,6 +193,7 @@ impl WaitGroup {
 /// Panics with Go's message, out of the inlined fast path.
 #[cold]
 #[inline(never)]
+#[track_caller]
 fn misuse(msg: &'static str) -> ! {
     panic!("{msg}")
 }
