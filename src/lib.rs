@@ -25,7 +25,8 @@
 //! - this crate root: goroutines ([`go!`], [`spawn`], [`Builder`],
 //!   [`JoinHandle`]), scheduling ([`yield_now`], [`sleep`], [`syscall`],
 //!   [`preempt_point`], [`lock_os_thread`]), goroutine-local storage
-//!   ([`local!`]), runtimes ([`Runtime`], [`run`], [`main`]);
+//!   ([`local!`]), runtimes ([`Runtime`], [`run`], [`main`],
+//!   [`max_procs`], [`num_cpu`]);
 //! - [`chan`], [`select!`], [`Select`], [`after`], [`tick`], [`Timer`],
 //!   [`Ticker`]: Go's channels and `select` (gort-channels);
 //! - [`sync`]: Go's `sync` package and `x/sync`; [`context`]: Go's
@@ -45,6 +46,34 @@ pub use gort_runtime::{
     current, local, lock_os_thread, num_goroutine, preempt_point, run, sleep, spawn, syscall,
     unlock_os_thread, yield_now,
 };
+
+/// The number of Ps of the calling goroutine's runtime (the default
+/// runtime's on a plain thread): how many goroutines run in parallel. Go:
+/// `runtime.GOMAXPROCS(0)`.
+///
+/// It is fixed when the runtime is built: `GORT_MAXPROCS` for the default
+/// runtime (default: [`num_cpu`]), [`RuntimeBuilder::max_procs`] for your
+/// own; both are capped at [`MAX_PROCS`] (65,536).
+///
+/// ```
+/// assert!(gort::max_procs() >= 1);
+/// assert!(gort::max_procs() <= gort::MAX_PROCS);
+/// ```
+pub fn max_procs() -> usize {
+    gort_runtime::max_procs()
+}
+
+/// The number of logical CPUs this process may run on. Go:
+/// `runtime.NumCPU()`. See [`gort_runtime::num_cpu`].
+///
+/// ```
+/// assert!(gort::num_cpu() >= 1);
+/// ```
+pub fn num_cpu() -> usize {
+    gort_runtime::num_cpu()
+}
+
+pub use gort_runtime::MAX_PROCS;
 
 // Channels, select and timer channels (gort-channels).
 pub use gort_channels::*;

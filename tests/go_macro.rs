@@ -64,3 +64,14 @@ fn run_returns_main_result() {
     let v = gort::run(|| gort::go!(move || 2 + 2).join().unwrap());
     assert_eq!(v, 4);
 }
+
+#[test]
+fn max_procs_and_num_cpu_at_the_crate_root() {
+    // A plain thread sees the default runtime; a goroutine its own runtime.
+    assert!(gort::num_cpu() >= 1);
+    assert!((1..=gort::MAX_PROCS).contains(&gort::max_procs()));
+    let rt = gort::Runtime::builder().max_procs(3).build().unwrap();
+    assert_eq!(rt.block_on(gort::max_procs), 3);
+    let rt = gort::Runtime::builder().max_procs(usize::MAX).build().unwrap();
+    assert_eq!(rt.max_procs(), gort::MAX_PROCS, "max_procs is capped at 65,536");
+}

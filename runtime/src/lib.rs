@@ -113,8 +113,8 @@ pub use panic::{Panic, PanicPolicy, fatal};
 pub use park::{current_g, in_goroutine, park, park_timeout, ready, yield_local, yield_now};
 pub use proc::{can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, syscall, with_proc};
 pub use runtime::{
-    DEFAULT_STACK_SIZE, DEFAULT_THREAD_KEEP_ALIVE, IDLE_M_RESERVE, PollerKey, Runtime, RuntimeBuilder,
-    default_runtime, install_poller, run,
+    DEFAULT_STACK_SIZE, DEFAULT_THREAD_KEEP_ALIVE, IDLE_M_RESERVE, MAX_PROCS, PollerKey, Runtime,
+    RuntimeBuilder, default_runtime, install_poller, run,
 };
 pub use sema::{NotifyList, semacquire, semrelease};
 pub use spawn::{
@@ -124,3 +124,11 @@ pub use spawn::{
 pub use stack::StackError as SpawnError;
 pub use sys::nanotime;
 pub use timer::sleep;
+
+/// The number of logical CPUs this process may run on: the CPUs of its
+/// affinity mask, further limited by a cgroup CPU quota (std's
+/// `available_parallelism`). Go: `runtime.NumCPU`. The default number of
+/// Ps of a runtime.
+pub fn num_cpu() -> usize {
+    sys::cpu_count()
+}

@@ -39,6 +39,10 @@ pub const DEFAULT_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// P handed off by sysmon finds a thread at once.
 pub const IDLE_M_RESERVE: usize = 2;
 
+/// The most Ps a runtime has: a larger `max_procs` or `GORT_MAXPROCS` is
+/// capped to this (65,536).
+pub const MAX_PROCS: usize = 1 << 16;
+
 /// A runtime's settings, fixed at build time.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -67,7 +71,8 @@ pub struct RuntimeBuilder {
 
 impl RuntimeBuilder {
     /// Number of Ps: goroutines running in parallel (Go: `GOMAXPROCS`).
-    /// Default: `GORT_MAXPROCS` if set, else the number of CPUs.
+    /// Default: `GORT_MAXPROCS` if set, else the number of CPUs. Values
+    /// above [`MAX_PROCS`] (65,536) are capped to it.
     pub fn max_procs(mut self, n: usize) -> Self {
         self.max_procs = Some(n);
         self
@@ -138,7 +143,7 @@ impl RuntimeBuilder {
             None => env_max_procs()?,
         };
         let config = Config {
-            max_procs: max_procs.min(1 << 16),
+            max_procs: max_procs.min(MAX_PROCS),
             stack_size: self.stack_size.unwrap_or(DEFAULT_STACK_SIZE),
             pin_threads: self.pin_threads,
             panic_policy: self.panic_policy,
