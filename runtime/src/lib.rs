@@ -68,7 +68,9 @@
 //! # Stacks
 //!
 //! Stacks have a fixed size (default [`DEFAULT_STACK_SIZE`], virtual;
-//! only touched pages cost memory) and a guard page. Overflowing one prints
+//! only touched pages cost memory; `GORT_STACK_SIZE=8M` changes the
+//! default, `#[gort::main(stack_size = "8M")]` main's, `Builder::stack_size`
+//! one goroutine's) and a guard page. Overflowing one prints
 //! `goroutine N [name]: stack overflow` with the spawn site and aborts; it
 //! never corrupts memory. Guards use `madvise(MADV_GUARD_INSTALL)` on Linux
 //! 6.13 and later, which costs no kernel mapping; on older kernels they

@@ -79,7 +79,9 @@ impl RuntimeBuilder {
     }
 
     /// Default usable stack size of goroutines, in bytes (rounded up to
-    /// pages, at least 16 KiB). Default 256 KiB of virtual memory.
+    /// pages, at least 16 KiB). Default: `GORT_STACK_SIZE` if set (bytes,
+    /// or with a `K`, `M` or `G` suffix: `GORT_STACK_SIZE=8M`), else
+    /// 256 KiB of virtual memory.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -144,7 +146,10 @@ impl RuntimeBuilder {
         };
         let config = Config {
             max_procs: max_procs.min(MAX_PROCS),
-            stack_size: self.stack_size.unwrap_or(DEFAULT_STACK_SIZE),
+            stack_size: match self.stack_size {
+                Some(n) => n,
+                None => env_stack_size()?,
+            },
             pin_threads: self.pin_threads,
             panic_policy: self.panic_policy,
             name: self.name.unwrap_or_else(|| "gort".into()),
@@ -180,6 +185,42 @@ fn env_max_procs() -> io::Result<usize> {
             )),
         },
     }
+}
+
+/// Reads `GORT_STACK_SIZE`, defaulting to [`DEFAULT_STACK_SIZE`].
+fn env_stack_size() -> io::Result<usize> {
+    match std::env::var("GORT_STACK_SIZE") {
+        Err(_) => Ok(DEFAULT_STACK_SIZE),
+        Ok(v) => parse_size(&v).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "gort: GORT_STACK_SIZE={v:?} is not a stack size; give bytes or a number with a K, M \
+                     or G suffix (powers of 1024), e.g. GORT_STACK_SIZE=8M, or unset it for the \
+                     default 256K"
+                ),
+            )
+        }),
+    }
+}
+
+/// Parses a size: a positive number of bytes, or a number with a `K`,
+/// `M` or `G` suffix (1024-based; `KB`/`KiB` and lower case too): `8M`,
+/// `512k`, `1048576`. `None` for anything else, zero, or an overflow.
+pub(crate) fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(digits);
+    let n: usize = num.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return None,
+    };
+    let bytes = n.checked_mul(1usize << shift)?;
+    (bytes > 0).then_some(bytes)
 }
 
 /// A gort runtime: Ps, Ms, stacks, timers, sysmon. Dropping it shuts it
@@ -447,4 +488,21 @@ pub fn install_poller(make: impl FnOnce() -> Box<dyn Poller>) -> PollerKey {
         sched.poller.wake();
     }
     PollerKey(&**p as *const dyn Poller as *const () as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_1024_based_suffixes() {
+        assert_eq!(parse_size("8M"), Some(8 << 20));
+        assert_eq!(parse_size(" 512k "), Some(512 << 10));
+        assert_eq!(parse_size("2MiB"), Some(2 << 20));
+        assert_eq!(parse_size("1 GB"), Some(1 << 30));
+        assert_eq!(parse_size("65536"), Some(65536));
+        for bad in ["", "0", "0M", "M", "8T", "-1", "1.5M", "8 M B", "99999999999999999999G"] {
+            assert_eq!(parse_size(bad), None, "{bad:?}");
+        }
+    }
 }

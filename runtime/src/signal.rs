@@ -158,8 +158,9 @@ fn report_overflow(ml: &crate::m::MLocal) -> ! {
         sys::write_stderr(b"\n");
     }
     sys::write_stderr(
-        b"fatal error: stack overflow (the goroutine used its whole stack; give it a bigger one \
-          with Builder::stack_size or the runtime's stack_size)\n",
+        b"fatal error: stack overflow (the goroutine used its whole stack; give it a bigger one: \
+          GORT_STACK_SIZE=8M for every goroutine, #[gort::main(stack_size = \"8M\")] for main, \
+          Builder::stack_size for one goroutine, RuntimeBuilder::stack_size for a runtime)\n",
     );
     // SAFETY: abort is async-signal-safe.
     unsafe { libc::abort() }
