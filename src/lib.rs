@@ -40,6 +40,18 @@
 //! Read the safety model in [`runtime`]'s docs: a goroutine may resume on a
 //! different OS thread after any blocking call.
 
+/// Options other than `stack_size`, and sizes that do not parse, are
+/// compile errors that say what to write:
+///
+/// ```compile_fail
+/// #[gort::main(stack_size = "8 megs")] // error: "8 megs" is not a stack size ... e.g. stack_size = "8M"
+/// fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[gort::main(max_procs = 4)] // error: #[gort::main] takes one option ... set GORT_MAXPROCS
+/// fn main() {}
+/// ```
 pub use gort_macros::main;
 pub use gort_runtime::{
     Builder, Goroutine, JoinHandle, LocalKey, Panic, PanicPolicy, Runtime, RuntimeBuilder, SpawnError,
