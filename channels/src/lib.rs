@@ -7,7 +7,8 @@
 //!   (`chan<- T`, `<-chan T`).
 //! - `send`, `recv` (`None` once closed and drained), `try_send`,
 //!   `try_recv`, `send_timeout`, `recv_timeout`, `close`, `len`, `cap`,
-//!   `is_closed`, and `for v in &ch` (Go's `range`).
+//!   `is_closed`, and `for v in &ch` (Go's `range`); `close_on_drop()`
+//!   for Go's `defer close(ch)` ([`CloseGuard`]).
 //! - [`select!`] waits on any mix of sends and receives on channels of
 //!   different types, with `default` and timeouts
 //!   (`recv(gort::after(d))`); [`Select`] does the same over a list of
@@ -47,7 +48,9 @@
 //! | element of 64 KiB or more: "makechan: invalid channel element type" at run time | a compile-time error with that message (send a `Box`) |
 //!
 //! Dropping handles never closes a channel; it is freed (with any buffered
-//! values) when its last handle goes.
+//! values) when its last handle goes. A [`CloseGuard`] (from
+//! `ch.close_on_drop()`) is the exception, made for it: Go's `defer
+//! close(ch)`.
 //!
 //! Implementation: Go's runtime/chan.go and runtime/select.go, on
 //! gort-runtime's park/ready; see the modules' docs (`hchan`, `ops`,
@@ -55,6 +58,7 @@
 
 mod chan;
 mod chanref;
+mod closer;
 mod dynselect;
 mod error;
 mod hchan;
@@ -65,6 +69,7 @@ mod time;
 mod waitq;
 
 pub use chan::{AsHChan, Chan, IntoIter, Iter, Receiver, Sender, TryIter, chan};
+pub use closer::CloseGuard;
 pub use dynselect::{Select, Selected};
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 pub use select::{RecvSide, SendSide};
