@@ -12,7 +12,7 @@
 //! |---|---|
 //! | [`Mutex<T>`] | `sync.Mutex` (Go's algorithm: spinning, FIFO waiters, starvation mode) |
 //! | [`RwLock<T>`] | `sync.RWMutex` (writer-preferring) |
-//! | [`WaitGroup`] | `sync.WaitGroup`, with `Go` |
+//! | [`WaitGroup`] | `sync.WaitGroup`, with `Go`; [`WaitGroup::add_guard`] for `Add(1)` + `defer Done()` |
 //! | [`Once`], [`OnceFunc`], [`OnceValue`] | `sync.Once`, `OnceFunc`, `OnceValue(s)` |
 //! | [`OnceRetry`] | the "Once with error" extension: retries until success |
 //! | [`Cond`] | `sync.Cond` |
@@ -63,7 +63,7 @@ pub use pool::{DEFAULT_CLEANUP_INTERVAL, Pool, pool_cleanup, set_pool_cleanup_in
 pub use rwlock::{MAX_READERS, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::Semaphore;
 pub use singleflight::{Flight, SingleFlight};
-pub use waitgroup::WaitGroup;
+pub use waitgroup::{DoneGuard, WaitGroup};
 
 /// Atomics, as Go's `sync/atomic`: std's atomic types plus [`Value`](crate::atomic::Value).
 pub mod atomic {

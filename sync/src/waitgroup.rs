@@ -2,6 +2,9 @@
 //!
 //! Go: sync/waitgroup.go (Go 1.25+, with `Go`).
 //!
+//! [`DoneGuard`] (from [`WaitGroup::add_guard`]) is Go's `wg.Add(1)` plus
+//! `defer wg.Done()`: it calls `done` when dropped, panics included.
+//!
 //! ## Algorithm
 //!
 //! One `AtomicU64` holds the counter in its high 32 bits (signed) and the
@@ -31,6 +34,7 @@
 //! waiter. A `wait` that sees a zero counter reads it with Acquire. So, as
 //! in Go, each `done` happens-before the `wait` it unblocks returns.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -187,6 +191,103 @@ impl WaitGroup {
             f();
             wg.done();
         })
+    }
+}
+
+impl WaitGroup {
+    /// Adds one to the counter and returns a guard that calls
+    /// [`done`](WaitGroup::done) when dropped: Go's `wg.Add(1)` with a
+    /// `defer wg.Done()`. The guard marks the work done on every way out,
+    /// early returns and panics included (unlike [`WaitGroup::go`], which
+    /// leaves a panicked task not done, as Go's `WaitGroup.Go` does).
+    ///
+    /// ```
+    /// use gort_sync::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..3 {
+    ///         let done = wg.add_guard();
+    ///         s.spawn(move || {
+    ///             let _done = done; // `defer wg.Done()`
+    ///         });
+    ///     }
+    /// });
+    /// wg.wait();
+    /// ```
+    ///
+    /// For a goroutine (which needs `'static` captures) use
+    /// [`add_guard_owned`](WaitGroup::add_guard_owned) on an `Arc`, or
+    /// call this on a `&'static WaitGroup`.
+    ///
+    /// # Panics
+    /// As [`add`](WaitGroup::add).
+    #[track_caller]
+    pub fn add_guard(&self) -> DoneGuard<&WaitGroup> {
+        self.add(1);
+        DoneGuard { wg: Some(self) }
+    }
+
+    /// [`add_guard`](WaitGroup::add_guard) for a shared group: the guard
+    /// holds a clone of the `Arc`, so it can move into a goroutine.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gort_sync::WaitGroup;
+    ///
+    /// let wg = Arc::new(WaitGroup::new());
+    /// for i in 0..3 {
+    ///     let done = wg.add_guard_owned();
+    ///     gort_runtime::spawn(move || {
+    ///         let _done = done;
+    ///         if i == 1 {
+    ///             return; // an early return is still counted
+    ///         }
+    ///     });
+    /// }
+    /// wg.wait();
+    /// ```
+    ///
+    /// # Panics
+    /// As [`add`](WaitGroup::add).
+    #[track_caller]
+    pub fn add_guard_owned(self: &Arc<Self>) -> DoneGuard<Arc<WaitGroup>> {
+        self.add(1);
+        DoneGuard { wg: Some(self.clone()) }
+    }
+}
+
+/// Calls [`WaitGroup::done`] when dropped: Go's `defer wg.Done()`. Made
+/// by [`WaitGroup::add_guard`] (borrowing the group) or
+/// [`WaitGroup::add_guard_owned`] (holding an `Arc`).
+///
+/// Calling `done` by hand for the same unit as well counts twice: the
+/// second makes the counter negative, which panics.
+#[must_use = "the unit is marked done when the guard drops; dropping it at once marks it done now"]
+pub struct DoneGuard<W: Deref<Target = WaitGroup>> {
+    wg: Option<W>,
+}
+
+impl<W: Deref<Target = WaitGroup>> DoneGuard<W> {
+    /// Marks the unit done now (the same as dropping the guard).
+    pub fn done(mut self) {
+        if let Some(wg) = self.wg.take() {
+            wg.done();
+        }
+    }
+}
+
+impl<W: Deref<Target = WaitGroup>> Drop for DoneGuard<W> {
+    fn drop(&mut self) {
+        if let Some(wg) = self.wg.take() {
+            wg.done();
+        }
+    }
+}
+
+impl<W: Deref<Target = WaitGroup>> std::fmt::Debug for DoneGuard<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DoneGuard").field("group", &self.wg.as_deref()).finish()
     }
 }
 
