@@ -14,7 +14,8 @@
 //!   (`recv(gort::after(d))`); [`Select`] does the same over a list of
 //!   cases built at run time (Go's `reflect.Select`).
 //! - Timer channels: [`after`], [`tick`], [`Timer`], [`Ticker`], with Go
-//!   1.23 semantics (no stale values after `stop`/`reset`).
+//!   1.23 semantics (no stale values after `stop`/`reset`); [`after_func`]
+//!   runs a function in a goroutine after a delay (Go's `time.AfterFunc`).
 //!
 //! ```
 //! let ch = gort::chan::<i32>(0);
@@ -56,6 +57,7 @@
 //! gort-runtime's park/ready; see the modules' docs (`hchan`, `ops`,
 //! `select`, `waitq`, `time`, `chanref`).
 
+mod afterfunc;
 mod chan;
 mod chanref;
 mod closer;
@@ -68,6 +70,7 @@ mod select;
 mod time;
 mod waitq;
 
+pub use afterfunc::{FuncTimer, after_func};
 pub use chan::{AsHChan, Chan, IntoIter, Iter, Receiver, Sender, TryIter, chan};
 pub use closer::CloseGuard;
 pub use dynselect::{Select, Selected};
