@@ -23,6 +23,7 @@
 //! | [`SingleFlight<K, V>`] | `x/sync/singleflight.Group` |
 //! | [`ErrGroup<E>`] | `x/sync/errgroup.Group` |
 //! | [`Barrier`] | the text's CyclicBarrier |
+//! | [`group`] | the course's chapter 18 beyond ErrGroup: `SizedGroup`, `ErrSizedGroup`, gollback, Hunch, schedgroup, and a `PriorityQueue` |
 //! | [`context`] | `context` (cancellation, deadlines, values) |
 //!
 //! Where Go reports misuse at run time, these types mostly make it
@@ -43,6 +44,7 @@ mod barrier;
 mod cond;
 pub mod context;
 mod errgroup;
+pub mod group;
 mod map;
 mod mutex;
 mod once;
