@@ -21,6 +21,73 @@
 //! functions (through their `&Context`) to stop, but a function that never
 //! looks at its context runs to its end, in its goroutine.
 
+use std::fmt;
+
+use crate::context;
+
+mod racers;
 mod sized;
 
+pub mod gollback;
+pub mod hunch;
+
 pub use sized::{ErrSizedGroup, MultiError, SizedGroup};
+
+/// Why a [`gollback`] or [`hunch`] combinator failed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Error<E> {
+    /// A function returned this error.
+    Failed(E),
+    /// The caller's context was done first (Go: `ctx.Err()`).
+    Context(context::Error),
+    /// [`gollback::race`] was given no functions (gollback's
+    /// `ErrNoCallbacks`).
+    NoCallbacks,
+    /// [`hunch::retry`] made `retries` attempts and each failed; `last` is
+    /// the last attempt's error (Hunch's `MaxRetriesExceededError`).
+    MaxRetriesExceeded {
+        /// The number of attempts made.
+        retries: usize,
+        /// The last attempt's error.
+        last: E,
+    },
+}
+
+impl<E> Error<E> {
+    /// The function's error, if this is one (`Failed` or the last error of
+    /// `MaxRetriesExceeded`).
+    pub fn func_error(&self) -> Option<&E> {
+        match self {
+            Error::Failed(e) | Error::MaxRetriesExceeded { last: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Failed(e) => e.fmt(f),
+            Error::Context(e) => e.fmt(f),
+            Error::NoCallbacks => f.write_str("no functions to race"),
+            Error::MaxRetriesExceeded { retries, last } => {
+                write!(f, "max retries exceeded ({retries}); last error: {last}")
+            }
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            Error::Context(e) => f.debug_tuple("Context").field(e).finish(),
+            Error::NoCallbacks => f.write_str("NoCallbacks"),
+            Error::MaxRetriesExceeded { retries, last } => {
+                f.debug_struct("MaxRetriesExceeded").field("retries", retries).field("last", last).finish()
+            }
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for Error<E> {}
