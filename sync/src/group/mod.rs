@@ -26,11 +26,13 @@ use std::fmt;
 use crate::context;
 
 mod racers;
+mod schedgroup;
 mod sized;
 
 pub mod gollback;
 pub mod hunch;
 
+pub use schedgroup::SchedGroup;
 pub use sized::{ErrSizedGroup, MultiError, SizedGroup};
 
 /// Why a [`gollback`] or [`hunch`] combinator failed.
