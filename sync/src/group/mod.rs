@@ -25,6 +25,7 @@ use std::fmt;
 
 use crate::context;
 
+mod pqueue;
 mod racers;
 mod schedgroup;
 mod sized;
@@ -32,6 +33,7 @@ mod sized;
 pub mod gollback;
 pub mod hunch;
 
+pub use pqueue::PriorityQueue;
 pub use schedgroup::SchedGroup;
 pub use sized::{ErrSizedGroup, MultiError, SizedGroup};
 
