@@ -143,3 +143,17 @@ fn the_spawn_site_of_a_group_task_is_the_caller() {
     hold.close();
     wg.wait();
 }
+
+#[test]
+fn group_misuse_points_at_the_caller() {
+    use gort::sync::group::{SchedGroup, SizedGroup};
+    let sg = SchedGroup::new(&gort::context::background());
+    sg.wait().unwrap();
+    let msg = "schedgroup: attempted to schedule task after Group.Wait was called";
+    assert_site(msg, line!(), || sg.delay(Duration::ZERO, || {}));
+    assert_site(msg, line!(), || sg.schedule(std::time::Instant::now(), || {}));
+    assert_site("schedgroup: multiple calls to Group.Wait", line!(), || drop(sg.wait()));
+    let g = SizedGroup::new(2);
+    let _shared = g.clone();
+    assert_site("syncs: set a group's options before cloning it", line!(), || drop(g.preemptive()));
+}
