@@ -5,6 +5,7 @@
 mod chan;
 mod net;
 mod runtime;
+mod sched;
 pub(crate) mod support;
 mod sync;
 
@@ -15,6 +16,7 @@ fn all() -> Vec<(&'static str, fn())> {
     v.extend_from_slice(chan::WORKLOADS);
     v.extend_from_slice(sync::WORKLOADS);
     v.extend_from_slice(net::WORKLOADS);
+    v.extend_from_slice(sched::WORKLOADS);
     v
 }
 
