@@ -38,7 +38,8 @@
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
 //!
 //! Read the safety model in [`runtime`]'s docs: a goroutine may resume on a
-//! different OS thread after any blocking call.
+//! different OS thread after any blocking call. Porting Go code: the guide
+//! in [`docs::porting`].
 
 /// Options other than `stack_size`, and sizes that do not parse, are
 /// compile errors that say what to write:
@@ -132,6 +133,15 @@ pub mod testing {
 /// timers, the poller interface. For writing new blocking primitives.
 pub mod runtime {
     pub use gort_runtime::*;
+}
+
+/// Guides, as documentation.
+pub mod docs {
+    /// Porting Go code to gort: Go constructs and their gort form, and the
+    /// three traps (the repository's PORTING.md; its examples run as
+    /// doctests).
+    #[doc = include_str!("../PORTING.md")]
+    pub mod porting {}
 }
 
 /// Starts a goroutine, Go's `go` statement. Returns a [`JoinHandle`].
