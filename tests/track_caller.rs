@@ -152,7 +152,9 @@ fn group_misuse_points_at_the_caller() {
     let msg = "schedgroup: attempted to schedule task after Group.Wait was called";
     assert_site(msg, line!(), || sg.delay(Duration::ZERO, || {}));
     assert_site(msg, line!(), || sg.schedule(std::time::Instant::now(), || {}));
-    assert_site("schedgroup: multiple calls to Group.Wait", line!(), || drop(sg.wait()));
+    assert_site("schedgroup: multiple calls to Group.Wait", line!() + 1, || {
+        let _ = sg.wait();
+    });
     let g = SizedGroup::new(2);
     let _shared = g.clone();
     assert_site("syncs: set a group's options before cloning it", line!(), || drop(g.preemptive()));
