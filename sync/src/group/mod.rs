@@ -25,10 +25,10 @@ use std::fmt;
 
 use crate::context;
 
-mod pqueue;
+pub mod pqueue;
 mod racers;
-mod schedgroup;
-mod sized;
+pub mod schedgroup;
+pub mod sized;
 
 pub mod gollback;
 pub mod hunch;
