@@ -29,8 +29,11 @@
 //!   [`max_procs`], [`num_cpu`]);
 //! - [`chan`], [`select!`], [`Select`], [`after`], [`tick`], [`Timer`],
 //!   [`Ticker`]: Go's channels and `select` (gort-channels);
-//! - [`sync`]: Go's `sync` package and `x/sync`; [`context`]: Go's
-//!   `context` (gort-sync);
+//!   [`after_func`] (Go's `time.AfterFunc`), [`CloseGuard`] (Go's `defer
+//!   close(ch)`);
+//! - [`sync`]: Go's `sync` package and `x/sync`, and in [`sync::group`]
+//!   the course's group primitives; [`context`]: Go's `context`
+//!   (gort-sync);
 //! - [`net`]: sockets that park the goroutine, on an epoll netpoller;
 //!   [`signal`]: incoming signals on channels (gort-netpoll);
 //! - [`debug`]: runtime counters, goroutine dumps; [`testing`]: the leak

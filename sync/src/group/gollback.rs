@@ -59,7 +59,6 @@ pub type AsyncFunc<T, E> = Box<dyn FnOnce(&Context) -> Result<T, E> + Send>;
 /// assert_eq!(rs, [Some(1), None, Some(3)]);
 /// assert_eq!(errs, [None, Some("failed".to_string()), None]);
 /// ```
-#[track_caller]
 pub fn all<T, E, F>(ctx: &Context, fns: impl IntoIterator<Item = F>) -> (Vec<Option<T>>, Vec<Option<E>>)
 where
     F: FnOnce(&Context) -> Result<T, E> + Send + 'static,
