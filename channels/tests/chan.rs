@@ -336,21 +336,20 @@ fn a_send_wakes_a_parked_receiver_promptly() {
     let c = chan::<Instant>(0);
     let c1 = c.clone();
     let h = spawn(move || {
-        let mut worst = Duration::ZERO;
-        for _ in 0..100 {
-            let sent = c1.recv().unwrap();
-            worst = worst.max(sent.elapsed());
-        }
-        worst
+        let mut waits: Vec<Duration> = (0..100).map(|_| c1.recv().unwrap().elapsed()).collect();
+        waits.sort();
+        waits
     });
     for _ in 0..100 {
         gort_runtime::sleep(Duration::from_micros(200));
         c.send(Instant::now()).unwrap();
     }
     // A hand-off readies the receiver on the sender's P at once; nothing
-    // here waits for a poll period (10 ms) or a timer.
-    let worst = h.join().unwrap();
-    assert!(worst < Duration::from_millis(100), "worst wake-up {worst:?}");
+    // here waits for a poll period (10 ms) or a timer. The median says so
+    // even on a loaded machine (a wake-up is microseconds; the bound is
+    // half a poll period); single wake-ups may wait for a CPU.
+    let waits = h.join().unwrap();
+    assert!(waits[50] < Duration::from_millis(5), "median wake-up {:?}, worst {:?}", waits[50], waits[99]);
 }
 
 #[test]

@@ -10,16 +10,21 @@ use std::time::{Duration, Instant};
 use common::Wg;
 use gort_runtime::{Runtime, spawn, yield_now};
 
-/// With one P, a goroutine stuck in `stuck` must not stop 100 others (a
-/// few yields each) from finishing within 200 ms.
+/// With one P, a goroutine stuck in `stuck` (for 2 s or more) must not
+/// stop 100 others (a few yields each) from finishing: they must all be
+/// done while it is still stuck. (Causal rather than timed, so a loaded
+/// machine cannot fail it: the others need milliseconds, the margin is
+/// the whole 2 s.) Returns how long the others took, and the metrics.
 fn others_finish_while_one_is_stuck(stuck: fn()) -> (Duration, gort_runtime::debug::Metrics) {
     let rt = Runtime::builder().max_procs(1).build().unwrap();
     rt.block_on(move || {
         let started = Arc::new(AtomicBool::new(false));
-        let s2 = started.clone();
+        let unstuck = Arc::new(AtomicBool::new(false));
+        let (s2, u2) = (started.clone(), unstuck.clone());
         let blocker = spawn(move || {
             s2.store(true, Ordering::Release);
             stuck();
+            u2.store(true, Ordering::Release);
         });
         while !started.load(Ordering::Acquire) {
             yield_now();
@@ -39,6 +44,10 @@ fn others_finish_while_one_is_stuck(stuck: fn()) -> (Duration, gort_runtime::deb
         }
         wg.wait();
         let took = t.elapsed();
+        assert!(
+            !unstuck.load(Ordering::Acquire),
+            "the others finished only after the stuck goroutine ({took:?})"
+        );
         let m = gort_runtime::debug::metrics();
         blocker.join().unwrap();
         (took, m)
@@ -49,7 +58,6 @@ fn others_finish_while_one_is_stuck(stuck: fn()) -> (Duration, gort_runtime::deb
 fn blocking_sleep_does_not_stall_the_p() {
     let (took, m) = others_finish_while_one_is_stuck(|| std::thread::sleep(Duration::from_secs(2)));
     eprintln!("others took {took:?}");
-    assert!(took < Duration::from_millis(200), "others took {took:?}");
     assert!(m.handoffs >= 1, "{m:?}");
 }
 
@@ -62,7 +70,6 @@ fn spinning_loop_does_not_stall_the_p() {
         }
     });
     eprintln!("others took {took:?}");
-    assert!(took < Duration::from_millis(200), "others took {took:?}");
     assert!(m.handoffs >= 1, "{m:?}");
 }
 
@@ -73,13 +80,12 @@ fn std_mutex_wait_does_not_stall_the_p() {
     let t = std::thread::spawn(move || {
         let g = M.lock().unwrap();
         tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_secs(2));
         drop(g);
     });
     rx.recv().unwrap();
     let (took, _) = others_finish_while_one_is_stuck(|| drop(M.lock().unwrap()));
     eprintln!("others took {took:?}");
-    assert!(took < Duration::from_millis(200), "others took {took:?}");
     t.join().unwrap();
 }
 
@@ -98,13 +104,20 @@ fn syscall_hands_off_at_once() {
         }
         let t = Instant::now();
         // Queued goroutines wait on this P: the call hands it off on entry.
-        let blocker = spawn(|| gort_runtime::syscall(|| std::thread::sleep(Duration::from_millis(500))));
+        let returned = Arc::new(AtomicBool::new(false));
+        let r2 = returned.clone();
+        let blocker = spawn(move || {
+            gort_runtime::syscall(|| std::thread::sleep(Duration::from_secs(2)));
+            r2.store(true, Ordering::Release);
+        });
         wg.wait();
         let took = t.elapsed();
+        // Causal: the others ran while the call still blocked its thread.
+        assert!(!returned.load(Ordering::Acquire), "others waited for the syscall: {took:?}");
         blocker.join().unwrap();
         (took, gort_runtime::debug::metrics().handoffs - before)
     });
-    assert!(took < Duration::from_millis(400), "others waited for the syscall: {took:?}");
+    eprintln!("others took {took:?}");
     assert!(handoffs >= 1);
 }
 

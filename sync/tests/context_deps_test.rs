@@ -346,10 +346,14 @@ fn TestPanicDoChan() {
 /// "search canceled" after about 100 ms. With a result channel of
 /// capacity 1 the search goroutine finishes anyway (no leak); with an
 /// unbuffered one it stays blocked in its send (the forgotten sender).
+/// Here the search takes 1 s: which of two timers fires first is decided
+/// by the clock only when they are far apart (on a loaded machine the
+/// Ms running them may each be descheduled for a while), so the gap is
+/// ten times the deadline rather than the seed's two.
 #[test]
 fn seed_search_timeout_no_leak() {
     fn search(term: &str) -> Result<String, String> {
-        gort_runtime::sleep(Duration::from_millis(200));
+        gort_runtime::sleep(Duration::from_secs(1));
         Ok(format!("some value for {term}"))
     }
     fn process_with_timeout(term: &'static str, cap: usize) -> Result<String, String> {
@@ -365,17 +369,16 @@ fn seed_search_timeout_no_leak() {
         }
     }
     run("seed_search_timeout_no_leak", 2, || {
-        let check = LeakCheck::new().timeout(Duration::from_secs(2));
+        let check = LeakCheck::new().timeout(Duration::from_secs(20));
         let t = Instant::now();
-        // The 100 ms deadline, not the 200 ms search, decides (whatever the
-        // machine's load: timers fire in deadline order).
+        // The 100 ms deadline, not the 1 s search, decides.
         assert_eq!(process_with_timeout("gort", 1), Err("search canceled".to_string()));
         assert!(t.elapsed() >= Duration::from_millis(100), "the deadline fired early");
         check.assert(); // the searcher sends into the buffer and exits
 
         let check = LeakCheck::new().timeout(Duration::from_millis(50));
         assert_eq!(process_with_timeout("gort", 0), Err("search canceled".to_string()));
-        // The searcher wakes at 200 ms and then blocks for ever in its send.
+        // The searcher wakes at 1 s and then blocks for ever in its send.
         let t = Instant::now();
         loop {
             let leaks = check.check().expect_err("the forgotten sender should still be alive");
@@ -383,7 +386,8 @@ fn seed_search_timeout_no_leak() {
             if leaks.to_string().contains("chan send") {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(10), "the searcher never blocked in its send: {leaks}");
+            assert!(t.elapsed() < Duration::from_secs(20), "the searcher never blocked in its send: {leaks}");
+            gort_runtime::sleep(Duration::from_millis(5));
         }
     });
 }
