@@ -269,6 +269,19 @@ pub(crate) fn sleep_ctx(ctx: &Context, d: Duration) -> Result<()> {
     }
 }
 
+/// Why a stream ended under `ctx`: the context's error (also when its
+/// deadline has passed but its timer has not fired yet), else a watch that
+/// ended by itself.
+pub(crate) fn ended(ctx: &Context) -> Error {
+    match ctx.err() {
+        Some(e) => Error::Context(e),
+        None if ctx.deadline().is_some_and(|d| Instant::now() >= d) => {
+            Error::Context(context::Error::DeadlineExceeded)
+        }
+        None => Error::WatchCanceled("the watch ended".into()),
+    }
+}
+
 /// Sorts a transport error into "never connected" and "broke mid-call".
 pub(crate) fn classify(e: ureq::Error) -> Fail {
     use std::io::ErrorKind as K;

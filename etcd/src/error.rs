@@ -159,3 +159,14 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    /// For `?` in functions returning `io::Result`: kind `Other`, or the
+    /// context's kind for [`Error::Context`].
+    fn from(e: Error) -> std::io::Error {
+        match e {
+            Error::Context(c) => c.into(),
+            e => std::io::Error::other(e),
+        }
+    }
+}
