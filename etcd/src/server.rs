@@ -15,8 +15,9 @@
 //! When none works the error says how to install etcd; callers fail with
 //! it (tests never skip silently).
 //!
-//! Members run with their data in a fresh directory under the system's
-//! temporary directory, log to a file there, and are killed (SIGKILL) and
+//! Members run with their data in a fresh directory under `/dev/shm` (RAM:
+//! fsync is free, so write-heavy tests stay fast; else the temporary
+//! directory), log to a file there, and are killed (SIGKILL) and
 //! the directory removed when the [`Server`] is dropped. Each member also
 //! gets `PR_SET_PDEATHSIG`, so it dies with the thread that started it if
 //! the process dies first; [`Server::shared`] starts its server from a
@@ -146,6 +147,15 @@ pub struct Server {
     version: String,
 }
 
+/// Where members keep their data: a RAM-backed `/dev/shm` when there is
+/// one (fsync then costs nothing, which keeps write-heavy tests fast; the
+/// data is thrown away anyway), else the temporary directory.
+fn data_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let writable = shm.is_dir() && std::fs::metadata(shm).is_ok_and(|m| !m.permissions().readonly());
+    if writable { shm.to_path_buf() } else { std::env::temp_dir() }
+}
+
 fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
     let ls: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
     ls.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
@@ -190,7 +200,7 @@ impl Server {
     fn try_start(bin: &Path, n: usize) -> Result<Server, String> {
         static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("gort-etcd-{}-{seq}", std::process::id()));
+        let dir = data_root().join(format!("gort-etcd-{}-{seq}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let ports = free_ports(2 * n).map_err(|e| e.to_string())?;
