@@ -3,6 +3,7 @@
 //! (benches/go), and each function prints `name ops elapsed_ns` lines.
 
 mod chan;
+pub(crate) mod etcd;
 mod net;
 mod runtime;
 pub(crate) mod support;
@@ -15,6 +16,7 @@ fn all() -> Vec<(&'static str, fn())> {
     v.extend_from_slice(chan::WORKLOADS);
     v.extend_from_slice(sync::WORKLOADS);
     v.extend_from_slice(net::WORKLOADS);
+    v.extend_from_slice(etcd::WORKLOADS);
     v
 }
 
