@@ -35,7 +35,10 @@
 //!   the course's group primitives; [`context`]: Go's `context`
 //!   (gort-sync);
 //! - [`net`]: sockets that park the goroutine, on an epoll netpoller;
-//!   [`signal`]: incoming signals on channels (gort-netpoll);
+//!   [`signal`]: incoming signals on channels (gort-netpoll); with the
+//!   `http` feature, `net::http`, an HTTP/HTTPS client on goroutines;
+//! - `etcd` (feature `etcd`): an etcd v3 client, Go's `concurrency`
+//!   package and etcd's recipes;
 //! - [`debug`]: runtime counters, goroutine dumps; [`testing`]: the leak
 //!   check;
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
@@ -109,6 +112,28 @@ pub mod context {
 /// (gort-netpoll).
 pub mod net {
     pub use gort_netpoll::*;
+
+    /// An HTTP/1.1 and HTTPS client whose calls park only the goroutine:
+    /// ureq 3 over gort's sockets, with rustls (gort-http; feature `http`).
+    #[cfg(feature = "http")]
+    pub mod http {
+        pub use gort_http::*;
+    }
+
+    /// An HTTP/HTTPS client for goroutines with the default settings, Go's
+    /// `http.DefaultClient` (feature `http`).
+    #[cfg(feature = "http")]
+    pub fn http_client() -> gort_http::ureq::Agent {
+        gort_http::agent()
+    }
+}
+
+/// etcd: a v3 client on goroutines, Go's `clientv3/concurrency` (Session,
+/// Mutex, Election, STM) and etcd's recipes (RwMutex, queues, barriers)
+/// (gort-etcd; feature `etcd`).
+#[cfg(feature = "etcd")]
+pub mod etcd {
+    pub use gort_etcd::*;
 }
 
 /// Incoming signals on channels, Go's `os/signal`: `notify(&[Signal::Interrupt,

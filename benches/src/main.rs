@@ -65,13 +65,18 @@ fn main() {
     if opts.go && go.is_none() {
         println!("(no Go toolchain: set GO=/path/to/go or put go on PATH; see the module docs)");
     }
+    // The etcd workloads share one etcd server, started here for both sides.
+    let etcd_needed = opts.workloads.iter().any(|w| workloads::etcd::is_etcd(w));
+    let _etcd = etcd_needed.then(start_etcd).flatten();
+    let go_etcd = if opts.go && etcd_needed { build_go_etcd() } else { None };
     println!(
         "{:<22} {:>12} {:>12} {:>7} {:>11} {:>11}",
         "workload", "gort ns/op", "go ns/op", "ratio", "gort RSS", "go RSS"
     );
     for w in &opts.workloads {
         let gort = median_run(opts.runs, || run_child(&self_exe(), &["--run", w], opts.procs));
-        let go = go.as_ref().map(|g| median_run(opts.runs, || run_child(g, &["-w", w], opts.procs)));
+        let go_bin = if workloads::etcd::is_etcd(w) { go_etcd.as_ref() } else { go.as_ref() };
+        let go = go_bin.map(|g| median_run(opts.runs, || run_child(g, &["-w", w], opts.procs)));
         report(&gort, go.as_ref());
     }
 }
@@ -219,6 +224,53 @@ fn build_go() -> Option<PathBuf> {
         .current_dir(&src)
         .env("GOFLAGS", "-mod=mod")
         .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .status()
+        .ok()?;
+    st.success().then_some(out)
+}
+
+/// Starts the etcd the etcd workloads use (gort_etcd::server) and passes
+/// its client URL to the children in GORT_BENCH_ETCD.
+fn start_etcd() -> Option<gort_etcd::server::Server> {
+    match gort_etcd::server::Server::start() {
+        Ok(s) => {
+            println!("etcd: {} at {}", s.version(), s.endpoint(0));
+            // SAFETY: the parent is single-threaded here (no runtime, no
+            // threads started yet), so nothing reads the environment
+            // concurrently.
+            unsafe { std::env::set_var("GORT_BENCH_ETCD", s.endpoints().join(",")) };
+            Some(s)
+        }
+        Err(e) => {
+            println!("(no etcd for the etcd workloads: {e})");
+            None
+        }
+    }
+}
+
+/// Builds the Go twin of the etcd workloads (benches/go-etcd) against
+/// Debian's clientv3 sources (`apt-get install golang-etcd-server-dev`,
+/// etcd 3.4.23's clientv3 and concurrency packages under
+/// /usr/share/gocode) in GOPATH mode; None if they or Go are missing.
+fn build_go_etcd() -> Option<PathBuf> {
+    let gocode = Path::new("/usr/share/gocode");
+    if !gocode.join("src/go.etcd.io/etcd/clientv3/concurrency").is_dir() {
+        println!(
+            "(no Go etcd client: `apt-get install golang-etcd-server-dev` for the etcd workloads' Go side)"
+        );
+        return None;
+    }
+    let go = std::env::var_os("GO").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("go"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("go-etcd/main.go");
+    let out = std::env::temp_dir().join(format!("gort-benches-go-etcd-{}", std::process::id()));
+    let st = Command::new(&go)
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gocode)
+        .env("GOFLAGS", "")
         .env("GOTOOLCHAIN", "local")
         .status()
         .ok()?;

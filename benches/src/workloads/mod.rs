@@ -3,6 +3,7 @@
 //! (benches/go), and each function prints `name ops elapsed_ns` lines.
 
 mod chan;
+pub(crate) mod etcd;
 mod net;
 mod runtime;
 mod sched;
@@ -17,6 +18,7 @@ fn all() -> Vec<(&'static str, fn())> {
     v.extend_from_slice(sync::WORKLOADS);
     v.extend_from_slice(net::WORKLOADS);
     v.extend_from_slice(sched::WORKLOADS);
+    v.extend_from_slice(etcd::WORKLOADS);
     v
 }
 
