@@ -26,7 +26,7 @@
 //!   [`JoinHandle`]), scheduling ([`yield_now`], [`sleep`], [`syscall`],
 //!   [`preempt_point`], [`lock_os_thread`]), goroutine-local storage
 //!   ([`local!`]), runtimes ([`Runtime`], [`run`], [`main`],
-//!   [`max_procs`], [`num_cpu`]);
+//!   [`max_procs`], [`set_max_procs`], [`num_cpu`]);
 //! - [`chan`], [`select!`], [`Select`], [`after`], [`tick`], [`Timer`],
 //!   [`Ticker`]: Go's channels and `select` (gort-channels);
 //!   [`after_func`] (Go's `time.AfterFunc`), [`CloseGuard`] (Go's `defer
@@ -70,9 +70,9 @@ pub use gort_runtime::{
 /// runtime's on a plain thread): how many goroutines run in parallel. Go:
 /// `runtime.GOMAXPROCS(0)`.
 ///
-/// It is fixed when the runtime is built: `GORT_MAXPROCS` for the default
-/// runtime (default: [`num_cpu`]), [`RuntimeBuilder::max_procs`] for your
-/// own; both are capped at [`MAX_PROCS`] (65,536).
+/// It starts as `GORT_MAXPROCS` for the default runtime (default:
+/// [`num_cpu`]), [`RuntimeBuilder::max_procs`] for your own, both capped
+/// at [`MAX_PROCS`] (65,536), and changes with [`set_max_procs`].
 ///
 /// ```
 /// assert!(gort::max_procs() >= 1);
@@ -80,6 +80,26 @@ pub use gort_runtime::{
 /// ```
 pub fn max_procs() -> usize {
     gort_runtime::max_procs()
+}
+
+/// Sets the number of Ps of the calling goroutine's runtime (the default
+/// runtime's on a plain thread) and returns the previous number; 0 only
+/// asks. Go: `runtime.GOMAXPROCS(n)`.
+///
+/// The world stops for it: each goroutine pauses at its next safe point
+/// (a channel operation, a lock, a sleep, [`preempt_point`]; a loop with
+/// none loses its P after a 10 ms time slice), the Ps are resized, and the
+/// goroutines continue, those queued on removed Ps on the others. Values
+/// above [`MAX_PROCS`] are capped. Not from a timer or park callback.
+///
+/// ```
+/// let before = gort::set_max_procs(3);
+/// assert_eq!(gort::max_procs(), 3);
+/// assert_eq!(gort::set_max_procs(before), 3);
+/// ```
+#[track_caller]
+pub fn set_max_procs(n: usize) -> usize {
+    gort_runtime::set_max_procs(n)
 }
 
 /// The number of logical CPUs this process may run on. Go:

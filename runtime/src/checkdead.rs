@@ -128,7 +128,7 @@ fn looks_dead() -> Option<u64> {
     for r in runtimes.iter() {
         // SAFETY: registered runtimes are alive (SchedRef docs).
         let s = unsafe { &*r.0 };
-        if s.npidle.load(Ordering::SeqCst) != s.nprocs
+        if s.npidle.load(Ordering::SeqCst) != s.nprocs()
             || !s.runq.is_empty()
             || s.timers_wake_time() != 0
             || s.poller().has_waiters()
@@ -143,7 +143,7 @@ fn looks_dead() -> Option<u64> {
             }
             ms += idle.mcount as usize;
         }
-        for p in s.procs.iter() {
+        for p in s.all_ps() {
             progress = progress
                 .wrapping_mul(31)
                 .wrapping_add(p.resumetick.load(Ordering::SeqCst) as u64)

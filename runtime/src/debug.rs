@@ -56,7 +56,7 @@ pub struct Metrics {
 impl Sched {
     pub(crate) fn metrics(&self) -> Metrics {
         let mut m = Metrics {
-            max_procs: self.nprocs as usize,
+            max_procs: self.nprocs() as usize,
             goroutines: self.num_goroutine(),
             spawned: self.counters.spawned_nop.load(Ordering::Relaxed),
             completed: self.counters.exited_nop.load(Ordering::Relaxed),
@@ -74,7 +74,7 @@ impl Sched {
             gs_allocated: self.allgs.lock().len(),
             ..Metrics::default()
         };
-        for p in self.procs.iter() {
+        for p in self.all_ps() {
             m.spawned += p.spawned.load(Ordering::Relaxed);
             m.completed += p.exited.load(Ordering::Relaxed);
             m.parks += p.parks.load(Ordering::Relaxed);
@@ -137,7 +137,7 @@ pub(crate) fn schedtrace_line(sched: &Sched, now: i64) -> String {
     let mut s = format!(
         "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} needspinning={} idlethreads={} runqueue={} [",
         (now - start) / 1_000_000,
-        sched.nprocs,
+        sched.nprocs(),
         sched.npidle.load(Ordering::Relaxed),
         threads,
         sched.nmspinning.load(Ordering::Relaxed),
@@ -145,11 +145,11 @@ pub(crate) fn schedtrace_line(sched: &Sched, now: i64) -> String {
         idlethreads,
         sched.runq.len(),
     );
-    for p in sched.procs.iter() {
+    for p in sched.live_ps() {
         let _ = write!(s, " {}", p.runq_len());
     }
     s.push_str(" ] schedticks=[");
-    for p in sched.procs.iter() {
+    for p in sched.live_ps() {
         let _ = write!(s, " {}", p.schedtick.load(Ordering::Relaxed));
     }
     s.push_str(" ]");

@@ -35,6 +35,24 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             sched.pidleput(&mut idle, p);
             return None;
         }
+        if sched.gcwaiting() {
+            // The world is stopping: stop our P, then wait to be handed one
+            // (Go: `gcstopm`).
+            if ml.spinning.get() {
+                ml.spinning.set(false);
+                sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            }
+            let p = sched.releasep(ml);
+            let mut idle = sched.idle.lock();
+            // Cleared only once every live P stopped, this one included.
+            debug_assert!(sched.gcwaiting());
+            sched.stopp(&mut idle, p);
+            drop(idle);
+            if !sched.stopm(ml) {
+                return None;
+            }
+            continue 'top;
+        }
         let (now, mut poll_until) = p.timers.check(0);
 
         // Fairness: every 61st schedule, look at the global queue first.
@@ -70,7 +88,7 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             }
         }
         // Steal, if not too many Ms spin already.
-        let busy = sched.nprocs - sched.npidle.load(Ordering::SeqCst);
+        let busy = sched.nprocs().saturating_sub(sched.npidle.load(Ordering::SeqCst));
         if ml.spinning.get() || 2 * sched.nmspinning.load(Ordering::SeqCst) < busy {
             if !ml.spinning.get() {
                 sched.become_spinning(ml);
@@ -117,7 +135,7 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             // (sched docs): the decrement before any re-check load.
             fence(Ordering::SeqCst);
             let work = !sched.runq.is_empty()
-                || sched.procs.iter().any(|p2| !p2.idle.load(Ordering::Acquire) && !p2.runq_empty());
+                || sched.live_ps().any(|p2| !p2.idle.load(Ordering::Acquire) && !p2.runq_empty());
             if work && respin(sched, ml) {
                 continue 'top;
             }
@@ -191,8 +209,11 @@ fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
     let mut poll_until = 0i64;
     for i in 0..STEAL_TRIES {
         let last = i == STEAL_TRIES - 1;
-        for idx in sched.steal_order.start(ml.cheaprand()) {
-            let p2 = &sched.procs[idx];
+        if last && let Some(stolen) = dead_ps_timers(sched, p, now, &mut poll_until) {
+            return stolen;
+        }
+        for idx in sched.steal_order().start(ml.cheaprand()) {
+            let p2 = sched.p(idx);
             if std::ptr::eq(p, p2) {
                 continue;
             }
@@ -222,6 +243,27 @@ fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
     Stolen::Nothing(poll_until)
 }
 
+/// Runs the expired timers left on dead Ps (a plain thread may arm one on
+/// a P as it dies; see [`crate::procresize`]). Nearly always a no-op: Ps
+/// die only when the number of Ps shrinks.
+fn dead_ps_timers(sched: &Sched, p: &crate::p::P, now: i64, poll_until: &mut i64) -> Option<Stolen> {
+    let (live, all) = (sched.nprocs() as usize, sched.allp.allocated());
+    for idx in live..all {
+        let (_, w, ran) = sched.p(idx).timers.check_ran(now);
+        if ran {
+            // SAFETY: we hold p.
+            if let Some((g, inherit)) = unsafe { p.runqget() } {
+                return Some(Stolen::G(g, inherit));
+            }
+            return Some(Stolen::NewWork);
+        }
+        if w != 0 && (*poll_until == 0 || w < *poll_until) {
+            *poll_until = w;
+        }
+    }
+    None
+}
+
 /// Work appeared while this M stopped spinning: take an idle P (asking the
 /// next M to release one to spin, if none is idle) and spin again.
 fn respin(sched: &Sched, ml: &MLocal) -> bool {
@@ -240,6 +282,7 @@ fn respin(sched: &Sched, ml: &MLocal) -> bool {
 impl Sched {
     /// The earliest timer over all Ps, 0 for none (Go: `timeSleepUntil`).
     pub(crate) fn timers_wake_time(&self) -> i64 {
-        self.procs.iter().map(|p| p.timers.wake_time()).filter(|&w| w != 0).min().unwrap_or(0)
+        // Dead Ps too: a plain thread may arm a timer on a P as it dies.
+        self.all_ps().map(|p| p.timers.wake_time()).filter(|&w| w != 0).min().unwrap_or(0)
     }
 }

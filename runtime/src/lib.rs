@@ -95,6 +95,7 @@ pub mod panic;
 pub mod park;
 pub mod poll;
 mod proc;
+mod procresize;
 mod pstatus;
 mod runtime;
 mod sched;
@@ -113,7 +114,9 @@ pub use local::LocalKey;
 pub use lock::{Lock, LockGuard, Note, RawLock};
 pub use panic::{Panic, PanicPolicy, fatal};
 pub use park::{current_g, in_goroutine, park, park_timeout, ready, yield_local, yield_now};
-pub use proc::{can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, syscall, with_proc};
+pub use proc::{
+    can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, set_max_procs, syscall, with_proc,
+};
 pub use runtime::{
     DEFAULT_STACK_SIZE, DEFAULT_THREAD_KEEP_ALIVE, IDLE_M_RESERVE, MAX_PROCS, PollerKey, Runtime,
     RuntimeBuilder, default_runtime, install_poller, run,

@@ -43,15 +43,28 @@ enum Next {
 pub(crate) fn mstart(sched: &Sched, m: Arc<M>) {
     let altstack = crate::signal::ensure_altstack();
     let ml = MLocal::new(m, sched);
-    m::with_current(&ml, || {
-        if let Some(id) = ml.m.take_nextp() {
-            sched.acquirep(&ml, &sched.procs[id]);
-            if ml.m.spinning.swap(false, Ordering::Relaxed) {
-                ml.spinning.set(true);
+    // The scheduler must not panic; if it does (a broken invariant, caught
+    // by a debug assertion), the M and the P it holds would vanish quietly
+    // and goroutines with them: stop the process loudly instead.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        m::with_current(&ml, || {
+            if let Some(id) = ml.m.take_nextp() {
+                sched.acquirep(&ml, sched.p(id));
+                if ml.m.spinning.swap(false, Ordering::Relaxed) {
+                    ml.spinning.set(true);
+                }
+                schedule(sched, &ml);
             }
-            schedule(sched, &ml);
-        }
-    });
+        })
+    }));
+    if let Err(e) = run {
+        let msg = e
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| e.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        crate::panic::fatal(&format!("gort: the scheduler panicked on M{}: {msg}", ml.m.id));
+    }
     sched.idle.lock().mcount -= 1;
     sched.counters.threads_exited.fetch_add(1, Ordering::Relaxed);
     crate::signal::drop_altstack(altstack);
@@ -635,8 +648,53 @@ pub fn with_proc<R>(f: impl FnOnce(Option<usize>) -> R) -> R {
 }
 
 /// Number of Ps of the current runtime (the default one on a plain thread).
+/// Go: `runtime.GOMAXPROCS(0)`.
 pub fn max_procs() -> usize {
-    crate::runtime::current_sched().nprocs as usize
+    crate::runtime::current_sched().nprocs() as usize
+}
+
+/// Sets the number of Ps of the current runtime (the default one on a plain
+/// thread) and returns the previous number; 0 changes nothing. Go:
+/// `runtime.GOMAXPROCS(n)`. Values above [`crate::MAX_PROCS`] are capped.
+///
+/// It stops the world: every goroutine of the runtime is paused at its
+/// next safe point (a channel operation, a park, [`preempt_point`]; a loop
+/// without any loses its P after a 10 ms time slice), the Ps are resized,
+/// and the goroutines resume, those that were queued on removed Ps now on
+/// the others. The call blocks its thread meanwhile (as a
+/// [`syscall`]), so it must not be made from a park or timer callback.
+#[track_caller]
+pub fn set_max_procs(n: usize) -> usize {
+    set_max_procs_of(crate::runtime::current_sched(), n)
+}
+
+/// [`set_max_procs`] for the runtime `sched`.
+#[track_caller]
+pub(crate) fn set_max_procs_of(sched: &Sched, n: usize) -> usize {
+    if n == 0 {
+        return sched.nprocs() as usize;
+    }
+    let n = n.min(crate::runtime::MAX_PROCS);
+    let Some(ml) = m::current() else { return sched.set_max_procs(n, None) };
+    if ml.depth.get() != 0 || ml.curg.get().is_none() {
+        panic!(
+            "gort: set_max_procs called where the runtime cannot block (a park or timer \
+             callback, or with_proc's closure)"
+        );
+    }
+    if std::ptr::eq(ml.sched(), sched)
+        && let Some(h) = hold_p()
+    {
+        // A goroutine of this runtime keeps its P while the world stops
+        // around it (Go's stopTheWorld), so it need not queue for a P
+        // afterwards.
+        let old = sched.set_max_procs(n, Some(h.ml()));
+        drop(h);
+        return old;
+    }
+    // A goroutine of another runtime, or one that just lost its P: block
+    // like a system call, freeing whatever P the M holds.
+    syscall(|| sched.set_max_procs(n, None))
 }
 
 /// Whether a mutex may spin for iteration `iter` (Go: `sync_runtime_canSpin`):
@@ -649,7 +707,7 @@ pub fn can_spin(iter: u32) -> bool {
     }
     let Some(ml) = m::current() else { return true };
     let sched = ml.sched();
-    if sched.nprocs <= sched.npidle.load(Ordering::Relaxed) + sched.nmspinning.load(Ordering::Relaxed) + 1 {
+    if sched.nprocs() <= sched.npidle.load(Ordering::Relaxed) + sched.nmspinning.load(Ordering::Relaxed) + 1 {
         return false;
     }
     ml.p().is_none_or(|p| p.runq_empty())

@@ -286,7 +286,14 @@ impl Runtime {
 
     /// Number of Ps.
     pub fn max_procs(&self) -> usize {
-        self.sched().nprocs as usize
+        self.sched().nprocs() as usize
+    }
+
+    /// Sets the number of Ps of this runtime and returns the previous
+    /// number; see [`crate::set_max_procs`].
+    #[track_caller]
+    pub fn set_max_procs(&self, n: usize) -> usize {
+        crate::proc::set_max_procs_of(self.sched(), n)
     }
 
     /// Goroutines alive in this runtime.
@@ -370,7 +377,7 @@ impl Runtime {
         sched.detach_timers();
         // Every M is gone: we own all Ps. Return cached stacks; unmap them
         // all if no goroutine holds one.
-        for p in sched.procs.iter() {
+        for p in sched.all_ps() {
             // SAFETY: no M runs, so no one else touches the P.
             let l = unsafe { p.local() };
             l.stacks.flush(&sched.stacks);

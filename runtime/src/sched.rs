@@ -39,7 +39,7 @@
 //! (`reap_exited_ms`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
 use crossbeam_deque::Injector;
 
@@ -48,6 +48,7 @@ use crate::lock::Lock;
 use crate::m::{M, MLocal};
 use crate::p::{P, StealOrder};
 use crate::poll::Poller;
+use crate::procresize::{AllP, Stw};
 use crate::runtime::Config;
 use crate::stack::StackPool;
 
@@ -73,6 +74,8 @@ pub(crate) struct Idle {
     pub(crate) mnext: u32,
     /// Ms parked while locked to a goroutine (Go: `nmidlelocked`).
     pub(crate) nmidlelocked: u32,
+    /// A stop-the-world in progress (`procresize`).
+    pub(crate) stw: Stw,
 }
 
 /// Counters kept outside the Ps (read by `debug::metrics`).
@@ -95,8 +98,18 @@ pub(crate) struct Counters {
 
 /// One runtime's scheduler (Go: `sched` plus `allp`).
 pub(crate) struct Sched {
-    pub(crate) procs: Box<[P]>,
-    pub(crate) nprocs: u32,
+    /// Every P the runtime ever had; `0..nprocs` are live (`procresize`).
+    pub(crate) allp: AllP,
+    /// Live Ps (Go: `gomaxprocs`); changed only with the world stopped.
+    pub(crate) nprocs: AtomicU32,
+    /// The world is stopping or stopped (Go: `sched.gcwaiting`); set and
+    /// cleared under the idle lock.
+    pub(crate) gcwaiting: AtomicBool,
+    /// The stopper sleeps here until every live P stopped (Go:
+    /// `sched.stopnote`).
+    pub(crate) stopnote: crate::lock::Note,
+    /// One stop-the-world at a time.
+    pub(crate) stw_lock: std::sync::Mutex<()>,
     pub(crate) idle: Lock<Idle>,
     pub(crate) npidle: AtomicU32,
     pub(crate) nmspinning: AtomicU32,
@@ -123,7 +136,11 @@ pub(crate) struct Sched {
     pub(crate) polling_net: AtomicU32,
     pub(crate) shutdown: AtomicBool,
     pub(crate) config: Config,
-    pub(crate) steal_order: StealOrder,
+    /// The steal order for `nprocs` Ps; replaced by `procresize`, the old
+    /// ones kept (a thief may still walk one) until the runtime is freed.
+    steal_order: AtomicPtr<StealOrder>,
+    #[allow(clippy::vec_box)] // boxed: `steal_order` points into one
+    steal_orders: Lock<Vec<Box<StealOrder>>>,
     pub(crate) counters: Counters,
     /// sysmon sleeps here when the runtime is idle (Go: `sysmonnote`).
     pub(crate) sysmon_note: crate::lock::Note,
@@ -137,14 +154,19 @@ pub(crate) struct Sched {
 impl Sched {
     pub(crate) fn new(config: Config, poller: Box<dyn Poller>) -> Sched {
         let n = config.max_procs as u32;
-        let procs: Box<[P]> = (0..n as usize).map(P::new).collect();
+        let allp = AllP::new(n as usize);
         let stacks = StackPool::new(config.stack_size);
         // Every P starts idle; the first spawn wakes an M for one.
-        for p in procs.iter() {
+        for p in allp.range(n as usize) {
             p.idle.store(true, Ordering::Relaxed);
         }
+        let mut order = Box::new(StealOrder::new(n));
         Sched {
-            nprocs: n,
+            allp,
+            nprocs: AtomicU32::new(n),
+            gcwaiting: AtomicBool::new(false),
+            stopnote: crate::lock::Note::new(),
+            stw_lock: std::sync::Mutex::new(()),
             idle: Lock::new(Idle {
                 pidle: (0..n as usize).rev().collect(),
                 midle: Vec::new(),
@@ -153,6 +175,7 @@ impl Sched {
                 mcount: 0,
                 mnext: 1,
                 nmidlelocked: 0,
+                stw: Stw::default(),
             }),
             npidle: AtomicU32::new(n),
             nmspinning: AtomicU32::new(0),
@@ -168,15 +191,54 @@ impl Sched {
             poll_until: AtomicI64::new(0),
             polling_net: AtomicU32::new(0),
             shutdown: AtomicBool::new(false),
-            steal_order: StealOrder::new(n),
+            steal_order: AtomicPtr::new(&mut *order),
+            steal_orders: Lock::new(vec![order]),
             counters: Counters::default(),
             sysmon_note: crate::lock::Note::new(),
             sysmon_wait: AtomicBool::new(false),
             sysmon_thread: Lock::new(None),
             this: std::sync::OnceLock::new(),
-            procs,
             config,
         }
+    }
+
+    /// Number of live Ps (Go: `gomaxprocs`).
+    #[inline]
+    pub(crate) fn nprocs(&self) -> u32 {
+        self.nprocs.load(Ordering::Acquire)
+    }
+
+    /// P `id` (live or dead; see [`crate::procresize`]).
+    #[inline]
+    pub(crate) fn p(&self, id: usize) -> &P {
+        self.allp.get(id)
+    }
+
+    /// The live Ps.
+    #[inline]
+    pub(crate) fn live_ps(&self) -> impl Iterator<Item = &P> {
+        self.allp.range(self.nprocs() as usize)
+    }
+
+    /// Every P ever allocated, dead ones included (for counters, timers).
+    #[inline]
+    pub(crate) fn all_ps(&self) -> impl Iterator<Item = &P> {
+        self.allp.range(self.allp.allocated())
+    }
+
+    /// The current steal order (a random walk over the live Ps).
+    #[inline]
+    pub(crate) fn steal_order(&self) -> &StealOrder {
+        // SAFETY: steal orders are boxed and kept in `steal_orders` until
+        // the Sched is freed; the pointer always names one of them.
+        unsafe { &*self.steal_order.load(Ordering::Acquire) }
+    }
+
+    /// Installs the steal order for `n` live Ps (`procresize`).
+    pub(crate) fn set_steal_order(&self, n: u32) {
+        let mut order = Box::new(StealOrder::new(n));
+        self.steal_order.store(&mut *order, Ordering::Release);
+        self.steal_orders.lock().push(order);
     }
 
     #[inline]
@@ -215,7 +277,7 @@ impl Sched {
     /// How many to take from the global queue at once: Go's
     /// `min(n, len/gomaxprocs + 1)`.
     pub(crate) fn global_batch(&self, n: usize) -> usize {
-        (self.runq.len() / self.nprocs as usize + 1).min(n)
+        (self.runq.len() / self.nprocs() as usize + 1).min(n)
     }
 
     // ---- idle Ps (Go: pidleput / pidleget / pidlegetSpinning) ----
@@ -223,6 +285,11 @@ impl Sched {
     /// Puts an idle P on the list: one nobody owns (released by its M, or
     /// retaken), with an empty run queue.
     pub(crate) fn pidleput(&self, idle: &mut Idle, p: &P) {
+        if self.gcwaiting() {
+            // The world is stopping: the P stops instead (Go: handoffp's
+            // and gcstopm's `_Pgcstop`).
+            return self.stopp(idle, p);
+        }
         debug_assert!(p.runq_empty(), "pidleput: P has work");
         debug_assert_eq!(p.status(), crate::pstatus::IDLE, "pidleput: P{} is owned", p.id);
         debug_assert!(!p.idle.load(Ordering::Relaxed), "pidleput: P{} is already idle", p.id);
@@ -234,7 +301,7 @@ impl Sched {
     /// Takes an idle P off the list.
     pub(crate) fn pidleget(&self, idle: &mut Idle) -> Option<&P> {
         let id = idle.pidle.pop()?;
-        let p = &self.procs[id];
+        let p = self.p(id);
         p.idle.store(false, Ordering::Release);
         self.npidle.fetch_sub(1, Ordering::SeqCst);
         // A P goes busy: sysmon must watch again (Go wakes it from the
@@ -263,6 +330,7 @@ impl Sched {
     pub(crate) fn acquirep(&self, ml: &MLocal, p: &P) {
         debug_assert!(ml.p().is_none(), "acquirep: M{} already holds a P", ml.m.id);
         debug_assert_eq!(p.status(), crate::pstatus::IDLE, "acquirep: P{} is owned", p.id);
+        debug_assert!(!p.idle.load(Ordering::Relaxed), "acquirep: P{} is on the idle list", p.id);
         p.clock.store(ml.clock, Ordering::Relaxed);
         p.tid.store(ml.tid, Ordering::Relaxed);
         p.acquire(&ml.m);
@@ -426,7 +494,7 @@ impl Sched {
         }
         while !ml.m.park.sleep_timeout(self.config.thread_keep_alive) {
             let mut idle = self.idle.lock();
-            let keep = self.nprocs as usize + crate::runtime::IDLE_M_RESERVE;
+            let keep = self.nprocs() as usize + crate::runtime::IDLE_M_RESERVE;
             let unlocked = (idle.mcount - idle.nmidlelocked) as usize;
             if unlocked <= keep || self.is_shutdown() {
                 continue;
@@ -453,7 +521,7 @@ impl Sched {
         ml.m.park.clear();
         match ml.m.take_nextp() {
             Some(id) => {
-                self.acquirep(ml, &self.procs[id]);
+                self.acquirep(ml, self.p(id));
                 if ml.m.spinning.swap(false, Ordering::Relaxed) {
                     ml.spinning.set(true);
                 }
@@ -467,6 +535,12 @@ impl Sched {
     /// (a retake, a locked M blocking): give it to an M if it has work,
     /// else put it on the idle list. Go: `handoffp`.
     pub(crate) fn handoffp(&self, p: &P) {
+        if self.gcwaiting() {
+            let mut idle = self.idle.lock();
+            // Cleared only once every live P stopped, this one included.
+            debug_assert!(self.gcwaiting());
+            return self.stopp(&mut idle, p);
+        }
         if !p.runq_empty() || !self.runq.is_empty() {
             self.startm(Some(p), false);
             return;
@@ -485,7 +559,8 @@ impl Sched {
         }
         // The last running P, and nobody polls: someone must wait for
         // timers and I/O.
-        if self.npidle.load(Ordering::SeqCst) == self.nprocs - 1 && self.lastpoll.load(Ordering::SeqCst) != 0
+        if self.npidle.load(Ordering::SeqCst) == self.nprocs() - 1
+            && self.lastpoll.load(Ordering::SeqCst) != 0
         {
             self.startm_locked(idle, Some(p), false);
             return;
@@ -653,7 +728,7 @@ impl Sched {
             (done, dead)
         };
         for m in &dead {
-            for p in self.procs.iter() {
+            for p in self.all_ps() {
                 p.forget_owner(m);
             }
         }
@@ -667,7 +742,7 @@ impl Sched {
     pub(crate) fn num_goroutine(&self) -> usize {
         let mut spawned = self.counters.spawned_nop.load(Ordering::Relaxed);
         let mut exited = self.counters.exited_nop.load(Ordering::Relaxed);
-        for p in self.procs.iter() {
+        for p in self.all_ps() {
             spawned += p.spawned.load(Ordering::Relaxed);
             exited += p.exited.load(Ordering::Relaxed);
         }

@@ -94,7 +94,7 @@ fn run(sched: &Sched) {
     // path: the kernel takes milliseconds to register, and until it is done
     // both sides of the barrier pair are fences (see crate::barrier).
     crate::barrier::init();
-    let mut ticks = vec![Tick::default(); sched.procs.len()];
+    let mut ticks = Vec::new();
     let mut idle = 0u32;
     let mut delay_us = 0u64;
     let mut last_trim = sys::nanotime();
@@ -114,7 +114,7 @@ fn run(sched: &Sched) {
         }
         let mut now = sys::nanotime();
         sys::set_coarse_now(now);
-        let all_idle = sched.npidle.load(Ordering::SeqCst) == sched.nprocs;
+        let all_idle = sched.npidle.load(Ordering::SeqCst) == sched.nprocs();
         // Go checks for deadlock as an M goes idle; gort's sysmon does it
         // when its runtime is fully idle or when asked (checkdead docs).
         if crate::checkdead::take_request() || (all_idle && !was_idle) {
@@ -127,7 +127,7 @@ fn run(sched: &Sched) {
         let io_unpolled = sched.poller().has_waiters() && sched.lastpoll.load(Ordering::SeqCst) != 0;
         if all_idle && !io_unpolled && !crate::debug::schedtrace_on() {
             let guard = sched.idle.lock();
-            if sched.npidle.load(Ordering::SeqCst) == sched.nprocs {
+            if sched.npidle.load(Ordering::SeqCst) == sched.nprocs() {
                 let next = sched.timers_wake_time();
                 let sleep = if next == 0 { 60_000_000_000 } else { (next - now).clamp(0, 60_000_000_000) };
                 if sleep > 0 {
@@ -184,9 +184,12 @@ fn run(sched: &Sched) {
 
 /// Retakes Ps from stuck Ms and requests preemption; returns how many Ps
 /// were retaken. Go: `retake`.
-fn retake(sched: &Sched, ticks: &mut [Tick], now: i64) -> u32 {
+fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
     let mut n = 0;
-    for (p, t) in sched.procs.iter().zip(ticks.iter_mut()) {
+    // The live Ps may have changed (procresize): a P revived from the dead
+    // starts with a fresh observation.
+    ticks.resize(sched.nprocs() as usize, Tick::default());
+    for (p, t) in sched.live_ps().zip(ticks.iter_mut()) {
         let w = p.status_view();
         let state = w & p::STATE_MASK;
         if state == p::IDLE {
@@ -225,7 +228,8 @@ fn retake(sched: &Sched, ticks: &mut [Tick], now: i64) -> u32 {
                 Some(cpu) => (cpu - t.cpu) * 2 < away && !thread_runnable(p.tid.load(Ordering::Relaxed)),
                 None => true,
             };
-        let has_work = !p.runq_empty();
+        // A stopping world waits for this P as if work were queued on it.
+        let has_work = !p.runq_empty() || sched.gcwaiting();
         let retake = if blocked {
             has_work
                 || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst) == 0

@@ -108,8 +108,8 @@ impl TimerNode {
                 unsafe { &*t }
             }
             _ => {
-                let i = (sys::nanotime() as usize) % sched.procs.len();
-                &sched.procs[i].timers
+                let i = (sys::nanotime() as usize) % sched.nprocs() as usize;
+                &sched.p(i).timers
             }
         };
         self.lock.lock();
@@ -381,6 +381,26 @@ impl Timers {
         (now, w, ran)
     }
 
+    /// Moves every timer of this heap into `to` (a P dying in
+    /// `procresize`). Under both heap locks, this one first (no other code
+    /// holds two); a node's `heap` changes with its entry, so `stop` and
+    /// `reset`, which re-check `heap` under the lock they took, follow it.
+    pub(crate) fn move_all(&self, to: &Timers) {
+        if std::ptr::eq(self, to) {
+            return;
+        }
+        let mut from = self.inner.lock();
+        let mut dest = to.inner.lock();
+        for e in from.entries.drain(..) {
+            // SAFETY: nodes in a heap are alive; we hold both locks.
+            let node = unsafe { &*e.node };
+            node.heap.store(to as *const Timers as *mut Timers, Ordering::Release);
+            dest.push(e);
+        }
+        self.publish(&from);
+        to.publish(&dest);
+    }
+
     /// Disarms every timer (runtime shutdown), so no node keeps a pointer
     /// to this heap.
     pub(crate) fn detach_all(&self) {
@@ -432,7 +452,7 @@ fn ready_sleeper(arg: usize, _delay: i64) {
 impl Sched {
     /// Disarms every timer of every P (shutdown).
     pub(crate) fn detach_timers(&self) {
-        for p in self.procs.iter() {
+        for p in self.all_ps() {
             p.timers.detach_all();
         }
     }
