@@ -11,7 +11,9 @@
 //! - A **G** is a goroutine: a corosensei coroutine on its own guard-paged
 //!   stack ([`stack`] module docs), an id, a status, a wait reason.
 //! - An **M** is an OS thread. It runs goroutines only while it holds a P.
-//! - A **P** is the right to run goroutines; there are `max_procs` of them.
+//! - A **P** is the right to run goroutines; there are `max_procs` of them,
+//!   a number [`set_max_procs`] changes with the world stopped (the
+//!   `procresize` module).
 //!   Each has a local run queue, a `runnext` slot for the goroutine just
 //!   readied, a timer heap and caches of stacks and Gs.
 //! - An M looks for work in Go's order: `runnext`, the local queue, the
