@@ -188,6 +188,11 @@ pub fn with_context<R>(ctx: &Context, f: impl FnOnce() -> R) -> Result<R, contex
     if let Some(e) = ctx.err() {
         return Err(e);
     }
+    // A deadline that has passed is exceeded even if the context's own
+    // timer has not fired yet (it may be a moment late on a busy machine).
+    if ctx.deadline().is_some_and(|d| Instant::now() >= d) {
+        return Err(context::Error::DeadlineExceeded);
+    }
     let intr = Interrupter::with_deadline(ctx.deadline());
     let stop = ctx.done_opt().is_some().then(|| {
         let i = intr.clone();
