@@ -122,7 +122,7 @@ for ((k = 1; k <= runs; k++)); do
     echo "run $k/$runs: exit $status ${line:-(no SOAK line)}" | tee -a "$logdir/summary.txt"
     if [ $status != 0 ]; then
         echo "soak.sh: run $k failed (exit $status); its output:" >&2
-        grep -v '^sample ' "$logdir/run-$k.out" | head -80 >&2
+        grep -v '^sample ' "$logdir/run-$k.out" | head -80 >&2 || true
         echo "(full output: $logdir/run-$k.out, stderr: $logdir/run-$k.err)" >&2
         exit $status
     fi

@@ -26,6 +26,7 @@ func spawnContexts(sh *shared, g *group) {
 	for b := range sh.cfg.Ctx {
 		g.spawn(func() {
 			beat := sh.progress.beat(ctxBuilder, b)
+			defer finish(beat)
 			r := newRng(uint64(b) + 4242)
 			for !sh.stopped() {
 				ctxTree(sh, &r)

@@ -1,10 +1,13 @@
 package soak
 
 // The monitor (gort: monitor.rs): samples RSS, fds and threads from
-// /proc/self, ends the run at Secs, and reports a hang (a worker without
-// progress for StallSecs mid-run, or joins not done JoinSecs after the
-// stop) with a goroutine dump, exiting with status 1. In Go it is a
-// goroutine: Go's scheduler is the reference, not the thing under test.
+// /proc/self, ends the run at Secs, and reports a hang (no worker made
+// progress for StallSecs mid-run, or the joins not done JoinSecs after the
+// stop) with a goroutine dump, exiting with status 1. A single worker
+// without progress for StallSecs is a stall: printed (at most 3 times) and
+// counted, not a failure by itself (an overloaded machine starves workers
+// that long in Go and gort alike). In Go it is a goroutine: Go's scheduler
+// is the reference, not the thing under test.
 
 import (
 	"bufio"
@@ -60,26 +63,43 @@ func work(sh *shared) string {
 		s(mutexWorker), s(timerLooper), s(ctxBuilder), sh.tcp.msgs.Load())
 }
 
-func watch(sh *shared) []sample {
+// stalls is the longest any worker went without progress mid-run.
+type stalls struct {
+	workers    int
+	worst      time.Duration
+	worstLabel string
+}
+
+func watch(sh *shared) ([]sample, stalls) {
 	cfg := &sh.cfg
+	stall := time.Duration(cfg.StallSecs) * time.Second
 	start := time.Now()
 	var samples []sample
+	var st stalls
 	nextSample := cfg.SampleEvery()
 	last := sh.progress.snapshot()
 	moved := make([]time.Time, len(last))
+	stalled := make([]bool, len(last))
 	for i := range moved {
 		moved[i] = start
 	}
+	anyMoved, printed := start, 0
 	nextCheck := time.Second
 	for {
 		time.Sleep(50 * time.Millisecond)
 		el := time.Since(start)
 		switch sh.phase.Load() {
 		case phaseJoined:
-			return samples
+			return samples, st
 		case phaseStopping:
 			if time.Duration(sh.nowNs()-sh.stopNs.Load()) >= time.Duration(cfg.JoinSecs)*time.Second {
-				hang(sh, fmt.Sprintf("the joins did not finish within %d s of the stop", cfg.JoinSecs), nil, samples)
+				var open []string
+				for i, v := range sh.progress.snapshot() {
+					if v&finished == 0 {
+						open = append(open, fmt.Sprintf("%s (count %d) never ended", sh.progress.label(i), v))
+					}
+				}
+				hang(sh, fmt.Sprintf("the joins did not finish within %d s of the stop", cfg.JoinSecs), open, samples, st)
 			}
 			continue
 		}
@@ -94,19 +114,35 @@ func watch(sh *shared) []sample {
 		if el >= nextCheck {
 			nextCheck += time.Second
 			now := time.Now()
+			var fresh []string
 			for i, v := range sh.progress.snapshot() {
 				if v != last[i] {
-					last[i], moved[i] = v, now
+					last[i], moved[i], stalled[i], anyMoved = v, now, false, now
+					continue
+				}
+				idle := now.Sub(moved[i])
+				if idle > st.worst {
+					st.worst, st.worstLabel = idle, sh.progress.label(i)
+				}
+				if idle >= stall && !stalled[i] {
+					stalled[i] = true
+					st.workers++
+					fresh = append(fresh, fmt.Sprintf("%s (count %d, idle %.1f s)", sh.progress.label(i), v&^finished, idle.Seconds()))
 				}
 			}
-			var stalled []string
-			for i, m := range moved {
-				if idle := now.Sub(m); idle >= time.Duration(cfg.StallSecs)*time.Second {
-					stalled = append(stalled, fmt.Sprintf("%s (count %d, idle %.1f s)", sh.progress.label(i), last[i], idle.Seconds()))
-				}
+			if now.Sub(anyMoved) >= stall {
+				hang(sh, fmt.Sprintf("no worker made progress for %d s mid-run", cfg.StallSecs), nil, samples, st)
 			}
-			if len(stalled) > 0 {
-				hang(sh, fmt.Sprintf("%d worker(s) made no progress for %d s mid-run", len(stalled), cfg.StallSecs), stalled, samples)
+			if len(fresh) > 0 && printed < 3 {
+				printed++
+				fmt.Printf("STALL t=%ds: %d worker(s) without progress (not a failure by itself):\n", int(el.Seconds()), len(fresh))
+				for i, f := range fresh {
+					if i == 10 {
+						break
+					}
+					fmt.Printf("  stalled: %s\n", f)
+				}
+				dumpSummary()
 			}
 		}
 		if el >= time.Duration(cfg.Secs)*time.Second && sh.phase.Load() == phaseRunning {
@@ -122,15 +158,8 @@ func watch(sh *shared) []sample {
 
 var header = regexp.MustCompile(`^goroutine \d+ \[([^,\]]+)`)
 
-func hang(sh *shared, why string, stalled []string, samples []sample) {
-	fmt.Printf("HANG: %s\n", why)
-	for i, s := range stalled {
-		if i == 40 {
-			fmt.Printf("  ... and %d more\n", len(stalled)-40)
-			break
-		}
-		fmt.Printf("  stalled: %s\n", s)
-	}
+// dumpSummary prints the goroutines grouped by state; returns the dump.
+func dumpSummary() []byte {
 	buf := make([]byte, 64<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	by := map[string]int{}
@@ -148,10 +177,23 @@ func hang(sh *shared, why string, stalled []string, samples []sample) {
 	for _, k := range keys {
 		fmt.Printf("  %6d [%s]\n", by[k], k)
 	}
+	return buf
+}
+
+func hang(sh *shared, why string, stuck []string, samples []sample, st stalls) {
+	fmt.Printf("HANG: %s\n", why)
+	for i, s := range stuck {
+		if i == 40 {
+			fmt.Printf("  ... and %d more\n", len(stuck)-40)
+			break
+		}
+		fmt.Printf("  %s\n", s)
+	}
+	buf := dumpSummary()
 	fmt.Printf("proc now: %s\n", procNow().describe())
 	fmt.Printf("work so far: %s\n", work(sh))
 	fmt.Fprintf(os.Stderr, "goroutine dump:\n%s\n", buf)
-	r := partial(sh, samples, why)
+	r := partial(sh, samples, st, why)
 	fmt.Println(r.Summary)
 	os.Exit(1)
 }

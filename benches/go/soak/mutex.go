@@ -28,6 +28,7 @@ func spawnMutex(sh *shared, g *group) {
 
 func muWorker(sh *shared, w int) {
 	beat := sh.progress.beat(mutexWorker, w)
+	defer finish(beat)
 	var k uint64
 	for !sh.stopped() {
 		sh.mu.mu.Lock()

@@ -29,6 +29,7 @@ func spawnPingpong(sh *shared, g *group) {
 
 func ppSender(sh *shared, p int, a chan<- uint64, b <-chan uint64) {
 	beat := sh.progress.beat(ppSend, p)
+	defer finish(beat)
 	pr := &sh.pp.pairs[p]
 	var sent, replies, bad uint64
 	i := uint64(p) << 40
@@ -58,6 +59,7 @@ func ppSender(sh *shared, p int, a chan<- uint64, b <-chan uint64) {
 
 func ppEcho(sh *shared, p int, a <-chan uint64, b chan<- uint64) {
 	beat := sh.progress.beat(ppRecv, p)
+	defer finish(beat)
 	pr := &sh.pp.pairs[p]
 	var got, sent, bad uint64
 	want := uint64(p) << 40

@@ -1,8 +1,10 @@
 package soak
 
 // Per-worker progress counters (gort: benches/src/soak/progress.rs): each
-// long-lived worker adds one to its own slot per iteration; a slot that
-// stops moving mid-run is a stuck worker. Slots are padded to a cache line.
+// long-lived worker adds one to its own slot per iteration and sets the
+// slot's top bit when it ends (finish); a slot that stops moving mid-run is
+// a starved or stuck worker, one without the top bit long after the stop a
+// worker that never ended. Slots are padded to a cache line.
 
 import (
 	"fmt"
@@ -30,6 +32,12 @@ type slot struct {
 	_ [56]byte
 }
 
+// finished is a slot's top bit: its worker has ended.
+const finished = 1 << 63
+
+// finish marks a worker's slot ended (deferred by every worker).
+func finish(b *atomic.Uint64) { b.Store(b.Load() | finished) }
+
 type progress struct {
 	slots []slot
 	first [nparts]int
@@ -56,6 +64,7 @@ func (p *progress) beat(pt part, i int) *atomic.Uint64 {
 	return &p.slots[p.first[pt]+i].v
 }
 
+// snapshot is every slot's raw value (count and finished bit).
 func (p *progress) snapshot() []uint64 {
 	out := make([]uint64, len(p.slots))
 	for i := range p.slots {
@@ -67,7 +76,7 @@ func (p *progress) snapshot() []uint64 {
 func (p *progress) sum(pt part) uint64 {
 	var s uint64
 	for i := p.first[pt]; i < p.first[pt]+p.count[pt]; i++ {
-		s += p.slots[i].v.Load()
+		s += p.slots[i].v.Load() &^ finished
 	}
 	return s
 }

@@ -1,7 +1,8 @@
 package soak
 
 // The checks and the output (gort: report.rs), line for line the same:
-// check lines, latency lines (µs), series lines, and the SOAK summary.
+// check lines, latency lines (µs), series lines, the stalls line, and the
+// SOAK summary.
 // Growth checks leave out the warm-up (samples before a fifth of the run,
 // at least 10 s) and compare the largest sample of the last third of the
 // rest with the largest of its first third: fds may grow by a quarter plus
@@ -137,7 +138,15 @@ func latency(sh *shared) []string {
 	return []string{l.Timer.Line("timer_late_us"), l.After.Line("after_late_us"), l.Sleep.Line("sleep_late_us"), l.CtxWake.Line("ctx_wake_us")}
 }
 
-func summary(sh *shared, result string, failed []string, ss []sample, extra string) string {
+func stallsLine(st stalls) string {
+	w := st.worstLabel
+	if w == "" {
+		w = "-"
+	}
+	return fmt.Sprintf("stalls workers=%d worst_ms=%d worst=%s", st.workers, st.worst.Milliseconds(), w)
+}
+
+func summary(sh *shared, result string, failed []string, ss []sample, st stalls, extra string) string {
 	q := func(h *Hist, n string) string {
 		return fmt.Sprintf("%s_p50=%d %s_p99=%d %s_p999=%d %s_max=%d", n, h.Quantile(0.5), n, h.Quantile(0.99), n, h.Quantile(0.999), n, h.Max())
 	}
@@ -149,15 +158,15 @@ func summary(sh *shared, result string, failed []string, ss []sample, extra stri
 	s := sh.progress.sum
 	l := sh.lat
 	return fmt.Sprintf("SOAK impl=go result=%s failed=%s procs=%d secs=%d pp=%d prod=%d cons=%d mu=%d tm=%d ctx=%d "+
-		"tcp=%d%s rss_kb_max=%d fds_max=%d threads_max=%d thread_bound=%d %s %s %s %s",
+		"tcp=%d%s rss_kb_max=%d fds_max=%d threads_max=%d thread_bound=%d stalled_workers=%d worst_stall_ms=%d %s %s %s %s",
 		result, f, sh.cfg.Procs, sh.cfg.Secs, s(ppSend), s(producer), s(consumer), s(mutexWorker), s(timerLooper),
 		s(ctxBuilder), sh.tcp.msgs.Load(), extra,
 		mx(func(s sample) uint64 { return s.p.rssKB }), mx(func(s sample) uint64 { return s.p.fds }),
-		mx(func(s sample) uint64 { return s.p.threads }), sh.cfg.ThreadBound(),
+		mx(func(s sample) uint64 { return s.p.threads }), sh.cfg.ThreadBound(), st.workers, st.worst.Milliseconds(),
 		q(&l.Timer, "timer"), q(&l.After, "after"), q(&l.Sleep, "sleep"), q(&l.CtxWake, "ctx"))
 }
 
-func build(sh *shared, start procSample, ss []sample, joinedIn time.Duration, goroutines int, panics []string, leaks error) Report {
+func build(sh *shared, start procSample, ss []sample, st stalls, joinedIn time.Duration, goroutines int, panics []string, leaks error) Report {
 	var c checks
 	first := ""
 	if len(panics) > 0 {
@@ -184,7 +193,7 @@ func build(sh *shared, start procSample, ss []sample, joinedIn time.Duration, go
 	if len(failed) > 0 {
 		result = "fail"
 	}
-	r := Report{Passed: len(failed) == 0, Latency: latency(sh), Series: series(ss)}
+	r := Report{Passed: len(failed) == 0, Latency: latency(sh), Series: append(series(ss), stallsLine(st))}
 	for _, x := range c.list {
 		st := "ok"
 		if !x.ok {
@@ -192,13 +201,13 @@ func build(sh *shared, start procSample, ss []sample, joinedIn time.Duration, go
 		}
 		r.Checks = append(r.Checks, fmt.Sprintf("check %s %s %s", x.name, st, x.detail))
 	}
-	r.Summary = summary(sh, result, failed, ss, fmt.Sprintf(" joined_ms=%d", joinedIn.Milliseconds()))
+	r.Summary = summary(sh, result, failed, ss, st, fmt.Sprintf(" joined_ms=%d", joinedIn.Milliseconds()))
 	return r
 }
 
-func partial(sh *shared, ss []sample, why string) Report {
-	r := Report{Latency: latency(sh), Series: series(ss)}
-	r.Summary = summary(sh, "hang", []string{"hang"}, ss, fmt.Sprintf(" hang=%q", why))
+func partial(sh *shared, ss []sample, st stalls, why string) Report {
+	r := Report{Latency: latency(sh), Series: append(series(ss), stallsLine(st))}
+	r.Summary = summary(sh, "hang", []string{"hang"}, ss, st, fmt.Sprintf(" hang=%q", why))
 	for _, l := range append(r.Latency, r.Series...) {
 		fmt.Println(l)
 	}

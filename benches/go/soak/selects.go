@@ -71,6 +71,7 @@ func spawnSelects(sh *shared, g *group) {
 
 func selProducer(sh *shared, p int) {
 	beat := sh.progress.beat(producer, p)
+	defer finish(beat)
 	r := newRng(uint64(p) + 77)
 	var seq uint64
 	const wait = 2 * time.Millisecond
@@ -92,6 +93,7 @@ func selProducer(sh *shared, p int) {
 
 func selConsumer(sh *shared, c int) {
 	beat := sh.progress.beat(consumer, c)
+	defer finish(beat)
 	r := newRng(uint64(c) + 1234)
 	a := make([]acc, sh.cfg.Producers)
 	var timeouts uint64

@@ -111,8 +111,15 @@ func Run(cfg Config) Report {
 		fmt.Printf("start %s\n", start.describe())
 	}
 	base := runtime.NumGoroutine()
-	samples := make(chan []sample, 1)
-	go func() { samples <- watch(sh) }()
+	type watched struct {
+		ss []sample
+		st stalls
+	}
+	w := make(chan watched, 1)
+	go func() {
+		ss, st := watch(sh)
+		w <- watched{ss, st}
+	}()
 
 	var g group
 	srv := serve(sh)
@@ -128,9 +135,9 @@ func Run(cfg Config) Report {
 	sh.phase.Store(phaseJoined)
 	drainSelects(sh)
 	settleMutex(sh)
-	ss := <-samples
+	ws := <-w
 	leaks := leakCheck(base, 5*time.Second)
-	return build(sh, start, ss, joinedIn, g.n+1, g.panics, leaks)
+	return build(sh, start, ws.ss, ws.st, joinedIn, g.n+1, g.panics, leaks)
 }
 
 // leakCheck waits up to timeout for the goroutine count to return to

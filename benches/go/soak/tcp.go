@@ -107,6 +107,7 @@ func spawnClients(sh *shared, port int, g *group) {
 
 func tcpClientLoop(sh *shared, k int, port int) {
 	beat := sh.progress.beat(tcpClient, k)
+	defer finish(beat)
 	r := newRng(0x9E3779B97F4A7C15 ^ uint64(k+1))
 	addr := net.JoinHostPort("localhost", strconv.Itoa(port))
 	msg, back := make([]byte, 0, 2000), make([]byte, 2000)

@@ -21,6 +21,7 @@ func spawnTimers(sh *shared, g *group) {
 
 func loopTimer(sh *shared, i int) {
 	beat := sh.progress.beat(timerLooper, i)
+	defer finish(beat)
 	r := newRng(uint64(i) + 999)
 	t := time.NewTimer(50 * time.Millisecond)
 	defer t.Stop()

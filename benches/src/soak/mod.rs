@@ -158,11 +158,15 @@ pub(crate) fn go_named(name: String, f: impl FnOnce() + Send + 'static) -> JoinH
 }
 
 /// What the goroutine side reports after the joins.
-struct Joined {
-    joined_in: Duration,
-    goroutines: usize,
-    panics: Vec<String>,
-    leaks: Result<(), String>,
+pub(crate) struct Joined {
+    /// From the stop to the last join.
+    pub(crate) joined_in: Duration,
+    /// Goroutines joined (the workers and the accept loop).
+    pub(crate) goroutines: usize,
+    /// Panics the joins returned.
+    pub(crate) panics: Vec<String>,
+    /// The leak check's verdict.
+    pub(crate) leaks: Result<(), String>,
 }
 
 /// Runs the soak on `rt` (whose max_procs should be `cfg.procs`) from a
@@ -186,16 +190,8 @@ pub fn run(rt: &Runtime, cfg: &Config) -> Report {
         };
         let body = sh.clone();
         let joined = rt.block_on(move || mix(&body));
-        let series = mon.join().expect("the monitor thread does not panic");
-        report::build(
-            &sh,
-            &start,
-            &series,
-            joined.joined_in,
-            joined.goroutines,
-            &joined.panics,
-            &joined.leaks,
-        )
+        let w = mon.join().expect("the monitor thread does not panic");
+        report::build(&sh, &start, &w, &joined)
     })
 }
 

@@ -5,10 +5,12 @@
 //!
 //! Every long-lived worker goroutine owns one slot and adds one to it per
 //! loop iteration (a relaxed store by its only writer; the monitor thread
-//! reads it). A slot that stops moving while the run is on means that
-//! worker is stuck: blocked on a partner that is stuck, or itself lost by
-//! the scheduler. Slots are padded to a cache line so neighbours on
-//! different Ps do not share one.
+//! reads it), and sets the slot's top bit when it ends (its [`Beat`] is
+//! dropped). A slot that stops moving while the run is on means that
+//! worker is starved, blocked on a partner that is stuck, or itself lost by
+//! the scheduler; a slot without its top bit long after the stop names a
+//! worker that never ended. Slots are padded to a cache line so neighbours
+//! on different Ps do not share one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -63,6 +65,9 @@ impl Part {
 #[repr(align(64))]
 struct Slot(AtomicU64);
 
+/// The top bit of a slot: its worker has ended.
+const FINISHED: u64 = 1 << 63;
+
 /// The slots of every worker, section by section (see the module docs).
 pub(crate) struct Progress {
     slots: Box<[Slot]>,
@@ -93,15 +98,21 @@ impl Progress {
         Beat(&self.slots[self.index(part, i)].0)
     }
 
-    /// All slots' values now, in slot order.
-    pub(crate) fn snapshot(&self) -> Vec<u64> {
-        self.slots.iter().map(|s| s.0.load(Ordering::Relaxed)).collect()
+    /// All slots' counts now, in slot order, and whether each worker ended.
+    pub(crate) fn snapshot(&self) -> Vec<(u64, bool)> {
+        self.slots
+            .iter()
+            .map(|s| {
+                let v = s.0.load(Ordering::Relaxed);
+                (v & !FINISHED, v & FINISHED != 0)
+            })
+            .collect()
     }
 
     /// The sum of `part`'s slots: its workers' iterations so far.
     pub(crate) fn sum(&self, part: Part) -> u64 {
         let &(_, first, n) = self.sections.iter().find(|s| s.0 == part).expect("every part has a section");
-        self.slots[first..first + n].iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+        self.slots[first..first + n].iter().map(|s| s.0.load(Ordering::Relaxed) & !FINISHED).sum()
     }
 
     /// `part[i]` for slot index `idx`.
@@ -115,13 +126,19 @@ impl Progress {
     }
 }
 
-/// One worker's slot: only its worker writes it.
-#[derive(Clone, Copy)]
+/// One worker's slot: only its worker writes it. Dropping it (when the
+/// worker returns or unwinds) marks the worker ended.
 pub(crate) struct Beat<'a>(&'a AtomicU64);
 
 impl Beat<'_> {
     /// One more iteration done.
-    pub(crate) fn tick(self) {
+    pub(crate) fn tick(&self) {
         self.0.store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Beat<'_> {
+    fn drop(&mut self) {
+        self.0.store(self.0.load(Ordering::Relaxed) | FINISHED, Ordering::Relaxed);
     }
 }

@@ -10,6 +10,9 @@
 //!   `sleep` and `ctx_wake` (root cancel to grandchild running);
 //! - `series t_s|rss_kb|fds|threads|goroutines v1 v2 ...`, one value per
 //!   sample;
+//! - `stalls workers=N worst_ms=.. worst=WORKER`: how many workers went
+//!   `stall_secs` without progress mid-run, and the longest such gap
+//!   (information, see `monitor`);
 //! - `SOAK impl=gort result=pass|fail|hang failed=NAMES key=value...`.
 //!
 //! The growth checks leave out the warm-up (samples before a fifth of the
@@ -21,11 +24,9 @@
 //! more in the moment a client reconnects before the server saw the
 //! close), and threads stay within the bound at every sample.
 
-use std::time::Duration;
-
-use super::monitor::{Proc, Sample};
+use super::monitor::{Proc, Sample, Stalls, Watch};
 use super::progress::Part;
-use super::{Shared, contexts, mutex, pingpong, selects, tcp, timers};
+use super::{Joined, Shared, contexts, mutex, pingpong, selects, tcp, timers};
 
 /// The checks so far.
 #[derive(Default)]
@@ -53,7 +54,7 @@ pub struct Report {
     pub checks: Vec<String>,
     /// `latency ...` lines.
     pub latency: Vec<String>,
-    /// `series ...` lines.
+    /// `series ...` lines, then the `stalls ...` line.
     pub series: Vec<String>,
     /// The `SOAK ...` line.
     pub summary: String,
@@ -143,8 +144,19 @@ fn latency(sh: &Shared) -> Vec<String> {
     ]
 }
 
+/// The `stalls` line.
+fn stalls_line(st: &Stalls) -> String {
+    format!(
+        "stalls workers={} worst_ms={} worst={}",
+        st.workers,
+        st.worst.as_millis(),
+        if st.worst_label.is_empty() { "-" } else { &st.worst_label }
+    )
+}
+
 /// The summary line.
-fn summary(sh: &Shared, result: &str, failed: &[&str], samples: &[Sample], extra: &str) -> String {
+fn summary(sh: &Shared, result: &str, failed: &[&str], w: (&[Sample], &Stalls), extra: &str) -> String {
+    let (samples, st) = w;
     let l = &sh.lat;
     let q = |h: &super::Hist, name: &str| {
         format!(
@@ -158,7 +170,8 @@ fn summary(sh: &Shared, result: &str, failed: &[&str], samples: &[Sample], extra
     let max = |f: fn(&Sample) -> u64| samples.iter().map(f).max().unwrap_or(0);
     format!(
         "SOAK impl=gort result={result} failed={} procs={} secs={} pp={} prod={} cons={} mu={} tm={} ctx={} \
-         tcp={}{extra} rss_kb_max={} fds_max={} threads_max={} thread_bound={} {} {} {} {}",
+         tcp={}{extra} rss_kb_max={} fds_max={} threads_max={} thread_bound={} stalled_workers={} \
+         worst_stall_ms={} {} {} {} {}",
         if failed.is_empty() { "-".to_string() } else { failed.join(",") },
         sh.cfg.procs,
         sh.cfg.secs,
@@ -173,6 +186,8 @@ fn summary(sh: &Shared, result: &str, failed: &[&str], samples: &[Sample], extra
         max(|s| s.p.fds),
         max(|s| s.p.threads),
         sh.cfg.thread_bound(),
+        st.workers,
+        st.worst.as_millis(),
         q(&l.timer, "timer"),
         q(&l.after, "after"),
         q(&l.sleep, "sleep"),
@@ -181,22 +196,16 @@ fn summary(sh: &Shared, result: &str, failed: &[&str], samples: &[Sample], extra
 }
 
 /// The report after the joins.
-pub(crate) fn build(
-    sh: &Shared,
-    start: &Proc,
-    samples: &[Sample],
-    joined_in: Duration,
-    goroutines: usize,
-    panics: &[String],
-    leaks: &Result<(), String>,
-) -> Report {
+pub(crate) fn build(sh: &Shared, start: &Proc, w: &Watch, j: &Joined) -> Report {
+    let (samples, stalls, panics) = (&w.samples[..], &w.stalls, &j.panics);
     let mut c = Checks::default();
     c.add(
         "joins",
         panics.is_empty(),
         format!(
-            "goroutines={goroutines} joined_in_ms={} panics={}{}",
-            joined_in.as_millis(),
+            "goroutines={} joined_in_ms={} panics={}{}",
+            j.goroutines,
+            j.joined_in.as_millis(),
             panics.len(),
             panics.first().map(|p| format!(" first: {p}")).unwrap_or_default()
         ),
@@ -207,7 +216,7 @@ pub(crate) fn build(
     timers::check(sh, &mut c);
     contexts::check(sh, &mut c);
     tcp::check(sh, &mut c);
-    match leaks {
+    match &j.leaks {
         Ok(()) => c.add("leaks", true, "no goroutine left after the joins".into()),
         Err(l) => c.add("leaks", false, l.replace('\n', " | ")),
     }
@@ -221,8 +230,10 @@ pub(crate) fn build(
     );
     let failed = c.failed();
     let result = if failed.is_empty() { "pass" } else { "fail" };
-    let extra = format!(" joined_ms={}", joined_in.as_millis());
-    let summary = summary(sh, result, &failed, samples, &extra);
+    let extra = format!(" joined_ms={}", j.joined_in.as_millis());
+    let summary = summary(sh, result, &failed, (samples, stalls), &extra);
+    let mut series = series(samples);
+    series.push(stalls_line(stalls));
     Report {
         passed: failed.is_empty(),
         checks: c
@@ -231,17 +242,18 @@ pub(crate) fn build(
             .map(|(n, ok, d)| format!("check {n} {} {d}", if *ok { "ok" } else { "FAIL" }))
             .collect(),
         latency: latency(sh),
-        series: series(samples),
+        series,
         summary,
     }
 }
 
 /// The report of a hung run: latencies and series so far, result `hang`.
-pub(crate) fn partial(sh: &Shared, samples: &[Sample], why: &str) -> Report {
+pub(crate) fn partial(sh: &Shared, samples: &[Sample], stalls: &Stalls, why: &str) -> Report {
     let extra = format!(" hang=\"{why}\"");
-    let summary = summary(sh, "hang", &["hang"], samples, &extra);
-    let r =
-        Report { passed: false, checks: Vec::new(), latency: latency(sh), series: series(samples), summary };
+    let summary = summary(sh, "hang", &["hang"], (samples, stalls), &extra);
+    let mut series = series(samples);
+    series.push(stalls_line(stalls));
+    let r = Report { passed: false, checks: Vec::new(), latency: latency(sh), series, summary };
     for l in r.latency.iter().chain(&r.series) {
         println!("{l}");
     }
