@@ -189,7 +189,19 @@ pub fn run(rt: &Runtime, cfg: &Config) -> Report {
                 .expect("soak: cannot start the monitor thread")
         };
         let body = sh.clone();
-        let joined = rt.block_on(move || mix(&body));
+        let joined =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(move || mix(&body))));
+        let joined = match joined {
+            Ok(j) => j,
+            Err(p) => {
+                // The goroutine side panicked (e.g. it could not listen):
+                // let the monitor go rather than report a hang, then pass
+                // the panic on.
+                sh.phase.store(JOINED, Ordering::Release);
+                let _ = mon.join();
+                std::panic::resume_unwind(p)
+            }
+        };
         let w = mon.join().expect("the monitor thread does not panic");
         report::build(&sh, &start, &w, &joined)
     })
