@@ -65,7 +65,8 @@ impl RuntimeBuilder {
     }
 
     /// Default usable stack size of goroutines, in bytes (rounded up to
-    /// pages, at least 16 KiB). Default 256 KiB of virtual memory.
+    /// pages, at least 16 KiB). Default 256 KiB of virtual memory. A size
+    /// too large to map makes [`build`](Self::build) fail.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -118,9 +119,13 @@ impl RuntimeBuilder {
             Some(n) => n,
             None => env_max_procs()?,
         };
+        // A stack size that cannot be mapped is an error now, not a panic
+        // or a fatal error at the first spawn.
+        let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        crate::stack::StackPool::check_size(stack_size)?;
         let config = Config {
             max_procs: max_procs.min(1 << 16),
-            stack_size: self.stack_size.unwrap_or(DEFAULT_STACK_SIZE),
+            stack_size,
             pin_threads: self.pin_threads,
             panic_policy: self.panic_policy,
             name: self.name.unwrap_or_else(|| "gort".into()),

@@ -284,16 +284,24 @@ impl Builder {
     }
 
     /// Sets the usable stack size in bytes (rounded up to whole pages, at
-    /// least 16 KiB). Only touched pages cost memory.
+    /// least 16 KiB). Only touched pages cost memory. A size other than the
+    /// runtime's default gets a stack of its own, mapped at spawn time; a
+    /// size that cannot be mapped makes [`Builder::try_spawn`] fail and
+    /// [`Builder::spawn`] panic.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
     }
 
     /// Starts the goroutine on the current runtime (the default one when
-    /// called outside a runtime). The stack is taken when the goroutine
-    /// first runs; if none can be mapped then, the process dies with the
-    /// error [`Builder::try_spawn`] would have returned.
+    /// called outside a runtime). A default-size stack is taken when the
+    /// goroutine first runs; if none can be mapped then, the process dies
+    /// with the error [`Builder::try_spawn`] would have returned.
+    ///
+    /// # Panics
+    /// With [`Builder::try_spawn`]'s error message if the goroutine has its
+    /// own [`stack_size`](Builder::stack_size) and that stack cannot be
+    /// mapped (e.g. `usize::MAX` bytes).
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
     where
@@ -301,7 +309,14 @@ impl Builder {
         T: Send + 'static,
     {
         let sched = crate::runtime::current_sched();
-        spawn_on(sched, self, f, None, Location::caller())
+        // A stack of its own is mapped here, in the spawning goroutine, so
+        // that a size that cannot be had panics in the caller rather than
+        // killing the process when the goroutine first runs.
+        let stack = match self.dedicated_stack(sched) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        spawn_on(sched, self, f, stack, Location::caller())
     }
 
     /// Like [`Builder::spawn`], but takes the goroutine's stack now and
@@ -315,13 +330,21 @@ impl Builder {
     {
         let sched = crate::runtime::current_sched();
         let site = Location::caller();
-        let stack = match self.stack_size {
-            Some(n) if crate::stack::round_stack_size(n) != sched.stacks.stack_size() => {
-                sched.stacks.alloc_dedicated(n)?
-            }
-            _ => sched.stacks.alloc()?,
+        let stack = match self.dedicated_stack(sched)? {
+            Some(s) => s,
+            None => sched.stacks.alloc()?,
         };
         Ok(spawn_on(sched, self, f, Some(stack), site))
+    }
+
+    /// Maps the goroutine's own stack if it asked for a size other than
+    /// the runtime's default; None for a default-size stack.
+    fn dedicated_stack(&self, sched: &Sched) -> Result<Option<GStack>, StackError> {
+        let Some(n) = self.stack_size else { return Ok(None) };
+        if crate::stack::round_stack_size(n)? == sched.stacks.stack_size() {
+            return Ok(None);
+        }
+        sched.stacks.alloc_dedicated(n).map(Some)
     }
 }
 
@@ -337,6 +360,10 @@ where
     spawn_on(sched, Builder::new(), f, None, Location::caller())
 }
 
+/// Starts a goroutine on `sched`. `b`'s stack size is not looked at: a
+/// goroutine with its own stack size gets that stack as `stack` (see
+/// `Builder::dedicated_stack`); `stack` None means a default-size stack,
+/// taken when the goroutine first runs.
 pub(crate) fn spawn_on<F, T>(
     sched: &Sched,
     b: Builder,
@@ -350,10 +377,6 @@ where
 {
     crate::proc::preempt_point();
     let name: Option<Arc<str>> = b.name.map(Arc::from);
-    let stack_size = match b.stack_size {
-        Some(n) if crate::stack::round_stack_size(n) != sched.stacks.stack_size() => n,
-        _ => 0,
-    };
     let hold = crate::proc::hold_p().filter(|h| std::ptr::eq(h.sched(), sched));
     let p = hold.as_ref().map(|h| h.p());
     let id = sched.next_goid(p);
@@ -388,8 +411,10 @@ where
         let inner = unsafe { gbox.inner() };
         inner.entry = Some(entry);
         inner.free_entry = false;
+        // A stack of a non-default size is always mapped by the Builder and
+        // passed in: without one the goroutine takes a default-size stack.
         inner.stack = stack;
-        inner.stack_size = stack_size;
+        inner.stack_size = 0;
         inner.name = name;
         let parent = crate::m::current_goroutine()
             // SAFETY: the current goroutine is alive.

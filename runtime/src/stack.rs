@@ -26,6 +26,10 @@
 //!   `StackCache`, the global pool;
 //! - regions are unmapped only when the pool is dropped, which the runtime
 //!   does only when no goroutine holds a stack.
+//! - every size the pool accepts (`round_stack_size`) leaves room for its
+//!   guard page below `isize::MAX`, so the slot and region arithmetic on it
+//!   is exact; a size that cannot be rounded is a [`StackError`], never an
+//!   overflow.
 
 use std::io;
 
@@ -91,23 +95,56 @@ enum GuardMode {
 #[derive(Debug)]
 pub struct StackError {
     size: usize,
-    err: io::Error,
+    cause: Cause,
+}
+
+#[derive(Debug)]
+enum Cause {
+    /// The size, rounded to pages and with its guard page (or a region of
+    /// such slots), does not fit in the address space.
+    TooLarge,
+    /// The kernel refused the mapping.
+    Map(io::Error),
+}
+
+impl StackError {
+    fn too_large(size: usize) -> StackError {
+        StackError { size, cause: Cause::TooLarge }
+    }
+
+    fn map(size: usize, err: io::Error) -> StackError {
+        StackError { size, cause: Cause::Map(err) }
+    }
 }
 
 impl std::fmt::Display for StackError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let err = match &self.cause {
+            Cause::TooLarge => {
+                return write!(
+                    f,
+                    "gort: a goroutine stack of {} bytes is too large: rounded to whole pages, with \
+                     its guard page, it does not fit in the address space. Ask for a smaller \
+                     stack (Builder::stack_size or the runtime's stack_size); only the pages a \
+                     goroutine touches cost memory, so a few MiB is plenty even for deep recursion",
+                    self.size
+                );
+            }
+            Cause::Map(err) => err,
+        };
         let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
         write!(
             f,
             "gort: cannot map a {} KiB goroutine stack: {}. The kernel refused a new memory \
-             mapping: it limits mappings per process (vm.max_map_count = {}) and, under \
-             vm.overcommit_memory=2, the memory it commits. Raise the limit with \
+             mapping: it may be larger than the free address space, the process may have \
+             reached its limit on mappings (vm.max_map_count = {}), or, under \
+             vm.overcommit_memory=2, on committed memory. Raise the limit with \
              `sudo sysctl -w vm.max_map_count=1048576`, give goroutines smaller stacks \
              (Builder::stack_size), or run fewer goroutines at once",
             self.size >> 10,
-            self.err,
+            err,
             max_maps
         )
     }
@@ -115,13 +152,20 @@ impl std::fmt::Display for StackError {
 
 impl std::error::Error for StackError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.err)
+        match &self.cause {
+            Cause::TooLarge => None,
+            Cause::Map(err) => Some(err),
+        }
     }
 }
 
 impl From<StackError> for io::Error {
     fn from(e: StackError) -> io::Error {
-        io::Error::new(io::ErrorKind::OutOfMemory, e.to_string())
+        let kind = match e.cause {
+            Cause::TooLarge => io::ErrorKind::InvalidInput,
+            Cause::Map(_) => io::ErrorKind::OutOfMemory,
+        };
+        io::Error::new(kind, e.to_string())
     }
 }
 
@@ -150,10 +194,22 @@ pub(crate) struct StackPool {
 }
 
 impl StackPool {
+    /// Checks that a pool of stacks of `size` bytes can exist: the size
+    /// rounds to pages, and a region of its slots fits in the address
+    /// space. `RuntimeBuilder::build` calls this before [`StackPool::new`].
+    pub(crate) fn check_size(size: usize) -> Result<usize, StackError> {
+        let rounded = round_stack_size(size)?;
+        region_bytes(rounded + sys::page_size()).ok_or(StackError::too_large(size))?;
+        Ok(rounded)
+    }
+
     /// A pool of stacks with `size` usable bytes each (rounded up to pages).
+    ///
+    /// # Panics
+    /// If [`StackPool::check_size`] rejects `size`.
     pub(crate) fn new(size: usize) -> StackPool {
         StackPool {
-            size: round_stack_size(size),
+            size: StackPool::check_size(size).unwrap_or_else(|e| panic!("{e}")),
             inner: Lock::new(PoolInner {
                 free: Vec::new(),
                 cold: 0,
@@ -204,30 +260,34 @@ impl StackPool {
             inner.mark = inner.mark.min(len);
             return Ok(s);
         }
+        // No overflow: `new` checked that a region of slots fits in the
+        // address space, and carve_next stays within the current region.
         let slot = self.size + sys::page_size();
-        if inner.carve_next + slot > inner.carve_end {
-            let want = (REGION_BYTES / slot).max(16) * slot;
-            let base = map_region(want).map_err(|err| StackError { size: self.size, err })?;
+        if inner.carve_end - inner.carve_next < slot {
+            let want = region_bytes(slot).expect("checked by StackPool::new");
+            let base = map_region(want).map_err(|err| StackError::map(self.size, err))?;
             inner.regions.push((base, want));
             inner.carve_next = base;
             inner.carve_end = base + want;
         }
         let bottom = inner.carve_next;
-        install_guard(bottom, &mut inner.guard_mode).map_err(|err| StackError { size: self.size, err })?;
+        install_guard(bottom, &mut inner.guard_mode).map_err(|err| StackError::map(self.size, err))?;
         inner.carve_next += slot;
         Ok(GStack { top: bottom + slot, bottom, dedicated: false })
     }
 
-    /// Maps a stack of a non-default size for one goroutine.
+    /// Maps a stack of a non-default size for one goroutine. A size that
+    /// cannot be rounded, or mapped, is an error (never an overflow).
     pub(crate) fn alloc_dedicated(&self, size: usize) -> Result<GStack, StackError> {
-        let size = round_stack_size(size);
+        let size = round_stack_size(size)?;
+        // round_stack_size leaves room for the guard page.
         let slot = size + sys::page_size();
-        let base = map_region(slot).map_err(|err| StackError { size, err })?;
+        let base = map_region(slot).map_err(|err| StackError::map(size, err))?;
         let mut inner = self.inner.lock();
         if let Err(err) = install_guard(base, &mut inner.guard_mode) {
             // SAFETY: `base..base+slot` is the mapping just made, used by no one.
             unsafe { libc::munmap(base as *mut libc::c_void, slot) };
-            return Err(StackError { size, err });
+            return Err(StackError::map(size, err));
         }
         inner.in_use += 1;
         Ok(GStack { top: base + slot, bottom: base, dedicated: true })
@@ -367,9 +427,22 @@ impl StackCache {
 }
 
 /// Rounds a requested stack size to whole pages, at least [`MIN_STACK`].
-pub(crate) fn round_stack_size(size: usize) -> usize {
+/// An error if the rounded size plus its guard page overflows `usize`, or
+/// exceeds `isize::MAX` (no mapping can be that large), so that every size
+/// the pool computes from an accepted one is exact.
+pub(crate) fn round_stack_size(size: usize) -> Result<usize, StackError> {
     let page = sys::page_size();
-    size.max(MIN_STACK).div_ceil(page) * page
+    size.max(MIN_STACK)
+        .div_ceil(page)
+        .checked_mul(page)
+        .filter(|&r| r.checked_add(page).is_some_and(|slot| slot <= isize::MAX as usize))
+        .ok_or(StackError::too_large(size))
+}
+
+/// Bytes of a region of `slot`-byte slots: about [`REGION_BYTES`], at
+/// least 16 slots. None if that does not fit in `isize`.
+fn region_bytes(slot: usize) -> Option<usize> {
+    (REGION_BYTES / slot).max(16).checked_mul(slot).filter(|&b| b <= isize::MAX as usize)
 }
 
 fn map_region(len: usize) -> io::Result<usize> {
