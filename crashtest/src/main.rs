@@ -1,5 +1,5 @@
 //! Programs that must die, or must not, in ways only a whole process shows:
-//! the deadlock report, SIGQUIT. `gort-crashtest <scenario>`; this crate's
+//! the deadlock report, SIGQUIT, panics while panicking. `gort-crashtest <scenario>`; this crate's
 //! tests run each one and check its exit status and output.
 //!
 //! These cannot run inside the test harness: its own threads are unknown
@@ -131,6 +131,35 @@ fn main() {
                 unsafe { libc::raise(libc::SIGQUIT) };
             });
             gort::sleep(Duration::from_secs(10));
+        }),
+        "main-panics-dropping-handles" => gort::run(|| {
+            // A worker fails, then main fails before joining it: unwinding
+            // main drops the worker's handle (and others). Main's panic is
+            // the one reported; the worker's gets a note.
+            let worker = gort::Builder::new().name("worker").spawn(|| panic!("worker failed"));
+            while !worker.is_finished() {
+                gort::yield_now();
+            }
+            let _others: Vec<_> =
+                (0..3).map(|_| gort::go!(|| gort::sleep(Duration::from_secs(10)))).collect();
+            let _worker = worker;
+            panic!("main failed");
+        }),
+        "handle-dropped-unwinding-then-panics" => gort::run(|| {
+            // A goroutine panics while it holds the handle of one still
+            // running; that one panics later, with nobody left to join it.
+            let gate = gort::chan::<()>(0);
+            let g2 = gate.clone();
+            let holder = gort::go!(move || {
+                let _late = gort::Builder::new().name("late").spawn(move || {
+                    g2.recv();
+                    panic!("late failure");
+                });
+                panic!("holder failed");
+            });
+            assert!(holder.join().is_err());
+            gate.send(()).unwrap();
+            gort::sleep(Duration::from_secs(10)); // the late panic ends the process first
         }),
         other => {
             eprintln!("unknown scenario {other:?}");

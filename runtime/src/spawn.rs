@@ -13,18 +13,22 @@
 //! the panic as `Err(Panic)`. A panic nobody can observe (the handle was
 //! dropped, or is dropped without joining) follows the runtime's
 //! [`PanicPolicy`]: by default the process prints it and exits with status
-//! 2, as Go does for an unrecovered panic.
+//! 2, as Go does for an unrecovered panic. A handle dropped while its
+//! holder unwinds a panic of its own (`std::thread::panicking`) does not
+//! kill the process over the goroutine's panic, which would hide the
+//! holder's: the holder's panic goes on and the goroutine's gets a note
+//! (see `panic::dropped_while_panicking`).
 
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, Location};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::g::{G, GRef, WaitReason, status};
 use crate::mcache::MCache;
-use crate::panic::{Panic, PanicPolicy};
+use crate::panic::{Panic, PanicPolicy, Unobserved};
 use crate::sched::Sched;
 use crate::stack::{GStack, StackError};
 use crate::taskstate::{Finished, TaskState};
@@ -57,6 +61,10 @@ struct Packet<T> {
     waiter: UnsafeCell<Option<GRef>>,
     result: UnsafeCell<Option<Result<T, Panic>>>,
     policy: PanicPolicy,
+    /// The handle was dropped while its holder unwound a panic. Written
+    /// before the handle's DETACHED and read after the goroutine's DONE
+    /// saw it (the state word's AcqRel RMWs order them).
+    dropped_while_panicking: AtomicBool,
 }
 
 /// A whole task; `repr(C)` so that a `*Task<F, T>` is a `*Packet<T>` is a
@@ -128,7 +136,12 @@ where
                 // SAFETY: DETACHED was set before our DONE.
                 let r = unsafe { (*pk.result.get()).take() };
                 if let Some(Err(p)) = r {
-                    crate::panic::unobserved(p, pk.policy);
+                    let why = if pk.dropped_while_panicking.load(Ordering::Relaxed) {
+                        Unobserved::DroppedWhilePanicking
+                    } else {
+                        Unobserved::DroppedWithoutJoin
+                    };
+                    crate::panic::unobserved_because(p, pk.policy, why);
                 }
                 true
             }
@@ -225,6 +238,12 @@ impl<T> Drop for JoinHandle<T> {
         let Some(p) = self.packet.take() else { return };
         // SAFETY: as in `packet()`: alive until we set DETACHED.
         let pk = unsafe { p.as_ref() };
+        // Dropped by a goroutine or thread unwinding a panic: that panic is
+        // the one to report, not this goroutine's (see panic.rs).
+        let panicking = std::thread::panicking();
+        if panicking {
+            pk.dropped_while_panicking.store(true, Ordering::Relaxed);
+        }
         if !pk.header.state.detach() {
             return; // the goroutine frees the block when it finishes
         }
@@ -232,7 +251,11 @@ impl<T> Drop for JoinHandle<T> {
         // SAFETY: DONE was set before our DETACHED.
         let r = unsafe { (*pk.result.get()).take() };
         if let Some(Err(panic)) = r {
-            crate::panic::unobserved(panic, pk.policy);
+            if panicking {
+                crate::panic::dropped_while_panicking(panic, pk.policy);
+            } else {
+                crate::panic::unobserved(panic, pk.policy);
+            }
         }
         // SAFETY: we own the block.
         unsafe { free_from_handle(p.cast()) };
@@ -386,6 +409,7 @@ where
             waiter: UnsafeCell::new(None),
             result: UnsafeCell::new(None),
             policy: sched.config.panic_policy,
+            dropped_while_panicking: AtomicBool::new(false),
         },
         f: UnsafeCell::new(Some(f)),
         id,
