@@ -114,3 +114,27 @@ fn a_goroutine_whose_handle_was_dropped_while_unwinding_dies_saying_so() {
     );
     assert!(!stderr.contains("dropped without join"), "{stderr}");
 }
+
+/// Under valgrind's memcheck, goroutine stacks are registered stacks: no
+/// "client switching stacks?" warning, no memcheck error. valgrind runs the
+/// debug build of a short scenario (a few seconds).
+#[test]
+fn valgrind_follows_goroutine_stack_switches() {
+    let found = Command::new("valgrind").arg("--version").output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "valgrind is needed for this test and was not found: install it with \
+         `sudo apt-get install -y valgrind` (Debian/Ubuntu)"
+    );
+    let out = Command::new("valgrind")
+        .args(["--error-exitcode=1", "--quiet"])
+        .arg(env!("CARGO_BIN_EXE_gort-crashtest"))
+        .arg("stack-switches")
+        .env("GORT_MAXPROCS", "2")
+        .output()
+        .expect("run valgrind");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("switching stacks"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{stderr}");
+}

@@ -105,6 +105,7 @@ mod sysmon;
 mod taskstate;
 pub mod testing;
 pub mod timer;
+mod valgrind;
 
 pub use g::{G, GRef, WaitReason};
 pub use local::LocalKey;

@@ -23,7 +23,11 @@
 //!   stays installed until the region is unmapped (`MADV_DONTNEED` keeps
 //!   guards), so every stack in the pool is guarded;
 //! - a [`GStack`] is owned by exactly one of: a goroutine's coroutine, a P's
-//!   `StackCache`, the global pool;
+//!   `StackCache`, the global pool; under valgrind it is registered as a
+//!   stack exactly while a goroutine owns it (registered when handed out
+//!   by `StackCache::alloc`, `StackPool::alloc` or `alloc_dedicated`,
+//!   deregistered when freed; see `valgrind.rs`), so memcheck follows the
+//!   switches onto it;
 //! - regions are unmapped only when the pool is dropped, which the runtime
 //!   does only when no goroutine holds a stack.
 //! - every size the pool accepts (`round_stack_size`) leaves room for its
@@ -51,7 +55,13 @@ pub struct GStack {
     bottom: usize,
     /// Mapped for this stack alone (a non-default size): unmapped on free.
     dedicated: bool,
+    /// The stack's id with valgrind while a goroutine owns it (see
+    /// [`GStack::hand_out`]), else [`NOT_REGISTERED`].
+    valgrind_id: usize,
 }
+
+/// `GStack::valgrind_id` of a stack valgrind does not know.
+const NOT_REGISTERED: usize = usize::MAX;
 
 // SAFETY: base() is the slot's top, page-aligned (so STACK_ALIGNMENT-
 // aligned); limit() is the slot's bottom, and the page at the bottom is a
@@ -67,6 +77,36 @@ unsafe impl corosensei::stack::Stack for GStack {
 }
 
 impl GStack {
+    fn new(bottom: usize, top: usize, dedicated: bool) -> GStack {
+        GStack { top, bottom, dedicated, valgrind_id: NOT_REGISTERED }
+    }
+
+    /// Marks the stack as a goroutine's from now on. Under valgrind
+    /// (`pool.valgrind`), registers its usable part as a stack, so that
+    /// memcheck takes a switch onto it for a stack switch rather than
+    /// warning "client switching stacks?" and misjudging every access.
+    #[inline]
+    fn hand_out(mut self, valgrind: bool) -> GStack {
+        if valgrind {
+            self.register();
+        }
+        self
+    }
+
+    #[cold]
+    fn register(&mut self) {
+        self.valgrind_id = crate::valgrind::register_stack(self.bottom + sys::page_size(), self.top);
+    }
+
+    /// The stack goes back to a cache or the pool: valgrind forgets it
+    /// (its memory may be released or unmapped later).
+    #[inline]
+    fn take_back(&mut self) {
+        if self.valgrind_id != NOT_REGISTERED {
+            crate::valgrind::deregister_stack(std::mem::replace(&mut self.valgrind_id, NOT_REGISTERED));
+        }
+    }
+
     /// The guard page's address: it spans `[guard, guard + page_size)`.
     pub(crate) fn guard_page(&self) -> usize {
         self.bottom
@@ -190,6 +230,8 @@ struct PoolInner {
 pub(crate) struct StackPool {
     /// Usable bytes per default stack (a multiple of the page size).
     size: usize,
+    /// The process runs under valgrind: stacks in use are registered.
+    valgrind: bool,
     inner: Lock<PoolInner>,
 }
 
@@ -210,6 +252,7 @@ impl StackPool {
     pub(crate) fn new(size: usize) -> StackPool {
         StackPool {
             size: StackPool::check_size(size).unwrap_or_else(|e| panic!("{e}")),
+            valgrind: crate::valgrind::running_on_valgrind(),
             inner: Lock::new(PoolInner {
                 free: Vec::new(),
                 cold: 0,
@@ -234,7 +277,8 @@ impl StackPool {
         let mut inner = self.inner.lock();
         let s = self.alloc_locked(&mut inner)?;
         inner.in_use += 1;
-        Ok(s)
+        drop(inner);
+        Ok(s.hand_out(self.valgrind))
     }
 
     /// Moves up to `n` stacks into `out` (at least one, or an error).
@@ -273,7 +317,7 @@ impl StackPool {
         let bottom = inner.carve_next;
         install_guard(bottom, &mut inner.guard_mode).map_err(|err| StackError::map(self.size, err))?;
         inner.carve_next += slot;
-        Ok(GStack { top: bottom + slot, bottom, dedicated: false })
+        Ok(GStack::new(bottom, bottom + slot, false))
     }
 
     /// Maps a stack of a non-default size for one goroutine. A size that
@@ -290,11 +334,12 @@ impl StackPool {
             return Err(StackError::map(size, err));
         }
         inner.in_use += 1;
-        Ok(GStack { top: base + slot, bottom: base, dedicated: true })
+        Ok(GStack::new(base, base + slot, true).hand_out(self.valgrind))
     }
 
     /// Returns one stack to the pool (or unmaps a dedicated one).
-    pub(crate) fn free(&self, s: GStack) {
+    pub(crate) fn free(&self, mut s: GStack) {
+        s.take_back();
         let mut inner = self.inner.lock();
         inner.in_use -= 1;
         if s.dedicated {
@@ -400,15 +445,16 @@ impl StackCache {
     #[inline]
     pub(crate) fn alloc(&mut self, pool: &StackPool) -> Result<GStack, StackError> {
         if let Some(s) = self.stacks.pop() {
-            return Ok(s);
+            return Ok(s.hand_out(pool.valgrind));
         }
         pool.alloc_batch(&mut self.stacks, CACHE_BATCH)?;
-        Ok(self.stacks.pop().expect("alloc_batch yields at least one stack"))
+        Ok(self.stacks.pop().expect("alloc_batch yields at least one stack").hand_out(pool.valgrind))
     }
 
     /// Caches `s`, spilling half the cache to `pool` when it is full.
     #[inline]
-    pub(crate) fn free(&mut self, pool: &StackPool, s: GStack) {
+    pub(crate) fn free(&mut self, pool: &StackPool, mut s: GStack) {
+        s.take_back();
         if s.dedicated {
             pool.free(s);
             return;
