@@ -95,6 +95,7 @@ pub mod poll;
 mod proc;
 mod pstatus;
 mod runtime;
+mod scavenge;
 mod sched;
 pub mod sema;
 mod signal;

@@ -28,8 +28,10 @@
 //!   by `StackCache::alloc`, `StackPool::alloc` or `alloc_dedicated`,
 //!   deregistered when freed; see `valgrind.rs`), so memcheck follows the
 //!   switches onto it;
-//! - regions are unmapped only when the pool is dropped, which the runtime
-//!   does only when no goroutine holds a stack.
+//! - a region is unmapped when every slot carved from it is a free stack
+//!   whose pages `trim` already released (`stack/trim.rs`), or when the
+//!   pool is dropped, which the runtime does only when no goroutine holds
+//!   a stack; the region being carved is kept.
 //! - every size the pool accepts (`round_stack_size`) leaves room for its
 //!   guard page below `isize::MAX`, so the slot and region arithmetic on it
 //!   is exact; a size that cannot be rounded is a [`StackError`], never an
@@ -39,6 +41,8 @@ use std::io;
 
 use crate::lock::Lock;
 use crate::sys;
+
+mod trim;
 
 /// Bytes reserved per region (rounded down to whole slots, at least 16).
 const REGION_BYTES: usize = 64 << 20;
@@ -212,11 +216,12 @@ impl From<StackError> for io::Error {
 struct PoolInner {
     /// Free stacks, used as a LIFO: the warmest stack is reused first.
     free: Vec<GStack>,
-    /// `free[..cold]` have had their pages released by [`StackPool::trim`].
+    /// `free[..cold]` have had their pages released by [`StackPool::trim`],
+    /// and are sorted by address (`stack/trim.rs`).
     cold: usize,
     /// `free[..mark]` were already free at the last trim.
     mark: usize,
-    /// Every region, for unmapping.
+    /// Every region, `(base, bytes)`, for unmapping.
     regions: Vec<(usize, usize)>,
     /// Next uncarved slot and the end of the current region.
     carve_next: usize,
@@ -360,51 +365,6 @@ impl StackPool {
         }
     }
 
-    /// Releases the memory of stacks that have sat in the pool since the
-    /// previous call; their guards stay. Runs off the hot path (sysmon).
-    /// Returns the number of stacks released.
-    pub(crate) fn trim(&self) -> usize {
-        // Take the stacks to release out of the pool while their pages are
-        // dropped (they must not be handed out meanwhile), then put them
-        // back below the warm ones.
-        let mut releasing: Vec<GStack> = {
-            let mut inner = self.inner.lock();
-            let upto = inner.mark.min(inner.free.len());
-            let from = inner.cold.min(upto);
-            let taken: Vec<GStack> = inner.free.drain(from..upto).collect();
-            inner.mark = inner.free.len();
-            taken
-        };
-        let n = releasing.len();
-        if n == 0 {
-            return 0;
-        }
-        // Adjacent slots coalesce into one madvise: guards survive
-        // MADV_DONTNEED, so releasing a guard page along with its
-        // neighbours is harmless.
-        releasing.sort_unstable_by_key(|s| s.bottom);
-        let mut i = 0;
-        while i < releasing.len() {
-            let (lo, mut hi) = (releasing[i].bottom, releasing[i].top);
-            i += 1;
-            while i < releasing.len() && releasing[i].bottom == hi {
-                hi = releasing[i].top;
-                i += 1;
-            }
-            // SAFETY: `lo..hi` covers stacks this function took out of the
-            // pool: no goroutine runs on them or can get them before they
-            // are put back, and their contents are dead, so dropping the
-            // pages is unobservable apart from the later zero-fill.
-            unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
-        }
-        let mut inner = self.inner.lock();
-        let cold = inner.cold.min(inner.free.len());
-        inner.free.splice(cold..cold, releasing);
-        inner.cold = cold + n;
-        inner.mark = inner.free.len();
-        n
-    }
-
     /// Number of stacks handed out and not returned.
     pub(crate) fn in_use(&self) -> usize {
         self.inner.lock().in_use
@@ -418,6 +378,9 @@ impl StackPool {
 
     /// Unmaps every region. Must only be called when no goroutine runs on,
     /// or is parked on, a pooled stack; the runtime checks `in_use() == 0`.
+    /// Nor while a `trim` runs (it may have unmapped a region it has not
+    /// yet dropped from the list): the runtime calls this after sysmon, the
+    /// only trimmer, has stopped.
     pub(crate) fn release_all(&self) {
         let mut inner = self.inner.lock();
         assert_eq!(inner.in_use, 0, "stack pool released while stacks are in use");
@@ -583,71 +546,6 @@ mod tests {
         cache.flush(&pool);
         assert_eq!(pool.in_use(), 0);
         assert!(pool.pooled() >= 100);
-        pool.release_all();
-    }
-
-    #[test]
-    fn trim_releases_only_stacks_idle_since_last_trim() {
-        let pool = StackPool::new(16 << 10);
-        let v: Vec<_> = (0..8).map(|_| pool.alloc().unwrap()).collect();
-        for s in v {
-            let (lo, hi) = s.usable();
-            // SAFETY: the usable part of a stack we own.
-            unsafe { std::ptr::write_bytes(lo as *mut u8, 1, hi - lo) };
-            pool.free(s);
-        }
-        assert_eq!(pool.trim(), 0, "first trim only marks");
-        assert_eq!(pool.trim(), 8);
-        assert_eq!(pool.trim(), 0, "already cold");
-        let s = pool.alloc().unwrap();
-        let (lo, _) = s.usable();
-        // SAFETY: reading the usable part of a stack we own; released pages
-        // read back as zero.
-        assert_eq!(unsafe { *(lo as *const u8) }, 0);
-        pool.free(s);
-        pool.release_all();
-    }
-
-    #[test]
-    fn trim_never_releases_a_stack_in_use() {
-        // Trim (sysmon) racing with allocation (P cache refills): a stack
-        // handed out and written must keep its contents. Bounded: 1 s or
-        // 20,000 rounds; the race, when present, shows within milliseconds.
-        let pool = std::sync::Arc::new(StackPool::new(16 << 10));
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (p2, stop2) = (pool.clone(), stop.clone());
-        let trimmer = std::thread::spawn(move || {
-            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-                p2.trim();
-            }
-        });
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-        let mut released = 0;
-        for _ in 0..20_000 {
-            if std::time::Instant::now() > deadline {
-                break;
-            }
-            let stacks: Vec<_> = (0..256).map(|_| pool.alloc().unwrap()).collect();
-            for s in &stacks {
-                let (lo, hi) = s.usable();
-                // SAFETY: the usable part of a stack we own.
-                unsafe { (*(lo as *mut u8), *((hi - 1) as *mut u8)) = (0xAB, 0xAB) };
-            }
-            for s in &stacks {
-                let (lo, hi) = s.usable();
-                // SAFETY: as above.
-                if unsafe { (*(lo as *const u8), *((hi - 1) as *const u8)) } != (0xAB, 0xAB) {
-                    released += 1;
-                }
-            }
-            for s in stacks {
-                pool.free(s);
-            }
-        }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        trimmer.join().unwrap();
-        assert_eq!(released, 0, "trim released the pages of stacks in use");
-        assert_eq!(pool.in_use(), 0);
         pool.release_all();
     }
 
