@@ -40,7 +40,7 @@ use crate::ops::{RecvFail, SendFail, Wait};
 /// fit in memory.
 #[track_caller]
 pub fn chan<T>(cap: usize) -> Chan<T> {
-    Chan { c: ChanRef::new(HChan::new(cap, false)) }
+    Chan { c: ChanRef::new(HChan::new(cap)) }
 }
 
 /// A channel: Go's `chan T`. Cheap to clone; every clone is the same
@@ -78,7 +78,7 @@ macro_rules! common {
             /// Number of values buffered and not yet received (Go:
             /// `len(ch)`); 0 for a timer channel, which looks unbuffered.
             pub fn len(&self) -> usize {
-                if self.c.hdr.is_timer {
+                if self.c.hdr.is_timer() {
                     0
                 } else {
                     self.c.hdr.qcount.load(std::sync::atomic::Ordering::Relaxed)
@@ -93,7 +93,7 @@ macro_rules! common {
             /// The buffer's capacity (Go: `cap(ch)`); 0 for unbuffered and
             /// timer channels.
             pub fn cap(&self) -> usize {
-                if self.c.hdr.is_timer { 0 } else { self.c.hdr.dataqsiz }
+                if self.c.hdr.is_timer() { 0 } else { self.c.hdr.dataqsiz }
             }
 
             /// Whether the channel has been closed. Buffered values may

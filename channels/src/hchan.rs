@@ -54,6 +54,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use gort_runtime::timer::TimerNode;
 use gort_runtime::{GRef, RawLock, ready};
 
 use crate::waitq::{CLOSED, DONE, WaitQ, Waiter};
@@ -77,8 +78,12 @@ pub struct Header {
     /// `chanref.rs`); not under `lock`.
     pub(crate) refs: AtomicUsize,
     pub(crate) closed: AtomicBool,
-    /// A timer channel (after/tick/Timer/Ticker): `len` and `cap` report 0.
-    pub(crate) is_timer: bool,
+    /// The timer of a timer channel (after/tick/Timer/Ticker), null for
+    /// any other channel. Set before the channel is shared and never
+    /// changed; it points into `HChan::timer`, which lives as long as the
+    /// channel. A timer channel's `len` and `cap` report 0, and receives
+    /// and selects run its due timer first (`run_timer_if_due`).
+    timer: *const TimerNode,
     /// The capacity. Go: `dataqsiz`.
     pub(crate) dataqsiz: usize,
     pub(crate) qcount: AtomicUsize,
@@ -112,7 +117,7 @@ impl<T> HChan<T> {
     /// value slot on the goroutine's stack, so such an element would
     /// overflow it (box it instead).
     #[track_caller]
-    pub(crate) fn new(cap: usize, is_timer: bool) -> HChan<T> {
+    pub(crate) fn new(cap: usize) -> HChan<T> {
         const {
             assert!(
                 std::mem::size_of::<T>() < 1 << 16,
@@ -128,7 +133,7 @@ impl<T> HChan<T> {
                 lock: RawLock::new(),
                 refs: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
-                is_timer,
+                timer: ptr::null(),
                 dataqsiz: cap,
                 qcount: AtomicUsize::new(0),
                 sendx: Cell::new(0),
@@ -288,6 +293,42 @@ impl<T> HChan<T> {
 }
 
 impl Header {
+    /// Whether this is a timer channel.
+    #[inline]
+    pub(crate) fn is_timer(&self) -> bool {
+        !self.timer.is_null()
+    }
+
+    /// Makes this a timer channel whose timer is `node`.
+    ///
+    /// # Safety
+    /// The channel is not shared yet, and `node` lives, unmoved, as long as
+    /// the channel (it is the node in the channel's own `timer`).
+    pub(crate) unsafe fn set_timer(&mut self, node: *const TimerNode) {
+        self.timer = node;
+    }
+
+    /// Before a receive or a select looks at a timer channel: if its timer
+    /// is due, fire it now so its value is in the buffer (Go:
+    /// `maybeRunChan`, called from `chanrecv` and `selectgo`). An ordinary
+    /// channel pays one well-predicted branch. The caller must not hold
+    /// this channel's lock (the timer's callback takes it).
+    #[inline(always)]
+    pub(crate) fn run_timer_if_due(&self) {
+        if !self.timer.is_null() {
+            self.run_timer_if_due_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn run_timer_if_due_slow(&self) {
+        // SAFETY: a non-null `timer` is the channel's own node, alive as
+        // long as the channel (see the field), which the caller's handle
+        // keeps alive.
+        unsafe { &*self.timer }.run_if_due();
+    }
+
     /// Go: `closechan` (after the nil check). Returns false if the channel
     /// was already closed. Wakes every parked receiver (with no value) and
     /// sender (keeping its value), readying them after unlocking.

@@ -95,6 +95,8 @@ impl<T> HChan<T> {
     /// Go: `chanrecv`.
     #[inline]
     pub(crate) fn recv(&self, wait: Wait) -> Result<T, RecvFail> {
+        // An expired timer's value must be there to take (Go 1.23).
+        self.hdr.run_timer_if_due();
         if wait == Wait::No && self.empty() {
             // Lock-free fail of a non-blocking receive (module docs of
             // hchan): empty, then open, means it was open and empty.

@@ -8,7 +8,9 @@
 //! ## Algorithm (Go's)
 //!
 //! 1. **Poll order**: a uniformly random permutation of the cases whose
-//!    channel is not nil (a `None` case never fires).
+//!    channel is not nil (a `None` case never fires). Building it, a
+//!    timer channel's due timer is fired (Go: `maybeRunChan`), so that
+//!    pass 1 finds an expired timer's value.
 //! 2. **Lock order**: the same cases sorted by channel address. Every
 //!    select locks its channels in this one global order, each distinct
 //!    channel once, so concurrent selects cannot deadlock.
@@ -202,6 +204,9 @@ pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Optio
         if cs.c.is_null() {
             continue;
         }
+        // Before any lock is taken: an expired timer's value must be there
+        // for pass 1 to find (Go: `maybeRunChan` in `selectgo`).
+        cs.hdr().run_timer_if_due();
         let j = cheaprandn(norder as u32 + 1) as usize;
         pollorder[norder] = pollorder[j];
         pollorder[j] = i as u32;

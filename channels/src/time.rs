@@ -11,7 +11,13 @@
 //! ticker whose last tick nobody took) it is dropped.
 //!
 //! What Go 1.23 promises, and how it holds here:
-//! - **The channel looks unbuffered**: `len()` and `cap()` are 0.
+//! - **The channel looks unbuffered**: `len()` and `cap()` are 0, as Go's
+//!   `chanlen`/`chancap` report for timer channels, expired or not.
+//! - **An expired timer is ready at once**: every receive (blocking or
+//!   not) and every select on a timer channel first fires its timer if the
+//!   deadline has passed (`Header::run_timer_if_due`, Go's `maybeRunChan`),
+//!   so `try_recv` or a select with `default` after the deadline takes the
+//!   value, whether or not the scheduler has checked the timer heap yet.
 //! - **No stale value after `stop` or `reset` returns**: both first stop
 //!   the node, and the runtime's `stop` returns only when no callback of
 //!   the old arming runs or will run; then they drain the slot (Go's
@@ -45,8 +51,11 @@
 //! bounded:
 //!
 //! - the callback, `send_time`, takes only the channel lock (the runtime
-//!   holds no lock while it runs callbacks), and never `op`: only `Timer`
-//!   and `Ticker` methods, called by user code, take `op`;
+//!   holds no lock while it runs callbacks, and a receiver firing a due
+//!   timer holds none either: it does so before locking the channel), and
+//!   never `op`: only `Timer` and `Ticker` methods, called by user code,
+//!   take `op`, and their drain receives under the channel lock without
+//!   firing the timer;
 //! - nobody holds a channel lock while waiting for a timer or for `op`:
 //!   the drain takes the channel lock only after `stop` has returned, and
 //!   channel operations never stop or reset a timer channel's timer under
@@ -113,8 +122,12 @@ fn nanos(d: Duration) -> i64 {
 /// A new timer channel, armed to fire after `d` (then every `period` if
 /// not zero) unless `armed` is false.
 fn timer_chan(d: Duration, period: Duration, armed: bool) -> Receiver<Instant> {
-    let mut hc = HChan::<Instant>::new(1, true);
-    hc.timer = Some(Box::pin(ChanTimer { node: TimerNode::new(send_time, 0), op: RawLock::new() }));
+    let mut hc = HChan::<Instant>::new(1);
+    let t = Box::pin(ChanTimer { node: TimerNode::new(send_time, 0), op: RawLock::new() });
+    // SAFETY: the channel is not shared yet; the node is pinned in the
+    // box that `hc.timer` keeps for the channel's whole life.
+    unsafe { hc.hdr.set_timer(&t.node) };
+    hc.timer = Some(t);
     let c = ChanRef::new(hc);
     let t = c.timer.as_ref().expect("just set").as_ref();
     t.node.set_arg(c.as_ptr() as usize);

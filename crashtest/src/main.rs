@@ -1,5 +1,5 @@
 //! Programs that must die, or must not, in ways only a whole process shows:
-//! the deadlock report, SIGQUIT. `gort-crashtest <scenario>`; this crate's
+//! the deadlock report, SIGQUIT, panics while panicking. `gort-crashtest <scenario>`; this crate's
 //! tests run each one and check its exit status and output.
 //!
 //! These cannot run inside the test harness: its own threads are unknown
@@ -195,6 +195,73 @@ fn main() {
             gort::sleep(Duration::from_millis(20));
             c.recv();
         }
+        "main-panics-dropping-handles" => gort::run(|| {
+            // A worker fails, then main fails before joining it: unwinding
+            // main drops the worker's handle (and others). Main's panic is
+            // the one reported; the worker's gets a note.
+            let worker = gort::Builder::new().name("worker").spawn(|| panic!("worker failed"));
+            while !worker.is_finished() {
+                gort::yield_now();
+            }
+            let _others: Vec<_> =
+                (0..3).map(|_| gort::go!(|| gort::sleep(Duration::from_secs(10)))).collect();
+            let _worker = worker;
+            panic!("main failed");
+        }),
+        "handle-dropped-unwinding-then-panics" => gort::run(|| {
+            // A goroutine panics while it holds the handle of one still
+            // running; that one panics later, with nobody left to join it.
+            let gate = gort::chan::<()>(0);
+            let g2 = gate.clone();
+            let holder = gort::go!(move || {
+                let _late = gort::Builder::new().name("late").spawn(move || {
+                    g2.recv();
+                    panic!("late failure");
+                });
+                panic!("holder failed");
+            });
+            assert!(holder.join().is_err());
+            gate.send(()).unwrap();
+            gort::sleep(Duration::from_secs(10)); // the late panic ends the process first
+        }),
+        "stack-switches" => gort::run(|| {
+            // Run under valgrind by the tests: goroutines on pooled stacks
+            // (fresh and recycled), on a stack of their own, from
+            // try_spawn, switching at every channel hand-off.
+            let (ping, pong) = (gort::chan::<u32>(0), gort::chan::<u32>(0));
+            let (ping2, pong2) = (ping.clone(), pong.clone());
+            let echo = gort::go!(move || {
+                for v in ping2.iter() {
+                    pong2.send(v + 1).unwrap();
+                }
+            });
+            for i in 0..200 {
+                ping.send(i).unwrap();
+                assert_eq!(pong.recv(), Some(i + 1));
+            }
+            ping.close();
+            echo.join().unwrap();
+            for round in 0..3u64 {
+                let hs: Vec<_> = (0..20u64)
+                    .map(|i| {
+                        gort::go!(move || {
+                            gort::yield_now();
+                            i * round
+                        })
+                    })
+                    .collect();
+                assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>(), 190 * round);
+            }
+            let own = gort::Builder::new().stack_size(1 << 20).spawn(|| {
+                gort::sleep(Duration::from_millis(1));
+                let buf = [1u8; 32 << 10];
+                std::hint::black_box(&buf).iter().map(|&b| b as u32).sum::<u32>()
+            });
+            assert_eq!(own.join().unwrap(), 32 << 10);
+            let tried = gort::Builder::new().try_spawn(gort::yield_now).unwrap();
+            tried.join().unwrap();
+            println!("ok");
+        }),
         other => {
             eprintln!("unknown scenario {other:?}");
             std::process::exit(64);

@@ -150,3 +150,64 @@ fn a_plain_main_thread_blocked_forever_is_reported() {
     let stderr = assert_deadlock("plain-main-deadlock");
     assert!(stderr.contains("(a plain thread parked in gort)"), "{stderr}");
 }
+
+#[test]
+fn mains_panic_is_reported_when_unwinding_drops_a_panicked_goroutines_handle() {
+    let (code, stderr) = run("main-panics-dropping-handles");
+    // Main's panic ends the process (Rust's status for a panicking main),
+    // not a fatal error about the worker's dropped handle.
+    assert_eq!(code, Some(101), "{stderr}");
+    assert!(!stderr.contains("fatal error"), "{stderr}");
+    assert!(stderr.contains("goroutine 1 panicked at crashtest/src/main.rs"), "{stderr}");
+    assert!(stderr.contains("main failed"), "{stderr}");
+    // The worker's panic is not lost: the hook printed it, and a note says
+    // why nobody joined it.
+    assert!(stderr.contains("goroutine 2 [worker] panicked at crashtest/src/main.rs"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "note: goroutine 2 [worker] had panicked (worker failed) and its JoinHandle was dropped, \
+             unjoined, while goroutine 1 was panicking\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("dropped without join"), "{stderr}");
+}
+
+#[test]
+fn a_goroutine_whose_handle_was_dropped_while_unwinding_dies_saying_so() {
+    let (code, stderr) = run("handle-dropped-unwinding-then-panics");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("holder failed"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "fatal error: unrecovered panic in goroutine 3 [late]: late failure\n(the goroutine's \
+             JoinHandle was dropped by a goroutine or thread unwinding an earlier panic, reported above)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("dropped without join"), "{stderr}");
+}
+
+/// Under valgrind's memcheck, goroutine stacks are registered stacks: no
+/// "client switching stacks?" warning, no memcheck error. valgrind runs the
+/// debug build of a short scenario (a few seconds).
+#[test]
+fn valgrind_follows_goroutine_stack_switches() {
+    let found = Command::new("valgrind").arg("--version").output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "valgrind is needed for this test and was not found: install it with \
+         `sudo apt-get install -y valgrind` (Debian/Ubuntu)"
+    );
+    let out = Command::new("valgrind")
+        .args(["--error-exitcode=1", "--quiet"])
+        .arg(env!("CARGO_BIN_EXE_gort-crashtest"))
+        .arg("stack-switches")
+        .env("GORT_MAXPROCS", "2")
+        .output()
+        .expect("run valgrind");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("switching stacks"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{stderr}");
+}

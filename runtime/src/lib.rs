@@ -100,6 +100,7 @@ mod proc;
 mod procresize;
 mod pstatus;
 mod runtime;
+mod scavenge;
 mod sched;
 pub mod sema;
 mod signal;
@@ -110,6 +111,7 @@ mod sysmon;
 mod taskstate;
 pub mod testing;
 pub mod timer;
+mod valgrind;
 
 pub use g::{G, GRef, WaitReason};
 pub use local::LocalKey;

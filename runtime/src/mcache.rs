@@ -133,7 +133,12 @@ impl MCentral {
             let mut central = self.free.lock();
             for (c, list) in central.iter_mut().enumerate() {
                 if list.len() > GLOBAL_KEEP {
+                    // Keep the lowest addresses: blocks kept together pin
+                    // a few pages of the allocator, scattered ones many.
+                    list.sort_unstable_by_key(|b| b.0.as_ptr() as usize);
                     freed.extend(list.drain(GLOBAL_KEEP..).map(|b| (b, c)));
+                    // A burst's worth of capacity goes too.
+                    list.shrink_to(2 * GLOBAL_KEEP);
                 }
             }
         }

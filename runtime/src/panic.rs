@@ -104,6 +104,21 @@ impl std::error::Error for Panic {}
 
 /// A panic nobody can observe: apply the policy.
 pub(crate) fn unobserved(p: Panic, policy: PanicPolicy) {
+    unobserved_because(p, policy, Unobserved::DroppedWithoutJoin);
+}
+
+/// Why nobody can observe a goroutine's panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unobserved {
+    /// Its JoinHandle was dropped (or never kept) without a join.
+    DroppedWithoutJoin,
+    /// Its JoinHandle was dropped by a goroutine or thread that was itself
+    /// unwinding a panic, before this goroutine finished.
+    DroppedWhilePanicking,
+}
+
+/// A panic nobody can observe, for the reason `why`: apply the policy.
+pub(crate) fn unobserved_because(p: Panic, policy: PanicPolicy, why: Unobserved) {
     match policy {
         PanicPolicy::Continue => {}
         PanicPolicy::Abort => {
@@ -114,13 +129,48 @@ pub(crate) fn unobserved(p: Panic, policy: PanicPolicy) {
             if let Some(m) = p.message() {
                 msg.push_str(&format!(": {m}"));
             }
-            msg.push_str(
-                "\n(the goroutine's JoinHandle was dropped without join; join it to handle the \
-                 panic, or build the runtime with .panic_policy(PanicPolicy::Continue))",
-            );
+            msg.push_str(match why {
+                Unobserved::DroppedWithoutJoin => {
+                    "\n(the goroutine's JoinHandle was dropped without join; join it to handle the \
+                     panic, or build the runtime with .panic_policy(PanicPolicy::Continue))"
+                }
+                Unobserved::DroppedWhilePanicking => {
+                    "\n(the goroutine's JoinHandle was dropped by a goroutine or thread unwinding \
+                     an earlier panic, reported above)"
+                }
+            });
             fatal(&msg);
         }
     }
+}
+
+/// A JoinHandle whose goroutine had already panicked is dropped while the
+/// caller unwinds a panic of its own (`std::thread::panicking`). The
+/// caller's panic is the one that counts, and it is on its way: killing the
+/// process here would report the goroutine's panic as the cause and hide
+/// the caller's. So the goroutine's panic (whose message the hook printed
+/// when it happened) only gets a note, and the caller's panic goes on. Go
+/// has no join handles; there the process dies of the first panic, and so
+/// does the caller here unless it recovers.
+pub(crate) fn dropped_while_panicking(p: Panic, policy: PanicPolicy) {
+    if policy == PanicPolicy::Continue {
+        return;
+    }
+    let mut msg = format!("note: goroutine {}", p.goroutine);
+    if let Some(n) = &p.name {
+        msg.push_str(&format!(" [{n}]"));
+    }
+    msg.push_str(" had panicked");
+    if let Some(m) = p.message() {
+        msg.push_str(&format!(" ({m})"));
+    }
+    msg.push_str(" and its JoinHandle was dropped, unjoined, while ");
+    match crate::spawn::current() {
+        Some(g) => msg.push_str(&format!("goroutine {} was panicking", g.id())),
+        None => msg.push_str("a thread was panicking"),
+    }
+    msg.push('\n');
+    crate::sys::write_stderr(msg.as_bytes());
 }
 
 /// Installs gort's panic hook once per process. Panics in goroutines are

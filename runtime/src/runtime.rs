@@ -81,7 +81,8 @@ impl RuntimeBuilder {
     /// Default usable stack size of goroutines, in bytes (rounded up to
     /// pages, at least 16 KiB). Default: `GORT_STACK_SIZE` if set (bytes,
     /// or with a `K`, `M` or `G` suffix: `GORT_STACK_SIZE=8M`), else
-    /// 256 KiB of virtual memory.
+    /// 256 KiB of virtual memory. A size too large to map makes
+    /// [`build`](Self::build) fail.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -144,12 +145,16 @@ impl RuntimeBuilder {
             Some(n) => n,
             None => env_max_procs()?,
         };
+        // A stack size that cannot be mapped is an error now, not a panic
+        // or a fatal error at the first spawn.
+        let stack_size = match self.stack_size {
+            Some(n) => n,
+            None => env_stack_size()?,
+        };
+        crate::stack::StackPool::check_size(stack_size)?;
         let config = Config {
             max_procs: max_procs.min(MAX_PROCS),
-            stack_size: match self.stack_size {
-                Some(n) => n,
-                None => env_stack_size()?,
-            },
+            stack_size,
             pin_threads: self.pin_threads,
             panic_policy: self.panic_policy,
             name: self.name.unwrap_or_else(|| "gort".into()),

@@ -13,18 +13,22 @@
 //! the panic as `Err(Panic)`. A panic nobody can observe (the handle was
 //! dropped, or is dropped without joining) follows the runtime's
 //! [`PanicPolicy`]: by default the process prints it and exits with status
-//! 2, as Go does for an unrecovered panic.
+//! 2, as Go does for an unrecovered panic. A handle dropped while its
+//! holder unwinds a panic of its own (`std::thread::panicking`) does not
+//! kill the process over the goroutine's panic, which would hide the
+//! holder's: the holder's panic goes on and the goroutine's gets a note
+//! (see `panic::dropped_while_panicking`).
 
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, Location};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::g::{G, GRef, WaitReason, status};
 use crate::mcache::MCache;
-use crate::panic::{Panic, PanicPolicy};
+use crate::panic::{Panic, PanicPolicy, Unobserved};
 use crate::sched::Sched;
 use crate::stack::{GStack, StackError};
 use crate::taskstate::{Finished, TaskState};
@@ -57,6 +61,10 @@ struct Packet<T> {
     waiter: UnsafeCell<Option<GRef>>,
     result: UnsafeCell<Option<Result<T, Panic>>>,
     policy: PanicPolicy,
+    /// The handle was dropped while its holder unwound a panic. Written
+    /// before the handle's DETACHED and read after the goroutine's DONE
+    /// saw it (the state word's AcqRel RMWs order them).
+    dropped_while_panicking: AtomicBool,
 }
 
 /// A whole task; `repr(C)` so that a `*Task<F, T>` is a `*Packet<T>` is a
@@ -128,7 +136,12 @@ where
                 // SAFETY: DETACHED was set before our DONE.
                 let r = unsafe { (*pk.result.get()).take() };
                 if let Some(Err(p)) = r {
-                    crate::panic::unobserved(p, pk.policy);
+                    let why = if pk.dropped_while_panicking.load(Ordering::Relaxed) {
+                        Unobserved::DroppedWhilePanicking
+                    } else {
+                        Unobserved::DroppedWithoutJoin
+                    };
+                    crate::panic::unobserved_because(p, pk.policy, why);
                 }
                 true
             }
@@ -225,6 +238,12 @@ impl<T> Drop for JoinHandle<T> {
         let Some(p) = self.packet.take() else { return };
         // SAFETY: as in `packet()`: alive until we set DETACHED.
         let pk = unsafe { p.as_ref() };
+        // Dropped by a goroutine or thread unwinding a panic: that panic is
+        // the one to report, not this goroutine's (see panic.rs).
+        let panicking = std::thread::panicking();
+        if panicking {
+            pk.dropped_while_panicking.store(true, Ordering::Relaxed);
+        }
         if !pk.header.state.detach() {
             return; // the goroutine frees the block when it finishes
         }
@@ -232,7 +251,11 @@ impl<T> Drop for JoinHandle<T> {
         // SAFETY: DONE was set before our DETACHED.
         let r = unsafe { (*pk.result.get()).take() };
         if let Some(Err(panic)) = r {
-            crate::panic::unobserved(panic, pk.policy);
+            if panicking {
+                crate::panic::dropped_while_panicking(panic, pk.policy);
+            } else {
+                crate::panic::unobserved(panic, pk.policy);
+            }
         }
         // SAFETY: we own the block.
         unsafe { free_from_handle(p.cast()) };
@@ -284,16 +307,24 @@ impl Builder {
     }
 
     /// Sets the usable stack size in bytes (rounded up to whole pages, at
-    /// least 16 KiB). Only touched pages cost memory.
+    /// least 16 KiB). Only touched pages cost memory. A size other than the
+    /// runtime's default gets a stack of its own, mapped at spawn time; a
+    /// size that cannot be mapped makes [`Builder::try_spawn`] fail and
+    /// [`Builder::spawn`] panic.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
     }
 
     /// Starts the goroutine on the current runtime (the default one when
-    /// called outside a runtime). The stack is taken when the goroutine
-    /// first runs; if none can be mapped then, the process dies with the
-    /// error [`Builder::try_spawn`] would have returned.
+    /// called outside a runtime). A default-size stack is taken when the
+    /// goroutine first runs; if none can be mapped then, the process dies
+    /// with the error [`Builder::try_spawn`] would have returned.
+    ///
+    /// # Panics
+    /// With [`Builder::try_spawn`]'s error message if the goroutine has its
+    /// own [`stack_size`](Builder::stack_size) and that stack cannot be
+    /// mapped (e.g. `usize::MAX` bytes).
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
     where
@@ -301,7 +332,14 @@ impl Builder {
         T: Send + 'static,
     {
         let sched = crate::runtime::current_sched();
-        spawn_on(sched, self, f, None, Location::caller())
+        // A stack of its own is mapped here, in the spawning goroutine, so
+        // that a size that cannot be had panics in the caller rather than
+        // killing the process when the goroutine first runs.
+        let stack = match self.dedicated_stack(sched) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        spawn_on(sched, self, f, stack, Location::caller())
     }
 
     /// Like [`Builder::spawn`], but takes the goroutine's stack now and
@@ -315,13 +353,21 @@ impl Builder {
     {
         let sched = crate::runtime::current_sched();
         let site = Location::caller();
-        let stack = match self.stack_size {
-            Some(n) if crate::stack::round_stack_size(n) != sched.stacks.stack_size() => {
-                sched.stacks.alloc_dedicated(n)?
-            }
-            _ => sched.stacks.alloc()?,
+        let stack = match self.dedicated_stack(sched)? {
+            Some(s) => s,
+            None => sched.stacks.alloc()?,
         };
         Ok(spawn_on(sched, self, f, Some(stack), site))
+    }
+
+    /// Maps the goroutine's own stack if it asked for a size other than
+    /// the runtime's default; None for a default-size stack.
+    fn dedicated_stack(&self, sched: &Sched) -> Result<Option<GStack>, StackError> {
+        let Some(n) = self.stack_size else { return Ok(None) };
+        if crate::stack::round_stack_size(n)? == sched.stacks.stack_size() {
+            return Ok(None);
+        }
+        sched.stacks.alloc_dedicated(n).map(Some)
     }
 }
 
@@ -337,6 +383,10 @@ where
     spawn_on(sched, Builder::new(), f, None, Location::caller())
 }
 
+/// Starts a goroutine on `sched`. `b`'s stack size is not looked at: a
+/// goroutine with its own stack size gets that stack as `stack` (see
+/// `Builder::dedicated_stack`); `stack` None means a default-size stack,
+/// taken when the goroutine first runs.
 pub(crate) fn spawn_on<F, T>(
     sched: &Sched,
     b: Builder,
@@ -350,10 +400,6 @@ where
 {
     crate::proc::preempt_point();
     let name: Option<Arc<str>> = b.name.map(Arc::from);
-    let stack_size = match b.stack_size {
-        Some(n) if crate::stack::round_stack_size(n) != sched.stacks.stack_size() => n,
-        _ => 0,
-    };
     let hold = crate::proc::hold_p().filter(|h| std::ptr::eq(h.sched(), sched));
     let p = hold.as_ref().map(|h| h.p());
     let id = sched.next_goid(p);
@@ -363,6 +409,7 @@ where
             waiter: UnsafeCell::new(None),
             result: UnsafeCell::new(None),
             policy: sched.config.panic_policy,
+            dropped_while_panicking: AtomicBool::new(false),
         },
         f: UnsafeCell::new(Some(f)),
         id,
@@ -388,8 +435,10 @@ where
         let inner = unsafe { gbox.inner() };
         inner.entry = Some(entry);
         inner.free_entry = false;
+        // A stack of a non-default size is always mapped by the Builder and
+        // passed in: without one the goroutine takes a default-size stack.
         inner.stack = stack;
-        inner.stack_size = stack_size;
+        inner.stack_size = 0;
         inner.name = name;
         let parent = crate::m::current_goroutine()
             // SAFETY: the current goroutine is alive.

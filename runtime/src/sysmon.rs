@@ -130,6 +130,9 @@ fn run(sched: &Sched) {
             if sched.npidle.load(Ordering::SeqCst) == sched.nprocs() {
                 let next = sched.timers_wake_time();
                 let sleep = if next == 0 { 60_000_000_000 } else { (next - now).clamp(0, 60_000_000_000) };
+                // Memory a burst left cached comes back within rounds even
+                // when idle (Go's scavenger); see scavenge.rs.
+                let sleep = if crate::scavenge::pending(sched) { sleep.min(STACK_TRIM_NS) } else { sleep };
                 if sleep > 0 {
                     sched.sysmon_wait.store(true, Ordering::SeqCst);
                     drop(guard);
@@ -173,9 +176,7 @@ fn run(sched: &Sched) {
             // Give back what a burst left cached: idle stacks' pages, dead
             // Gs and task blocks beyond the caches' steady-state sizes.
             last_trim = now;
-            sched.stacks.trim();
-            sched.trim_gfree();
-            crate::mcache::CENTRAL.trim();
+            crate::scavenge::run(sched);
             sched.reap_exited_ms();
         }
         crate::debug::maybe_schedtrace(sched, now);

@@ -14,11 +14,16 @@
 //!
 //! - A node's heap membership (`heap`, `when`, `period`, `idx`) is guarded
 //!   by the lock of the heap that holds it; `heap` is also readable without
-//!   the lock (Acquire), to find which lock to take, and re-checked under it.
+//!   the lock (Acquire), to find which lock to take, and re-checked under it,
+//!   and so is `when` (Acquire), for `run_if_due`'s first look; a firing
+//!   that moves a periodic node stores its new `when` with Release after
+//!   counting itself in `running`.
 //! - `reset`/`stop` on one node are serialised by the node's own lock
 //!   (Go: `t.mu`). Lock order: node lock, then heap lock. The firing path
 //!   takes only the heap lock.
-//! - Firing: under the heap lock `running` is incremented, then the expired
+//! - Firing (by the scheduler's `check`, or by a timer channel's receiver
+//!   through `run_if_due`, Go's `maybeRunChan`, with the same steps):
+//!   under the heap lock `running` is incremented, then the expired
 //!   node is popped (its `heap` set to null with Release) or moved to its
 //!   next period; the callback runs after the heap lock is dropped; `running`
 //!   is decremented (Release) as the very last touch of the node. Because
@@ -56,7 +61,9 @@ pub struct TimerNode {
     arg: AtomicUsize,
     lock: RawLock,
     heap: AtomicPtr<Timers>,
-    when: Cell<i64>,
+    /// The deadline; written under the heap lock, read there or (Acquire)
+    /// by `run_if_due`'s lock-free first look.
+    when: AtomicI64,
     period: Cell<i64>,
     idx: Cell<usize>,
     running: AtomicU32,
@@ -77,7 +84,7 @@ impl TimerNode {
             arg: AtomicUsize::new(arg),
             lock: RawLock::new(),
             heap: AtomicPtr::new(ptr::null_mut()),
-            when: Cell::new(0),
+            when: AtomicI64::new(0),
             period: Cell::new(0),
             idx: Cell::new(0),
             running: AtomicU32::new(0),
@@ -138,6 +145,92 @@ impl TimerNode {
         // SAFETY: we hold the node lock.
         unsafe { self.lock.unlock() };
         was
+    }
+
+    /// Runs the timer here and now if it is armed and due: what its heap's
+    /// owner would do at its next check (Go: `maybeRunChan`, which every
+    /// receive and select on a timer channel calls, so that an expired
+    /// timer's value is there for a non-blocking receive instead of
+    /// waiting for the scheduler to get round to the heap). Returns
+    /// whether the callback ran here.
+    ///
+    /// The firing follows the module protocol exactly as in
+    /// [`Timers::check`]: under the heap lock, count the callback in, then
+    /// pop the node (or move it to its next period); run the callback with
+    /// no lock held; count it out last. So a due arming fires once, whoever
+    /// gets to it first, and `stop`/`reset` wait it out as usual. If
+    /// another thread is firing the timer, this waits for that callback to
+    /// return, so that either way a due timer's callback has completed
+    /// when this returns (a node popped by the scheduler but whose value is
+    /// not sent yet must not look empty to a non-blocking receive). The
+    /// caller must hold no lock the callback takes.
+    ///
+    /// Cheap when the node is not due, and cheapest when its deadline is
+    /// far (an `after(1h)` in a select loop): a look at the coarse clock
+    /// (`CLOCK_MONOTONIC_COARSE`, a few ns, never ahead of the precise one,
+    /// behind it by up to a tick) settles it without reading the precise
+    /// clock. A deadline within [`RUN_IF_DUE_FAR_NS`] of the coarse clock
+    /// is compared with the precise clock, so a due timer is never missed
+    /// unless the coarse clock lags by more than that (the kernel updates
+    /// it every tick); the scheduler then fires the timer as usual.
+    pub fn run_if_due(&self) -> bool {
+        let ran = self.fire_if_due();
+        // Any firing that made the node look not due (popped it, or moved
+        // it to its next period) counted itself in `running` before the
+        // Release of `heap` or `when` that fire_if_due read with Acquire,
+        // or under the heap lock fire_if_due then took: this sees it.
+        self.wait_idle();
+        ran
+    }
+
+    fn fire_if_due(&self) -> bool {
+        loop {
+            let h = self.heap.load(Ordering::Acquire);
+            if h.is_null() {
+                return false;
+            }
+            // The arming that `heap` published, or a later one.
+            let when = self.when.load(Ordering::Acquire);
+            if when > sys::coarse_clock().saturating_add(RUN_IF_DUE_FAR_NS) {
+                return false; // far from due: no precise clock needed
+            }
+            let now = sys::nanotime();
+            if when > now {
+                return false;
+            }
+            // SAFETY: as in `remove`: a non-null `heap` points at a P's
+            // Timers, which live until every node was detached.
+            let heap = unsafe { &*h };
+            let mut inner = heap.inner.lock();
+            if self.heap.load(Ordering::Relaxed) != h {
+                drop(inner);
+                continue; // fired, stopped or moved meanwhile: look again
+            }
+            let when = self.when.load(Ordering::Relaxed);
+            if when > now {
+                return false;
+            }
+            // Counted in before the node can look disarmed (as in check).
+            self.running.fetch_add(1, Ordering::Relaxed);
+            let period = self.period.get();
+            let i = self.idx.get();
+            if period > 0 {
+                let next = next_period(when, period, now);
+                // Release, as in check.
+                self.when.store(next, Ordering::Release);
+                inner.entries[i].when = next;
+                inner.sift_down(i);
+            } else {
+                inner.remove_at(i);
+                self.heap.store(ptr::null_mut(), Ordering::Release);
+            }
+            heap.publish(&inner);
+            drop(inner);
+            run_callback(self.f, self.arg.load(Ordering::Relaxed), now - when);
+            // Last touch of the node (module docs).
+            self.running.fetch_sub(1, Ordering::Release);
+            return true;
+        }
     }
 
     /// Whether the timer is armed (racy: for diagnostics and tests).
@@ -309,7 +402,7 @@ impl Timers {
     /// Inserts `node`; returns whether it became the earliest deadline.
     fn add(&self, node: &TimerNode, when: i64, period: i64) -> bool {
         let mut h = self.inner.lock();
-        node.when.set(when);
+        node.when.store(when, Ordering::Relaxed);
         node.period.set(period);
         node.heap.store(self as *const Timers as *mut Timers, Ordering::Release);
         h.push(Entry { when, node });
@@ -359,10 +452,9 @@ impl Timers {
             node.running.fetch_add(1, Ordering::Relaxed);
             let period = node.period.get();
             if period > 0 {
-                let late = now - top.when;
-                // Skip missed ticks; saturate rather than wrap for huge periods.
-                let next = top.when.saturating_add(period.saturating_mul(1 + late / period));
-                node.when.set(next);
+                let next = next_period(top.when, period, now);
+                // Release: run_if_due seeing `next` sees `running` above.
+                node.when.store(next, Ordering::Release);
                 h.entries[0].when = next;
                 h.sift_down(0);
             } else {
@@ -411,6 +503,18 @@ impl Timers {
         }
         self.publish(&h);
     }
+}
+
+/// How far past the coarse clock a deadline must lie for
+/// [`TimerNode::run_if_due`] to call it not due without reading the
+/// precise clock: far more than the coarse clock's lag (a tick, 1-10 ms).
+pub const RUN_IF_DUE_FAR_NS: i64 = 1_000_000_000;
+
+/// The next deadline of a periodic timer due at `when` and run at `now`:
+/// missed ticks are skipped; huge periods saturate rather than wrap.
+fn next_period(when: i64, period: i64, now: i64) -> i64 {
+    let late = now - when;
+    when.saturating_add(period.saturating_mul(1 + late / period))
 }
 
 /// Runs a timer callback. A panic there would unwind through the
@@ -556,6 +660,61 @@ mod tests {
         ts.check(1_000);
         assert_eq!(fired.load(Ordering::SeqCst), 1);
         assert_eq!(ts.wake_time(), i64::MAX, "next tick saturates far in the future");
+        assert!(a.stop());
+    }
+
+    fn arm(ts: &Timers, n: Pin<&TimerNode>, when: i64, period: i64) {
+        n.lock.lock();
+        ts.add(&n, when, period);
+        // SAFETY: locked just above.
+        unsafe { n.lock.unlock() };
+    }
+
+    #[test]
+    fn run_if_due_runs_a_due_timer_once_and_leaves_others() {
+        let ts = Timers::new();
+        let fired = AtomicUsize::new(0);
+        let arg = &fired as *const _ as usize;
+        let (a, b, c) = (
+            Box::pin(TimerNode::new(count, arg)),
+            Box::pin(TimerNode::new(count, arg)),
+            Box::pin(TimerNode::new(count, arg)),
+        );
+        let now = sys::nanotime();
+        arm(&ts, a.as_ref(), now - 1_000, 0);
+        arm(&ts, b.as_ref(), now + 3_600_000_000_000, 0);
+        // A due node below the heap's top: run_if_due must find it by index.
+        arm(&ts, c.as_ref(), now - 500, 0);
+        assert!(c.run_if_due());
+        assert!(!c.is_armed());
+        assert_eq!(fired.load(Ordering::SeqCst), 1);
+        assert!(!c.run_if_due(), "a fired one-shot timer does not run again");
+        assert!(!b.run_if_due(), "not due for an hour (the coarse clock says so)");
+        let d = Box::pin(TimerNode::new(count, arg));
+        arm(&ts, d.as_ref(), sys::nanotime() + 200_000_000, 0);
+        assert!(!d.run_if_due(), "not due for 200 ms (the precise clock says so)");
+        assert!(d.stop());
+        assert!(b.is_armed());
+        assert!(a.run_if_due());
+        assert_eq!(fired.load(Ordering::SeqCst), 2);
+        assert_eq!(ts.len(), 1);
+        assert_eq!(ts.wake_time(), now + 3_600_000_000_000);
+        assert!(b.stop());
+    }
+
+    #[test]
+    fn run_if_due_moves_a_periodic_timer_to_its_next_tick() {
+        let ts = Timers::new();
+        let fired = AtomicUsize::new(0);
+        let a = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
+        let now = sys::nanotime();
+        let period = 3_600_000_000_000;
+        arm(&ts, a.as_ref(), now - 10, period);
+        assert!(a.run_if_due());
+        assert!(!a.run_if_due(), "the next tick is an hour away");
+        assert_eq!(fired.load(Ordering::SeqCst), 1);
+        assert!(a.is_armed());
+        assert_eq!(ts.wake_time(), now - 10 + period);
         assert!(a.stop());
     }
 
