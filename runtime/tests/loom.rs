@@ -40,7 +40,7 @@ fn owner_and_sysmon_never_use_a_p_together() {
         let user = Arc::new(AtomicBool::new(false));
         // What only the P's current owner may touch (its run queue, caches).
         let p_data = Arc::new(UnsafeCell::new(0u32));
-        st.acquire(1);
+        st.acquire(1, &user);
         // SAFETY: the owner holds the P (acquired above) and sysmon has not started; loom's cell
         // would report a racing access.
         p_data.with_mut(|d| unsafe { *d = 1 });
@@ -95,7 +95,7 @@ fn a_release_racing_a_retake_is_never_lost() {
         let st = Arc::new(PStatus::new());
         let user = Arc::new(AtomicBool::new(false));
         let p_data = Arc::new(UnsafeCell::new(0u32));
-        st.acquire(1);
+        st.acquire(1, &user);
         PStatus::to_user(&user);
         let seen = st.view(Some(&user));
         let (st2, user2, data2) = (st.clone(), user.clone(), p_data.clone());
