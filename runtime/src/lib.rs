@@ -110,6 +110,7 @@ mod sysmon;
 mod taskstate;
 pub mod testing;
 pub mod timer;
+mod traceback;
 
 pub use g::{G, GRef, WaitReason};
 pub use local::LocalKey;

@@ -261,6 +261,7 @@ fn new_coroutine(sched: &Sched, p: &P, gp: &G, g: GRef) -> Coro {
     };
     let stack = stack.unwrap_or_else(|e| crate::panic::fatal(&e.to_string()));
     inner.guard = stack.guard_page();
+    gp.meta.switch.set_stack_top(corosensei::stack::Stack::base(&stack).get());
     Coro::with_stack(stack, move |y: &GYielder, ()| goroutine_main(y, g))
 }
 
@@ -507,7 +508,12 @@ pub(crate) fn suspend(req: Suspend) {
     enter_to_suspend(ml);
     // SAFETY: g is the running goroutine; its yielder lives at the bottom
     // of its stack for its whole life.
-    let y = unsafe { &*g.get().inner().yielder };
+    let gp = unsafe { g.get() };
+    // Where a traceback of the switched-out goroutine starts: this frame
+    // stays as it is until the goroutine resumes (traceback::record docs).
+    crate::traceback::record_switch!(gp.meta.switch);
+    // SAFETY: as above.
+    let y = unsafe { &*gp.inner().yielder };
     y.suspend(req);
 }
 

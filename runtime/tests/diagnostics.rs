@@ -50,7 +50,11 @@ fn dump_shows_state_name_and_spawn_site() {
         assert_eq!(gs.iter().find(|g| g.id == me).unwrap().state, "running");
         let text = dump_string();
         assert!(
-            text.contains(&format!("goroutine {} [chan receive]:\n\tname: receiver\ncreated at ", r.id())),
+            text.contains(&format!("goroutine {} [chan receive]:\n\tname: receiver\n", r.id())),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("created by goroutine {me}\n\truntime/tests/diagnostics.rs:{recv_line}:")),
             "{text}"
         );
         slot.put(1);

@@ -1,0 +1,117 @@
+//! Goroutine stack traces: what `goroutines()` and the dump show of a
+//! parked goroutine's stack. (SIGQUIT and the deadlock report: crashtest/.)
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Slot;
+use gort_runtime::debug::{Traceback, TracebackMode, dump_string, goroutines};
+use gort_runtime::{Runtime, spawn};
+
+fn wait_parked(id: u64) -> gort_runtime::debug::GoroutineInfo {
+    let t = std::time::Instant::now();
+    loop {
+        if let Some(g) = goroutines().into_iter().find(|g| g.id == id && g.wait_reason.is_some()) {
+            return g;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "goroutine {id} never parked");
+        gort_runtime::sleep(Duration::from_millis(1));
+    }
+}
+
+#[inline(never)]
+fn blocked_in_user_code(slot: &Slot) -> u64 {
+    let line = line!() + 1;
+    let v = slot.take();
+    std::hint::black_box(line);
+    v
+}
+
+#[inline(never)]
+fn outer_user_function(slot: Arc<Slot>) -> u64 {
+    blocked_in_user_code(&slot) + 1
+}
+
+#[test]
+fn a_parked_goroutine_shows_its_frames_innermost_first() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        let slot = Arc::new(Slot::new());
+        let s = slot.clone();
+        let h = spawn(move || outer_user_function(s));
+        let g = wait_parked(h.id());
+        let frames = g.frames();
+        let pos = |name: &str| {
+            frames
+                .iter()
+                .position(|f| f.function.as_deref().is_some_and(|n| n.ends_with(name)))
+                .unwrap_or_else(|| panic!("no frame {name} in {frames:#?}"))
+        };
+        let inner = pos("traceback::blocked_in_user_code");
+        let outer = pos("traceback::outer_user_function");
+        assert!(inner < outer, "innermost first: {frames:#?}");
+        let f = &frames[inner];
+        assert!(f.file.as_deref().is_some_and(|p| p.ends_with("traceback.rs")), "{f:?}");
+        let take_line = blocked_in_user_code_line();
+        assert_eq!(f.line, Some(take_line), "{f:?}");
+        assert!(!f.runtime && frames.iter().any(|f| f.runtime), "{frames:#?}");
+        // The dump hides the runtime's frames and ends with the spawn site.
+        let text = g.to_string_with(TracebackMode::User);
+        assert!(text.contains("traceback::blocked_in_user_code(...)\n\t"), "{text}");
+        assert!(text.contains(&format!("traceback.rs:{take_line}\n")), "{text}");
+        assert!(!text.contains("gort_runtime::"), "{text}");
+        assert!(text.contains("\ncreated by goroutine "), "{text}");
+        let system = g.to_string_with(TracebackMode::System);
+        assert!(system.contains("gort_runtime::"), "{system}");
+        let none = g.to_string_with(TracebackMode::None);
+        assert!(!none.contains("blocked_in_user_code"), "{none}");
+        slot.put(41);
+        assert_eq!(h.join().unwrap(), 42);
+    });
+}
+
+fn blocked_in_user_code_line() -> u32 {
+    let src = include_str!("traceback.rs");
+    let i = src.lines().position(|l| l.trim() == "let v = slot.take();").unwrap();
+    i as u32 + 1
+}
+
+#[test]
+fn the_caller_sees_its_own_stack_and_others_running_are_unavailable() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        let me = gort_runtime::current().unwrap().id();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let spinner = spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        });
+        let t = std::time::Instant::now();
+        let spin = loop {
+            let gs = goroutines();
+            let g = gs.into_iter().find(|g| g.id == spinner.id()).unwrap();
+            if g.state == "running" {
+                break g;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "the spinner never ran");
+            gort_runtime::yield_now();
+        };
+        assert!(matches!(spin.traceback, Traceback::Running), "{:?}", spin.traceback);
+        assert!(spin.to_string().contains("goroutine running on other thread; stack unavailable\n"));
+        let mine = goroutines().into_iter().find(|g| g.id == me).unwrap();
+        assert!(
+            mine.frames()
+                .iter()
+                .any(|f| f.function.as_deref().is_some_and(|n| n.contains("the_caller_sees"))),
+            "{:#?}",
+            mine.traceback
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        spinner.join().unwrap();
+        let _ = dump_string();
+    });
+}
