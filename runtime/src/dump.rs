@@ -163,24 +163,27 @@ impl GoroutineInfo {
     /// Go's text for this goroutine with frames chosen by `mode`: the
     /// header, its name, its stack, and the `created by` lines.
     pub fn to_string_with(&self, mode: TracebackMode) -> String {
-        let mut s = self.header();
-        s.push('\n');
-        if !self.name.is_empty() {
-            s.push_str(&format!("\tname: {}\n", self.name));
-        }
-        crate::traceback::write(&mut s, &self.traceback, mode);
-        self.write_created_by(&mut s);
+        let mut s = String::new();
+        self.write_to(&mut s, mode);
         s
     }
 
-    fn write_created_by(&self, s: &mut String) {
-        match self.spawn_site {
-            Some(site) if self.parent_id != 0 => {
-                s.push_str(&format!("created by goroutine {}\n\t{site}\n", self.parent_id))
-            }
-            Some(site) => s.push_str(&format!("created by a plain thread\n\t{site}\n")),
-            None => {}
+    /// Appends [`GoroutineInfo::to_string_with`]'s text to `s`.
+    pub(crate) fn write_to(&self, s: &mut String, mode: TracebackMode) {
+        use std::fmt::Write;
+        s.push_str(&self.header());
+        s.push('\n');
+        if !self.name.is_empty() {
+            let _ = writeln!(s, "\tname: {}", self.name);
         }
+        crate::traceback::write(s, &self.traceback, mode);
+        let _ = match self.spawn_site {
+            Some(site) if self.parent_id != 0 => {
+                writeln!(s, "created by goroutine {}\n\t{site}", self.parent_id)
+            }
+            Some(site) => writeln!(s, "created by a plain thread\n\t{site}"),
+            None => Ok(()),
+        };
     }
 }
 
@@ -305,9 +308,10 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
 
 /// Go's goroutine dump of the current runtime, as text.
 pub fn dump_string() -> String {
+    let mode = TracebackMode::from_env();
     let mut s = String::new();
     for g in goroutines() {
-        s.push_str(&g.to_string());
+        g.write_to(&mut s, mode);
         s.push('\n');
     }
     s

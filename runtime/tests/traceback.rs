@@ -115,3 +115,65 @@ fn the_caller_sees_its_own_stack_and_others_running_are_unavailable() {
         let _ = dump_string();
     });
 }
+
+#[test]
+fn dumps_racing_with_switching_and_exiting_goroutines_never_fault() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        let slot = Arc::new(Slot::new());
+        let s = slot.clone();
+        let parked = spawn(move || outer_user_function(s));
+        wait_parked(parked.id());
+        let stop = Arc::new(AtomicBool::new(false));
+        let exited = Arc::new(AtomicU64::new(0));
+        // Goroutines that switch all the time (each walk of them may race
+        // with their resumption), and short-lived ones on dedicated stacks,
+        // which are unmapped when they exit.
+        let mut churn = Vec::new();
+        for _ in 0..4 {
+            let stop = stop.clone();
+            churn.push(spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    gort_runtime::yield_now();
+                }
+            }));
+        }
+        let (stop2, exited2) = (stop.clone(), exited.clone());
+        churn.push(spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let e = exited2.clone();
+                let h = gort_runtime::Builder::new().stack_size(1 << 20).spawn(move || {
+                    for _ in 0..3 {
+                        gort_runtime::yield_now();
+                    }
+                    e.fetch_add(1, Ordering::Relaxed);
+                });
+                drop(h);
+                gort_runtime::yield_now();
+            }
+        }));
+        // Bounded: until 300 dumps raced with 50 exits, or 5 s.
+        let t = std::time::Instant::now();
+        let mut dumps = 0;
+        while (dumps < 300 || exited.load(Ordering::Relaxed) < 50) && t.elapsed() < Duration::from_secs(5) {
+            gort_runtime::yield_now();
+            let gs = goroutines();
+            let g = gs.iter().find(|g| g.id == parked.id()).expect("the parked goroutine is listed");
+            assert!(
+                g.frames()
+                    .iter()
+                    .any(|f| f.function.as_deref().is_some_and(|n| n.ends_with("blocked_in_user_code"))),
+                "{g}"
+            );
+            dumps += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        for h in churn {
+            h.join().unwrap();
+        }
+        assert!(dumps > 10 && exited.load(Ordering::Relaxed) > 0, "{dumps} dumps");
+        slot.put(0);
+        parked.join().unwrap();
+    });
+}
