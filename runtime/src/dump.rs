@@ -308,13 +308,7 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
 
 /// Go's goroutine dump of the current runtime, as text.
 pub fn dump_string() -> String {
-    let mode = TracebackMode::from_env();
-    let mut s = String::new();
-    for g in goroutines() {
-        g.write_to(&mut s, mode);
-        s.push('\n');
-    }
-    s
+    crate::dumpopts::render(&goroutines(), &crate::dumpopts::DumpOptions::new())
 }
 
 /// Prints the goroutine dump of the current runtime to standard error.

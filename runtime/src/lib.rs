@@ -85,6 +85,7 @@ mod barrier;
 mod checkdead;
 pub mod debug;
 mod dump;
+mod dumpopts;
 mod findrunnable;
 mod g;
 mod local;

@@ -177,3 +177,56 @@ fn dumps_racing_with_switching_and_exiting_goroutines_never_fault() {
         parked.join().unwrap();
     });
 }
+
+#[test]
+fn grouped_dump_prints_identical_goroutines_once() {
+    use gort_runtime::debug::{DumpOptions, dump_string_with};
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    rt.block_on(|| {
+        let slots: Vec<Arc<Slot>> = (0..12).map(|_| Arc::new(Slot::new())).collect();
+        let hs: Vec<_> = slots
+            .iter()
+            .map(|s| {
+                let s = s.clone();
+                spawn(move || outer_user_function(s))
+            })
+            .collect();
+        let other = Arc::new(Slot::new());
+        let o = other.clone();
+        let odd = spawn(move || o.take());
+        for h in &hs {
+            wait_parked(h.id());
+        }
+        wait_parked(odd.id());
+        let text = dump_string_with(&DumpOptions::new().group(true).traceback(TracebackMode::User));
+        let groups: Vec<&str> = text.split("\n\n").filter(|g| !g.is_empty()).collect();
+        let big = groups[0];
+        let ids: Vec<String> = hs.iter().take(10).map(|h| h.id().to_string()).collect();
+        assert!(
+            big.starts_with(&format!(
+                "12 goroutines with this stack [chan receive]: {} and 2 more\n",
+                ids.join(" ")
+            )),
+            "{text}"
+        );
+        assert_eq!(big.matches("blocked_in_user_code(...)").count(), 1, "{big}");
+        assert!(big.contains("\ncreated by goroutine "), "{big}");
+        let lone = groups
+            .iter()
+            .find(|g| g.contains(&format!("]: {}\n", odd.id())))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(lone.starts_with("1 goroutine with this stack [chan receive]:"), "{lone}");
+        assert!(!lone.contains("blocked_in_user_code"), "{lone}");
+        // Ungrouped, each goroutine has its own entry.
+        let flat = dump_string_with(&DumpOptions::new());
+        assert_eq!(flat.matches("blocked_in_user_code(...)").count(), 12, "{flat}");
+        for s in &slots {
+            s.put(0);
+        }
+        other.put(0);
+        for h in hs {
+            h.join().unwrap();
+        }
+        odd.join().unwrap();
+    });
+}
