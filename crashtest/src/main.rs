@@ -125,6 +125,14 @@ mod server {
     }
 }
 
+#[inline(never)]
+fn validate_order(qty: u32) -> u32 {
+    if qty == 0 {
+        panic!("order quantity must be positive"); // panics: validate_order
+    }
+    qty
+}
+
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_default();
     match scenario.as_str() {
@@ -270,6 +278,11 @@ fn main() {
             c.recv();
         }
         "sigquit-server" => gort::run(server::run),
+        "unjoined-panic" => gort::run(|| {
+            // Nobody joins: Go's unrecovered panic, with the stack.
+            drop(gort::go!(validate_order(0)));
+            gort::sleep(Duration::from_secs(30));
+        }),
         other => {
             eprintln!("unknown scenario {other:?}");
             std::process::exit(64);

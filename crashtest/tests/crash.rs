@@ -199,3 +199,21 @@ fn sigquit_shows_where_each_server_goroutine_blocks() {
         assert!(g.contains("\ncreated by goroutine 1\n\tcrashtest/src/main.rs:"), "{g}");
     }
 }
+
+#[test]
+fn an_unrecovered_panic_reports_the_panicking_goroutines_stack() {
+    let (code, stderr) = run("unjoined-panic");
+    assert_eq!(code, Some(2), "{stderr}");
+    let report = &stderr
+        [stderr.find("fatal error: unrecovered panic in goroutine ").unwrap_or_else(|| panic!("{stderr}"))..];
+    assert!(report.contains(": order quantity must be positive\n"), "{report}");
+    let id = report["fatal error: unrecovered panic in goroutine ".len()..].split(':').next().unwrap();
+    let frame = format!("\n\ngoroutine {id} [running]:\ngort_crashtest::validate_order(...)\n\t");
+    let at = report.find(&frame).unwrap_or_else(|| panic!("{report}")) + frame.len();
+    let line = report[at..].lines().next().unwrap();
+    let marked =
+        include_str!("../src/main.rs").lines().position(|l| l.ends_with("// panics: validate_order"));
+    assert!(line.ends_with(&format!("crashtest/src/main.rs:{}", marked.unwrap() + 1)), "{report}");
+    assert!(!report.contains("std::panicking") && !report.contains("gort_runtime::"), "{report}");
+    assert!(report.contains("\ncreated by goroutine 1\n\tcrashtest/src/main.rs:"), "{report}");
+}

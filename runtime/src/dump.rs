@@ -87,6 +87,11 @@ impl Meta {
         unsafe { site.as_ref() }.unwrap_or(Location::caller())
     }
 
+    /// The parent's id of the current incarnation, for the G's owner.
+    pub(crate) fn parent(&self) -> u64 {
+        self.parent.load(Ordering::Relaxed)
+    }
+
     /// A consistent copy: (spawn site, parent id, name).
     fn read(&self) -> (Option<&'static Location<'static>>, u64, String) {
         loop {
@@ -257,9 +262,8 @@ impl Sched {
                     out.push(info);
                 }
             };
-            if traces {
-                crate::traceback::with_walker(|w| each(Some(w)));
-            } else {
+            // (No walker inside a walk: a panic raised by the walker itself.)
+            if !(traces && crate::traceback::with_walker(|w| each(Some(w))).is_some()) {
                 each(None);
             }
         }

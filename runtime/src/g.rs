@@ -261,6 +261,10 @@ pub(crate) struct GInner {
     /// count of `lock_os_thread` calls.
     pub(crate) locked_m: Option<Arc<crate::m::M>>,
     pub(crate) lock_count: u32,
+    /// The stack of the goroutine's latest panic, walked by the panic hook
+    /// while the panicking frames were still there; taken when the panic
+    /// is caught at the goroutine's root.
+    pub(crate) panic_trace: Option<crate::traceback::Pcs>,
 }
 
 // SAFETY: G is shared between threads: its atomic fields are thread-safe,
@@ -299,6 +303,7 @@ impl G {
                 guard: 0,
                 locked_m: None,
                 lock_count: 0,
+                panic_trace: None,
             }),
         }
     }

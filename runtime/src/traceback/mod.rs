@@ -235,7 +235,7 @@ pub(crate) fn walk_current(top: usize) -> Result<Pcs, &'static str> {
     let regs = Regs { pc, sp, bp, top };
     // This frame stays live during the walk, so the window [sp, top) is
     // the stable part of our own stack.
-    with_walker(|w| walk_switched(w, regs))
+    with_walker(|w| walk_switched(w, regs)).unwrap_or(Err("a traceback taken inside a traceback"))
 }
 
 #[cfg(test)]

@@ -220,8 +220,21 @@ pub(crate) struct Walker {
     buf: Vec<u8>,
 }
 
-/// Runs `f` with the process's walker (built on first use).
-pub(crate) fn with_walker<R>(f: impl FnOnce(&mut Walker) -> R) -> R {
+/// Runs `f` with the process's walker (built on first use); None when
+/// called from inside a walk on this thread (the panic hook, for a panic
+/// raised by the walk itself), which would deadlock.
+pub(crate) fn with_walker<R>(f: impl FnOnce(&mut Walker) -> R) -> Option<R> {
+    thread_local!(static WALKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            WALKING.with(|w| w.set(false));
+        }
+    }
+    if WALKING.with(|w| w.replace(true)) {
+        return None;
+    }
+    let _done = Done;
     static WALKER: OnceLock<Mutex<Walker>> = OnceLock::new();
     let w = WALKER.get_or_init(|| {
         let mut unwinder = UnwinderX86_64::new();
@@ -236,7 +249,7 @@ pub(crate) fn with_walker<R>(f: impl FnOnce(&mut Walker) -> R) -> R {
     // A panic inside a walk leaves nothing half-updated that matters: the
     // cache only holds rules, the buffer is overwritten by each walk.
     let mut guard = w.lock().unwrap_or_else(|e| e.into_inner());
-    f(&mut guard)
+    Some(f(&mut guard))
 }
 
 /// Why a walk produced no frames.
