@@ -67,8 +67,8 @@ mod server {
 
     #[inline(never)]
     fn request_worker(jobs: gort::Chan<u64>) {
-        while let Some(j) = jobs.recv() {
-            // blocks: request_worker
+        loop {
+            let Some(j) = jobs.recv() else { return }; // blocks: request_worker
             std::hint::black_box(j);
         }
     }
@@ -98,8 +98,8 @@ mod server {
     }
 
     /// Starts the goroutines, waits until all are parked, says `ready` on
-    /// stdout and waits for the signal.
-    pub(crate) fn run() {
+    /// stdout (or stops for a debugger, with `trap`) and waits for the signal.
+    pub(crate) fn run(trap: bool) {
         let ln = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let (jobs, results) = (gort::chan::<u64>(0), gort::chan::<u64>(1));
         let cache = Arc::new(gort::sync::Mutex::new(0));
@@ -120,6 +120,11 @@ mod server {
             gort::sleep(Duration::from_millis(5));
         }
         println!("ready");
+        if trap {
+            // SAFETY: raising a signal at ourselves; under gdb it stops
+            // the process here.
+            unsafe { libc::raise(libc::SIGTRAP) };
+        }
         gort::sleep(Duration::from_secs(60));
         drop((held, jobs, results, wg, hs));
     }
@@ -277,7 +282,10 @@ fn main() {
             gort::sleep(Duration::from_millis(20));
             c.recv();
         }
-        "sigquit-server" => gort::run(server::run),
+        "sigquit-server" => gort::run(|| server::run(false)),
+        // For the gdb test: stops itself (SIGTRAP) once the server's
+        // goroutines are all parked.
+        "gdb-server" => gort::run(|| server::run(true)),
         "unjoined-panic" => gort::run(|| {
             // Nobody joins: Go's unrecovered panic, with the stack.
             drop(gort::go!(validate_order(0)));

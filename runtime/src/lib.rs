@@ -80,6 +80,9 @@
 //! goroutines near `vm.max_map_count / 2`.
 
 #![warn(missing_docs)]
+// gdb's `info goroutines` and `goroutine N bt`, loaded by gdb from every
+// binary that links this crate (see the script's header).
+#![debugger_visualizer(gdb_script_file = "../gort-gdb.py")]
 
 mod barrier;
 mod checkdead;
