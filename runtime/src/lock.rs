@@ -81,6 +81,13 @@ impl RawLock {
         lockword::unlock(&self.key, self.sleepers());
     }
 
+    /// Whether the lock is held, read with Acquire: false means every
+    /// critical section that released it happened before the caller's
+    /// next access.
+    pub(crate) fn is_held_acquire(&self) -> bool {
+        self.key.load(Ordering::Acquire) != lockword::UNLOCKED
+    }
+
     /// Whether the lock is held by someone (for assertions only).
     pub fn is_locked(&self) -> bool {
         self.key.load(Ordering::Relaxed) != lockword::UNLOCKED
