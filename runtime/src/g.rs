@@ -239,6 +239,9 @@ pub struct G {
     /// Goroutine-local storage, touched only by the goroutine itself.
     pub(crate) locals: UnsafeCell<Locals>,
     pub(crate) inner: UnsafeCell<GInner>,
+    /// The goroutine's ThreadSanitizer fiber (see [`crate::tsan`]).
+    #[cfg(gort_tsan)]
+    pub(crate) tsan_fiber: AtomicPtr<std::ffi::c_void>,
 }
 
 /// The owner-only part of a G (see the module docs).
@@ -292,6 +295,8 @@ impl G {
             sched: AtomicPtr::new(std::ptr::null_mut()),
             coro: UnsafeCell::new(None),
             meta: crate::dump::Meta::new(),
+            #[cfg(gort_tsan)]
+            tsan_fiber: AtomicPtr::new(std::ptr::null_mut()),
             locals: UnsafeCell::new(Locals::default()),
             inner: UnsafeCell::new(GInner {
                 entry: None,

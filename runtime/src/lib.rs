@@ -115,6 +115,8 @@ mod taskstate;
 pub mod testing;
 pub mod timer;
 mod traceback;
+#[cfg(gort_tsan)]
+mod tsan;
 
 pub use g::{G, GRef, WaitReason};
 pub use local::LocalKey;
