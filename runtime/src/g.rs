@@ -267,7 +267,8 @@ pub(crate) struct GInner {
     /// The stack of the goroutine's latest panic, walked by the panic hook
     /// while the panicking frames were still there; taken when the panic
     /// is caught at the goroutine's root.
-    pub(crate) panic_trace: Option<crate::traceback::Pcs>,
+    /// (Boxed: one word in every G for a rare event.)
+    pub(crate) panic_trace: Option<Box<crate::traceback::Pcs>>,
 }
 
 // SAFETY: G is shared between threads: its atomic fields are thread-safe,

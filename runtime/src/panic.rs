@@ -49,7 +49,7 @@ impl PanicTrace {
         // SAFETY: the current goroutine owns its G; a short borrow.
         let gp = unsafe { g.get() };
         // SAFETY: as above.
-        let pcs = unsafe { gp.inner() }.panic_trace.take()?;
+        let pcs = *unsafe { gp.inner() }.panic_trace.take()?;
         let (site, parent) = (gp.meta.spawn_site(), gp.meta.parent());
         Some(Box::new(PanicTrace { pcs, site, parent }))
     }
@@ -74,7 +74,7 @@ fn record_panic_trace() {
     let top = gp.meta.switch.stack_top();
     if let Ok(pcs) = crate::traceback::walk_current(top) {
         // SAFETY: as above; no other borrow of the inner fields is live.
-        unsafe { gp.inner() }.panic_trace = Some(pcs);
+        unsafe { gp.inner() }.panic_trace = Some(Box::new(pcs));
     }
 }
 

@@ -55,11 +55,14 @@ impl StackSet {
     }
 
     fn add(&mut self, pcs: Pcs, slot: usize) -> Traceback {
-        let n = self.stacks.len();
-        let i = *self.index.entry(pcs.clone()).or_insert(n);
-        if i == n {
-            self.stacks.push(pcs);
-        }
+        let i = match self.index.get(&pcs) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(pcs.clone(), self.stacks.len());
+                self.stacks.push(pcs);
+                self.stacks.len() - 1
+            }
+        };
         self.pending.push((slot, i));
         Traceback::Unavailable("not symbolized")
     }
