@@ -163,11 +163,17 @@ pub mod signal {
     pub use gort_netpoll::signal::*;
 }
 
-/// Runtime counters (`metrics()`), goroutine listings (`goroutines()`,
-/// `dump()`: Go's `runtime.Stack(buf, true)` and SIGQUIT dump) and a
-/// goroutine leak check for tests (`testing::LeakCheck`, Go's goleak).
+/// Runtime counters (`metrics()`), goroutine listings with each
+/// goroutine's stack trace (`goroutines()`, `dump()`: Go's
+/// `runtime.Stack(buf, true)` and SIGQUIT dump; `DumpOptions` groups
+/// identical goroutines; `GORT_TRACEBACK=system` shows the runtime's
+/// frames) and a goroutine leak check for tests (`testing::LeakCheck`, Go's
+/// goleak).
 pub mod debug {
-    pub use gort_runtime::debug::{GoroutineInfo, Metrics, dump, dump_string, goroutines, metrics};
+    pub use gort_runtime::debug::{
+        DumpOptions, Frame, GoroutineInfo, Metrics, Traceback, TracebackMode, dump, dump_string,
+        dump_string_with, dump_with, goroutines, metrics,
+    };
     pub use gort_runtime::testing;
 }
 

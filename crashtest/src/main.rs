@@ -51,6 +51,93 @@ impl Slot {
     }
 }
 
+/// A server whose goroutines block in five different primitives, for the
+/// SIGQUIT traceback test: each blocking call is on a line marked
+/// `// blocks:` followed by the function's name, which the test looks up.
+mod server {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[inline(never)]
+    fn accept_loop(ln: gort::net::TcpListener) {
+        loop {
+            let _ = ln.accept(); // blocks: accept_loop
+        }
+    }
+
+    #[inline(never)]
+    fn request_worker(jobs: gort::Chan<u64>) {
+        loop {
+            let Some(j) = jobs.recv() else { return }; // blocks: request_worker
+            std::hint::black_box(j);
+        }
+    }
+
+    #[inline(never)]
+    fn result_sender(results: gort::Chan<u64>) {
+        for i in 0.. {
+            results.send(i).unwrap(); // blocks: result_sender
+        }
+    }
+
+    #[inline(never)]
+    fn cache_updater(cache: Arc<gort::sync::Mutex<u64>>) {
+        *cache.lock() += 1; // blocks: cache_updater
+    }
+
+    #[inline(never)]
+    fn shutdown_waiter(wg: Arc<gort::sync::WaitGroup>) {
+        wg.wait(); // blocks: shutdown_waiter
+    }
+
+    #[inline(never)]
+    fn janitor() {
+        loop {
+            gort::sleep(Duration::from_secs(3600)); // blocks: janitor
+        }
+    }
+
+    /// Starts the goroutines, waits until all are parked, says `ready` on
+    /// stdout (or stops for a debugger, with `trap`) and waits for the signal.
+    pub(crate) fn run(trap: bool) {
+        let ln = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (jobs, results) = (gort::chan::<u64>(0), gort::chan::<u64>(1));
+        let cache = Arc::new(gort::sync::Mutex::new(0));
+        let held = cache.lock();
+        let wg = Arc::new(gort::sync::WaitGroup::new());
+        wg.add(1);
+        let hs = vec![
+            gort::go!(accept_loop(ln)),
+            gort::go!(request_worker(jobs.clone())),
+            gort::go!(result_sender(results.clone())),
+            gort::go!(cache_updater(cache.clone())),
+            gort::go!(shutdown_waiter(wg.clone())),
+            gort::go!(janitor()),
+        ];
+        let t = std::time::Instant::now();
+        while gort::debug::goroutines().iter().filter(|g| g.wait_reason.is_some()).count() < hs.len() {
+            assert!(t.elapsed() < Duration::from_secs(30), "the server's goroutines never all parked");
+            gort::sleep(Duration::from_millis(5));
+        }
+        println!("ready");
+        if trap {
+            // SAFETY: raising a signal at ourselves; under gdb it stops
+            // the process here.
+            unsafe { libc::raise(libc::SIGTRAP) };
+        }
+        gort::sleep(Duration::from_secs(60));
+        drop((held, jobs, results, wg, hs));
+    }
+}
+
+#[inline(never)]
+fn validate_order(qty: u32) -> u32 {
+    if qty == 0 {
+        panic!("order quantity must be positive"); // panics: validate_order
+    }
+    qty
+}
+
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_default();
     match scenario.as_str() {
@@ -261,6 +348,15 @@ fn main() {
             let tried = gort::Builder::new().try_spawn(gort::yield_now).unwrap();
             tried.join().unwrap();
             println!("ok");
+        }),
+        "sigquit-server" => gort::run(|| server::run(false)),
+        // For the gdb test: stops itself (SIGTRAP) once the server's
+        // goroutines are all parked.
+        "gdb-server" => gort::run(|| server::run(true)),
+        "unjoined-panic" => gort::run(|| {
+            // Nobody joins: Go's unrecovered panic, with the stack.
+            drop(gort::go!(validate_order(0)));
+            gort::sleep(Duration::from_secs(30));
         }),
         other => {
             eprintln!("unknown scenario {other:?}");

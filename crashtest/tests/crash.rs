@@ -58,7 +58,8 @@ fn deadlock_is_reported() {
     let (code, stderr) = run("deadlock");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.starts_with("fatal error: all goroutines are asleep - deadlock!\n\n"), "{stderr}");
-    assert!(stderr.contains("[chan receive]:\n\tname: stuck\ncreated at crashtest/src/main.rs"), "{stderr}");
+    assert!(stderr.contains("[chan receive]:\n\tname: stuck\ngort_crashtest::Slot::take(...)\n"), "{stderr}");
+    assert!(stderr.contains("created by goroutine 1\n\tcrashtest/src/main.rs:"), "{stderr}");
     assert!(stderr.contains("[goroutine join]:"), "{stderr}");
     assert!(stderr.contains("(a plain thread parked in gort)"), "{stderr}");
 }
@@ -97,7 +98,7 @@ fn channel_deadlock_is_reported_with_wait_reasons() {
     assert!(stderr.starts_with("fatal error: all goroutines are asleep - deadlock!"), "{stderr}");
     assert!(stderr.contains("[chan receive]:\n\tname: ponger"), "{stderr}");
     assert!(stderr.contains("[select]:"), "{stderr}");
-    assert!(stderr.contains("[chan receive]:\ncreated at"), "{stderr}");
+    assert!(stderr.contains("[chan receive]:\ngort_crashtest::main::{{closure}}(...)\n"), "{stderr}");
 }
 
 #[test]
@@ -210,4 +211,70 @@ fn valgrind_follows_goroutine_stack_switches() {
     assert!(!stderr.contains("switching stacks"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{stderr}");
+}
+
+/// The line of `src/main.rs` marked `// blocks: {name}`.
+fn blocking_line(name: &str) -> usize {
+    let src = include_str!("../src/main.rs");
+    let marker = format!("// blocks: {name}");
+    src.lines().position(|l| l.trim_end().ends_with(&marker)).unwrap_or_else(|| panic!("no {marker}")) + 1
+}
+
+#[test]
+fn sigquit_shows_where_each_server_goroutine_blocks() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gort-crashtest"))
+        .arg("sigquit-server")
+        .env("GORT_MAXPROCS", "2")
+        .env_remove("GORT_TRACEBACK")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert_eq!(ready, "ready\n");
+    // SAFETY: signalling our own child, which is alive (it just wrote).
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("SIGQUIT: quit\n"), "{stderr}");
+    for (name, reason) in [
+        ("accept_loop", "IO wait"),
+        ("request_worker", "chan receive"),
+        ("result_sender", "chan send"),
+        ("cache_updater", "sync.Mutex.Lock"),
+        ("shutdown_waiter", "sync.WaitGroup.Wait"),
+        ("janitor", "sleep"),
+    ] {
+        let frame = format!("gort_crashtest::server::{name}(...)\n\t");
+        let g =
+            stderr.split("\n\n").find(|g| g.contains(&frame)).unwrap_or_else(|| panic!("{name}: {stderr}"));
+        assert!(g.starts_with("goroutine ") && g.contains(&format!(" [{reason}]:\n")), "{name}: {g}");
+        let at = &g[g.find(&frame).unwrap() + frame.len()..];
+        let line = at.lines().next().unwrap();
+        assert!(line.ends_with(&format!("crashtest/src/main.rs:{}", blocking_line(name))), "{name}: {g}");
+        // The runtime's frames are hidden; the spawn site closes the trace.
+        assert!(!g.contains("gort_runtime::") && !g.contains("corosensei::"), "{g}");
+        assert!(g.contains("\ncreated by goroutine 1\n\tcrashtest/src/main.rs:"), "{g}");
+    }
+}
+
+#[test]
+fn an_unrecovered_panic_reports_the_panicking_goroutines_stack() {
+    let (code, stderr) = run("unjoined-panic");
+    assert_eq!(code, Some(2), "{stderr}");
+    let report = &stderr
+        [stderr.find("fatal error: unrecovered panic in goroutine ").unwrap_or_else(|| panic!("{stderr}"))..];
+    assert!(report.contains(": order quantity must be positive\n"), "{report}");
+    let id = report["fatal error: unrecovered panic in goroutine ".len()..].split(':').next().unwrap();
+    let frame = format!("\n\ngoroutine {id} [running]:\ngort_crashtest::validate_order(...)\n\t");
+    let at = report.find(&frame).unwrap_or_else(|| panic!("{report}")) + frame.len();
+    let line = report[at..].lines().next().unwrap();
+    let marked =
+        include_str!("../src/main.rs").lines().position(|l| l.ends_with("// panics: validate_order"));
+    assert!(line.ends_with(&format!("crashtest/src/main.rs:{}", marked.unwrap() + 1)), "{report}");
+    assert!(!report.contains("std::panicking") && !report.contains("gort_runtime::"), "{report}");
+    assert!(report.contains("\ncreated by goroutine 1\n\tcrashtest/src/main.rs:"), "{report}");
 }

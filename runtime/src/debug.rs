@@ -85,6 +85,8 @@ impl Sched {
 }
 
 pub use crate::dump::{GoroutineInfo, dump, dump_string, goroutines};
+pub use crate::dumpopts::{DumpOptions, dump_string_with, dump_with};
+pub use crate::traceback::{Frame, Traceback, TracebackMode};
 
 /// Counters of the current runtime (the default one outside a runtime).
 pub fn metrics() -> Metrics {

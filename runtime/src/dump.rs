@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use crate::g::{G, WaitReason, status};
 use crate::sched::Sched;
+use crate::traceback::{Frame, Traceback, TracebackMode};
 
 /// Words of a goroutine's name kept for dumps (40 bytes; longer names are cut).
 const NAME_WORDS: usize = 5;
@@ -39,6 +40,8 @@ pub(crate) struct Meta {
     pub(crate) locked: AtomicBool,
     /// Index in `allgs`, `usize::MAX` when not registered.
     pub(crate) reg_idx: AtomicUsize,
+    /// Where the goroutine last switched out, for its traceback.
+    pub(crate) switch: crate::traceback::SwitchRecord,
 }
 
 impl Meta {
@@ -51,6 +54,7 @@ impl Meta {
             name: Default::default(),
             locked: AtomicBool::new(false),
             reg_idx: AtomicUsize::new(usize::MAX),
+            switch: crate::traceback::SwitchRecord::new(),
         }
     }
 
@@ -70,6 +74,7 @@ impl Meta {
             w.store(u64::from_le_bytes(word), Ordering::Relaxed);
         }
         self.name_len.store(n as u8, Ordering::Relaxed);
+        self.switch.clear();
         self.seq.store(g.wrapping_add(2), Ordering::Release);
     }
 
@@ -80,6 +85,11 @@ impl Meta {
         let site = self.site.load(Ordering::Relaxed);
         // SAFETY: `site` is null or a 'static Location stored by write().
         unsafe { site.as_ref() }.unwrap_or(Location::caller())
+    }
+
+    /// The parent's id of the current incarnation, for the G's owner.
+    pub(crate) fn parent(&self) -> u64 {
+        self.parent.load(Ordering::Relaxed)
     }
 
     /// A consistent copy: (spawn site, parent id, name).
@@ -129,6 +139,9 @@ pub struct GoroutineInfo {
     pub parent_id: u64,
     /// Whether it is locked to its OS thread.
     pub locked_to_thread: bool,
+    /// Its stack: the frames where it waits, innermost first (see
+    /// [`Traceback`]).
+    pub traceback: Traceback,
 }
 
 impl GoroutineInfo {
@@ -145,21 +158,45 @@ impl GoroutineInfo {
         s.push_str("]:");
         s
     }
+
+    /// The frames of [`GoroutineInfo::traceback`] (empty when the stack
+    /// was not walked).
+    pub fn frames(&self) -> &[Frame] {
+        self.traceback.frames()
+    }
+
+    /// Go's text for this goroutine with frames chosen by `mode`: the
+    /// header, its name, its stack, and the `created by` lines.
+    pub fn to_string_with(&self, mode: TracebackMode) -> String {
+        let mut s = String::new();
+        self.write_to(&mut s, mode);
+        s
+    }
+
+    /// Appends [`GoroutineInfo::to_string_with`]'s text to `s`.
+    pub(crate) fn write_to(&self, s: &mut String, mode: TracebackMode) {
+        use std::fmt::Write;
+        s.push_str(&self.header());
+        s.push('\n');
+        if !self.name.is_empty() {
+            let _ = writeln!(s, "\tname: {}", self.name);
+        }
+        crate::traceback::write(s, &self.traceback, mode);
+        let _ = match self.spawn_site {
+            Some(site) if self.parent_id != 0 => {
+                writeln!(s, "created by goroutine {}\n\t{site}", self.parent_id)
+            }
+            Some(site) => writeln!(s, "created by a plain thread\n\t{site}"),
+            None => Ok(()),
+        };
+    }
 }
 
 impl std::fmt::Display for GoroutineInfo {
+    /// [`GoroutineInfo::to_string_with`] in the mode `GORT_TRACEBACK`
+    /// selects.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}", self.header())?;
-        if !self.name.is_empty() {
-            writeln!(f, "\tname: {}", self.name)?;
-        }
-        match self.spawn_site {
-            Some(site) if self.parent_id != 0 => {
-                writeln!(f, "created at {site} in goroutine {}", self.parent_id)
-            }
-            Some(site) => writeln!(f, "created at {site}"),
-            None => Ok(()),
-        }
+        f.write_str(&self.to_string_with(TracebackMode::from_env()))
     }
 }
 
@@ -185,47 +222,85 @@ impl Sched {
         }
     }
 
-    /// The live goroutines of this runtime.
+    /// The live goroutines of this runtime, with their stacks.
     pub(crate) fn goroutines(&self) -> Vec<GoroutineInfo> {
+        self.collect(true)
+    }
+
+    /// The live goroutines without their stacks (cheap: for polling).
+    pub(crate) fn goroutines_brief(&self) -> Vec<GoroutineInfo> {
+        self.collect(false)
+    }
+
+    fn collect(&self, traces: bool) -> Vec<GoroutineInfo> {
         let now = crate::sys::nanotime();
-        let all = self.allgs.lock();
+        let me = crate::m::current_goroutine().map(|g| g.as_ptr());
         let mut out = Vec::new();
-        for g in all.iter() {
-            // SAFETY: registered Gs stay allocated while we hold the lock.
-            let g = unsafe { g.get() };
-            let st = g.status.load(Ordering::Acquire);
-            if st == status::IDLE || st == status::DEAD {
-                continue;
-            }
-            let id = g.id();
-            let (site, parent, name) = g.meta.read();
-            let (state, reason, waiting) = match st {
-                status::RUNNABLE => ("runnable".to_string(), None, Duration::ZERO),
-                status::RUNNING => ("running".to_string(), None, Duration::ZERO),
-                status::SYSCALL => ("syscall".to_string(), None, Duration::ZERO),
-                _ => {
-                    let r = g.wait_reason();
-                    let since = g.wait_since();
-                    let waiting = Duration::from_nanos((now - since).max(0) as u64);
-                    let s =
-                        if r == WaitReason::Zero { "waiting".to_string() } else { r.as_str().to_string() };
-                    (s, Some(r), waiting)
+        // Walked stacks, each distinct one once: the goroutines of a
+        // server mostly wait in a handful of places.
+        let mut stacks = crate::traceback::StackSet::default();
+        let mut current = None;
+        {
+            let all = self.allgs.lock();
+            let mut each = |walker: Option<&mut crate::traceback::Walker>| {
+                let mut walker = walker;
+                for g in all.iter() {
+                    // SAFETY: registered Gs stay allocated while we hold the lock.
+                    let g = unsafe { g.get() };
+                    let st = g.status.load(Ordering::Acquire);
+                    if st == status::IDLE || st == status::DEAD {
+                        continue;
+                    }
+                    let mut info = describe(g, st, now);
+                    if let Some(w) = walker.as_deref_mut() {
+                        if Some(g as *const G) == me {
+                            current = Some((out.len(), g.meta.switch.stack_top()));
+                        } else {
+                            info.traceback = stacks.walk(w, g, out.len());
+                        }
+                    }
+                    out.push(info);
                 }
             };
-            out.push(GoroutineInfo {
-                id,
-                name,
-                state,
-                wait_reason: reason,
-                waiting,
-                spawn_site: site,
-                parent_id: parent,
-                locked_to_thread: g.meta.locked.load(Ordering::Relaxed),
-            });
+            // (No walker inside a walk: a panic raised by the walker itself.)
+            if !(traces && crate::traceback::with_walker(|w| each(Some(w))).is_some()) {
+                each(None);
+            }
         }
-        drop(all);
+        if let Some((i, top)) = current {
+            out[i].traceback = stacks.walk_current(top, i);
+        }
+        stacks.symbolize(&mut out);
         out.sort_by_key(|g| g.id);
         out
+    }
+}
+
+/// What a dump shows of `g` apart from its stack.
+fn describe(g: &G, st: u32, now: i64) -> GoroutineInfo {
+    let (site, parent, name) = g.meta.read();
+    let (state, reason, waiting) = match st {
+        status::RUNNABLE => ("runnable".to_string(), None, Duration::ZERO),
+        status::RUNNING => ("running".to_string(), None, Duration::ZERO),
+        status::SYSCALL => ("syscall".to_string(), None, Duration::ZERO),
+        _ => {
+            let r = g.wait_reason();
+            let since = g.wait_since();
+            let waiting = Duration::from_nanos((now - since).max(0) as u64);
+            let s = if r == WaitReason::Zero { "waiting".to_string() } else { r.as_str().to_string() };
+            (s, Some(r), waiting)
+        }
+    };
+    GoroutineInfo {
+        id: g.id(),
+        name,
+        state,
+        wait_reason: reason,
+        waiting,
+        spawn_site: site,
+        parent_id: parent,
+        locked_to_thread: g.meta.locked.load(Ordering::Relaxed),
+        traceback: Traceback::Unavailable("not collected"),
     }
 }
 
@@ -237,12 +312,7 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
 
 /// Go's goroutine dump of the current runtime, as text.
 pub fn dump_string() -> String {
-    let mut s = String::new();
-    for g in goroutines() {
-        s.push_str(&g.to_string());
-        s.push('\n');
-    }
-    s
+    crate::dumpopts::render(&goroutines(), &crate::dumpopts::DumpOptions::new())
 }
 
 /// Prints the goroutine dump of the current runtime to standard error.

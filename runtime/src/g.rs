@@ -239,6 +239,9 @@ pub struct G {
     /// Goroutine-local storage, touched only by the goroutine itself.
     pub(crate) locals: UnsafeCell<Locals>,
     pub(crate) inner: UnsafeCell<GInner>,
+    /// The goroutine's ThreadSanitizer fiber (see [`crate::tsan`]).
+    #[cfg(gort_tsan)]
+    pub(crate) tsan_fiber: AtomicPtr<std::ffi::c_void>,
 }
 
 /// The owner-only part of a G (see the module docs).
@@ -261,6 +264,11 @@ pub(crate) struct GInner {
     /// count of `lock_os_thread` calls.
     pub(crate) locked_m: Option<Arc<crate::m::M>>,
     pub(crate) lock_count: u32,
+    /// The stack of the goroutine's latest panic, walked by the panic hook
+    /// while the panicking frames were still there; taken when the panic
+    /// is caught at the goroutine's root.
+    /// (Boxed: one word in every G for a rare event.)
+    pub(crate) panic_trace: Option<Box<crate::traceback::Pcs>>,
 }
 
 // SAFETY: G is shared between threads: its atomic fields are thread-safe,
@@ -288,6 +296,8 @@ impl G {
             sched: AtomicPtr::new(std::ptr::null_mut()),
             coro: UnsafeCell::new(None),
             meta: crate::dump::Meta::new(),
+            #[cfg(gort_tsan)]
+            tsan_fiber: AtomicPtr::new(std::ptr::null_mut()),
             locals: UnsafeCell::new(Locals::default()),
             inner: UnsafeCell::new(GInner {
                 entry: None,
@@ -299,6 +309,7 @@ impl G {
                 guard: 0,
                 locked_m: None,
                 lock_count: 0,
+                panic_trace: None,
             }),
         }
     }

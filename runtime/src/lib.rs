@@ -80,11 +80,15 @@
 //! goroutines near `vm.max_map_count / 2`.
 
 #![warn(missing_docs)]
+// gdb's `info goroutines` and `goroutine N bt`, loaded by gdb from every
+// binary that links this crate (see the script's header).
+#![debugger_visualizer(gdb_script_file = "../gort-gdb.py")]
 
 mod barrier;
 mod checkdead;
 pub mod debug;
 mod dump;
+mod dumpopts;
 mod findrunnable;
 mod g;
 mod local;
@@ -111,6 +115,9 @@ mod sysmon;
 mod taskstate;
 pub mod testing;
 pub mod timer;
+mod traceback;
+#[cfg(gort_tsan)]
+mod tsan;
 mod valgrind;
 
 pub use g::{G, GRef, WaitReason};

@@ -33,21 +33,35 @@ const ACTIVE_SPIN_CNT: u32 = 30;
 /// the protocol.
 pub struct RawLock {
     key: AtomicU32,
-    /// Threads in the sleeping phase of `lock`.
-    sleepers: AtomicU32,
 }
+
+/// Threads in the sleeping phase of `lock`, counted per bucket of lock
+/// addresses rather than in the lock: an unlock reads the count after its
+/// releasing store, when the lock's memory may already be freed (a parked
+/// goroutine's channel, released by the scheduler's park callback, can be
+/// dropped by the goroutine it readies before `unlock` returns; found by
+/// AddressSanitizer). These counters are never freed. Locks that share a
+/// bucket only cost each other a contended unlock or a futex wake-up that
+/// finds nobody.
+static SLEEPERS: [AtomicU32; 256] = [const { AtomicU32::new(0) }; 256];
 
 impl RawLock {
     /// An unlocked lock.
     pub const fn new() -> Self {
-        RawLock { key: AtomicU32::new(lockword::UNLOCKED), sleepers: AtomicU32::new(0) }
+        RawLock { key: AtomicU32::new(lockword::UNLOCKED) }
+    }
+
+    /// The sleeper count of this lock's bucket (one per 64 bytes of address).
+    #[inline]
+    fn sleepers(&self) -> &'static AtomicU32 {
+        &SLEEPERS[(&self.key as *const AtomicU32 as usize >> 6) % SLEEPERS.len()]
     }
 
     /// Acquires the lock, blocking the OS thread while another holds it.
     #[inline]
     pub fn lock(&self) {
         if !lockword::try_lock(&self.key) {
-            lockword::lock_slow(&self.key, &self.sleepers, ACTIVE_SPIN, ACTIVE_SPIN_CNT);
+            lockword::lock_slow(&self.key, self.sleepers(), ACTIVE_SPIN, ACTIVE_SPIN_CNT);
         }
     }
 
@@ -64,7 +78,14 @@ impl RawLock {
     /// stack of the same logical owner, e.g. before a goroutine parked).
     #[inline]
     pub unsafe fn unlock(&self) {
-        lockword::unlock(&self.key, &self.sleepers);
+        lockword::unlock(&self.key, self.sleepers());
+    }
+
+    /// Whether the lock is held, read with Acquire: false means every
+    /// critical section that released it happened before the caller's
+    /// next access.
+    pub(crate) fn is_held_acquire(&self) -> bool {
+        self.key.load(Ordering::Acquire) != lockword::UNLOCKED
     }
 
     /// Whether the lock is held by someone (for assertions only).

@@ -5,7 +5,11 @@
 //!
 //! `key` is 0 (unlocked), 1 (locked) or 2 (locked, and a thread may be
 //! asleep on it), as in Go; `sleepers` counts threads in the sleeping
-//! phase of `lock`. Taking the lock is a CAS `0 -> 1` or a swap that finds
+//! phase of `lock` (the runtime's lock shares one such word between the
+//! locks of an address bucket, and keeps it out of the lock's memory:
+//! `unlock` reads it after the releasing store, when the lock may already
+//! be freed; a shared word only adds contended unlocks and wake-ups that
+//! find nobody). Taking the lock is a CAS `0 -> 1` or a swap that finds
 //! 0 (Acquire), which pairs with the Release of the unlock, so everything
 //! written inside a critical section is visible to the next holder.
 //!

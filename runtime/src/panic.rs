@@ -31,6 +31,51 @@ pub struct Panic {
     payload: Box<dyn Any + Send + 'static>,
     goroutine: u64,
     name: Option<Arc<str>>,
+    trace: Option<Box<PanicTrace>>,
+}
+
+/// Where a goroutine panicked: its stack when the panic began (walked by
+/// the panic hook, symbolized only if reported) and its spawn site.
+pub(crate) struct PanicTrace {
+    pcs: crate::traceback::Pcs,
+    site: &'static std::panic::Location<'static>,
+    parent: u64,
+}
+
+impl PanicTrace {
+    /// Takes the trace the hook left in the current goroutine's G.
+    pub(crate) fn take() -> Option<Box<PanicTrace>> {
+        let g = crate::m::current_goroutine()?;
+        // SAFETY: the current goroutine owns its G; a short borrow.
+        let gp = unsafe { g.get() };
+        // SAFETY: as above.
+        let pcs = *unsafe { gp.inner() }.panic_trace.take()?;
+        let (site, parent) = (gp.meta.spawn_site(), gp.meta.parent());
+        Some(Box::new(PanicTrace { pcs, site, parent }))
+    }
+
+    /// Go's `goroutine N [running]:` block of the crash report.
+    fn write(&self, out: &mut String, id: u64) {
+        out.push_str(&format!("goroutine {id} [running]:\n"));
+        crate::traceback::write(out, &self.pcs.symbolize(), crate::traceback::TracebackMode::from_env());
+        match self.parent {
+            0 => out.push_str(&format!("created by a plain thread\n\t{}\n", self.site)),
+            p => out.push_str(&format!("created by goroutine {p}\n\t{}\n", self.site)),
+        }
+    }
+}
+
+/// The panic hook's side: walks the panicking goroutine's stack (the
+/// frames that panicked are still on it) and leaves it in the G.
+fn record_panic_trace() {
+    let Some(g) = crate::m::current_goroutine() else { return };
+    // SAFETY: the hook runs on the panicking goroutine, which owns its G.
+    let gp = unsafe { g.get() };
+    let top = gp.meta.switch.stack_top();
+    if let Ok(pcs) = crate::traceback::walk_current(top) {
+        // SAFETY: as above; no other borrow of the inner fields is live.
+        unsafe { gp.inner() }.panic_trace = Some(Box::new(pcs));
+    }
 }
 
 impl Panic {
@@ -39,7 +84,13 @@ impl Panic {
         goroutine: u64,
         name: Option<Arc<str>>,
     ) -> Panic {
-        Panic { payload, goroutine, name }
+        Panic { payload, goroutine, name, trace: None }
+    }
+
+    /// Attaches where the goroutine panicked, for the crash report.
+    pub(crate) fn with_trace(mut self, trace: Option<Box<PanicTrace>>) -> Panic {
+        self.trace = trace;
+        self
     }
 
     /// The value passed to `panic!` (usually a `&str` or `String`).
@@ -139,6 +190,10 @@ pub(crate) fn unobserved_because(p: Panic, policy: PanicPolicy, why: Unobserved)
                      an earlier panic, reported above)"
                 }
             });
+            if let Some(t) = &p.trace {
+                msg.push_str("\n\n");
+                t.write(&mut msg, p.goroutine);
+            }
             fatal(&msg);
         }
     }
@@ -184,6 +239,7 @@ pub(crate) fn install_hook() {
             let Some(g) = crate::spawn::current() else {
                 return prev(info);
             };
+            record_panic_trace();
             let mut out = format!("goroutine {}", g.id());
             if let Some(n) = g.name() {
                 out.push_str(&format!(" [{n}]"));

@@ -153,7 +153,11 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     ml.depth.set(0);
     p.to_user(&ml.m);
 
+    #[cfg(gort_tsan)]
+    crate::tsan::to_goroutine(gp.tsan_fiber.load(Ordering::Relaxed));
     let r = coro.resume(());
+    #[cfg(gort_tsan)]
+    crate::tsan::to_thread();
 
     debug_assert_eq!(ml.depth.get(), 1, "goroutine suspended outside the runtime");
     ml.guard.set(0);
@@ -261,6 +265,9 @@ fn new_coroutine(sched: &Sched, p: &P, gp: &G, g: GRef) -> Coro {
     };
     let stack = stack.unwrap_or_else(|e| crate::panic::fatal(&e.to_string()));
     inner.guard = stack.guard_page();
+    gp.meta.switch.set_stack_top(corosensei::stack::Stack::base(&stack).get());
+    #[cfg(gort_tsan)]
+    gp.tsan_fiber.store(crate::tsan::create(), Ordering::Relaxed);
     Coro::with_stack(stack, move |y: &GYielder, ()| goroutine_main(y, g))
 }
 
@@ -327,6 +334,8 @@ fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
     // SAFETY: only the M running the G touches the coroutine slot.
     let coro = unsafe { &mut *gp.coro.get() }.take().expect("finished goroutine has a coroutine");
     let stack = coro.into_stack();
+    #[cfg(gort_tsan)]
+    crate::tsan::destroy(gp.tsan_fiber.swap(std::ptr::null_mut(), Ordering::Relaxed));
     match p {
         // SAFETY: the caller holds p.
         Some(p) => unsafe { p.local() }.stacks.free(&sched.stacks, stack),
@@ -507,7 +516,12 @@ pub(crate) fn suspend(req: Suspend) {
     enter_to_suspend(ml);
     // SAFETY: g is the running goroutine; its yielder lives at the bottom
     // of its stack for its whole life.
-    let y = unsafe { &*g.get().inner().yielder };
+    let gp = unsafe { g.get() };
+    // Where a traceback of the switched-out goroutine starts: this frame
+    // stays as it is until the goroutine resumes (traceback::record docs).
+    crate::traceback::record_switch!(gp.meta.switch);
+    // SAFETY: as above.
+    let y = unsafe { &*gp.inner().yielder };
     y.suspend(req);
 }
 

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::g::{G, GRef, WaitReason, status};
 use crate::mcache::MCache;
-use crate::panic::{Panic, PanicPolicy, Unobserved};
+use crate::panic::{Panic, PanicPolicy, PanicTrace, Unobserved};
 use crate::sched::Sched;
 use crate::stack::{GStack, StackError};
 use crate::taskstate::{Finished, TaskState};
@@ -125,8 +125,9 @@ where
         let task = unsafe { h.cast::<Task<F, T>>().as_ref() };
         // SAFETY: only the goroutine touches `f`, once.
         let f = unsafe { (*task.f.get()).take() }.expect("task runs once");
-        let r = std::panic::catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| Panic::new(payload, task.id, task.name.clone()));
+        let r = std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+            Panic::new(payload, task.id, task.name.clone()).with_trace(PanicTrace::take())
+        });
         let pk = &task.packet;
         // SAFETY: before DONE is set, only the goroutine touches `result`.
         unsafe { *pk.result.get() = Some(r) };

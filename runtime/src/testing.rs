@@ -61,7 +61,7 @@ impl LeakCheck {
     }
 
     fn on(sched: Arc<Sched>) -> LeakCheck {
-        let baseline = sched.goroutines().into_iter().map(|g| g.id).collect();
+        let baseline = sched.goroutines_brief().into_iter().map(|g| g.id).collect();
         LeakCheck { sched, baseline, timeout: Duration::from_secs(1) }
     }
 
@@ -80,16 +80,16 @@ impl LeakCheck {
         let deadline = Instant::now() + self.timeout;
         let mut pause = Duration::from_micros(100);
         loop {
-            let extra: Vec<GoroutineInfo> = self
-                .sched
-                .goroutines()
-                .into_iter()
-                .filter(|g| !self.baseline.contains(&g.id) && Some(g.id) != me)
-                .collect();
-            if extra.is_empty() {
+            let leaked = |g: &GoroutineInfo| !self.baseline.contains(&g.id) && Some(g.id) != me;
+            if !self.sched.goroutines_brief().iter().any(leaked) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
+                // Once more, with the leaked goroutines' stacks.
+                let extra: Vec<GoroutineInfo> = self.sched.goroutines().into_iter().filter(leaked).collect();
+                if extra.is_empty() {
+                    return Ok(());
+                }
                 return Err(Leaks(extra));
             }
             crate::timer::sleep(pause);

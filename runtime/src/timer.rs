@@ -136,7 +136,15 @@ impl TimerNode {
     /// no callback of this timer is running or will run until it is armed
     /// again.
     pub fn stop(&self) -> bool {
-        if self.heap.load(Ordering::Acquire).is_null() && self.running.load(Ordering::Acquire) == 0 {
+        // Not armed and not firing: done, unless an arming call (`reset`,
+        // e.g. sleep's park callback) still holds the node lock. The timer
+        // can fire and its goroutine resume before that call's unlock; a
+        // node dropped then, its memory reused, would take the late unlock
+        // store (found by ThreadSanitizer). The slow path waits for it.
+        if self.heap.load(Ordering::Acquire).is_null()
+            && self.running.load(Ordering::Acquire) == 0
+            && !self.lock.is_held_acquire()
+        {
             return false;
         }
         self.lock.lock();

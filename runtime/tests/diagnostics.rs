@@ -50,7 +50,11 @@ fn dump_shows_state_name_and_spawn_site() {
         assert_eq!(gs.iter().find(|g| g.id == me).unwrap().state, "running");
         let text = dump_string();
         assert!(
-            text.contains(&format!("goroutine {} [chan receive]:\n\tname: receiver\ncreated at ", r.id())),
+            text.contains(&format!("goroutine {} [chan receive]:\n\tname: receiver\n", r.id())),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("created by goroutine {me}\n\truntime/tests/diagnostics.rs:{recv_line}:")),
             "{text}"
         );
         slot.put(1);
@@ -97,9 +101,16 @@ fn metrics_count_spawns_parks_and_completions() {
         }
         wg.wait();
     });
-    let m = rt.metrics();
+    // wg.done() comes before each goroutine's exit: wait for the exits
+    // themselves (bounded) rather than assume they happened.
+    let t = std::time::Instant::now();
+    let mut m = rt.metrics();
+    while m.completed - before.completed < 100 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(1));
+        m = rt.metrics();
+    }
     assert_eq!(m.spawned - before.spawned, 101); // the 100 plus block_on's
-    assert!(m.completed - before.completed >= 100);
+    assert!(m.completed - before.completed >= 100, "{m:?}");
     assert!(m.parks - before.parks >= 100, "{m:?}");
     assert_eq!(m.max_procs, 2);
     assert!(m.threads_started >= 1);
