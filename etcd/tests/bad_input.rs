@@ -2,16 +2,16 @@
 //! endpoints, malformed answers, oversized requests, expired leases,
 //! compacted revisions, invalid arguments.
 
+mod common;
+
+use common::run;
+
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use gort_etcd::server::Server;
 use gort_etcd::{Client, Config, Error, Options};
 use gort_netpoll::TcpListener;
-
-fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    gort_runtime::spawn(f).join().unwrap()
-}
 
 #[test]
 fn an_unreachable_endpoint_is_named() {

@@ -2,30 +2,16 @@
 //! (several goroutines, each with its own session, stand for processes;
 //! tests/processes.rs kills real ones).
 
+mod common;
+
+use common::{client, run, wait_keys};
+
 use std::time::{Duration, Instant};
 
 use gort_channels::chan;
+use gort_etcd::Error;
 use gort_etcd::concurrency::{Election, Mutex, Session};
-use gort_etcd::server::Server;
-use gort_etcd::{Client, Error, Options};
 use gort_sync::context;
-
-fn client() -> Client {
-    Client::connect(Server::shared().endpoints()).unwrap()
-}
-
-fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    gort_runtime::spawn(f).join().unwrap()
-}
-
-/// Waits (bounded) until `prefix` holds `n` keys.
-fn wait_keys(c: &Client, prefix: &str, n: i64) {
-    let t = Instant::now();
-    while c.get_with(prefix, Options::new().with_prefix().with_count_only()).unwrap().count < n {
-        assert!(t.elapsed() < Duration::from_secs(60), "{prefix} never reached {n} keys");
-        gort_runtime::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn waiters_get_the_mutex_in_arrival_order() {

@@ -1,19 +1,15 @@
 //! The client against a real etcd: KV, ranges, transactions, leases,
 //! watches, status, and contexts.
 
+mod common;
+
+use common::{client, run};
+
 use std::time::{Duration, Instant};
 
 use gort_etcd::server::Server;
-use gort_etcd::{Client, Compare, Error, EventType, Op, Options, SortOrder, SortTarget};
+use gort_etcd::{Compare, Error, EventType, Op, Options, SortOrder, SortTarget};
 use gort_sync::context;
-
-fn client() -> Client {
-    Client::connect(Server::shared().endpoints()).unwrap()
-}
-
-fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    gort_runtime::spawn(f).join().unwrap()
-}
 
 #[test]
 fn put_get_delete() {

@@ -1,30 +1,17 @@
 //! The recipes and STM against a real etcd, many goroutines at once.
 
+mod common;
+
+use common::{client, run, wait_keys};
+
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gort_channels::chan;
+use gort_etcd::Error;
 use gort_etcd::concurrency::{Isolation, Session, new_stm, new_stm_with};
 use gort_etcd::recipes::{Barrier, DoubleBarrier, PriorityQueue, Queue, RwMutex};
-use gort_etcd::server::Server;
-use gort_etcd::{Client, Error, Options};
 use gort_sync::context;
-
-fn client() -> Client {
-    Client::connect(Server::shared().endpoints()).unwrap()
-}
-
-fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    gort_runtime::spawn(f).join().unwrap()
-}
-
-fn wait_keys(c: &Client, prefix: &str, n: i64) {
-    let t = Instant::now();
-    while c.get_with(prefix, Options::new().with_prefix().with_count_only()).unwrap().count < n {
-        assert!(t.elapsed() < Duration::from_secs(60), "{prefix} never reached {n} keys");
-        gort_runtime::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn queue_mpmc_loses_and_duplicates_nothing() {
