@@ -61,7 +61,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::g::{GRef, WaitReason};
 use crate::lock::RawLock;
-use crate::park::{current_g, in_goroutine, park, ready, yield_local};
+use crate::park::{current_g, in_goroutine, park_unwind_safe, ready, yield_local};
 use crate::proc::cheaprand;
 
 /// Number of roots in the semaphore table (Go: `semTabSize`), prime so that
@@ -176,18 +176,51 @@ fn semacquire_slow(addr: &AtomicU32, lifo: bool, reason: WaitReason) {
         }
         // SAFETY: we hold the root's lock, and `s` stays alive and in
         // place until a releaser dequeues it (we only get past `park`
-        // after that).
+        // after that) or the guard below unlinks it.
         unsafe { root.queue(key, &s, lifo) };
-        park(reason, |_| {
+        let guard = Unqueue { root, s: &s, addr };
+        park_unwind_safe(reason, |_| {
             // SAFETY: we hold the root's lock; the scheduler runs this once
             // we are off our stack.
             unsafe { root.lock.unlock() };
             true
         });
+        std::mem::forget(guard);
         // The releaser dequeued us before readying us; our links are ours
         // again, and `ready` published the ticket it left.
         if s.ticket.get() != 0 || cansemacquire(addr) {
             return;
+        }
+    }
+}
+
+/// The unwind guard of a parked `semacquire` (see [`crate::park`]): if
+/// the goroutine's runtime is dropped while it waits, unlinks its record,
+/// or, if a releaser dequeued it already, waits for that releaser's
+/// `ready` and gives back a unit it handed over.
+struct Unqueue<'a> {
+    root: &'static SemaRoot,
+    s: &'a Sudog,
+    addr: &'a AtomicU32,
+}
+
+impl Drop for Unqueue<'_> {
+    fn drop(&mut self) {
+        let key = self.addr as *const AtomicU32 as usize;
+        self.root.lock.lock();
+        // SAFETY: we hold the root's lock; `s` was queued on this root.
+        let removed = unsafe { self.root.remove(key, self.s) };
+        if removed {
+            self.root.nwait.fetch_sub(1, Ordering::SeqCst);
+        }
+        // SAFETY: taken above.
+        unsafe { self.root.lock.unlock() };
+        if !removed {
+            crate::unwind::wait_for_waker();
+            // The releaser wrote the ticket before readying us.
+            if self.s.ticket.get() != 0 {
+                semrelease(self.addr, false);
+            }
         }
     }
 }
@@ -400,6 +433,47 @@ impl SemaRoot {
         }
     }
 
+    /// Unlinks `s`, a waiter on `addr`, if it is still queued; returns
+    /// whether it was (for a waiter being unwound, see [`Unqueue`]).
+    ///
+    /// # Safety
+    /// The caller holds `self.lock`; `s` was queued on this root, if at all.
+    unsafe fn remove(&self, addr: usize, s: *const Sudog) -> bool {
+        // SAFETY: (whole body) as in `queue`: pointers reachable from the
+        // treap are live queued records, guarded by the lock we hold.
+        unsafe {
+            let mut t = self.treap.get();
+            while let Some(tr) = t.as_ref() {
+                if tr.addr.get() == addr {
+                    break;
+                }
+                t = if addr < tr.addr.get() { tr.prev.get() } else { tr.next.get() };
+            }
+            let Some(tr) = t.as_ref() else { return false };
+            if t == s {
+                // The head of addr's waiters: what dequeue takes.
+                let d = self.dequeue(addr);
+                debug_assert!(d == s, "semaRoot remove");
+                return true;
+            }
+            let mut prev = t;
+            let mut cur = tr.waitlink.get();
+            while let Some(cr) = cur.as_ref() {
+                if cur == s {
+                    (*prev).waitlink.set(cr.waitlink.get());
+                    if tr.waittail.get() == s {
+                        tr.waittail.set(if prev == t { ptr::null() } else { prev });
+                    }
+                    cr.waitlink.set(ptr::null());
+                    return true;
+                }
+                prev = cur;
+                cur = cr.waitlink.get();
+            }
+            false
+        }
+    }
+
     /// Rotates the treap left at `x`: `x`'s right child takes its place.
     ///
     /// # Safety
@@ -537,11 +611,13 @@ impl NotifyList {
             _ => self.head.set(wp),
         }
         self.tail.set(wp);
-        park(WaitReason::SyncCondWait, |_| {
+        let guard = Unlist { l: self, w: wp };
+        park_unwind_safe(WaitReason::SyncCondWait, |_| {
             // SAFETY: we hold the lock; we are off our stack now.
             unsafe { self.lock.unlock() };
             true
         });
+        std::mem::forget(guard);
     }
 
     /// Wakes the waiter with the oldest unnotified ticket, if any. Go:
@@ -610,6 +686,47 @@ impl NotifyList {
                 ready((*s).g);
                 s = next;
             }
+        }
+    }
+}
+
+/// The unwind guard of a parked [`NotifyList::wait`] (see [`crate::park`]):
+/// unlinks the record if no notifier took it, else waits for the
+/// notifier's `ready`. The ticket counts as notified either way.
+struct Unlist<'a> {
+    l: &'a NotifyList,
+    w: *const NotifyWaiter,
+}
+
+impl Drop for Unlist<'_> {
+    fn drop(&mut self) {
+        let l = self.l;
+        l.lock.lock();
+        let mut prev: *const NotifyWaiter = ptr::null();
+        let mut s = l.head.get();
+        let mut found = false;
+        // SAFETY: listed records are alive and guarded by the lock we hold.
+        unsafe {
+            while let Some(sr) = s.as_ref() {
+                if s == self.w {
+                    let n = sr.next.get();
+                    match prev.as_ref() {
+                        Some(p) => p.next.set(n),
+                        None => l.head.set(n),
+                    }
+                    if n.is_null() {
+                        l.tail.set(prev);
+                    }
+                    found = true;
+                    break;
+                }
+                prev = s;
+                s = sr.next.get();
+            }
+            l.lock.unlock();
+        }
+        if !found {
+            crate::unwind::wait_for_waker();
         }
     }
 }
