@@ -158,5 +158,8 @@ fn build_and_drop_with_parked_goroutines_does_not_grow_memory() {
     let (rss1, maps1) = memory();
     eprintln!("rss {rss0} kB -> {rss1} kB, mappings {maps0} -> {maps1}");
     assert!(maps1 <= maps0 + 20, "mappings grew from {maps0} to {maps1}");
+    // Under AddressSanitizer freed heap blocks wait in its quarantine
+    // (256 MB by default) and stay resident: only the mappings count.
+    #[cfg(not(gort_asan))]
     assert!(rss1 <= rss0 + 8 * 1024, "RSS grew from {rss0} kB to {rss1} kB");
 }
