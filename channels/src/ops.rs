@@ -27,6 +27,13 @@
 //! dropped (stopped, waiting out a running callback) only after the lock
 //! is released, since the callback takes it. A plain thread uses the
 //! runtime's `park_timeout`, which runs the callback on the thread itself.
+//!
+//! ## A dropped runtime
+//!
+//! Every park is unwind-safe (`park_unwind_safe`): if the runtime is
+//! dropped while a goroutine waits, the guard [`Unqueue`] unlinks its
+//! waiter (or waits out the waker that took it) and drops the value the
+//! operation still owns, so the channel stays usable by everyone else.
 
 use std::cell::Cell;
 use std::mem::{ManuallyDrop, MaybeUninit};
@@ -34,7 +41,9 @@ use std::pin::pin;
 use std::sync::atomic::Ordering;
 
 use gort_runtime::timer::TimerNode;
-use gort_runtime::{WaitReason, in_goroutine, nanotime, park, park_timeout, preempt_point, ready};
+use gort_runtime::{
+    WaitReason, in_goroutine, nanotime, park_timeout_unwind_safe, park_unwind_safe, preempt_point, ready,
+};
 
 use crate::hchan::{Attempt, HChan, Header};
 use crate::waitq::{CLOSED, DONE, TIMED_OUT, WAITING, Waiter};
@@ -80,8 +89,9 @@ impl<T> HChan<T> {
         let w = Waiter::new(None, src.cast(), false);
         // SAFETY: `block` calls the attempt with the lock held; src is our
         // value, which the attempt moves out only when it reports Done.
-        let state =
-            block(&self.hdr, &w, false, WaitReason::ChanSend, wait, || unsafe { self.send_locked(src) });
+        let state = block(&self.hdr, &w, false, WaitReason::ChanSend, wait, drop_elem::<T>, || unsafe {
+            self.send_locked(src)
+        });
         let fail = match state {
             // The receiver (or the buffer) has the value now.
             DONE => return Ok(()),
@@ -112,14 +122,63 @@ impl<T> HChan<T> {
         let w = Waiter::new(None, dst.cast(), false);
         // SAFETY: `block` calls the attempt with the lock held; dst is
         // writable.
-        let state =
-            block(&self.hdr, &w, true, WaitReason::ChanReceive, wait, || unsafe { self.recv_locked(dst) });
+        let state = block(&self.hdr, &w, true, WaitReason::ChanReceive, wait, drop_elem::<T>, || unsafe {
+            self.recv_locked(dst)
+        });
         match state {
             // SAFETY: DONE means a value was written into slot.
             DONE => Ok(unsafe { slot.assume_init() }),
             CLOSED => Err(RecvFail::Closed),
             WOULD_BLOCK => Err(RecvFail::Empty),
             _ => Err(RecvFail::Timeout),
+        }
+    }
+}
+
+/// Drops the `T` at `p` (a parked operation's value or slot, see
+/// [`Unqueue`]).
+///
+/// # Safety
+/// `p` holds a valid `T` that nobody else owns.
+unsafe fn drop_elem<T>(p: *mut u8) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::ptr::drop_in_place(p.cast::<T>()) }
+}
+
+/// The unwind guard of a parked send or receive (see
+/// `gort_runtime::park`'s docs): armed across the park, it runs only if
+/// the goroutine's runtime is dropped meanwhile and its stack unwound.
+/// Unlinks the waiter if it is still queued; otherwise a counterpart,
+/// `close` or the deadline took it, and may still be on its way to
+/// `ready`, which is waited out. Then the value is settled: a send's value
+/// that did not move, or a value received into the slot, is dropped.
+struct Unqueue<'a> {
+    h: &'a Header,
+    w: &'a Waiter,
+    is_recv: bool,
+    drop_elem: unsafe fn(*mut u8),
+}
+
+impl Drop for Unqueue<'_> {
+    fn drop(&mut self) {
+        let (h, w) = (self.h, self.w);
+        h.lock.lock();
+        let queued = w.is_queued();
+        if queued {
+            let q = if self.is_recv { &h.recvq } else { &h.sendq };
+            // SAFETY: we hold the lock; w is queued on q.
+            unsafe { q.remove(w) };
+        }
+        // SAFETY: we hold the lock.
+        unsafe { h.lock.unlock() };
+        if !queued {
+            gort_runtime::unwind::wait_for_waker();
+        }
+        let moved = w.state.get() == DONE;
+        if moved == self.is_recv {
+            // SAFETY: a receive's slot holds the value a counterpart moved
+            // in (DONE); a send's value is still ours unless it moved.
+            unsafe { (self.drop_elem)(w.elem.get()) };
         }
     }
 }
@@ -158,6 +217,7 @@ fn block(
     is_recv: bool,
     reason: WaitReason,
     wait: Wait,
+    drop_elem: unsafe fn(*mut u8),
     mut attempt: impl FnMut() -> Attempt,
 ) -> u8 {
     h.lock.lock();
@@ -186,7 +246,7 @@ fn block(
             if in_goroutine() {
                 // SAFETY: we hold the lock.
                 unsafe { h.lock.unlock() };
-                return block_timed(h, w, is_recv, reason, d, attempt);
+                return block_timed(h, w, is_recv, reason, d, drop_elem, attempt);
             }
             Some(d)
         }
@@ -205,14 +265,16 @@ fn block(
         unsafe { lock.unlock() };
         true
     };
+    let guard = Unqueue { h, w, is_recv, drop_elem };
     match deadline {
-        None => park(reason, unlock),
+        None => park_unwind_safe(reason, unlock),
         Some(d) => {
             // A plain thread: park_timeout runs on_timeout on this thread.
             let arg = TimeoutArg { hdr: h, w, is_recv, fired: Cell::new(false) };
-            park_timeout(reason, d, on_timeout, &arg as *const TimeoutArg as usize, unlock);
+            park_timeout_unwind_safe(reason, d, on_timeout, &arg as *const TimeoutArg as usize, unlock);
         }
     }
+    std::mem::forget(guard);
     debug_assert_ne!(w.state.get(), WAITING, "woken without a state");
     w.state.get()
 }
@@ -226,6 +288,7 @@ fn block_timed(
     is_recv: bool,
     reason: WaitReason,
     deadline: i64,
+    drop_elem: unsafe fn(*mut u8),
     mut attempt: impl FnMut() -> Attempt,
 ) -> u8 {
     let arg = TimeoutArg { hdr: h, w, is_recv, fired: Cell::new(false) };
@@ -245,12 +308,16 @@ fn block_timed(
     // SAFETY: we hold the lock; w lives on the caller's frame until readied.
     unsafe { q.enqueue(w) };
     let lock = &h.lock;
-    park(reason, |g| {
+    // Dropped (on a forced unwind only) before `node`: the timer is
+    // detached by then anyway.
+    let guard = Unqueue { h, w, is_recv, drop_elem };
+    park_unwind_safe(reason, |g| {
         w.g.set(Some(g)); // as in `block`
         // SAFETY: we hold the lock.
         unsafe { lock.unlock() };
         true
     });
+    std::mem::forget(guard);
     w.state.get()
 }
 

@@ -34,6 +34,10 @@
 //! pass 3 then waits on the channel locks the callback still holds, so the
 //! case array the callback reads stays intact until it is done (as in Go).
 //!
+//! If the runtime is dropped while a select is parked, its unwind guard
+//! does pass 3 on the unwinding thread (`Unselect`), so no waiter of the
+//! dead goroutine stays queued on any of the channels.
+//!
 //! Element types are erased: a case is a channel header, a pointer to the
 //! value (send) or the slot (receive) on the caller's stack, and the
 //! monomorphised locked attempt for its element type.
@@ -41,7 +45,7 @@
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 
-use gort_runtime::{GRef, WaitReason, cheaprandn, current_g, park, preempt_point, ready};
+use gort_runtime::{GRef, WaitReason, cheaprandn, current_g, park_unwind_safe, preempt_point, ready};
 
 use crate::chan::{Chan, Receiver, Sender};
 use crate::error::SendError;
@@ -268,10 +272,12 @@ pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Optio
         unsafe { q.enqueue(&cs.w) };
     }
     let cases_ro: &[Scase<'_>] = cases;
-    park(WaitReason::Select, |_: GRef| {
+    let guard = Unselect { cases: cases_ro, lockorder };
+    park_unwind_safe(WaitReason::Select, |_: GRef| {
         selunlock(cases_ro, lockorder);
         true
     });
+    std::mem::forget(guard);
 
     // Pass 3: find the winner, unlink the others.
     sellock(cases, lockorder);
@@ -297,6 +303,47 @@ pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Optio
         cases[i].commit(ok);
     }
     chosen
+}
+
+/// The unwind guard of a parked select (see `gort_runtime::park`'s docs):
+/// if the runtime is dropped while the goroutine waits, does pass 3 on the
+/// unwinding thread: unlinks every waiter still queued and, if a
+/// counterpart completed a case (and so may still be on its way to
+/// `ready`, which is waited out), commits it in its case object, whose
+/// drop then settles the value (a received one is dropped, a sent one is
+/// not dropped twice).
+struct Unselect<'s, 'a> {
+    cases: &'s [Scase<'a>],
+    lockorder: &'s [u32],
+}
+
+impl Drop for Unselect<'_, '_> {
+    fn drop(&mut self) {
+        let (cases, lockorder) = (self.cases, self.lockorder);
+        sellock(cases, lockorder);
+        let mut chosen = None;
+        for &i in lockorder {
+            let cs = &cases[i as usize];
+            match cs.w.state.get() {
+                DONE => chosen = Some((i as usize, true)),
+                CLOSED => chosen = Some((i as usize, false)),
+                _ => {
+                    let h = cs.hdr();
+                    let q = if cs.is_send { &h.sendq } else { &h.recvq };
+                    // SAFETY: the channel is locked; the waiter was queued
+                    // on q if it is queued at all.
+                    unsafe { q.remove(&cs.w) };
+                }
+            }
+        }
+        selunlock(cases, lockorder);
+        if let Some((i, ok)) = chosen {
+            gort_runtime::unwind::wait_for_waker();
+            // SAFETY: as in `Scase::commit`; the case object outlives this
+            // frame (it is dropped further up the unwinding).
+            unsafe { (cases[i].commit)(cases[i].case, ok) };
+        }
+    }
 }
 
 /// A select with one receive case: a plain receive (blocking, or not with
@@ -341,7 +388,8 @@ pub fn end_cases<T>(cases: T) {
 /// Parks forever: Go's `select {}` (and a select whose cases are all nil).
 pub fn block_forever() -> ! {
     loop {
-        park(WaitReason::SelectNoCases, |_| true);
+        // Queued nowhere: nothing to clean up if the runtime is dropped.
+        park_unwind_safe(WaitReason::SelectNoCases, |_| true);
     }
 }
 

@@ -32,6 +32,10 @@
 //! `PARKED`) and turns it into `NIL`, failing the commit (or waking the
 //! goroutine), which then re-checks.
 //!
+//! A parked wait is unwind-safe: if the runtime is dropped meanwhile, the
+//! guard `Unpark` takes the word out of `PARKED` (or waits out the
+//! unblocker that did), so no stale G stays in the slot or in the count.
+//!
 //! ## Memory and stale events
 //!
 //! Descriptors come from their poller's cache in chunks and are never
@@ -184,12 +188,16 @@ impl PollDesc {
             // goroutine does not park; the node's drop waits out a callback
             // in flight.
             if deadline == 0 {
-                gort_runtime::park(WaitReason::IoWait, commit);
+                let guard = Unpark { pd: self, w };
+                gort_runtime::park_unwind_safe(WaitReason::IoWait, commit);
+                std::mem::forget(guard);
             } else {
                 let node =
                     pin!(TimerNode::new(on_deadline, self as *const PollDesc as usize | mode as usize));
                 node.as_ref().reset(deadline, 0);
-                gort_runtime::park(WaitReason::IoWait, commit);
+                let guard = Unpark { pd: self, w };
+                gort_runtime::park_unwind_safe(WaitReason::IoWait, commit);
+                std::mem::forget(guard);
             }
         }
         w.state.swap(NIL, Ordering::AcqRel) == READY
@@ -228,6 +236,30 @@ impl PollDesc {
             self.owner().waiters.dec(self);
             // SAFETY: unblock handed us the parked G; we are its one waker.
             unsafe { gort_runtime::ready(g) };
+        }
+    }
+}
+
+/// The unwind guard of a parked wait (see `gort_runtime::park`'s docs): if
+/// the goroutine's runtime is dropped while it waits, takes the word out
+/// of `PARKED` itself, clearing the G slot and the poller's waiter count;
+/// if an unblocker (readiness, close, a deadline) did that first, waits
+/// out its `ready`. The socket's own drop, further up the unwinding, then
+/// closes it.
+struct Unpark<'a> {
+    pd: &'a PollDesc,
+    w: &'a Waiter,
+}
+
+impl Drop for Unpark<'_> {
+    fn drop(&mut self) {
+        if self.w.state.swap(NIL, Ordering::AcqRel) == PARKED {
+            // SAFETY: our swap took the word out of PARKED, which the parker
+            // set (Release) after writing `g`: the slot is ours.
+            unsafe { (*self.w.g.get()).take() };
+            self.pd.owner().waiters.dec(self.pd);
+        } else {
+            gort_runtime::unwind::wait_for_waker();
         }
     }
 }

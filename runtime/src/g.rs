@@ -269,6 +269,11 @@ pub(crate) struct GInner {
     /// is caught at the goroutine's root.
     /// (Boxed: one word in every G for a rare event.)
     pub(crate) panic_trace: Option<Box<crate::traceback::Pcs>>,
+    /// The goroutine is suspended in a park whose site does not clean up
+    /// after a forced unwind (the plain public [`crate::park()`]): a
+    /// dropped runtime leaves it parked rather than unwind it
+    /// ([`crate::unwind`]). False at every other suspension point.
+    pub(crate) park_unguarded: bool,
 }
 
 // SAFETY: G is shared between threads: its atomic fields are thread-safe,
@@ -310,6 +315,7 @@ impl G {
                 locked_m: None,
                 lock_count: 0,
                 panic_trace: None,
+                park_unguarded: false,
             }),
         }
     }

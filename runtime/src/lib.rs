@@ -96,6 +96,7 @@ mod lock;
 mod lockword;
 mod m;
 mod mcache;
+mod notify;
 mod p;
 pub mod panic;
 pub mod park;
@@ -118,13 +119,17 @@ pub mod timer;
 mod traceback;
 #[cfg(gort_tsan)]
 mod tsan;
+pub mod unwind;
 mod valgrind;
 
 pub use g::{G, GRef, WaitReason};
 pub use local::LocalKey;
 pub use lock::{Lock, LockGuard, Note, RawLock};
 pub use panic::{Panic, PanicPolicy, fatal};
-pub use park::{current_g, in_goroutine, park, park_timeout, ready, yield_local, yield_now};
+pub use park::{
+    current_g, in_goroutine, park, park_timeout, park_timeout_unwind_safe, park_unwind_safe, ready,
+    yield_local, yield_now,
+};
 pub use proc::{
     can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, set_max_procs, syscall, with_proc,
 };

@@ -32,6 +32,8 @@ pub struct Panic {
     goroutine: u64,
     name: Option<Arc<str>>,
     trace: Option<Box<PanicTrace>>,
+    /// Not a panic: the goroutine's runtime was dropped first.
+    runtime_dropped: bool,
 }
 
 /// Where a goroutine panicked: its stack when the panic began (walked by
@@ -84,7 +86,24 @@ impl Panic {
         goroutine: u64,
         name: Option<Arc<str>>,
     ) -> Panic {
-        Panic { payload, goroutine, name, trace: None }
+        Panic { payload, goroutine, name, trace: None, runtime_dropped: false }
+    }
+
+    /// The error of a goroutine whose runtime was dropped before it
+    /// finished (`unwind`): its message names the goroutine.
+    pub(crate) fn runtime_dropped(goroutine: u64, name: Option<Arc<str>>) -> Panic {
+        let who = match &name {
+            Some(n) => format!("goroutine {goroutine} [{n}]"),
+            None => format!("goroutine {goroutine}"),
+        };
+        let msg = format!("{who} did not finish: its runtime was dropped before it finished");
+        Panic { payload: Box::new(msg), goroutine, name, trace: None, runtime_dropped: true }
+    }
+
+    /// Whether the goroutine did not panic but was ended by the drop of its
+    /// runtime (its stack unwound, its destructors run).
+    pub fn is_runtime_dropped(&self) -> bool {
+        self.runtime_dropped
     }
 
     /// Attaches where the goroutine panicked, for the crash report.
@@ -130,6 +149,9 @@ fn payload_str(p: &(dyn Any + Send)) -> Option<&str> {
 
 impl std::fmt::Display for Panic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.runtime_dropped {
+            return f.write_str(self.message().unwrap_or_default());
+        }
         write!(f, "goroutine {}", self.goroutine)?;
         if let Some(n) = &self.name {
             write!(f, " [{n}]")?;
@@ -170,6 +192,9 @@ pub(crate) enum Unobserved {
 
 /// A panic nobody can observe, for the reason `why`: apply the policy.
 pub(crate) fn unobserved_because(p: Panic, policy: PanicPolicy, why: Unobserved) {
+    if p.runtime_dropped {
+        return; // not a panic
+    }
     match policy {
         PanicPolicy::Continue => {}
         PanicPolicy::Abort => {
@@ -208,7 +233,7 @@ pub(crate) fn unobserved_because(p: Panic, policy: PanicPolicy, why: Unobserved)
 /// has no join handles; there the process dies of the first panic, and so
 /// does the caller here unless it recovers.
 pub(crate) fn dropped_while_panicking(p: Panic, policy: PanicPolicy) {
-    if policy == PanicPolicy::Continue {
+    if policy == PanicPolicy::Continue || p.runtime_dropped {
         return;
     }
     let mut msg = format!("note: goroutine {}", p.goroutine);

@@ -54,6 +54,32 @@
 //! has already been readied and resumed on another: once the callback has
 //! released the primitive's lock, it must not touch anything on the parked
 //! goroutine's stack.
+//!
+//! ## When the runtime is dropped: unwind guards
+//!
+//! Dropping a [`crate::Runtime`] force-unwinds the stacks of its goroutines
+//! that never finished, so that their destructors run (sockets close,
+//! channel ends drop; see [`crate::unwind`]). A goroutine parked at a
+//! primitive is unwound from inside `park`, on a plain thread, while its
+//! waiter record (on the stack being unwound) may still be queued in the
+//! primitive; once the stack is reused, a queued record is a dangling
+//! pointer. So a primitive may let its waiters be unwound only if it
+//! cleans up after itself, and says so by parking with
+//! [`park_unwind_safe`] (or [`park_timeout_unwind_safe`]):
+//! - the park site arms a drop guard across the park and disarms it
+//!   (`mem::forget`) when `park` returns: no cost on the normal path;
+//! - on a forced unwind the guard takes the primitive's lock and unlinks
+//!   the waiter if it is still queued (then nobody will ready it); if a
+//!   waker already dequeued it, the guard settles what the waker handed
+//!   over (drops a received value, gives back a granted unit) and calls
+//!   [`crate::unwind::wait_for_waker`] before the record's frame goes, since
+//!   the waker may still be on its way to `ready`;
+//! - the guard must not block on anything but the primitive's own lock.
+//!
+//! A goroutine parked through the plain [`park`] is never unwound: its
+//! runtime then keeps its stacks and Gs mapped forever (leaks them) rather
+//! than pull memory from under a waiter record a plain thread may still
+//! reach. Yield and preemption points are always unwind-safe.
 
 use std::pin::pin;
 use std::sync::atomic::Ordering;
@@ -111,24 +137,51 @@ fn thread_g() -> GRef {
 /// Blocks the caller until another party calls [`ready`] on it (see the
 /// module docs). `unlock` runs once the caller is parked; it returns
 /// whether to stay parked. Go: `gopark`.
+///
+/// A goroutine parked here is not unwound when its runtime is dropped
+/// (module docs): primitives that clean up after a forced unwind use
+/// [`park_unwind_safe`].
 pub fn park<F: FnOnce(GRef) -> bool>(reason: WaitReason, unlock: F) {
+    park_as::<F, false>(reason, unlock)
+}
+
+/// [`park`] for a park site guarded against forced unwinding (module
+/// docs): if the runtime is dropped while the goroutine waits here, its
+/// stack is unwound from inside this call, and the caller's drop guard
+/// must unlink the waiter.
+pub fn park_unwind_safe<F: FnOnce(GRef) -> bool>(reason: WaitReason, unlock: F) {
+    park_as::<F, true>(reason, unlock)
+}
+
+#[inline(always)]
+fn park_as<F: FnOnce(GRef) -> bool, const GUARDED: bool>(reason: WaitReason, unlock: F) {
     match m::current() {
-        Some(ml) => park_goroutine(proc::blockable(ml), reason, unlock),
+        Some(ml) => park_goroutine::<F, GUARDED>(proc::blockable(ml), reason, unlock),
         None => park_thread(thread_g(), reason, unlock, None),
     }
 }
 
-fn park_goroutine<F: FnOnce(GRef) -> bool>(g: GRef, reason: WaitReason, unlock: F) {
+#[inline(always)]
+fn park_goroutine<F: FnOnce(GRef) -> bool, const GUARDED: bool>(g: GRef, reason: WaitReason, unlock: F) {
     // SAFETY: g is the running goroutine.
     let gp = unsafe { g.get() };
     gp.set_wait_reason(reason);
+    if !GUARDED {
+        // SAFETY: g is the running goroutine: it owns its G; a short borrow.
+        unsafe { gp.inner() }.park_unguarded = true;
+    }
     // The scheduler moves the closure out of this frame and runs it once,
     // before anyone can ready us (so this frame is intact until then); it
     // must not be dropped here afterwards.
     let mut f = std::mem::ManuallyDrop::new(unlock);
     proc::suspend(Suspend::Park(ParkFn::new(&mut f)));
     // SAFETY: we are g again (possibly on another thread).
-    unsafe { g.get() }.clear_wait_reason();
+    let gp = unsafe { g.get() };
+    gp.clear_wait_reason();
+    if !GUARDED {
+        // SAFETY: as above.
+        unsafe { gp.inner() }.park_unguarded = false;
+    }
 }
 
 /// Parks a thread's stand-in G. With a deadline, on timeout runs
@@ -169,8 +222,33 @@ fn park_thread<F: FnOnce(GRef) -> bool>(
 /// waiter if it is still queued (module docs). The timer is armed before
 /// `unlock` runs, so `on_timeout` may start before `unlock` has released
 /// the primitive's lock (it then blocks on that lock); if `unlock` returns
-/// false, the waiter must not be left in the queue.
+/// false, the waiter must not be left in the queue. Like [`park`], not
+/// unwound when the runtime is dropped.
 pub fn park_timeout<F: FnOnce(GRef) -> bool>(
+    reason: WaitReason,
+    deadline: i64,
+    on_timeout: TimerFn,
+    arg: usize,
+    unlock: F,
+) {
+    park_timeout_as::<F, false>(reason, deadline, on_timeout, arg, unlock)
+}
+
+/// [`park_timeout`] for a park site guarded against forced unwinding, as
+/// [`park_unwind_safe`]. The timer dies with the runtime (shutdown detaches
+/// every timer first), so `on_timeout` does not run during the unwinding.
+pub fn park_timeout_unwind_safe<F: FnOnce(GRef) -> bool>(
+    reason: WaitReason,
+    deadline: i64,
+    on_timeout: TimerFn,
+    arg: usize,
+    unlock: F,
+) {
+    park_timeout_as::<F, true>(reason, deadline, on_timeout, arg, unlock)
+}
+
+#[inline(always)]
+fn park_timeout_as<F: FnOnce(GRef) -> bool, const GUARDED: bool>(
     reason: WaitReason,
     deadline: i64,
     on_timeout: TimerFn,
@@ -182,7 +260,7 @@ pub fn park_timeout<F: FnOnce(GRef) -> bool>(
             let g = proc::blockable(ml);
             let node = pin!(TimerNode::new(on_timeout, arg));
             let node = node.as_ref();
-            park_goroutine(g, reason, move |g| {
+            park_goroutine::<_, GUARDED>(g, reason, move |g| {
                 // Arm before `unlock` releases the primitive's lock: once it
                 // does, a waker may ready this goroutine, which may resume
                 // elsewhere and drop `node` (it lives on its stack). Armed
@@ -222,12 +300,16 @@ pub unsafe fn ready(g: GRef) {
         return;
     }
     let sched = gp.sched();
-    if sched.is_shutdown() {
-        return; // the runtime is gone: the goroutine never runs again
-    }
-    gp.status.store(status::RUNNABLE, Ordering::Relaxed);
     match proc::hold_p() {
         Some(h) if std::ptr::eq(h.sched(), sched) => {
+            if sched.is_shutdown() {
+                drop(h);
+                // The runtime is going away: the goroutine never runs
+                // again; its unwinding sees it readied (`unwind`).
+                gp.status.store(status::RUNNABLE, Ordering::Release);
+                return;
+            }
+            gp.status.store(status::RUNNABLE, Ordering::Relaxed);
             // SAFETY: the hold proves we own the P.
             unsafe { h.p().runqput(g, true, &sched.runq) };
             drop(h);
@@ -235,11 +317,33 @@ pub unsafe fn ready(g: GRef) {
             // spinning protocol.
             sched.wakep();
         }
-        _ => {
-            sched.globrunqput(g);
-            sched.wakep_after_push();
+        h => {
+            drop(h);
+            ready_from_outside(sched, gp, g);
         }
     }
+}
+
+/// `ready` from a plain thread, another runtime, or an M without a P:
+/// through the global queue. Counted in `sched.readying` so that a
+/// shutdown does not free the G or the Sched under it: the count goes up
+/// (SeqCst) before the shutdown flag is read (SeqCst), and the G's status
+/// becomes RUNNABLE (Release) only after that, so an unwinding that sees
+/// the status also sees the count (`unwind::wait_for_waker`), and
+/// shutdown frees nothing until the count is back to zero.
+#[inline(never)]
+fn ready_from_outside(sched: &crate::sched::Sched, gp: &G, g: GRef) {
+    sched.readying.fetch_add(1, Ordering::SeqCst);
+    if sched.shutdown.load(Ordering::SeqCst) {
+        // The runtime is going away: the goroutine never runs again.
+        gp.status.store(status::RUNNABLE, Ordering::Release);
+    } else {
+        gp.status.store(status::RUNNABLE, Ordering::Release);
+        sched.globrunqput(g);
+        sched.wakep_after_push();
+    }
+    // The last touch of the Sched.
+    sched.readying.fetch_sub(1, Ordering::Release);
 }
 
 /// Yields the processor so other goroutines run (Go: `runtime.Gosched`):

@@ -284,19 +284,45 @@ fn goroutine_main(y: &GYielder, g: GRef) {
     // SAFETY: the goroutine runs its task once. The closure's own panics
     // are caught inside; one escaping here (from dropping a result nobody
     // will read) must not unwind into the scheduler.
-    let owned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { entry.run() }))
-        .unwrap_or_else(|p| {
+    let owned = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { entry.run() })) {
+        Ok(owned) => owned,
+        Err(p) if crate::unwind::unwinding().is_some() => forced_unwind_exit(gp, p),
+        Err(p) => {
             escaped_panic(gp, p);
             false // the block is leaked
-        });
-    // SAFETY: as above.
-    unsafe { gp.inner() }.free_entry = owned;
+        }
+    };
+    {
+        // SAFETY: as above; a short borrow.
+        let inner = unsafe { gp.inner() };
+        inner.free_entry = owned;
+        if !owned {
+            // The handle took the block (or it leaked): a dropped runtime
+            // must not finish this task again (`unwind`).
+            inner.entry = None;
+        }
+    }
     // Goroutine-local destructors may panic too.
     if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::local::drop_locals(gp))) {
+        if crate::unwind::unwinding().is_some() {
+            std::panic::resume_unwind(p); // a local's destructor parked
+        }
         escaped_panic(gp, p);
     }
     // Come back to the scheduler (the depth stays 1).
     enter_to_suspend(m::current().expect("goroutine runs on an M"));
+}
+
+/// The goroutine's runtime was dropped and its stack is being unwound
+/// (`unwind`): the payload is corosensei's, not the goroutine's panic.
+/// Goroutine-local values drop, then the payload goes on to the coroutine's
+/// root, where `force_unwind` expects it.
+#[cold]
+fn forced_unwind_exit(gp: &G, payload: Box<dyn std::any::Any + Send>) -> ! {
+    // A local's destructor that panics here is nobody's to report: the
+    // goroutine is gone, and the policy must not end the process.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::local::drop_locals(gp)));
+    std::panic::resume_unwind(payload)
 }
 
 /// A panic raised while a goroutine finished (dropping its unread result or

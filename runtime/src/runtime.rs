@@ -11,11 +11,23 @@
 //! Shutdown (dropping a [`Runtime`]): no new goroutine runs; idle Ms and
 //! sysmon are woken and exit; Ms running goroutine code exit when that code
 //! next enters the scheduler, and the drop waits for them (use
-//! [`Runtime::shutdown_timeout`] to bound the wait). Goroutines that never
-//! finished are abandoned without running their destructors, as at process
-//! exit. Stacks are unmapped when no goroutine holds one; otherwise the
-//! runtime's memory is leaked rather than pulled from under a parked
-//! goroutine that a plain thread might still wake.
+//! [`Runtime::shutdown_timeout`] to bound the wait). Timers are detached.
+//! Then, on a fresh plain thread, the goroutines that never finished are
+//! reclaimed ([`crate::unwind`]): their stacks are force-unwound so their
+//! destructors run (sockets close, channel ends drop, timers stop), and a
+//! `join` on one of them returns an error saying its runtime was dropped.
+//! Finally the stacks are unmapped and the runtime is freed.
+//!
+//! Destructors run by that unwinding must not block: one that waits on a
+//! gort primitive blocks the reclaiming thread, and the drop with it (as a
+//! tokio task's destructor must not block). Channel ends, sockets, timers,
+//! and the guards of Mutex, RwLock and WaitGroup never do.
+//!
+//! A goroutine parked through the plain public [`crate::park()`] (rather
+//! than a gort primitive, whose park sites clean up after an unwind) is
+//! left parked, and the runtime's memory is then leaked rather than pulled
+//! from under a waiter record a plain thread might still reach; so is
+//! everything when `shutdown_timeout` gives up on an M.
 
 use std::io;
 use std::panic::Location;
@@ -378,8 +390,22 @@ impl Runtime {
             return false;
         }
         // No M remains to arm or fire a timer: detach the nodes still armed
-        // (owned by channels or contexts that outlive us) from our heaps.
+        // (owned by channels or contexts that outlive us, or on the stacks
+        // of parked goroutines) from our heaps.
         sched.detach_timers();
+        // Unwind the goroutines that never finished, on a thread that is no
+        // M (nor a goroutine being unwound itself: a runtime may be dropped
+        // by the destructors of another's goroutines).
+        let reclaimed = sched.num_goroutine() == 0 || {
+            let s: &Sched = &sched;
+            std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .name(format!("{}-unwind", sched.config.name))
+                    .spawn_scoped(scope, || crate::unwind::reclaim(s))
+                    .map(|h| h.join().unwrap_or(false))
+                    .unwrap_or(false)
+            })
+        };
         // Every M is gone: we own all Ps. Return cached stacks; unmap them
         // all if no goroutine holds one.
         for p in sched.all_ps() {
@@ -388,11 +414,12 @@ impl Runtime {
             l.stacks.flush(&sched.stacks);
             crate::mcache::CENTRAL.flush(&mut l.mcache);
         }
-        if sched.stacks.in_use() == 0 && sched.num_goroutine() == 0 {
+        if reclaimed && sched.stacks.in_use() == 0 {
             sched.stacks.release_all();
         } else {
-            // Parked goroutines may still be referenced from channels that
-            // plain threads use: keep their stacks and Gs valid forever.
+            // Goroutines left parked (by the plain public `park`) may still
+            // be referenced from primitives that plain threads use: keep
+            // their stacks and Gs valid forever.
             std::mem::forget(sched);
         }
         true

@@ -135,6 +135,10 @@ pub(crate) struct Sched {
     /// Some M is doing a non-blocking poll (Go: `sched.pollingNet`).
     pub(crate) polling_net: AtomicU32,
     pub(crate) shutdown: AtomicBool,
+    /// Readies of this runtime's goroutines in flight from outside its Ms
+    /// (plain threads, other runtimes): shutdown waits for them before it
+    /// frees Gs and stacks (`park::ready`, `unwind`).
+    pub(crate) readying: AtomicU32,
     pub(crate) config: Config,
     /// The steal order for `nprocs` Ps; replaced by `procresize`, the old
     /// ones kept (a thief may still walk one) until the runtime is freed.
@@ -191,6 +195,7 @@ impl Sched {
             poll_until: AtomicI64::new(0),
             polling_net: AtomicU32::new(0),
             shutdown: AtomicBool::new(false),
+            readying: AtomicU32::new(0),
             steal_order: AtomicPtr::new(&mut *order),
             steal_orders: Lock::new(vec![order]),
             counters: Counters::default(),

@@ -47,13 +47,15 @@
 //! address's queue: a mutex waiter that was woken and lost the race goes
 //! back to the front, not the back.
 //!
-//! ## Notify lists
+//! **A dropped runtime.** A parked `semacquire` is unwind-safe: its guard
+//! (`Unqueue`) unlinks the record from the treap, or, if a releaser
+//! dequeued it, waits out that releaser's `ready` and gives back a unit it
+//! handed over. The primitives built on the semaphore (Mutex, RwLock,
+//! WaitGroup) keep counters of their own that still count a waiter
+//! unwound this way, so one shared with threads outside the dropped
+//! runtime may stay locked, or let a waiter through early, afterwards.
 //!
-//! [`NotifyList`] is Go's `notifyList`, the engine of `sync.Cond`: a waiter
-//! takes a ticket ([`NotifyList::add`]) while it still holds the condition's
-//! lock, releases that lock, then waits for its ticket. Notifications are
-//! handed out in ticket order, so wake-ups are FIFO and a signal sent
-//! between the unlock and the park is not lost.
+//! The notify list of `sync.Cond` is in `notify.rs` (re-exported here).
 
 use std::cell::Cell;
 use std::ptr;
@@ -61,8 +63,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::g::{GRef, WaitReason};
 use crate::lock::RawLock;
-use crate::park::{current_g, in_goroutine, park, ready, yield_local};
+use crate::park::{current_g, in_goroutine, park_unwind_safe, ready, yield_local};
 use crate::proc::cheaprand;
+
+pub use crate::notify::NotifyList;
 
 /// Number of roots in the semaphore table (Go: `semTabSize`), prime so that
 /// addresses spread evenly.
@@ -176,18 +180,51 @@ fn semacquire_slow(addr: &AtomicU32, lifo: bool, reason: WaitReason) {
         }
         // SAFETY: we hold the root's lock, and `s` stays alive and in
         // place until a releaser dequeues it (we only get past `park`
-        // after that).
+        // after that) or the guard below unlinks it.
         unsafe { root.queue(key, &s, lifo) };
-        park(reason, |_| {
+        let guard = Unqueue { root, s: &s, addr };
+        park_unwind_safe(reason, |_| {
             // SAFETY: we hold the root's lock; the scheduler runs this once
             // we are off our stack.
             unsafe { root.lock.unlock() };
             true
         });
+        std::mem::forget(guard);
         // The releaser dequeued us before readying us; our links are ours
         // again, and `ready` published the ticket it left.
         if s.ticket.get() != 0 || cansemacquire(addr) {
             return;
+        }
+    }
+}
+
+/// The unwind guard of a parked `semacquire` (see [`crate::park`]): if
+/// the goroutine's runtime is dropped while it waits, unlinks its record,
+/// or, if a releaser dequeued it already, waits for that releaser's
+/// `ready` and gives back a unit it handed over.
+struct Unqueue<'a> {
+    root: &'static SemaRoot,
+    s: &'a Sudog,
+    addr: &'a AtomicU32,
+}
+
+impl Drop for Unqueue<'_> {
+    fn drop(&mut self) {
+        let key = self.addr as *const AtomicU32 as usize;
+        self.root.lock.lock();
+        // SAFETY: we hold the root's lock; `s` was queued on this root.
+        let removed = unsafe { self.root.remove(key, self.s) };
+        if removed {
+            self.root.nwait.fetch_sub(1, Ordering::SeqCst);
+        }
+        // SAFETY: taken above.
+        unsafe { self.root.lock.unlock() };
+        if !removed {
+            crate::unwind::wait_for_waker();
+            // The releaser wrote the ticket before readying us.
+            if self.s.ticket.get() != 0 {
+                semrelease(self.addr, false);
+            }
         }
     }
 }
@@ -400,6 +437,47 @@ impl SemaRoot {
         }
     }
 
+    /// Unlinks `s`, a waiter on `addr`, if it is still queued; returns
+    /// whether it was (for a waiter being unwound, see [`Unqueue`]).
+    ///
+    /// # Safety
+    /// The caller holds `self.lock`; `s` was queued on this root, if at all.
+    unsafe fn remove(&self, addr: usize, s: *const Sudog) -> bool {
+        // SAFETY: (whole body) as in `queue`: pointers reachable from the
+        // treap are live queued records, guarded by the lock we hold.
+        unsafe {
+            let mut t = self.treap.get();
+            while let Some(tr) = t.as_ref() {
+                if tr.addr.get() == addr {
+                    break;
+                }
+                t = if addr < tr.addr.get() { tr.prev.get() } else { tr.next.get() };
+            }
+            let Some(tr) = t.as_ref() else { return false };
+            if t == s {
+                // The head of addr's waiters: what dequeue takes.
+                let d = self.dequeue(addr);
+                debug_assert!(d == s, "semaRoot remove");
+                return true;
+            }
+            let mut prev = t;
+            let mut cur = tr.waitlink.get();
+            while let Some(cr) = cur.as_ref() {
+                if cur == s {
+                    (*prev).waitlink.set(cr.waitlink.get());
+                    if tr.waittail.get() == s {
+                        tr.waittail.set(if prev == t { ptr::null() } else { prev });
+                    }
+                    cr.waitlink.set(ptr::null());
+                    return true;
+                }
+                prev = cur;
+                cur = cr.waitlink.get();
+            }
+            false
+        }
+    }
+
     /// Rotates the treap left at `x`: `x`'s right child takes its place.
     ///
     /// # Safety
@@ -460,163 +538,6 @@ impl SemaRoot {
                 }
             }
         }
-    }
-}
-
-/// One Cond waiter, on the waiter's stack.
-struct NotifyWaiter {
-    g: GRef,
-    ticket: u32,
-    next: Cell<*const NotifyWaiter>,
-}
-
-/// A ticket-based wait list, Go's `notifyList` (the runtime half of
-/// `sync.Cond`). See the module docs.
-///
-/// `wait` is the next ticket to hand out, `notify` the next ticket to wake;
-/// tickets wrap around and compare as `int32(a - b) < 0`. The list holds the
-/// waiters that have not been notified yet, in ticket order (tickets are
-/// taken in order, but a waiter may reach the list after a later one, so
-/// `notify_one` searches it).
-pub struct NotifyList {
-    wait: AtomicU32,
-    /// Written only under `lock`; read without it by the fast paths.
-    notify: AtomicU32,
-    lock: RawLock,
-    head: Cell<*const NotifyWaiter>,
-    tail: Cell<*const NotifyWaiter>,
-}
-
-// SAFETY: `head`, `tail` and the records they reach are touched only under
-// `lock`; a record stays alive while listed because its owner is parked
-// until a notifier unlinks it (under the lock) and readies it.
-unsafe impl Sync for NotifyList {}
-// SAFETY: the raw pointers are only meaningful while waiters exist, and a
-// NotifyList with waiters is borrowed by them, so it cannot be moved.
-unsafe impl Send for NotifyList {}
-
-/// Wrap-around comparison of tickets: whether `a` comes before `b`.
-#[inline]
-fn less(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-
-impl NotifyList {
-    /// An empty list.
-    pub const fn new() -> NotifyList {
-        NotifyList {
-            wait: AtomicU32::new(0),
-            notify: AtomicU32::new(0),
-            lock: RawLock::new(),
-            head: Cell::new(ptr::null()),
-            tail: Cell::new(ptr::null()),
-        }
-    }
-
-    /// Takes the next ticket. Call it while still holding the condition's
-    /// lock, then unlock, then [`NotifyList::wait`]. Go: `notifyListAdd`.
-    #[inline]
-    pub fn add(&self) -> u32 {
-        self.wait.fetch_add(1, Ordering::SeqCst)
-    }
-
-    /// Waits until ticket `t` is notified; returns at once if it already
-    /// was. Go: `notifyListWait`.
-    pub fn wait(&self, t: u32) {
-        self.lock.lock();
-        if less(t, self.notify.load(Ordering::Relaxed)) {
-            // SAFETY: we took the lock above.
-            unsafe { self.lock.unlock() };
-            return;
-        }
-        let w = NotifyWaiter { g: current_g(), ticket: t, next: Cell::new(ptr::null()) };
-        let wp: *const NotifyWaiter = &w;
-        match self.tail.get() {
-            // SAFETY: listed records are alive and guarded by the lock.
-            tail if !tail.is_null() => unsafe { (*tail).next.set(wp) },
-            _ => self.head.set(wp),
-        }
-        self.tail.set(wp);
-        park(WaitReason::SyncCondWait, |_| {
-            // SAFETY: we hold the lock; we are off our stack now.
-            unsafe { self.lock.unlock() };
-            true
-        });
-    }
-
-    /// Wakes the waiter with the oldest unnotified ticket, if any. Go:
-    /// `notifyListNotifyOne`.
-    pub fn notify_one(&self) {
-        // Fast path: no new waiters since the last notification.
-        if self.wait.load(Ordering::SeqCst) == self.notify.load(Ordering::SeqCst) {
-            return;
-        }
-        self.lock.lock();
-        let t = self.notify.load(Ordering::Relaxed);
-        if t == self.wait.load(Ordering::SeqCst) {
-            // SAFETY: we took the lock above.
-            unsafe { self.lock.unlock() };
-            return;
-        }
-        // Ticket t is notified from now on, whether or not its owner has
-        // reached the list: if it has not, it will see notify > t and not
-        // park.
-        self.notify.store(t.wrapping_add(1), Ordering::SeqCst);
-        let mut prev: *const NotifyWaiter = ptr::null();
-        let mut s = self.head.get();
-        // SAFETY: listed records are alive and guarded by the lock we hold.
-        unsafe {
-            while let Some(sr) = s.as_ref() {
-                if sr.ticket == t {
-                    let n = sr.next.get();
-                    match prev.as_ref() {
-                        Some(p) => p.next.set(n),
-                        None => self.head.set(n),
-                    }
-                    if n.is_null() {
-                        self.tail.set(prev);
-                    }
-                    let g = sr.g;
-                    self.lock.unlock();
-                    // We unlinked the waiter under the lock: ours to ready.
-                    ready(g);
-                    return;
-                }
-                prev = s;
-                s = sr.next.get();
-            }
-            self.lock.unlock();
-        }
-    }
-
-    /// Wakes every waiter that has taken a ticket so far. Go:
-    /// `notifyListNotifyAll`.
-    pub fn notify_all(&self) {
-        if self.wait.load(Ordering::SeqCst) == self.notify.load(Ordering::SeqCst) {
-            return;
-        }
-        self.lock.lock();
-        let mut s = self.head.replace(ptr::null());
-        self.tail.set(ptr::null());
-        self.notify.store(self.wait.load(Ordering::SeqCst), Ordering::SeqCst);
-        // SAFETY: we took the lock above; the detached list is now ours.
-        unsafe { self.lock.unlock() };
-        while !s.is_null() {
-            // SAFETY: detached under the lock, each record's owner waits
-            // for our ready; read its link before readying it, after which
-            // the record may vanish.
-            unsafe {
-                let next = (*s).next.get();
-                ready((*s).g);
-                s = next;
-            }
-        }
-    }
-}
-
-impl Default for NotifyList {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -696,14 +617,6 @@ mod tests {
     }
 
     #[test]
-    fn tickets_compare_across_wrap_around() {
-        assert!(less(1, 2));
-        assert!(!less(2, 1));
-        assert!(less(u32::MAX, 0));
-        assert!(!less(5, 5));
-    }
-
-    #[test]
     fn release_before_acquire_is_kept() {
         let sema = AtomicU32::new(0);
         semrelease(&sema, false);
@@ -737,36 +650,5 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(sema.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn notify_list_wakes_in_ticket_order_on_threads() {
-        use std::sync::{Arc, Mutex};
-        let l = Arc::new(NotifyList::new());
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let mut hs = Vec::new();
-        for i in 0..4u32 {
-            let t = l.add();
-            assert_eq!(t, i);
-            let (l, order) = (l.clone(), order.clone());
-            hs.push(std::thread::spawn(move || {
-                l.wait(t);
-                order.lock().unwrap().push(t);
-            }));
-        }
-        for i in 0..4 {
-            l.notify_one();
-            while order.lock().unwrap().len() <= i {
-                std::thread::yield_now();
-            }
-        }
-        for h in hs {
-            h.join().unwrap();
-        }
-        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
-        // Notified before waiting: returns at once.
-        let t = l.add();
-        l.notify_all();
-        l.wait(t);
     }
 }

@@ -52,6 +52,8 @@ struct TaskVTable {
     run: unsafe fn(NonNull<Header>) -> bool,
     /// Drops what is left in the block and frees it.
     dealloc: unsafe fn(NonNull<Header>, Option<&mut MCache>),
+    /// The goroutine's runtime was dropped before its run returned.
+    abandon: unsafe fn(NonNull<Header>),
 }
 
 /// The part of a task the handle knows (no closure type).
@@ -98,6 +100,21 @@ impl TaskRef {
         unsafe { (vt.run)(self.0) }
     }
 
+    /// Finishes the task of a goroutine whose runtime was dropped before
+    /// its run returned (`unwind`): drops the closure if it never ran and
+    /// publishes [`Panic::runtime_dropped`] to the handle, or, if the
+    /// goroutine had finished and owns the block, frees it.
+    ///
+    /// # Safety
+    /// Called once, by the thread reclaiming the goroutine, whose run never
+    /// returned.
+    pub(crate) unsafe fn abandon(self) {
+        // SAFETY: the block is alive (the goroutine's share is unreleased).
+        let vt = unsafe { self.0.as_ref() }.vtable;
+        // SAFETY: forwarded.
+        unsafe { (vt.abandon)(self.0) }
+    }
+
     /// Frees a task the goroutine owns (`run` returned true, or it never
     /// ran).
     ///
@@ -116,7 +133,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    const VTABLE: TaskVTable = TaskVTable { run: Self::run, dealloc: Self::dealloc };
+    const VTABLE: TaskVTable = TaskVTable { run: Self::run, dealloc: Self::dealloc, abandon: Self::abandon };
 
     /// # Safety
     /// `h` is a live `Task<F, T>`, run once by its goroutine.
@@ -126,6 +143,12 @@ where
         // SAFETY: only the goroutine touches `f`, once.
         let f = unsafe { (*task.f.get()).take() }.expect("task runs once");
         let r = std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+            if crate::unwind::unwinding().is_some() {
+                // The runtime was dropped and this stack is being unwound:
+                // not a panic of the goroutine. The reclaimer publishes the
+                // result (`abandon`).
+                std::panic::resume_unwind(payload);
+            }
             Panic::new(payload, task.id, task.name.clone()).with_trace(PanicTrace::take())
         });
         let pk = &task.packet;
@@ -157,6 +180,40 @@ where
                 false
             }
             Finished::Handed => false,
+        }
+    }
+
+    /// # Safety
+    /// `h` is a live `Task<F, T>` whose goroutine's run never returned; see
+    /// [`TaskRef::abandon`].
+    unsafe fn abandon(h: NonNull<Header>) {
+        // SAFETY: the header is the first field of the repr(C) task.
+        let task = unsafe { h.cast::<Task<F, T>>().as_ref() };
+        let pk = &task.packet;
+        if pk.header.state.is_done() {
+            // Suspended after DONE: only while dropping a result nobody
+            // will read, so the block is the goroutine's (`Finished::Owned`).
+            // SAFETY: owned, as just argued.
+            unsafe { Self::dealloc(h, None) };
+            return;
+        }
+        // SAFETY: before DONE only the goroutine's side touches `f` and
+        // `result`, and we act for the goroutine.
+        drop(unsafe { (*task.f.get()).take() });
+        // SAFETY: as above.
+        unsafe { *pk.result.get() = Some(Err(Panic::runtime_dropped(task.id, task.name.clone()))) };
+        match pk.header.state.finish() {
+            // Nobody will read it, and a dropped runtime is no panic to
+            // report: drop the result with the block.
+            // SAFETY: DETACHED was set before our DONE: the block is ours.
+            Finished::Owned => unsafe { Self::dealloc(h, None) },
+            Finished::WakeJoiner => {
+                // SAFETY: as in `run`.
+                let w = unsafe { (*pk.waiter.get()).take() }.expect("WAITING implies a waiter");
+                // SAFETY: as in `run`: WAITING makes us the joiner's waker.
+                unsafe { crate::park::ready(w) };
+            }
+            Finished::Handed => {}
         }
     }
 
@@ -197,15 +254,30 @@ impl<T> JoinHandle<T> {
 
     /// Waits for the goroutine to finish and returns its result, or the
     /// panic that ended it. Parks a goroutine; blocks a plain thread.
+    ///
+    /// If the goroutine's runtime is dropped before it finishes, returns
+    /// an error saying so ([`Panic::runtime_dropped`]).
     pub fn join(mut self) -> Result<T, Panic> {
         let pk = self.packet();
         if !pk.header.state.is_done() {
-            crate::park::park(WaitReason::JoinWait, |g| {
+            // If our own runtime is dropped while we wait: leave the
+            // waiter slot, or wait out the finisher's ready.
+            struct Unwait<'a>(&'a TaskState);
+            impl Drop for Unwait<'_> {
+                fn drop(&mut self) {
+                    if !self.0.unwait() {
+                        crate::unwind::wait_for_waker();
+                    }
+                }
+            }
+            let guard = Unwait(&pk.header.state);
+            crate::park::park_unwind_safe(WaitReason::JoinWait, |g| {
                 // SAFETY: until WAITING is set only we touch `waiter`.
                 unsafe { *pk.waiter.get() = Some(g) };
                 // Stay parked unless the goroutine finished meanwhile.
                 pk.header.state.wait()
             });
+            std::mem::forget(guard);
         }
         let done = pk.header.state.detach();
         debug_assert!(done, "joined before the goroutine finished");

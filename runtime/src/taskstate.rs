@@ -77,6 +77,14 @@ impl TaskState {
         self.0.compare_exchange(0, WAITING, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
+    /// A joiner being unwound (its runtime was dropped) withdraws from the
+    /// waiter slot: true if it did, and nobody will ready it; false if the
+    /// goroutine finished first and readies it (or has).
+    #[inline]
+    pub(crate) fn unwait(&self) -> bool {
+        self.0.compare_exchange(WAITING, 0, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
     /// The handle goes away (dropped, or done joining). True if the
     /// goroutine had finished: the result (if not taken) and the block are
     /// then the handle's to drop and free.

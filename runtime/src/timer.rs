@@ -547,8 +547,9 @@ pub fn sleep(d: std::time::Duration) {
     let node = std::pin::pin!(TimerNode::new(ready_sleeper, g.as_ptr() as usize));
     let node = node.as_ref();
     // Arm the timer only once parked (Go: resetForSleep), so it cannot fire
-    // for a goroutine still running.
-    crate::park::park(crate::g::WaitReason::Sleep, move |_| {
+    // for a goroutine still running. Unwind-safe: a dropped runtime has
+    // detached its timers, and `node`'s drop is all the cleanup there is.
+    crate::park::park_unwind_safe(crate::g::WaitReason::Sleep, move |_| {
         node.reset(when, 0);
         true
     });

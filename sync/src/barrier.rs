@@ -20,7 +20,11 @@
 //!
 //! Waiter records live on the waiters' stacks in a list guarded by the
 //! barrier's runtime lock; each round's outcome is stored in the record
-//! before its owner is readied.
+//! before its owner is readied. While a completed round's action runs, its
+//! records stay listed (in `Round::tripping`, tagged with the round), so
+//! that a party whose runtime is dropped meanwhile can leave: every wait is
+//! unwind-safe (its guard `Leave` unlinks the record, see
+//! `gort_runtime::park`).
 
 use std::cell::Cell;
 use std::fmt;
@@ -28,7 +32,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr;
 use std::time::Duration;
 
-use gort_runtime::{GRef, Lock, WaitReason, current_g, nanotime, park, preempt_point, ready};
+use gort_runtime::{GRef, Lock, WaitReason, current_g, nanotime, park_unwind_safe, preempt_point, ready};
 
 /// Why a [`Barrier::wait`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +67,8 @@ struct Waiter {
     g: GRef,
     barrier: *const Barrier,
     outcome: Cell<u8>,
+    /// While `TRIPPING`: the round it arrived in (`Round::trips`).
+    trip: Cell<u64>,
     prev: Cell<*const Waiter>,
     next: Cell<*const Waiter>,
 }
@@ -73,6 +79,12 @@ struct Round {
     broken: bool,
     /// Waiting parties (doubly linked, for O(1) removal on timeout).
     head: *const Waiter,
+    /// Parties of completed rounds whose action still runs (`TRIPPING`),
+    /// tagged with their round; listed here rather than on the tripper's
+    /// stack so that a party unwound by a runtime drop can leave.
+    tripping: *const Waiter,
+    /// Rounds completed so far.
+    trips: u64,
 }
 
 // SAFETY: the waiter pointers are touched only under the barrier's lock;
@@ -83,31 +95,54 @@ impl Round {
     /// # Safety
     /// Lock held; `w` alive and not listed.
     unsafe fn push(&mut self, w: *const Waiter) {
-        // SAFETY: guaranteed by the caller; listed records are alive.
-        unsafe {
-            (*w).next.set(self.head);
-            (*w).prev.set(ptr::null());
-            if let Some(h) = self.head.as_ref() {
-                h.prev.set(w);
-            }
-        }
-        self.head = w;
+        // SAFETY: guaranteed by the caller.
+        unsafe { push(&mut self.head, w) }
     }
 
     /// # Safety
-    /// Lock held; `w` listed.
+    /// Lock held; `w` listed in the current round.
     unsafe fn remove(&mut self, w: *const Waiter) {
-        // SAFETY: guaranteed by the caller; listed records are alive.
-        unsafe {
-            let (p, n) = ((*w).prev.get(), (*w).next.get());
-            match p.as_ref() {
-                Some(p) => p.next.set(n),
-                None => self.head = n,
-            }
-            if let Some(n) = n.as_ref() {
-                n.prev.set(p);
-            }
+        // SAFETY: guaranteed by the caller.
+        unsafe { unlink(&mut self.head, w) }
+    }
+
+    /// The round is complete: its parties move to the `tripping` list,
+    /// tagged with the round's number, which is returned.
+    fn start_trip(&mut self) -> u64 {
+        let trip = self.trips;
+        self.trips += 1;
+        let mut w = std::mem::replace(&mut self.head, ptr::null());
+        // SAFETY: listed records are alive; we hold the lock.
+        while let Some(wr) = unsafe { w.as_ref() } {
+            let next = wr.next.get();
+            wr.outcome.set(TRIPPING);
+            wr.trip.set(trip);
+            // SAFETY: as above; `wr` was just taken off the round's list.
+            unsafe { push(&mut self.tripping, wr) };
+            w = next;
         }
+        trip
+    }
+
+    /// The action of round `trip` is over: ends it for its parties still
+    /// listed with `outcome`; returns them, linked through `next`, to
+    /// ready once the lock is released.
+    fn end_trip(&mut self, trip: u64, outcome: u8) -> *const Waiter {
+        let mut list: *const Waiter = ptr::null();
+        let mut w = self.tripping;
+        // SAFETY: listed records are alive; we hold the lock.
+        while let Some(wr) = unsafe { w.as_ref() } {
+            let next = wr.next.get();
+            if wr.trip.get() == trip {
+                // SAFETY: as above.
+                unsafe { unlink(&mut self.tripping, wr) };
+                wr.outcome.set(outcome);
+                wr.next.set(list);
+                list = wr;
+            }
+            w = next;
+        }
+        list
     }
 
     /// Ends the round for every listed waiter with `outcome`; returns the
@@ -124,7 +159,70 @@ impl Round {
     }
 }
 
-/// Readies a list detached by [`Round::finish`].
+/// Pushes `w` at the front of the doubly linked list at `head`.
+///
+/// # Safety
+/// Lock held; `w` alive and not listed; the list's records alive.
+unsafe fn push(head: &mut *const Waiter, w: *const Waiter) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        (*w).next.set(*head);
+        (*w).prev.set(ptr::null());
+        if let Some(h) = head.as_ref() {
+            h.prev.set(w);
+        }
+    }
+    *head = w;
+}
+
+/// Unlinks `w` from the doubly linked list at `head`.
+///
+/// # Safety
+/// Lock held; `w` listed there; the list's records alive.
+unsafe fn unlink(head: &mut *const Waiter, w: *const Waiter) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let (p, n) = ((*w).prev.get(), (*w).next.get());
+        match p.as_ref() {
+            Some(p) => p.next.set(n),
+            None => *head = n,
+        }
+        if let Some(n) = n.as_ref() {
+            n.prev.set(p);
+        }
+    }
+}
+
+/// The unwind guard of a waiting party (see `gort_runtime::park`'s docs):
+/// if its runtime is dropped while it waits, it leaves the round it is
+/// listed in (the current one, which it no longer counts in, or a tripping
+/// one); if the round already ended for it, it waits out the `ready` of
+/// whoever ended it.
+struct Leave<'a> {
+    b: &'a Barrier,
+    w: &'a Waiter,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut round = self.b.round.lock();
+        match self.w.outcome.get() {
+            WAITING => {
+                // SAFETY: lock held; still waiting means listed.
+                unsafe { round.remove(self.w) };
+                round.count -= 1;
+            }
+            // SAFETY: lock held; tripping means listed in `tripping`.
+            TRIPPING => unsafe { unlink(&mut round.tripping, self.w) },
+            _ => {
+                drop(round);
+                gort_runtime::unwind::wait_for_waker();
+            }
+        }
+    }
+}
+
+/// Readies a list detached by [`Round::finish`] or [`Round::end_trip`].
 ///
 /// # Safety
 /// Detached under the lock, which is now released.
@@ -180,7 +278,13 @@ impl Barrier {
         assert!(parties > 0, "parties must be positive number");
         Barrier {
             parties,
-            round: Lock::new(Round { count: 0, broken: false, head: ptr::null() }),
+            round: Lock::new(Round {
+                count: 0,
+                broken: false,
+                head: ptr::null(),
+                tripping: ptr::null(),
+                trips: 0,
+            }),
             action: crate::Mutex::new(None),
         }
     }
@@ -216,12 +320,12 @@ impl Barrier {
         // the library's "called more than count of parties" cannot occur.
         round.count += 1;
         if round.count == self.parties {
-            // Detach this round's waiters and open the next round at once;
-            // they stay parked until the action has run.
-            let list = round.finish(TRIPPING);
+            // Set this round's waiters aside and open the next round at
+            // once; they stay parked until the action has run.
+            let trip = round.start_trip();
             round.count = 0;
             drop(round);
-            return self.trip(list);
+            return self.trip(trip);
         }
         if deadline.is_some_and(|d| nanotime() >= d) {
             // Out of time before waiting: this party never joins the round,
@@ -234,6 +338,7 @@ impl Barrier {
             g: current_g(),
             barrier: self,
             outcome: Cell::new(WAITING),
+            trip: Cell::new(0),
             prev: Cell::new(ptr::null()),
             next: Cell::new(ptr::null()),
         };
@@ -245,9 +350,10 @@ impl Barrier {
             unsafe { raw.unlock() };
             true
         };
+        let guard = Leave { b: self, w: &w };
         match deadline {
-            None => park(WaitReason::SyncBarrierWait, unlock),
-            Some(d) => gort_runtime::park_timeout(
+            None => park_unwind_safe(WaitReason::SyncBarrierWait, unlock),
+            Some(d) => gort_runtime::park_timeout_unwind_safe(
                 WaitReason::SyncBarrierWait,
                 d,
                 Self::on_timeout,
@@ -255,6 +361,7 @@ impl Barrier {
                 unlock,
             ),
         }
+        std::mem::forget(guard);
         match w.outcome.get() {
             RELEASED => Ok(()),
             TIMED_OUT => Err(BarrierError::Timeout),
@@ -262,9 +369,11 @@ impl Barrier {
         }
     }
 
-    /// The last party arrived: run the action, then release the round's
-    /// waiters (`list`), or break the barrier if the action panicked.
-    fn trip(&self, list: *const Waiter) -> Result<(), BarrierError> {
+    /// The last party arrived: run the action, then release the waiters of
+    /// round `trip`, or break the barrier if the action panicked (or its
+    /// goroutine was unwound by a runtime drop, which catch_unwind sees as
+    /// a panic and passes on).
+    fn trip(&self, trip: u64) -> Result<(), BarrierError> {
         let outcome = {
             let mut action = self.action.lock();
             match action.as_mut() {
@@ -280,12 +389,7 @@ impl Barrier {
             // The barrier breaks: the next round's early arrivals too.
             Err(_) => (BROKEN, self.break_round(&mut round)),
         };
-        let mut w = list;
-        // SAFETY: detached records, alive until we ready them; lock held.
-        while let Some(wr) = unsafe { w.as_ref() } {
-            wr.outcome.set(mark);
-            w = wr.next.get();
-        }
+        let list = round.end_trip(trip, mark);
         drop(round);
         // SAFETY: detached under the lock, now released.
         unsafe {

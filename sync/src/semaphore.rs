@@ -56,6 +56,10 @@
 //! An acquire that does not wait never enters the scheduler (one that
 //! waits parks, which yields anyway).
 //!
+//! A parked acquire is unwind-safe: if its runtime is dropped, the guard
+//! `Unqueue` withdraws it as a timeout would, so the queue and the units
+//! stay right for the semaphore's other users.
+//!
 //! ## Misuse
 //!
 //! - `release` of more than is held panics with Go's message `semaphore:
@@ -80,7 +84,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use gort_runtime::{GRef, WaitReason, current_g, nanotime, park, ready};
+use gort_runtime::{GRef, WaitReason, current_g, nanotime, park_unwind_safe, ready};
 
 use crate::context::{self, Context};
 use crate::mutex::RawMutex;
@@ -226,6 +230,28 @@ unsafe fn ready_all(mut w: *const Waiter) {
             let next = (*w).ready_next.get();
             ready((*w).g);
             w = next;
+        }
+    }
+}
+
+/// The unwind guard of a parked acquire (see `gort_runtime::park`'s
+/// docs): if the goroutine's runtime is dropped while it waits, it gives
+/// up like a timed-out waiter. Its swap to `TIMEDOUT` takes the right to
+/// ready the park away from later granters and interrupters (or finds
+/// that one took it, and waits out its `ready`); then it leaves the queue,
+/// or gives back units granted meanwhile.
+struct Unqueue<'a> {
+    sem: &'a Semaphore,
+    w: &'a Waiter,
+}
+
+impl Drop for Unqueue<'_> {
+    fn drop(&mut self) {
+        if self.w.state.swap(TIMEDOUT, Ordering::AcqRel) != PARKED {
+            gort_runtime::unwind::wait_for_waker();
+        }
+        if self.sem.abandon(self.w) {
+            self.sem.release(self.w.n);
         }
     }
 }
@@ -387,7 +413,9 @@ impl Semaphore {
         // only after the granter's swap, module docs).
         unsafe { l.inner().push_back(&w) };
         drop(l);
-        park(WaitReason::Semacquire, |_| w.park_unless_granted());
+        let guard = Unqueue { sem: self, w: &w };
+        park_unwind_safe(WaitReason::Semacquire, |_| w.park_unless_granted());
+        std::mem::forget(guard);
         debug_assert!(w.granted.get());
     }
 
@@ -420,13 +448,15 @@ impl Semaphore {
         // `on_timeout` finished.
         unsafe { l.inner().push_back(&w) };
         drop(l);
-        gort_runtime::park_timeout(
+        let guard = Unqueue { sem: self, w: &w };
+        gort_runtime::park_timeout_unwind_safe(
             WaitReason::Semacquire,
             deadline,
             Self::on_timeout,
             &w as *const Waiter as usize,
             |_| w.park_unless_granted(),
         );
+        std::mem::forget(guard);
         if w.state.load(Ordering::Acquire) != TIMEDOUT {
             return true; // granted (the granter is done with `w`)
         }
@@ -510,7 +540,9 @@ impl Semaphore {
             move || Self::interrupt(&w.0)
         };
         let stop = context::after_func(ctx, interrupt);
-        park(WaitReason::Semacquire, |_| w.0.park_unless_granted());
+        let guard = Unqueue { sem: self, w: &w.0 };
+        park_unwind_safe(WaitReason::Semacquire, |_| w.0.park_unless_granted());
+        std::mem::forget(guard);
         stop.stop();
         if w.0.state.load(Ordering::Acquire) != TIMEDOUT {
             // Granted. Go checks the context once more.

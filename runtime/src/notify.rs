@@ -1,0 +1,267 @@
+//! The ticket-ordered notify list under gort-sync's `Cond`.
+//!
+//! Go: runtime/sema.go (`notifyList`, `notifyListAdd`, `notifyListWait`,
+//! `notifyListNotifyOne`, `notifyListNotifyAll`).
+//!
+//! [`NotifyList`] is Go's `notifyList`, the engine of `sync.Cond`: a waiter
+//! takes a ticket ([`NotifyList::add`]) while it still holds the condition's
+//! lock, releases that lock, then waits for its ticket. Notifications are
+//! handed out in ticket order, so wake-ups are FIFO and a signal sent
+//! between the unlock and the park is not lost.
+//!
+//! A parked wait is unwind-safe (`park_unwind_safe`): if its runtime is
+//! dropped, the guard `Unlist` unlinks the record (its ticket stays
+//! notified-or-pending like any other), or waits out the notifier that took
+//! it.
+
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::g::{GRef, WaitReason};
+use crate::lock::RawLock;
+use crate::park::{current_g, park_unwind_safe, ready};
+
+/// One Cond waiter, on the waiter's stack.
+struct NotifyWaiter {
+    g: GRef,
+    ticket: u32,
+    next: Cell<*const NotifyWaiter>,
+}
+
+/// A ticket-based wait list, Go's `notifyList` (the runtime half of
+/// `sync.Cond`). See the module docs.
+///
+/// `wait` is the next ticket to hand out, `notify` the next ticket to wake;
+/// tickets wrap around and compare as `int32(a - b) < 0`. The list holds the
+/// waiters that have not been notified yet, in ticket order (tickets are
+/// taken in order, but a waiter may reach the list after a later one, so
+/// `notify_one` searches it).
+pub struct NotifyList {
+    wait: AtomicU32,
+    /// Written only under `lock`; read without it by the fast paths.
+    notify: AtomicU32,
+    lock: RawLock,
+    head: Cell<*const NotifyWaiter>,
+    tail: Cell<*const NotifyWaiter>,
+}
+
+// SAFETY: `head`, `tail` and the records they reach are touched only under
+// `lock`; a record stays alive while listed because its owner is parked
+// until a notifier unlinks it (under the lock) and readies it.
+unsafe impl Sync for NotifyList {}
+// SAFETY: the raw pointers are only meaningful while waiters exist, and a
+// NotifyList with waiters is borrowed by them, so it cannot be moved.
+unsafe impl Send for NotifyList {}
+
+/// Wrap-around comparison of tickets: whether `a` comes before `b`.
+#[inline]
+fn less(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+impl NotifyList {
+    /// An empty list.
+    pub const fn new() -> NotifyList {
+        NotifyList {
+            wait: AtomicU32::new(0),
+            notify: AtomicU32::new(0),
+            lock: RawLock::new(),
+            head: Cell::new(ptr::null()),
+            tail: Cell::new(ptr::null()),
+        }
+    }
+
+    /// Takes the next ticket. Call it while still holding the condition's
+    /// lock, then unlock, then [`NotifyList::wait`]. Go: `notifyListAdd`.
+    #[inline]
+    pub fn add(&self) -> u32 {
+        self.wait.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Waits until ticket `t` is notified; returns at once if it already
+    /// was. Go: `notifyListWait`.
+    pub fn wait(&self, t: u32) {
+        self.lock.lock();
+        if less(t, self.notify.load(Ordering::Relaxed)) {
+            // SAFETY: we took the lock above.
+            unsafe { self.lock.unlock() };
+            return;
+        }
+        let w = NotifyWaiter { g: current_g(), ticket: t, next: Cell::new(ptr::null()) };
+        let wp: *const NotifyWaiter = &w;
+        match self.tail.get() {
+            // SAFETY: listed records are alive and guarded by the lock.
+            tail if !tail.is_null() => unsafe { (*tail).next.set(wp) },
+            _ => self.head.set(wp),
+        }
+        self.tail.set(wp);
+        let guard = Unlist { l: self, w: wp };
+        park_unwind_safe(WaitReason::SyncCondWait, |_| {
+            // SAFETY: we hold the lock; we are off our stack now.
+            unsafe { self.lock.unlock() };
+            true
+        });
+        std::mem::forget(guard);
+    }
+
+    /// Wakes the waiter with the oldest unnotified ticket, if any. Go:
+    /// `notifyListNotifyOne`.
+    pub fn notify_one(&self) {
+        // Fast path: no new waiters since the last notification.
+        if self.wait.load(Ordering::SeqCst) == self.notify.load(Ordering::SeqCst) {
+            return;
+        }
+        self.lock.lock();
+        let t = self.notify.load(Ordering::Relaxed);
+        if t == self.wait.load(Ordering::SeqCst) {
+            // SAFETY: we took the lock above.
+            unsafe { self.lock.unlock() };
+            return;
+        }
+        // Ticket t is notified from now on, whether or not its owner has
+        // reached the list: if it has not, it will see notify > t and not
+        // park.
+        self.notify.store(t.wrapping_add(1), Ordering::SeqCst);
+        let mut prev: *const NotifyWaiter = ptr::null();
+        let mut s = self.head.get();
+        // SAFETY: listed records are alive and guarded by the lock we hold.
+        unsafe {
+            while let Some(sr) = s.as_ref() {
+                if sr.ticket == t {
+                    let n = sr.next.get();
+                    match prev.as_ref() {
+                        Some(p) => p.next.set(n),
+                        None => self.head.set(n),
+                    }
+                    if n.is_null() {
+                        self.tail.set(prev);
+                    }
+                    let g = sr.g;
+                    self.lock.unlock();
+                    // We unlinked the waiter under the lock: ours to ready.
+                    ready(g);
+                    return;
+                }
+                prev = s;
+                s = sr.next.get();
+            }
+            self.lock.unlock();
+        }
+    }
+
+    /// Wakes every waiter that has taken a ticket so far. Go:
+    /// `notifyListNotifyAll`.
+    pub fn notify_all(&self) {
+        if self.wait.load(Ordering::SeqCst) == self.notify.load(Ordering::SeqCst) {
+            return;
+        }
+        self.lock.lock();
+        let mut s = self.head.replace(ptr::null());
+        self.tail.set(ptr::null());
+        self.notify.store(self.wait.load(Ordering::SeqCst), Ordering::SeqCst);
+        // SAFETY: we took the lock above; the detached list is now ours.
+        unsafe { self.lock.unlock() };
+        while !s.is_null() {
+            // SAFETY: detached under the lock, each record's owner waits
+            // for our ready; read its link before readying it, after which
+            // the record may vanish.
+            unsafe {
+                let next = (*s).next.get();
+                ready((*s).g);
+                s = next;
+            }
+        }
+    }
+}
+
+/// The unwind guard of a parked [`NotifyList::wait`] (see [`crate::park`]):
+/// unlinks the record if no notifier took it, else waits for the
+/// notifier's `ready`. The ticket counts as notified either way.
+struct Unlist<'a> {
+    l: &'a NotifyList,
+    w: *const NotifyWaiter,
+}
+
+impl Drop for Unlist<'_> {
+    fn drop(&mut self) {
+        let l = self.l;
+        l.lock.lock();
+        let mut prev: *const NotifyWaiter = ptr::null();
+        let mut s = l.head.get();
+        let mut found = false;
+        // SAFETY: listed records are alive and guarded by the lock we hold.
+        unsafe {
+            while let Some(sr) = s.as_ref() {
+                if s == self.w {
+                    let n = sr.next.get();
+                    match prev.as_ref() {
+                        Some(p) => p.next.set(n),
+                        None => l.head.set(n),
+                    }
+                    if n.is_null() {
+                        l.tail.set(prev);
+                    }
+                    found = true;
+                    break;
+                }
+                prev = s;
+                s = sr.next.get();
+            }
+            l.lock.unlock();
+        }
+        if !found {
+            crate::unwind::wait_for_waker();
+        }
+    }
+}
+
+impl Default for NotifyList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tickets_compare_across_wrap_around() {
+        assert!(less(1, 2));
+        assert!(!less(2, 1));
+        assert!(less(u32::MAX, 0));
+        assert!(!less(5, 5));
+    }
+
+    #[test]
+    fn notify_list_wakes_in_ticket_order_on_threads() {
+        use std::sync::{Arc, Mutex};
+        let l = Arc::new(NotifyList::new());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut hs = Vec::new();
+        for i in 0..4u32 {
+            let t = l.add();
+            assert_eq!(t, i);
+            let (l, order) = (l.clone(), order.clone());
+            hs.push(std::thread::spawn(move || {
+                l.wait(t);
+                order.lock().unwrap().push(t);
+            }));
+        }
+        for i in 0..4 {
+            l.notify_one();
+            while order.lock().unwrap().len() <= i {
+                std::thread::yield_now();
+            }
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+        // Notified before waiting: returns at once.
+        let t = l.add();
+        l.notify_all();
+        l.wait(t);
+    }
+}
