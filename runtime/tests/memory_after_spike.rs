@@ -75,6 +75,12 @@ const MB: u64 = 1 << 20;
 
 #[test]
 fn memory_returns_to_the_os_after_a_million_goroutines() {
+    if cfg!(gort_asan) {
+        // ASan keeps freed memory in its quarantine and shadows every
+        // stack: RSS says nothing about gort's scavenger there.
+        eprintln!("under AddressSanitizer: RSS is not gort's to give back; not measured");
+        return;
+    }
     let rt = Runtime::builder().max_procs(2).stack_size(64 << 10).build().unwrap();
     // Warm up: threads, the first stacks and caches are the baseline.
     rt.block_on(|| spawn(|| 1).join().unwrap());
