@@ -625,8 +625,13 @@ pub fn preempt_point() {
 /// foreign library call), letting the P go to another M meanwhile so other
 /// goroutines keep running. Go: `entersyscall` / `exitsyscall`.
 ///
-/// On entry the P becomes free to take, and is handed off at once if
-/// goroutines are queued on it; on exit the goroutine takes the same P back
+/// On entry the P becomes free to take: sysmon hands it to another M once
+/// the call has lasted a sysmon round or two (20 µs to 20 ms, as Go's
+/// `retake`) while goroutines wait for it. A short call (a read of a local
+/// file, an `/etc/hosts` lookup) thus keeps its P and costs no thread
+/// switch; handing off at once, on every call with work queued, made a
+/// busy program cycle through a new M per call and pile up threads. On
+/// exit the goroutine takes the same P back
 /// if it is still free (the fast path), else any idle P, else it queues
 /// itself and its M sleeps. `f` runs on the calling thread and must not use
 /// gort's blocking primitives. Outside a goroutine, just calls `f`.
@@ -642,12 +647,9 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
         Some(p) if p.to_syscall(mid) => {
             // SAFETY: g is the running goroutine.
             unsafe { g.get() }.status.store(status::SYSCALL, Ordering::Relaxed);
+            // sysmon in its deep sleep (every P was idle) would not see
+            // the call at all (Go: entersyscall_sysmon).
             sched.wake_sysmon();
-            if (!p.runq_empty() || !sched.runq.is_empty()) && p.try_retake_syscall(mid) {
-                // Go's entersyscallblock: hand the queued work to another M now.
-                sched.counters.handoffs.fetch_add(1, Ordering::Relaxed);
-                sched.handoffp(p);
-            }
             true
         }
         _ => false,

@@ -90,7 +90,7 @@ fn std_mutex_wait_does_not_stall_the_p() {
 }
 
 #[test]
-fn syscall_hands_off_at_once() {
+fn syscall_hands_its_p_to_queued_goroutines() {
     let rt = Runtime::builder().max_procs(1).build().unwrap();
     let (took, handoffs) = rt.block_on(|| {
         let before = gort_runtime::debug::metrics().handoffs;
@@ -103,7 +103,8 @@ fn syscall_hands_off_at_once() {
             });
         }
         let t = Instant::now();
-        // Queued goroutines wait on this P: the call hands it off on entry.
+        // Queued goroutines wait on this P: sysmon hands it off while the
+        // call blocks.
         let returned = Arc::new(AtomicBool::new(false));
         let r2 = returned.clone();
         let blocker = spawn(move || {
