@@ -198,8 +198,9 @@ impl P {
     pub(crate) fn exit_syscall(&self, mid: u32) -> bool {
         self.status.exit_syscall(mid)
     }
-    /// The owner `mid` hands its P off from inside a syscall (Go's
-    /// `entersyscallblock`); false if sysmon was first.
+    /// Takes the P from its owner `mid` while that M is in a syscall
+    /// (sysmon's retake, a stopping world); false if the owner came back
+    /// first.
     pub(crate) fn try_retake_syscall(&self, mid: u32) -> bool {
         self.status.try_retake_syscall(mid)
     }

@@ -242,7 +242,7 @@ impl PStatus {
             .is_ok()
     }
 
-    /// A syscall hand-off by the owner itself: `SYSCALL -> IDLE`.
+    /// Takes the P from owner `mid` in a syscall: `SYSCALL -> IDLE`.
     #[inline]
     pub(crate) fn try_retake_syscall(&self, mid: u32) -> bool {
         let w = word(mid, SYSCALL);
