@@ -70,6 +70,13 @@ pub(crate) struct P {
     pub(crate) clock: std::sync::atomic::AtomicI32,
     /// The owner M thread's kernel thread id, set with `clock`.
     pub(crate) tid: std::sync::atomic::AtomicI32,
+    /// Threads holding this P asleep on a runtime lock ([`crate::lock`]'s
+    /// futex wait; read-modify-write because an M that lost the P while
+    /// asleep undoes its count after the next owner may have made its
+    /// own). sysmon never hands off such a P, as Go never does: the
+    /// lock's holder is running or waiting for a CPU, and a new M would
+    /// wait for the same lock.
+    pub(crate) lock_sleeps: AtomicU32,
     /// sysmon asks the running goroutine to yield at its next runtime call
     /// (Go: `pp.preempt` / `gp.preempt`).
     pub(crate) preempt: AtomicBool,
@@ -120,6 +127,7 @@ impl P {
             schedtick: AtomicU32::new(0),
             resumetick: AtomicU32::new(0),
             clock: std::sync::atomic::AtomicI32::new(-1),
+            lock_sleeps: AtomicU32::new(0),
             tid: std::sync::atomic::AtomicI32::new(0),
             preempt: AtomicBool::new(false),
             spawned: AtomicU64::new(0),

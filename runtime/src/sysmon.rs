@@ -22,11 +22,14 @@
 //! least one round (20 µs or more). It then reads the M thread's CPU clock:
 //! - the thread is **blocked** (it used less than half the wall time since,
 //!   and the kernel does not list it runnable: a blocking syscall,
-//!   `std::thread::sleep`, a contended std Mutex; a thread merely waiting
-//!   for a CPU on a busy machine counts as computing), or
+//!   `std::thread::sleep`, a contended std Mutex), or
 //!   the goroutine is inside `gort::syscall`: retake as Go retakes a P in a
 //!   syscall: at once if the P has queued goroutines or no other M could
 //!   run timers (no idle P, no spinning M), else after 10 ms;
+//! - the thread is **starved** (it got less than a quarter of a CPU: a busy
+//!   machine keeps it waiting for one, or it sleeps on a runtime lock whose
+//!   holder does): the P stays, since a new M would wait the same way (see
+//!   `away_kind`);
 //! - the thread is **computing** (a loop with no runtime call): retake
 //!   after Go's 10 ms time slice if the P has queued goroutines or due
 //!   timers. Go would preempt such a goroutine asynchronously at that
@@ -221,17 +224,21 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
             continue;
         }
         let away = now - t.resumewhen;
-        // Blocked: it used little CPU since, and the kernel does not have it
-        // runnable (a thread merely descheduled on a busy machine is
-        // computing, not blocked).
-        let blocked = state == p::SYSCALL
-            || match cpu_time(p.clock.load(Ordering::Relaxed)) {
-                Some(cpu) => (cpu - t.cpu) * 2 < away && !thread_runnable(p.tid.load(Ordering::Relaxed)),
-                None => true,
-            };
+        let (blocked, starved) = if state == p::SYSCALL {
+            (true, false)
+        } else {
+            match cpu_time(p.clock.load(Ordering::Relaxed)) {
+                Some(cpu) => away_kind(cpu - t.cpu, away, p.lock_sleeps.load(Ordering::Relaxed) != 0, || {
+                    thread_runnable(p.tid.load(Ordering::Relaxed))
+                }),
+                None => (true, false),
+            }
+        };
         // A stopping world waits for this P as if work were queued on it.
         let has_work = !p.runq_empty() || sched.gcwaiting();
-        let retake = if blocked {
+        let retake = if starved {
+            false
+        } else if blocked {
             has_work
                 || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst) == 0
                 || away >= FORCE_PREEMPT_NS
@@ -253,6 +260,32 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
         }
     }
     n
+}
+
+/// Why an M in goroutine code has stayed away from the scheduler for
+/// `away` ns, having used `cpu` ns of CPU meanwhile: returns (blocked,
+/// starved).
+///
+/// - **Blocked**: asleep in the kernel (little CPU, and not runnable), in
+///   a call gort does not know blocks (a std mutex, a sleep, a read of a
+///   pipe): its P goes to another M if goroutines wait for it.
+/// - **Starved**: it got less than a quarter of a CPU while away, because
+///   it waits for one (a busy machine descheduled it) or sleeps on a
+///   runtime lock (`lock_wait`, whose holder is in the same state). Its P
+///   stays: another M would wait for a CPU, or for the lock, just the same,
+///   and handing Ps off to new Ms on every such wait multiplied threads
+///   next to a CPU hog (issue 12: 15 to 70). Go never hands off a running
+///   P either.
+/// - Neither: **computing** (a loop without a runtime call); after its
+///   time slice its P goes to another M if work waits.
+fn away_kind(cpu: i64, away: i64, lock_wait: bool, runnable: impl FnOnce() -> bool) -> (bool, bool) {
+    if lock_wait {
+        return (false, true);
+    }
+    if cpu * 2 < away && !runnable() {
+        return (true, false);
+    }
+    (false, cpu * 4 < away)
 }
 
 /// Asks the goroutine running on `p` to yield at its next runtime call
@@ -291,4 +324,24 @@ pub(crate) fn thread_cpu_clock() -> libc::clockid_t {
     // SAFETY: pthread_self is always valid; the out-pointer is a local.
     let r = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
     if r == 0 { clock } else { -1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::away_kind;
+
+    const MS: i64 = 1_000_000;
+
+    #[test]
+    fn away_kind_tells_blocked_starved_and_computing_apart() {
+        // Asleep in the kernel: blocked (its P may go to another M).
+        assert_eq!(away_kind(MS / 10, 20 * MS, false, || false), (true, false));
+        // Runnable with no CPU: waiting for one, starved (the P stays).
+        assert_eq!(away_kind(0, 20 * MS, false, || true), (false, true));
+        // Asleep on a runtime lock: starved whatever the kernel says.
+        assert_eq!(away_kind(0, 20 * MS, true, || false), (false, true));
+        // A loop that gets its share of a busy machine: computing.
+        assert_eq!(away_kind(8 * MS, 20 * MS, false, || true), (false, false));
+        assert_eq!(away_kind(20 * MS, 20 * MS, false, || true), (false, false));
+    }
 }
