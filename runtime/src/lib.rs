@@ -43,7 +43,7 @@
 //! A goroutine migrates between OS threads at its park points: it may park
 //! on one thread and resume on another. What follows from that:
 //!
-//! - [`spawn`] requires `F: Send + 'static`, like `std::thread::spawn`.
+//! - [`spawn`](fn@spawn) requires `F: Send + 'static`, like `std::thread::spawn`.
 //! - Rust cannot check that a goroutine keeps no `!Send` value (an `Rc`, a
 //!   `std::sync::MutexGuard`, a `RefCell` borrow of a `thread_local!`)
 //!   across a blocking call. Doing so is the user's promise, exactly as for
