@@ -1,6 +1,6 @@
 //! gort-channels: Go's channels and `select` for gort.
 //!
-//! - [`chan`]`::<T>(cap)` makes a channel (Go's `make(chan T, cap)`):
+//! - [`chan`](fn@chan)`::<T>(cap)` makes a channel (Go's `make(chan T, cap)`):
 //!   `cap == 0` is unbuffered (a send waits for a receiver and hands the
 //!   value over directly), `cap > 0` a FIFO buffer. [`Chan`] is the channel
 //!   (Go's `chan T`), [`Sender`] and [`Receiver`] its directional views

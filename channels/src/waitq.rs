@@ -21,7 +21,7 @@
 //!   dequeued the waiter and is entitled to ready its goroutine: the
 //!   counterpart of a transfer, a closer, or a timeout.
 //! - A select parks one goroutine on several queues. Only the party that
-//!   wins the goroutine's select race ([`G::try_win_select`], Go's
+//!   wins the goroutine's select race ([`G::try_win_select`](gort_runtime::G::try_win_select), Go's
 //!   `selectDone`) may complete one of its waiters; `dequeue` drops losing
 //!   select waiters from the queue and moves on (Go does the same), and the
 //!   selecting goroutine unlinks the rest itself after waking.

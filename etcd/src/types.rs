@@ -31,7 +31,7 @@ pub(crate) mod wire {
         }
     }
 
-    /// A uint64, encoded as [`i64`] is.
+    /// A uint64, encoded as [`i64`](prim@i64) is.
     pub(crate) fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]

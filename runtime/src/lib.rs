@@ -43,7 +43,7 @@
 //! A goroutine migrates between OS threads at its park points: it may park
 //! on one thread and resume on another. What follows from that:
 //!
-//! - [`spawn`] requires `F: Send + 'static`, like `std::thread::spawn`.
+//! - [`spawn`](fn@spawn) requires `F: Send + 'static`, like `std::thread::spawn`.
 //! - Rust cannot check that a goroutine keeps no `!Send` value (an `Rc`, a
 //!   `std::sync::MutexGuard`, a `RefCell` borrow of a `thread_local!`)
 //!   across a blocking call. Doing so is the user's promise, exactly as for
@@ -78,6 +78,70 @@
 //! 6.13 and later, which costs no kernel mapping; on older kernels they
 //! fall back to `mprotect`, which costs one mapping per stack and caps live
 //! goroutines near `vm.max_map_count / 2`.
+//!
+//! # Where Go's runtime is in gort
+//!
+//! Go's names on the left (files of Go's `src/runtime/` unless said
+//! otherwise), the files of this crate (`runtime/src/`) that follow them
+//! on the right. Each file's header says more, and `runtime/HACKING.md`
+//! (stacks, errors, the lock order, atomics, adding a blocking primitive)
+//! says how the pieces are meant to be changed.
+//!
+//! | Go | gort |
+//! |---|---|
+//! | `runtime2.go`: `g`, `m`, `p`, `schedt`, `waitReason` | `g.rs`, `m.rs`, `p.rs`, `sched.rs` (`Sched`) |
+//! | `proc.go`: `mstart`, `schedule`, `execute`, `park_m`, `goexit0` | `proc.rs`: `mstart`, `schedule`, `execute`, `gdestroy` |
+//! | `proc.go`: `findRunnable`, `stealWork`, `timeSleepUntil` | `findrunnable.rs`: `find_runnable`, `steal_work`, `timers_wake_time` |
+//! | `proc.go`: `wakep`, `startm`, `stopm`, `handoffp`, `resetspinning`, `newm` | `sched.rs`: `wakep`, `startm`, `stopm`, `handoffp`, `reset_spinning`, `newm` |
+//! | `proc.go`: `acquirep`, `releasep`, `pidleget`, `pidleput`, `injectglist`, `globrunqput` | `sched.rs`: `acquirep`, `releasep`, `pidleget`, `pidleput`, `inject_list`, `globrunqput` |
+//! | `proc.go`: `runqput`, `runqget`, `runqsteal`, `gfget`, `gfput` | `p.rs`: the same names |
+//! | `proc.go`: `newproc`, `newproc1` | `spawn.rs`: `spawn_on` ([`spawn`](fn@spawn), [`Builder`]) |
+//! | `proc.go`: `gopark`, `goparkunlock`, `goready`, `Gosched`, `goyield` | `park.rs`: [`park()`], [`park_unwind_safe`], [`LockGuard::leak`], [`ready`], [`yield_now`], [`yield_local`] |
+//! | `proc.go`: `entersyscall`, `exitsyscall`, `exitsyscallNoP` | `proc.rs`: [`syscall`], `hold_p`, `no_p`; the P's word in `pstatus.rs` |
+//! | `proc.go`: `sysmon`, `retake`, `preemptone` | `sysmon.rs`: `run`, `retake`, `preemptone` |
+//! | `proc.go`: `checkdead`; `signal_unix.go`: the SIGQUIT dump | `checkdead.rs` |
+//! | `proc.go`: `procresize`, `stopTheWorldWithSema`, `startTheWorldWithSema`, `gcstopm`; `GOMAXPROCS` | `procresize.rs`: `procresize`, `stop_the_world`, `start_the_world`; [`set_max_procs`] in `proc.rs` |
+//! | `proc.go`: `LockOSThread`, `stoplockedm`, `startlockedm` | [`lock_os_thread`] in `spawn.rs`; `proc.rs`: `stoplockedm`, `startlockedm` |
+//! | `proc.go`: `schedinit`, `main` | `runtime.rs`: [`RuntimeBuilder::build`], [`run`] |
+//! | `proc.go`: `schedtrace`; `runtime/metrics` | `debug.rs` |
+//! | `netpoll.go`: `netpoll`, `netpollBreak`, `netpollAnyWaiters` | `poll.rs` (the [`poll::Poller`] trait); gort-netpoll's `poller.rs` (epoll) and `pd.rs` (`pollDesc`) implement it |
+//! | `time.go`: `timer`, `timers.check`, `wakeTime`; `time.Sleep` | `timer.rs`: [`timer::TimerNode`], `Timers::check`, [`sleep`]; `wakeNetPoller` is `wake_net_poller` in `sched.rs`; channel timers are gort-channels' `time.rs` and `afterfunc.rs` |
+//! | `sema.go`: `semacquire1`, `semrelease1`, `semaRoot`, `notifyList` | `sema.rs`: [`semacquire`], [`semrelease`], `SemaRoot`; `notify.rs`: [`NotifyList`] |
+//! | `lock_futex.go`: `lock2`, `unlock2`, `note` | `lock.rs` ([`RawLock`], [`Lock`], [`Note`]), `lockword.rs`; `barrier.rs` (no Go counterpart) |
+//! | `stack.go`: `stackalloc`, `stackfree`, `stackcache`; `mgcscavenge.go` | `stack.rs`, `stack/trim.rs`, `scavenge.rs` |
+//! | `mcache.go`, `mcentral.go` | `mcache.rs` (the blocks of goroutine tasks) |
+//! | `traceback.go`, `allgs`, `allgadd` | `dump.rs`, `dumpopts.rs`, `traceback/` |
+//! | `panic.go`: `throw`, `fatal` | `panic.rs` ([`fatal`]) |
+//! | `signal_unix.go`: `sighandler` (stack overflow) | `signal.rs` |
+//! | `os_linux.go`: `futexsleep`, `futexwakeup`; `nanotime`, `osyield`, `procyield` | `sys.rs`; `cheaprand` is in `proc.rs` |
+//! | `race.go`, `valgrind.go` | `tsan.rs`, `valgrind.rs` |
+//! | (none) | `taskstate.rs` ([`JoinHandle`]'s protocol), `local.rs` ([`local!`]), `unwind.rs` (dropping a runtime), `testing.rs` (Go's goleak) |
+//!
+//! # Layers
+//!
+//! Bottom up; each layer builds on the ones below it. The scheduler core
+//! also reaches up into diagnostics in a few places (a G's dump record,
+//! `checkdead::request`, the traceback's switch record, `panic::contain`
+//! and [`fatal`]), and `sys` calls [`fatal`].
+//!
+//! ```text
+//!  API         lib.rs re-exports: spawn, Builder, JoinHandle, park/ready,
+//!              sema, sleep, Runtime, set_max_procs, syscall, local!
+//!              (gort-channels, gort-sync and gort-netpoll build on these)
+//! ---------------------------------------------------------------------
+//!  diagnostics checkdead (deadlock, SIGQUIT)   dump, dumpopts, traceback/
+//!              debug (metrics, schedtrace)     testing (leak check)
+//!              panic (Panic, policy, fatal)
+//! ---------------------------------------------------------------------
+//!  scheduler   runtime (Runtime, builder)   spawn   park   sema, notify
+//!  core        proc (schedule, syscall)   findrunnable   sched (idle
+//!              Ps and Ms)   sysmon   procresize   timer   poll (Poller)
+//!              g, m, p   local   unwind   scavenge   signal
+//! ---------------------------------------------------------------------
+//!  leaves      sys (futex, clocks, madvise)   lockword -> lock
+//!              barrier   pstatus   stack, stack/trim   mcache
+//!              taskstate   valgrind   tsan
+//! ```
 
 #![warn(missing_docs)]
 // gdb's `info goroutines` and `goroutine N bt`, loaded by gdb from every

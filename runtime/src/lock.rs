@@ -7,7 +7,7 @@
 //! the goroutine, so it must never be held across a goroutine park; the one
 //! exception is the park hand-off, where the lock is released by the unlock
 //! callback that the scheduler runs after the goroutine is off its stack
-//! (see [`crate::park`]).
+//! (see [`crate::park`](mod@crate::park)).
 //!
 //! [`RawLock`] unlocks with a plain store while no thread sleeps on it;
 //! its protocol, shared with the loom model, is in [`crate::lockword`].
@@ -29,8 +29,8 @@ const ACTIVE_SPIN_CNT: u32 = 30;
 
 /// A futex mutex without data: lock and unlock are explicit, so a lock taken
 /// on a goroutine's stack can be released by the scheduler after the
-/// goroutine has parked. Go: runtime `mutex`. See [`crate::lockword`] for
-/// the protocol.
+/// goroutine has parked. Go: runtime `mutex`. See the `lockword` module
+/// for the protocol.
 pub struct RawLock {
     key: AtomicU32,
 }

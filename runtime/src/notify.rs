@@ -175,7 +175,7 @@ impl NotifyList {
     }
 }
 
-/// The unwind guard of a parked [`NotifyList::wait`] (see [`crate::park`]):
+/// The unwind guard of a parked [`NotifyList::wait`] (see [`crate::park`](mod@crate::park)):
 /// unlinks the record if no notifier took it, else waits for the
 /// notifier's `ready`. The ticket counts as notified either way.
 struct Unlist<'a> {

@@ -11,7 +11,7 @@
 //! - before resuming a goroutine the scheduler sets the M's runtime depth
 //!   to 0 and sets the M's `user` flag (sysmon may retake the P; see
 //!   [`crate::pstatus`]);
-//! - a goroutine always re-enters the runtime ([`enter`]) before it
+//! - a goroutine always re-enters the runtime ([`enter_to_suspend`]) before it
 //!   suspends or returns, so when `resume` returns the depth is 1 and the M
 //!   holds a P in state RUNNING with its flag clear (possibly a different P
 //!   than before, or none for [`Suspend::NoP`]);

@@ -198,7 +198,7 @@ fn semacquire_slow(addr: &AtomicU32, lifo: bool, reason: WaitReason) {
     }
 }
 
-/// The unwind guard of a parked `semacquire` (see [`crate::park`]): if
+/// The unwind guard of a parked `semacquire` (see [`crate::park`](mod@crate::park)): if
 /// the goroutine's runtime is dropped while it waits, unlinks its record,
 /// or, if a releaser dequeued it already, waits for that releaser's
 /// `ready` and gives back a unit it handed over.

@@ -256,7 +256,7 @@ impl<T> JoinHandle<T> {
     /// panic that ended it. Parks a goroutine; blocks a plain thread.
     ///
     /// If the goroutine's runtime is dropped before it finishes, returns
-    /// an error saying so ([`Panic::runtime_dropped`]).
+    /// an error saying so ([`Panic::is_runtime_dropped`]).
     pub fn join(mut self) -> Result<T, Panic> {
         let pk = self.packet();
         if !pk.header.state.is_done() {

@@ -163,7 +163,7 @@ impl TimerNode {
     /// whether the callback ran here.
     ///
     /// The firing follows the module protocol exactly as in
-    /// [`Timers::check`]: under the heap lock, count the callback in, then
+    /// `Timers::check`: under the heap lock, count the callback in, then
     /// pop the node (or move it to its next period); run the callback with
     /// no lock held; count it out last. So a due arming fires once, whoever
     /// gets to it first, and `stop`/`reset` wait it out as usual. If

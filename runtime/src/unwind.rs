@@ -14,14 +14,14 @@
 //! runtime that never finished:
 //! - one that never ran has its closure dropped;
 //! - one suspended at a yield or preemption point, or at a park site that
-//!   cleans up after itself (`park_unwind_safe`, see [`crate::park`]'s
+//!   cleans up after itself (`park_unwind_safe`, see [`crate::park`](mod@crate::park)'s
 //!   docs), is resumed with corosensei's forced-unwind payload, which
 //!   unwinds its stack to the goroutine's root: destructors run, park
 //!   sites' guards unlink their waiters, goroutine-local values drop. The
 //!   payload is not the goroutine's panic: the root frames
 //!   (`Task::run`, `goroutine_main`) pass it on untouched, and no panic
 //!   policy applies;
-//! - its task finishes with an error ([`crate::Panic::runtime_dropped`])
+//! - its task finishes with an error ([`crate::Panic::is_runtime_dropped`])
 //!   that a joiner (a plain thread, or a goroutine of another runtime)
 //!   gets from `JoinHandle::join`;
 //! - its stack goes back to the pool and its G to the free list.

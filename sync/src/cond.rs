@@ -17,7 +17,7 @@
 //!   `L` is a fatal "unlock of unlocked mutex". Here `wait` takes the
 //!   guard by value, so it cannot be called without holding the lock. Any
 //!   of gort's guards works ([`MutexGuard`], and the read or write guard of
-//!   [`RwLock`], like Go's `NewCond(rw.RLocker())`).
+//!   [`RwLock`](crate::RwLock), like Go's `NewCond(rw.RLocker())`).
 //! - Go panics "sync.Cond is copied" when a used `Cond` was copied. A Rust
 //!   `Cond` cannot be moved while anyone waits on it (they borrow it), so
 //!   there is nothing to check.
