@@ -655,7 +655,10 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
         _ => false,
     };
     ml.in_syscall.set(true);
-    let r = f();
+    // A panic in `f` leaves the call too: undo the entry (and take a P
+    // back) before it goes on unwinding into goroutine code, which may
+    // catch it and block. Free when nothing panics.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     ml.in_syscall.set(false);
     if entered {
         // SAFETY: g is the running goroutine.
@@ -670,7 +673,10 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
             suspend(Suspend::NoP);
         }
     }
-    r
+    match r {
+        Ok(r) => r,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
 /// Runs `f` with the id of the P the calling goroutine holds, keeping the

@@ -122,6 +122,24 @@ fn syscall_hands_its_p_to_queued_goroutines() {
     assert!(handoffs >= 1);
 }
 
+/// A panic inside a `syscall` closure leaves the call: the goroutine that
+/// catches it may block again (before, it died with "a blocking call
+/// inside a gort::syscall closure"), and its P is its own again.
+#[test]
+fn syscall_panic_leaves_the_call() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.block_on(|| {
+        let h = spawn(|| {
+            let r = std::panic::catch_unwind(|| gort_runtime::syscall(|| panic!("inside the call")));
+            assert!(r.is_err());
+            // Blocking calls work again: a sleep parks, a join parks.
+            gort_runtime::sleep(Duration::from_millis(1));
+            spawn(|| 7).join().unwrap() + gort_runtime::syscall(|| 1)
+        });
+        assert_eq!(h.join().unwrap(), 8);
+    });
+}
+
 #[test]
 fn preempt_point_yields_after_a_time_slice() {
     // One P: a loop calling preempt_point lets a sleeping goroutine run
