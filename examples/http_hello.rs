@@ -11,6 +11,15 @@
 //! asks to close (HTTP/1.0 must ask to keep them), and answers the
 //! requests that arrived together with one write. The Go server it is
 //! benchmarked against is `benches/go/httphello`; see `benches/http_wrk.sh`.
+//!
+//! `GET /debug/goroutines` answers with the goroutine dump, every
+//! goroutine with its stack (`/debug/goroutines?group=1` prints identical
+//! goroutines once), as Go's `net/http/pprof` does at
+//! `/debug/pprof/goroutine?debug=2`:
+//!
+//! ```text
+//! curl http://127.0.0.1:8080/debug/goroutines?group=1
+//! ```
 
 use std::io::{self, Read, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -61,9 +70,14 @@ fn respond(buf: &[u8], out: &mut Vec<u8>, date: &str) -> Result<Option<(usize, N
     if buf.len() < head + body_len {
         return Ok(None); // the body is still coming
     }
-    let (status, body): (&str, &[u8]) = match req.method {
-        Some("GET") => ("200 OK", BODY),
-        Some("HEAD") => ("200 OK", b""),
+    let dump;
+    let (status, body): (&str, &[u8]) = match (req.method, req.path) {
+        (Some("GET"), Some(path)) if path.starts_with("/debug/goroutines") => {
+            dump = goroutine_dump(path);
+            ("200 OK", dump.as_bytes())
+        }
+        (Some("GET"), _) => ("200 OK", BODY),
+        (Some("HEAD"), _) => ("200 OK", b""),
         _ => ("405 Method Not Allowed", b""),
     };
     let conn = if next == Next::Close { "Connection: close\r\n" } else { "" };
@@ -75,6 +89,12 @@ fn respond(buf: &[u8], out: &mut Vec<u8>, date: &str) -> Result<Option<(usize, N
     .expect("writing to a Vec cannot fail");
     out.extend_from_slice(body);
     Ok(Some((head + body_len, next)))
+}
+
+/// The goroutine dump for `/debug/goroutines[?group=1]`.
+fn goroutine_dump(path: &str) -> String {
+    let group = path.split_once('?').is_some_and(|(_, q)| q.split('&').any(|kv| kv == "group=1"));
+    gort::debug::dump_string_with(&gort::debug::DumpOptions::new().group(group))
 }
 
 /// Serves one connection until the client closes it or asks to.

@@ -121,3 +121,26 @@ fn many_concurrent_keep_alive_clients() {
     });
     ln.close().unwrap();
 }
+
+#[test]
+fn debug_goroutines_shows_every_goroutine_with_its_stack() {
+    let (addr, ln) = start();
+    // A goroutine parked in a channel receive, for the dump to show.
+    let ch = gort::chan::<()>(0);
+    let rx = ch.clone();
+    let parked = gort::go!(move || {
+        let _ = rx.recv();
+    });
+    while !gort::debug::dump_string().contains("[chan receive") {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let dump = curl(&[&format!("http://{addr}/debug/goroutines")]);
+    assert!(dump.contains("[chan receive"), "{dump}");
+    assert!(dump.contains("net_http.rs:"), "the parked goroutine's frames name this file: {dump}");
+    assert!(dump.contains("created by "), "{dump}");
+    let grouped = curl(&[&format!("http://{addr}/debug/goroutines?group=1")]);
+    assert!(grouped.contains("with this stack"), "{grouped}");
+    ch.close();
+    parked.join().unwrap();
+    ln.close().unwrap();
+}
