@@ -82,6 +82,27 @@ fn a_plain_threads_timed_wait_is_no_deadlock() {
     assert_eq!(code, Some(0), "{stderr}");
 }
 
+/// A program started with SIGQUIT ignored (as a shell starts background
+/// commands) still dumps on SIGQUIT, as Go does.
+#[test]
+fn sigquit_dumps_even_when_started_with_it_ignored() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gort-crashtest"));
+    cmd.arg("sigquit").env("GORT_MAXPROCS", "2").stdout(Stdio::null()).stderr(Stdio::piped());
+    // SAFETY: pre_exec runs in the forked child before exec; signal(2) is
+    // async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("SIGQUIT: quit\n"), "{stderr}");
+}
+
 #[test]
 fn sigquit_dumps_goroutines_and_exits_2() {
     let (code, stderr) = run("sigquit");

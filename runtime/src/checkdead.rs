@@ -217,7 +217,10 @@ pub(crate) fn dump_all() -> String {
 static QUIT: Note = Note::new();
 
 /// Makes SIGQUIT print every goroutine and exit with status 2 (Go's
-/// behaviour), unless the program already handles SIGQUIT. Once per
+/// behaviour), unless the program already handles SIGQUIT. An inherited
+/// SIG_IGN does not count: a shell ignores SIGQUIT in the commands it
+/// starts in the background, and Go installs its handler over that
+/// (it keeps an inherited SIG_IGN only for SIGHUP and SIGINT). Once per
 /// process.
 pub(crate) fn install_sigquit() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -228,7 +231,7 @@ pub(crate) fn install_sigquit() {
             libc::sigaction(libc::SIGQUIT, std::ptr::null(), &mut old);
             old.sa_sigaction
         };
-        if current != libc::SIG_DFL {
+        if current != libc::SIG_DFL && current != libc::SIG_IGN {
             return;
         }
         let spawned = std::thread::Builder::new().name("gort-sigquit".into()).spawn(|| {
