@@ -136,35 +136,54 @@ fn dump_shows_each_primitives_wait_reason() {
     });
 }
 
-// S17: Rob Pike's First().
-fn replica(latency_ms: u64) -> impl Fn() -> u64 + Send + 'static {
+// S17: Rob Pike's First(). Replica 10 is the fast one: it answers at once,
+// and the slower ones answer only once `release` is closed, after the
+// caller has its result, so the fastest wins on any machine (sleeps of
+// 10, 20 and 30 ms let a slower one win next to a CPU hog).
+fn replica(v: u64, release: &gort::Chan<()>) -> impl Fn() -> u64 + Send + 'static {
+    let release = release.clone();
     move || {
-        gort::sleep(Duration::from_millis(latency_ms));
-        latency_ms
+        if v != 10 {
+            let _ = release.recv();
+        }
+        v
     }
 }
 
-fn first_buggy() -> u64 {
+/// Queries the three replicas through `first` and releases the slow ones
+/// once it has answered.
+fn with_replicas(first: fn([Box<dyn Fn() -> u64 + Send>; 3]) -> u64) -> u64 {
+    let release = gort::chan::<()>(0);
+    let v = first([
+        Box::new(replica(10, &release)),
+        Box::new(replica(20, &release)),
+        Box::new(replica(30, &release)),
+    ]);
+    release.close();
+    v
+}
+
+fn first_buggy(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
     let c = gort::chan::<u64>(0);
-    for r in [replica(10), replica(20), replica(30)] {
+    for r in replicas {
         let c = c.clone();
         gort::go!(move || c.send(r()).unwrap());
     }
     c.recv().unwrap()
 }
 
-fn first_fix_a() -> u64 {
+fn first_fix_a(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
     let c = gort::chan::<u64>(3);
-    for r in [replica(10), replica(20), replica(30)] {
+    for r in replicas {
         let c = c.clone();
         gort::go!(move || c.send(r()).unwrap());
     }
     c.recv().unwrap()
 }
 
-fn first_fix_b() -> u64 {
+fn first_fix_b(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
     let c = gort::chan::<u64>(1);
-    for r in [replica(10), replica(20), replica(30)] {
+    for r in replicas {
         let c = c.clone();
         gort::go!(move || {
             gort::select! {
@@ -176,10 +195,10 @@ fn first_fix_b() -> u64 {
     c.recv().unwrap()
 }
 
-fn first_fix_c() -> u64 {
+fn first_fix_c(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
     let c = gort::chan::<u64>(0);
     let done = gort::chan::<()>(0);
-    for r in [replica(10), replica(20), replica(30)] {
+    for r in replicas {
         let (c, done) = (c.clone(), done.clone());
         gort::go!(move || {
             gort::select! {
@@ -198,8 +217,15 @@ fn first_with_an_unbuffered_channel_leaks_the_losers() {
     let rt = runtime();
     rt.block_on(|| {
         let check = LeakCheck::new().timeout(Duration::from_millis(100));
-        assert_eq!(first_buggy(), 10);
-        gort::sleep(Duration::from_millis(40)); // every replica has answered
+        assert_eq!(with_replicas(first_buggy), 10);
+        // The two slow replicas answer after the release and then block in
+        // their send forever: wait until both have.
+        let in_send = || {
+            gort::debug::goroutines().iter().filter(|g| g.wait_reason == Some(WaitReason::ChanSend)).count()
+        };
+        while in_send() < 2 {
+            gort::sleep(Duration::from_millis(1));
+        }
         let leaks = check.check().unwrap_err();
         assert_eq!(leaks.0.len(), 2, "{leaks}");
         for g in &leaks.0 {
@@ -216,10 +242,11 @@ fn first_with_an_unbuffered_channel_leaks_the_losers() {
 fn first_fixes_leak_nothing() {
     let rt = runtime();
     rt.block_on(|| {
-        for f in [first_fix_a as fn() -> u64, first_fix_b, first_fix_c] {
+        type First = fn([Box<dyn Fn() -> u64 + Send>; 3]) -> u64;
+        for f in [first_fix_a as First, first_fix_b, first_fix_c] {
             let check = LeakCheck::new();
             for _ in 0..20 {
-                assert_eq!(f(), 10);
+                assert_eq!(with_replicas(f), 10);
             }
             check.assert();
         }
