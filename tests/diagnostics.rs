@@ -150,9 +150,12 @@ fn replica(v: u64, release: &gort::Chan<()>) -> impl Fn() -> u64 + Send + 'stati
     }
 }
 
+/// The three replicas a `first` function queries.
+type Replicas = [Box<dyn Fn() -> u64 + Send>; 3];
+
 /// Queries the three replicas through `first` and releases the slow ones
 /// once it has answered.
-fn with_replicas(first: fn([Box<dyn Fn() -> u64 + Send>; 3]) -> u64) -> u64 {
+fn with_replicas(first: fn(Replicas) -> u64) -> u64 {
     let release = gort::chan::<()>(0);
     let v = first([
         Box::new(replica(10, &release)),
@@ -163,7 +166,7 @@ fn with_replicas(first: fn([Box<dyn Fn() -> u64 + Send>; 3]) -> u64) -> u64 {
     v
 }
 
-fn first_buggy(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
+fn first_buggy(replicas: Replicas) -> u64 {
     let c = gort::chan::<u64>(0);
     for r in replicas {
         let c = c.clone();
@@ -172,7 +175,7 @@ fn first_buggy(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
     c.recv().unwrap()
 }
 
-fn first_fix_a(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
+fn first_fix_a(replicas: Replicas) -> u64 {
     let c = gort::chan::<u64>(3);
     for r in replicas {
         let c = c.clone();
@@ -181,7 +184,7 @@ fn first_fix_a(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
     c.recv().unwrap()
 }
 
-fn first_fix_b(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
+fn first_fix_b(replicas: Replicas) -> u64 {
     let c = gort::chan::<u64>(1);
     for r in replicas {
         let c = c.clone();
@@ -195,7 +198,7 @@ fn first_fix_b(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
     c.recv().unwrap()
 }
 
-fn first_fix_c(replicas: [Box<dyn Fn() -> u64 + Send>; 3]) -> u64 {
+fn first_fix_c(replicas: Replicas) -> u64 {
     let c = gort::chan::<u64>(0);
     let done = gort::chan::<()>(0);
     for r in replicas {
@@ -242,7 +245,7 @@ fn first_with_an_unbuffered_channel_leaks_the_losers() {
 fn first_fixes_leak_nothing() {
     let rt = runtime();
     rt.block_on(|| {
-        type First = fn([Box<dyn Fn() -> u64 + Send>; 3]) -> u64;
+        type First = fn(Replicas) -> u64;
         for f in [first_fix_a as First, first_fix_b, first_fix_c] {
             let check = LeakCheck::new();
             for _ in 0..20 {
