@@ -26,10 +26,12 @@
 //!   the goroutine is inside `gort::syscall`: retake as Go retakes a P in a
 //!   syscall: at once if the P has queued goroutines or no other M could
 //!   run timers (no idle P, no spinning M), else after 10 ms;
+//! - the thread sleeps on a runtime lock: the P stays (Go never hands off
+//!   for a lock wait; a new M would wait for the same lock);
 //! - the thread is **starved** (it got less than a quarter of a CPU: a busy
-//!   machine keeps it waiting for one, or it sleeps on a runtime lock whose
-//!   holder does): the P stays, since a new M would wait the same way (see
-//!   `away_kind`);
+//!   machine keeps it waiting for one): the P stays, since a new M would
+//!   wait the same way, unless it stays so for ten time slices (see
+//!   `Away::Starved`);
 //! - the thread is **computing** (a loop with no runtime call): retake
 //!   after Go's 10 ms time slice if the P has queued goroutines or due
 //!   timers. Go would preempt such a goroutine asynchronously at that
@@ -224,33 +226,34 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
             continue;
         }
         let away = now - t.resumewhen;
-        let (blocked, starved) = if state == p::SYSCALL {
-            (true, false)
+        let kind = if state == p::SYSCALL {
+            Away::Blocked
         } else {
             match cpu_time(p.clock.load(Ordering::Relaxed)) {
                 Some(cpu) => away_kind(cpu - t.cpu, away, p.lock_sleeps.load(Ordering::Relaxed) != 0, || {
                     thread_runnable(p.tid.load(Ordering::Relaxed))
                 }),
-                None => (true, false),
+                None => Away::Blocked,
             }
         };
         // A stopping world waits for this P as if work were queued on it.
         let has_work = !p.runq_empty() || sched.gcwaiting();
-        let retake = if starved {
-            false
-        } else if blocked {
-            has_work
-                || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst) == 0
-                || away >= FORCE_PREEMPT_NS
-        } else {
+        let work_waits = || {
             let timers_due = {
                 let wt = p.timers.wake_time();
                 wt != 0 && wt <= now
             };
-            away >= FORCE_PREEMPT_NS
-                && (has_work
-                    || timers_due
-                    || (!sched.runq.is_empty() && sched.npidle.load(Ordering::SeqCst) == 0))
+            has_work || timers_due || (!sched.runq.is_empty() && sched.npidle.load(Ordering::SeqCst) == 0)
+        };
+        let retake = match kind {
+            Away::Blocked => {
+                has_work
+                    || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst) == 0
+                    || away >= FORCE_PREEMPT_NS
+            }
+            Away::LockWait => false,
+            Away::Starved => away >= STARVED_SLICE_NS && work_waits(),
+            Away::Computing => away >= FORCE_PREEMPT_NS && work_waits(),
         };
         if retake && p.try_retake(w) {
             sched.counters.handoffs.fetch_add(1, Ordering::Relaxed);
@@ -262,30 +265,47 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
     n
 }
 
-/// Why an M in goroutine code has stayed away from the scheduler for
-/// `away` ns, having used `cpu` ns of CPU meanwhile: returns (blocked,
-/// starved).
-///
-/// - **Blocked**: asleep in the kernel (little CPU, and not runnable), in
-///   a call gort does not know blocks (a std mutex, a sleep, a read of a
-///   pipe): its P goes to another M if goroutines wait for it.
-/// - **Starved**: it got less than a quarter of a CPU while away, because
-///   it waits for one (a busy machine descheduled it) or sleeps on a
-///   runtime lock (`lock_wait`, whose holder is in the same state). Its P
-///   stays: another M would wait for a CPU, or for the lock, just the same,
-///   and handing Ps off to new Ms on every such wait multiplied threads
-///   next to a CPU hog (issue 12: 15 to 70). Go never hands off a running
-///   P either.
-/// - Neither: **computing** (a loop without a runtime call); after its
-///   time slice its P goes to another M if work waits.
-fn away_kind(cpu: i64, away: i64, lock_wait: bool, runnable: impl FnOnce() -> bool) -> (bool, bool) {
+/// Why an M in goroutine code has stayed away from the scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Away {
+    /// Asleep in the kernel (little CPU, and not runnable), in a call gort
+    /// does not know blocks (a std mutex, a sleep, a read of a pipe): its P
+    /// goes to another M if goroutines wait for it.
+    Blocked,
+    /// Asleep on a runtime lock, whose holder runs or waits for a CPU: the
+    /// P stays, as Go never hands off a P for a lock wait; a new M would
+    /// wait for the same lock.
+    LockWait,
+    /// Got less than a quarter of a CPU while away: a busy machine keeps it
+    /// waiting for one. A new M would wait for a CPU just the same, and
+    /// handing Ps off on every such wait multiplied threads next to a CPU
+    /// hog (issue 12: 15 to 70), so the P stays for ten time slices
+    /// ([`STARVED_SLICE_NS`]); a loop that gets so little CPU for that long
+    /// is still handed off, so its queue does not starve with it.
+    Starved,
+    /// A loop without a runtime call: after its time slice its P goes to
+    /// another M if work waits.
+    Computing,
+}
+
+/// How long a starved M keeps its P before a loop on it is handed off
+/// anyway: ten of Go's time slices. A thread descheduled by a busy machine
+/// waits a few ms (the kernel's scheduling period), far less than this.
+const STARVED_SLICE_NS: i64 = 10 * FORCE_PREEMPT_NS;
+
+/// Classifies an M that has been away `away` ns, having used `cpu` ns of
+/// CPU meanwhile; `lock_wait` if it sleeps on a runtime lock; `runnable`
+/// asks the kernel whether the thread is running or ready to.
+fn away_kind(cpu: i64, away: i64, lock_wait: bool, runnable: impl FnOnce() -> bool) -> Away {
     if lock_wait {
-        return (false, true);
+        Away::LockWait
+    } else if cpu * 2 < away && !runnable() {
+        Away::Blocked
+    } else if cpu * 4 < away {
+        Away::Starved
+    } else {
+        Away::Computing
     }
-    if cpu * 2 < away && !runnable() {
-        return (true, false);
-    }
-    (false, cpu * 4 < away)
 }
 
 /// Asks the goroutine running on `p` to yield at its next runtime call
@@ -328,20 +348,21 @@ pub(crate) fn thread_cpu_clock() -> libc::clockid_t {
 
 #[cfg(test)]
 mod tests {
-    use super::away_kind;
+    use super::{Away, away_kind};
 
     const MS: i64 = 1_000_000;
 
     #[test]
     fn away_kind_tells_blocked_starved_and_computing_apart() {
         // Asleep in the kernel: blocked (its P may go to another M).
-        assert_eq!(away_kind(MS / 10, 20 * MS, false, || false), (true, false));
-        // Runnable with no CPU: waiting for one, starved (the P stays).
-        assert_eq!(away_kind(0, 20 * MS, false, || true), (false, true));
-        // Asleep on a runtime lock: starved whatever the kernel says.
-        assert_eq!(away_kind(0, 20 * MS, true, || false), (false, true));
+        assert_eq!(away_kind(MS / 10, 20 * MS, false, || false), Away::Blocked);
+        // Runnable with little CPU: waiting for one, starved.
+        assert_eq!(away_kind(0, 20 * MS, false, || true), Away::Starved);
+        assert_eq!(away_kind(4 * MS, 20 * MS, false, || true), Away::Starved);
+        // Asleep on a runtime lock, whatever the kernel says.
+        assert_eq!(away_kind(0, 20 * MS, true, || false), Away::LockWait);
         // A loop that gets its share of a busy machine: computing.
-        assert_eq!(away_kind(8 * MS, 20 * MS, false, || true), (false, false));
-        assert_eq!(away_kind(20 * MS, 20 * MS, false, || true), (false, false));
+        assert_eq!(away_kind(8 * MS, 20 * MS, false, || true), Away::Computing);
+        assert_eq!(away_kind(20 * MS, 20 * MS, false, || true), Away::Computing);
     }
 }
