@@ -683,15 +683,24 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
 /// P (no other goroutine runs on it, sysmon cannot take it) until `f`
 /// returns; `f` must not block. On a plain thread `f` gets None. Go:
 /// `procPin` / `procUnpin`, as sync.Pool uses them.
+///
+/// A goroutine whose P sysmon retook (it looped, or its thread starved)
+/// first gets a P back at a safe point, so it is never told None: Go's
+/// `procPin` cannot fail either, and sync.Pool's per-P order depends on
+/// it.
 pub fn with_proc<R>(f: impl FnOnce(Option<usize>) -> R) -> R {
-    match hold_p() {
-        Some(h) => {
+    loop {
+        if let Some(h) = hold_p() {
             let id = h.p().id;
             let r = f(Some(id));
             drop(h);
-            r
+            return r;
         }
-        None => f(None),
+        match m::current() {
+            // In goroutine code and P-less: requeue and resume with a P.
+            Some(ml) if ml.depth.get() == 0 && ml.curg.get().is_some() => suspend(Suspend::NoP),
+            _ => return f(None),
+        }
     }
 }
 

@@ -122,6 +122,31 @@ fn syscall_hands_its_p_to_queued_goroutines() {
     assert!(handoffs >= 1);
 }
 
+/// A goroutine whose P sysmon retook (it looped past its time slice with
+/// work queued behind it) still gets a P from `with_proc`, as Go's
+/// procPin never fails: before, it got None, and sync.Pool fell back to
+/// its shared list, out of order.
+#[test]
+fn with_proc_after_a_retake_still_pins_a_p() {
+    let rt = Runtime::builder().max_procs(1).build().unwrap();
+    rt.block_on(|| {
+        let before = gort_runtime::debug::metrics().handoffs;
+        let h = spawn(move || {
+            // Queued behind us on the only P: sysmon retakes it from the loop.
+            let other = spawn(|| ());
+            let t = Instant::now();
+            while gort_runtime::debug::metrics().handoffs == before {
+                assert!(t.elapsed() < Duration::from_secs(60), "sysmon never retook the P");
+                std::hint::spin_loop();
+            }
+            let pid = gort_runtime::with_proc(|pid| pid);
+            other.join().unwrap();
+            pid
+        });
+        assert_eq!(h.join().unwrap(), Some(0));
+    });
+}
+
 /// A panic inside a `syscall` closure leaves the call: the goroutine that
 /// catches it may block again (before, it died with "a blocking call
 /// inside a gort::syscall closure"), and its P is its own again.
