@@ -242,22 +242,28 @@ impl Drop for Handle {
 /// every clone is the same group.
 ///
 /// The course's example: three tasks 100, 200 and 300 ms out print 1, 2,
-/// 3 in order (shorter here).
+/// 3 (shorter here). Each due task starts in its own goroutine, so tasks
+/// due close together may finish in any order on a busy machine: the
+/// example checks that each ran once, no earlier than its time.
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use gort_sync::context;
 /// use gort_sync::group::SchedGroup;
 ///
-/// let out = gort_channels::chan::<u32>(3);
+/// let out = gort_channels::chan::<(u32, Duration)>(3);
 /// let sg = SchedGroup::new(&context::background());
+/// let start = Instant::now();
 /// for n in [3u32, 1, 2] {
 ///     let tx = out.sender();
-///     sg.delay(Duration::from_millis(10 * n as u64), move || tx.send(n).unwrap());
+///     sg.delay(Duration::from_millis(10 * n as u64), move || tx.send((n, start.elapsed())).unwrap());
 /// }
 /// sg.wait().unwrap();
 /// out.close();
-/// assert_eq!(out.iter().collect::<Vec<_>>(), [1, 2, 3]);
+/// let mut ran: Vec<_> = out.iter().collect();
+/// ran.sort();
+/// assert_eq!(ran.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3]);
+/// assert!(ran.iter().all(|&(n, at)| at >= Duration::from_millis(10 * n as u64)));
 /// ```
 #[derive(Clone)]
 pub struct SchedGroup {
