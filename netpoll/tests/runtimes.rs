@@ -142,5 +142,12 @@ fn dropping_runtimes_with_parked_socket_readers_never_hangs() {
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let after = fd_count();
     eprintln!("file descriptors: {fds} before 200 runtimes, {after} after");
-    assert_eq!(after, fds, "file descriptors leaked by 200 dropped runtimes");
+    // A descriptor an earlier test in this binary let go of asynchronously
+    // (a dropped runtime's threads close their epoll and eventfd as they
+    // exit) may disappear while this test runs, so the count can fall by
+    // one or two; a leak per runtime would raise it by 200 or more.
+    assert!(
+        after <= fds,
+        "file descriptors leaked by 200 dropped runtimes: {fds} before, {after} after"
+    );
 }
