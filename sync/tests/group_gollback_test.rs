@@ -158,9 +158,11 @@ fn retry_gives_up_after_the_count() {
 #[test]
 fn retry_zero_runs_until_the_context_ends() {
     run("retry_zero_runs_until_the_context_ends", 2, || {
+        // Before the context: a preemption between its making and a later
+        // clock read would make the deadline look early.
+        let t = Instant::now();
         let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(20));
         let attempts = AtomicUsize::new(0);
-        let t = Instant::now();
         let r: Result<(), _> = gollback::retry(&ctx, 0, |_| {
             attempts.fetch_add(1, Ordering::Relaxed);
             gort_runtime::sleep(Duration::from_millis(1));
