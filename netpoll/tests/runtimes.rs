@@ -146,8 +146,5 @@ fn dropping_runtimes_with_parked_socket_readers_never_hangs() {
     // (a dropped runtime's threads close their epoll and eventfd as they
     // exit) may disappear while this test runs, so the count can fall by
     // one or two; a leak per runtime would raise it by 200 or more.
-    assert!(
-        after <= fds,
-        "file descriptors leaked by 200 dropped runtimes: {fds} before, {after} after"
-    );
+    assert!(after <= fds, "file descriptors leaked by 200 dropped runtimes: {fds} before, {after} after");
 }
