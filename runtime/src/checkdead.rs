@@ -53,8 +53,16 @@ static REQUESTED: AtomicBool = AtomicBool::new(false);
 
 /// Asks the sysmon threads to run the check soon (cheap: a flag, and a
 /// wake-up of a sysmon sleeping deeply).
+///
+/// The flag and sysmon's `sysmon_wait` form a Dekker pair, both SeqCst:
+/// this sets the flag, then `wake_sysmon` reads `sysmon_wait`; a sysmon
+/// about to sleep deeply sets `sysmon_wait`, then reads the flag
+/// ([`requested`]). Either the waker sees sysmon asleep and wakes it, or
+/// sysmon sees the request and does not sleep. (Without sysmon's look, a
+/// request posted between its last check and its deep sleep was lost and
+/// the deadlock report came only when that sleep timed out, 60 s later.)
 pub(crate) fn request() {
-    if REQUESTED.swap(true, Ordering::AcqRel) {
+    if REQUESTED.swap(true, Ordering::SeqCst) {
         return;
     }
     let runtimes = RUNTIMES.lock();
@@ -66,7 +74,13 @@ pub(crate) fn request() {
 
 /// Takes a pending request (sysmon).
 pub(crate) fn take_request() -> bool {
-    REQUESTED.swap(false, Ordering::AcqRel)
+    REQUESTED.swap(false, Ordering::SeqCst)
+}
+
+/// Whether a check was asked for and not taken yet (sysmon, after it set
+/// `sysmon_wait` and before it sleeps: see [`request`]).
+pub(crate) fn requested() -> bool {
+    REQUESTED.load(Ordering::SeqCst)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

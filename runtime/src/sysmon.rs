@@ -138,16 +138,24 @@ fn run(sched: &Sched) {
                 // Memory a burst left cached comes back within rounds even
                 // when idle (Go's scavenger); see scavenge.rs.
                 let sleep = if crate::scavenge::pending(sched) { sleep.min(STACK_TRIM_NS) } else { sleep };
+                // A deadlock check asked for since the look above must not
+                // wait out this sleep: `sysmon_wait` first, then the flag
+                // (the Dekker pair of checkdead::request).
                 if sleep > 0 {
                     sched.sysmon_wait.store(true, Ordering::SeqCst);
-                    drop(guard);
-                    let woken = sched.sysmon_note.sleep_timeout(Duration::from_nanos(sleep as u64));
-                    let _guard = sched.idle.lock();
-                    sched.sysmon_wait.store(false, Ordering::SeqCst);
-                    sched.sysmon_note.clear();
-                    if woken {
-                        idle = 0;
-                        delay_us = 20;
+                    if crate::checkdead::requested() {
+                        // Taken at the top of the next round instead.
+                        sched.sysmon_wait.store(false, Ordering::SeqCst);
+                    } else {
+                        drop(guard);
+                        let woken = sched.sysmon_note.sleep_timeout(Duration::from_nanos(sleep as u64));
+                        let _guard = sched.idle.lock();
+                        sched.sysmon_wait.store(false, Ordering::SeqCst);
+                        sched.sysmon_note.clear();
+                        if woken {
+                            idle = 0;
+                            delay_us = 20;
+                        }
                     }
                 }
             }
