@@ -147,26 +147,55 @@ fn resizing_under_channels_select_mutex_and_contexts_loses_nothing() {
 }
 
 /// The scheduler trace (`GORT_SCHEDTRACE`) reports the new number of Ps.
+/// Causal: the child changes the number of Ps only after the parent has
+/// read a trace line with the old one, and exits only after the parent
+/// has read one with the new one (a loaded machine may delay sysmon's
+/// first line past any fixed sleep).
 #[test]
 fn schedtrace_shows_the_new_number_of_ps() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
     const NAME: &str = "schedtrace_shows_the_new_number_of_ps";
     if std::env::var("GORT_CHILD").as_deref() != Ok(NAME) {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
+        let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
             .env("GORT_CHILD", NAME)
             .env("GORT_SCHEDTRACE", "5")
-            .output()
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stderr}");
-        assert!(stderr.contains("gomaxprocs=2 "), "{stderr}");
-        assert!(stderr.contains("gomaxprocs=3 "), "{stderr}");
+        // A trace that never shows a line would block the reads below.
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_secs(120));
+            eprintln!("no schedtrace line with the expected gomaxprocs within 120 s");
+            std::process::abort();
+        });
+        let mut stdin = child.stdin.take().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        for want in ["gomaxprocs=2 ", "gomaxprocs=3 "] {
+            loop {
+                let line = lines.next().unwrap_or_else(|| panic!("no line with {want}: {seen:#?}")).unwrap();
+                seen.push(line.clone());
+                if line.contains(want) {
+                    break;
+                }
+            }
+            writeln!(stdin, "next").unwrap();
+        }
+        drop(stdin);
+        lines.for_each(drop);
+        assert!(child.wait().unwrap().success(), "{seen:#?}");
         return;
     }
+    // Blocks its M in read(2): sysmon hands the P on meanwhile.
+    let next = || gort::syscall(|| std::io::stdin().lock().read_line(&mut String::new()).unwrap());
     let rt = gort::Runtime::builder().max_procs(2).build().unwrap();
-    rt.block_on(|| {
-        gort::sleep(Duration::from_millis(50));
+    rt.block_on(move || {
+        next();
         assert_eq!(gort::set_max_procs(3), 2);
-        gort::sleep(Duration::from_millis(50));
+        next();
     });
 }
