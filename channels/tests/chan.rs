@@ -237,6 +237,11 @@ fn deadlines_from_goroutines_and_threads() {
     assert_eq!(c.recv_timeout(Duration::from_millis(20)), Err(RecvTimeoutError::Timeout));
     assert!(t0.elapsed() >= Duration::from_millis(20));
     let c1 = c.clone();
+    // Causal, not timed: the send below waits until the goroutine's two
+    // timed waits have ended (a late start under load once let it meet
+    // the send inside its 5 ms receive).
+    let ready = chan::<()>(1);
+    let ready1 = ready.clone();
     let h = spawn(move || {
         let t0 = Instant::now();
         assert!(matches!(c1.send_timeout(7, Duration::from_millis(20)), Err(SendTimeoutError::Timeout(7))));
@@ -245,9 +250,10 @@ fn deadlines_from_goroutines_and_threads() {
             c1.recv_deadline(Instant::now() + Duration::from_millis(5)),
             Err(RecvTimeoutError::Timeout)
         );
+        ready1.send(()).unwrap();
         c1.recv_timeout(Duration::from_secs(60))
     });
-    gort_runtime::sleep(Duration::from_millis(50));
+    ready.recv().unwrap();
     c.send(9).unwrap();
     assert_eq!(h.join().unwrap(), Ok(9));
 }
