@@ -30,8 +30,8 @@
 //!   for a lock wait; a new M would wait for the same lock);
 //! - the thread is **starved** (it got less than a quarter of a CPU: a busy
 //!   machine keeps it waiting for one): the P stays, since a new M would
-//!   wait the same way, unless it stays so for ten time slices (see
-//!   `Away::Starved`);
+//!   wait the same way, unless it stays so for ten time slices and an
+//!   idle M can take the P (see `Away::Starved`);
 //! - the thread is **computing** (a loop with no runtime call): retake
 //!   after Go's 10 ms time slice if the P has queued goroutines or due
 //!   timers. Go would preempt such a goroutine asynchronously at that
@@ -260,7 +260,10 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
                     || away >= FORCE_PREEMPT_NS
             }
             Away::LockWait => false,
-            Away::Starved => away >= STARVED_SLICE_NS && work_waits(),
+            // Only to an M already idle: a new thread would wait for a CPU
+            // like this one, and on a machine loaded 10x over, each such
+            // hand-off started one (soak at load 15-20: 15-23 threads).
+            Away::Starved => away >= STARVED_SLICE_NS && work_waits() && !sched.idle.lock().midle.is_empty(),
             Away::Computing => away >= FORCE_PREEMPT_NS && work_waits(),
         };
         if retake && p.try_retake(w) {
@@ -289,7 +292,8 @@ enum Away {
     /// handing Ps off on every such wait multiplied threads next to a CPU
     /// hog (issue 12: 15 to 70), so the P stays for ten time slices
     /// ([`STARVED_SLICE_NS`]); a loop that gets so little CPU for that long
-    /// is still handed off, so its queue does not starve with it.
+    /// is still handed off, so its queue does not starve with it, but only
+    /// to an M already idle: never by starting a thread.
     Starved,
     /// A loop without a runtime call: after its time slice its P goes to
     /// another M if work waits.
