@@ -139,21 +139,34 @@ pub struct GoroutineInfo {
     pub parent_id: u64,
     /// Whether it is locked to its OS thread.
     pub locked_to_thread: bool,
+    /// The id of its synctest bubble, 0 outside bubbles.
+    pub synctest_bubble: u64,
     /// Its stack: the frames where it waits, innermost first (see
     /// [`Traceback`]).
     pub traceback: Traceback,
 }
 
 impl GoroutineInfo {
-    /// Go's header line: `goroutine 7 [chan receive, 5 minutes]:`.
+    /// Go's header line: `goroutine 7 [chan receive, 5 minutes]:`; in a
+    /// synctest bubble, a durable wait says so and the bubble is named:
+    /// `goroutine 9 [sleep (durable), synctest bubble 2]:`.
     pub fn header(&self) -> String {
         let mut s = format!("goroutine {} [{}", self.id, self.state);
+        if self.synctest_bubble != 0
+            && self.wait_reason.is_some_and(WaitReason::is_durable)
+            && !self.state.ends_with("(durable)")
+        {
+            s.push_str(" (durable)");
+        }
         let mins = self.waiting.as_secs() / 60;
         if mins >= 1 {
             s.push_str(&format!(", {mins} minutes"));
         }
         if self.locked_to_thread {
             s.push_str(", locked to thread");
+        }
+        if self.synctest_bubble != 0 {
+            s.push_str(&format!(", synctest bubble {}", self.synctest_bubble));
         }
         s.push_str("]:");
         s
@@ -300,6 +313,7 @@ fn describe(g: &G, st: u32, now: i64) -> GoroutineInfo {
         spawn_site: site,
         parent_id: parent,
         locked_to_thread: g.meta.locked.load(Ordering::Relaxed),
+        synctest_bubble: g.bubble_id.load(Ordering::Relaxed),
         traceback: Traceback::Unavailable("not collected"),
     }
 }

@@ -21,7 +21,9 @@
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 use crate::local::Locals;
 use crate::lock::Note;
@@ -148,6 +150,22 @@ pub enum WaitReason {
     Preempted,
     /// Parked with no more specific reason.
     Other,
+    /// Receiving from a channel of the goroutine's synctest bubble.
+    ChanReceiveDurable,
+    /// Sending on a channel of the goroutine's synctest bubble.
+    ChanSendDurable,
+    /// In a select whose channels all belong to the goroutine's bubble.
+    SelectDurable,
+    /// `WaitGroup::wait` on a group whose `add` was called in the bubble.
+    SyncWaitGroupWaitDurable,
+    /// `JoinHandle::join` of a goroutine of the same bubble.
+    JoinWaitDurable,
+    /// `Semaphore::acquire` (x/sync's weighted semaphore).
+    SyncSemaphoreAcquire,
+    /// The caller of `synctest::test`, waiting for its bubble to go idle.
+    SynctestRun,
+    /// In `synctest::wait`.
+    SynctestWait,
 }
 
 impl WaitReason {
@@ -173,11 +191,47 @@ impl WaitReason {
             WaitReason::SyncBarrierWait => "sync.Barrier.Wait",
             WaitReason::Preempted => "preempted",
             WaitReason::Other => "waiting",
+            WaitReason::ChanReceiveDurable => "chan receive (durable)",
+            WaitReason::ChanSendDurable => "chan send (durable)",
+            WaitReason::SelectDurable => "select (durable)",
+            WaitReason::SyncWaitGroupWaitDurable => "sync.WaitGroup.Wait (durable)",
+            WaitReason::JoinWaitDurable => "goroutine join (durable)",
+            WaitReason::SyncSemaphoreAcquire => "sync.Semaphore.Acquire",
+            WaitReason::SynctestRun => "synctest.Run",
+            WaitReason::SynctestWait => "synctest.Wait",
         }
     }
 
+    /// Whether a goroutine of a synctest bubble parked for this reason is
+    /// durably blocked: only its own bubble can wake it (Go:
+    /// `isIdleInSynctest`). The `...Durable` reasons are the bubble forms
+    /// of channel, select, `WaitGroup` and join waits, chosen by the park
+    /// site when what it waits on belongs to the bubble; the others are
+    /// durable whatever they wait on (a sleep, a `Cond`, a `Barrier`, a
+    /// `Semaphore`), so waking them from outside the bubble is a fatal
+    /// error. A mutex, I/O and the plain channel reasons are not durable.
+    pub fn is_durable(self) -> bool {
+        matches!(
+            self,
+            WaitReason::ChanReceiveNilChan
+                | WaitReason::ChanSendNilChan
+                | WaitReason::SelectNoCases
+                | WaitReason::Sleep
+                | WaitReason::SyncCondWait
+                | WaitReason::SyncBarrierWait
+                | WaitReason::ChanReceiveDurable
+                | WaitReason::ChanSendDurable
+                | WaitReason::SelectDurable
+                | WaitReason::SyncWaitGroupWaitDurable
+                | WaitReason::JoinWaitDurable
+                | WaitReason::SyncSemaphoreAcquire
+                | WaitReason::SynctestRun
+                | WaitReason::SynctestWait
+        )
+    }
+
     fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 19] = [
+        const ALL: [WaitReason; 27] = [
             WaitReason::Zero,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -197,6 +251,14 @@ impl WaitReason {
             WaitReason::SyncBarrierWait,
             WaitReason::Preempted,
             WaitReason::Other,
+            WaitReason::ChanReceiveDurable,
+            WaitReason::ChanSendDurable,
+            WaitReason::SelectDurable,
+            WaitReason::SyncWaitGroupWaitDurable,
+            WaitReason::JoinWaitDurable,
+            WaitReason::SyncSemaphoreAcquire,
+            WaitReason::SynctestRun,
+            WaitReason::SynctestWait,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::Other)
     }
@@ -214,6 +276,18 @@ pub struct G {
     /// Goroutine id (Go: `goid`); 0 for a thread's G.
     pub(crate) id: AtomicU64,
     pub(crate) status: AtomicU32,
+    /// Counted as durably blocked by its synctest bubble; read and written
+    /// under the bubble's lock only (`synctest` module).
+    pub(crate) durable: AtomicBool,
+    /// The synctest bubble the goroutine belongs to, null outside bubbles
+    /// (then every scheduler hook of `synctest` is skipped). A member owns
+    /// one strong count of the bubble's `Arc` from spawn to exit; the root
+    /// of a bubble sets it, uncounted, while it spawns the main goroutine
+    /// and runs the bubble's timers.
+    pub(crate) bubble: AtomicPtr<crate::synctest::Bubble>,
+    /// The bubble's id, 0 for none: what dumps read (unlike `bubble`, it
+    /// does not dangle if the goroutine exits under the reader).
+    pub(crate) bubble_id: AtomicU64,
     wait_reason: AtomicU8,
     /// When the current wait began (nanotime), for dumps.
     wait_since: AtomicI64,
@@ -291,6 +365,9 @@ impl G {
         G {
             id: AtomicU64::new(0),
             status: AtomicU32::new(status::IDLE),
+            durable: AtomicBool::new(false),
+            bubble: AtomicPtr::new(std::ptr::null_mut()),
+            bubble_id: AtomicU64::new(0),
             wait_reason: AtomicU8::new(0),
             wait_since: AtomicI64::new(0),
             select_done: AtomicU32::new(0),

@@ -175,10 +175,12 @@ pub mod sema;
 mod signal;
 mod spawn;
 pub mod stack;
+pub mod synctest;
 mod sys;
 mod sysmon;
 mod taskstate;
 pub mod testing;
+pub mod time;
 pub mod timer;
 mod traceback;
 #[cfg(gort_tsan)]

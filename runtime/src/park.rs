@@ -33,6 +33,16 @@
 //!   inheriting the time slice; from a plain thread it goes to the global
 //!   queue.
 //!
+//! //! ## synctest bubbles
+//!
+//! For a goroutine of a synctest bubble, the scheduler runs the unlock
+//! callback between two updates of the bubble's counts (`synctest`
+//! module): if the wait reason is durable ([`WaitReason::is_durable`]) the
+//! goroutine stops counting as running, and the bubble is held active
+//! until the callback has decided; [`ready`] counts it running again.
+//! Outside bubbles each of these is one test of the G's null bubble
+//! pointer.
+//!
 //! ## Outside goroutines
 //!
 //! Called from a plain OS thread (main before a runtime runs, a foreign
@@ -258,6 +268,8 @@ fn park_timeout_as<F: FnOnce(GRef) -> bool, const GUARDED: bool>(
     match m::current() {
         Some(ml) => {
             let g = proc::blockable(ml);
+            // SAFETY: g is the running goroutine.
+            let bubble = unsafe { g.get() }.bubble.load(Ordering::Relaxed);
             let node = pin!(TimerNode::new(on_timeout, arg));
             let node = node.as_ref();
             park_goroutine::<_, GUARDED>(g, reason, move |g| {
@@ -266,7 +278,8 @@ fn park_timeout_as<F: FnOnce(GRef) -> bool, const GUARDED: bool>(
                 // elsewhere and drop `node` (it lives on its stack). Armed
                 // first, the timer may fire before `unlock` returns;
                 // `on_timeout` then waits on the primitive's lock.
-                node.reset(deadline, 0);
+                // On the goroutine's clock: a bubble's timer in a bubble.
+                node.reset_on(bubble, deadline, 0);
                 let keep = unlock(g);
                 if !keep {
                     // Not parked: nobody else can ready us, so `node` is
@@ -298,6 +311,9 @@ pub unsafe fn ready(g: GRef) {
         crate::checkdead::THREAD_READIES.fetch_add(1, Ordering::Relaxed);
         gp.note.wakeup();
         return;
+    }
+    if !gp.bubble.load(Ordering::Relaxed).is_null() {
+        crate::synctest::on_ready(gp);
     }
     let sched = gp.sched();
     match proc::hold_p() {

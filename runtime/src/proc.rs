@@ -172,8 +172,15 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
             // SAFETY: `f` holds the unlock closure on the parked
             // goroutine's stack, intact until someone readies it, which
             // only the closure's release of the primitive's lock allows;
-            // only this M runs it, once.
-            let keep_parked = crate::panic::contain("a park callback", || unsafe { f.run(g) });
+            // only this M runs it, once (run here, or by the bubble hook).
+            let run = || crate::panic::contain("a park callback", || unsafe { f.run(g) });
+            // A goroutine of a synctest bubble is counted in or out of its
+            // bubble around the callback: one test of a null pointer here.
+            let keep_parked = if gp.bubble.load(Ordering::Relaxed).is_null() {
+                run()
+            } else {
+                crate::synctest::park(gp, run)
+            };
             ml.curg.set(None);
             if keep_parked {
                 Next::Schedule
@@ -229,7 +236,12 @@ fn lost_p(sched: &Sched, ml: &MLocal, g: GRef, r: CoroutineResult<Suspend, ()>) 
             // goroutine's stack; this M runs it once. Without a P, what it
             // readies goes to the global queue and what it arms goes to
             // some P's timer heap.
-            let keep_parked = crate::panic::contain("a park callback", || unsafe { f.run(g) });
+            let run = || crate::panic::contain("a park callback", || unsafe { f.run(g) });
+            let keep_parked = if gp.bubble.load(Ordering::Relaxed).is_null() {
+                run()
+            } else {
+                crate::synctest::park(gp, run)
+            };
             if keep_parked {
                 ml.curg.set(None);
                 return Next::Schedule; // schedule() stops a P-less M
@@ -366,6 +378,9 @@ fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
         // SAFETY: the caller holds p.
         Some(p) => unsafe { p.local() }.stacks.free(&sched.stacks, stack),
         None => sched.stacks.free(stack),
+    }
+    if !gp.bubble.load(Ordering::Relaxed).is_null() {
+        crate::synctest::on_exit(gp);
     }
     gp.status.store(status::DEAD, Ordering::Release);
     match p {

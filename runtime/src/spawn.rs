@@ -235,6 +235,9 @@ pub struct JoinHandle<T> {
     packet: Option<NonNull<Packet<T>>>,
     id: u64,
     name: Option<Arc<str>>,
+    /// The id of the goroutine's synctest bubble, 0 for none: a join from
+    /// the same bubble is durably blocked.
+    bubble: u64,
 }
 
 // SAFETY: the handle only moves or reads T through the packet protocol;
@@ -271,7 +274,12 @@ impl<T> JoinHandle<T> {
                 }
             }
             let guard = Unwait(&pk.header.state);
-            crate::park::park_unwind_safe(WaitReason::JoinWait, |g| {
+            let reason = if self.bubble != 0 && joining_from_bubble(self.bubble) {
+                WaitReason::JoinWaitDurable
+            } else {
+                WaitReason::JoinWait
+            };
+            crate::park::park_unwind_safe(reason, |g| {
                 // SAFETY: until WAITING is set only we touch `waiter`.
                 unsafe { *pk.waiter.get() = Some(g) };
                 // Stay parked unless the goroutine finished meanwhile.
@@ -333,6 +341,14 @@ impl<T> Drop for JoinHandle<T> {
         // SAFETY: we own the block.
         unsafe { free_from_handle(p.cast()) };
     }
+}
+
+/// Whether the caller belongs to the synctest bubble with id `bubble`.
+#[cold]
+fn joining_from_bubble(bubble: u64) -> bool {
+    let b = crate::synctest::current_ptr();
+    // SAFETY: a non-null bubble is the caller's, alive while it runs.
+    !b.is_null() && unsafe { &*b }.id() == bubble
 }
 
 /// Frees a task block from the handle's side: into the current P's cache
@@ -494,7 +510,16 @@ where
     // SAFETY: a fresh block with Task<F, T>'s layout, not yet shared.
     unsafe { block.as_ptr().write(task) };
     let entry = TaskRef(block.cast());
-    let handle = JoinHandle { packet: Some(block.cast()), id, name: name.clone() };
+    // The spawner's synctest bubble, inherited (null outside bubbles: then
+    // this is one load of a global nobody writes).
+    let bubble = crate::synctest::current_ptr();
+    let handle = JoinHandle {
+        packet: Some(block.cast()),
+        id,
+        name: name.clone(),
+        // SAFETY: a non-null bubble is the spawner's, alive while it runs.
+        bubble: if bubble.is_null() { 0 } else { unsafe { &*bubble }.id() },
+    };
     // SAFETY: with a hold we own p.
     let gbox = p.and_then(|p| unsafe { p.gfget(&sched.gfree) }).unwrap_or_else(|| {
         let g = Box::new(G::new(false));
@@ -503,6 +528,9 @@ where
     });
     gbox.id.store(id, Ordering::Relaxed);
     gbox.set_sched(sched);
+    if !bubble.is_null() {
+        crate::synctest::on_spawn(bubble, &gbox);
+    }
     {
         // SAFETY: the G is not published yet: we own it.
         let inner = unsafe { gbox.inner() };

@@ -1,4 +1,5 @@
-//! A goroutine leak check for tests, like Go's goleak.
+//! Testing helpers: a goroutine leak check, like Go's goleak, and
+//! [`synctest`]'s virtual-time bubbles (Go's `testing/synctest`).
 //!
 //! ```
 //! # use std::time::Duration;
@@ -15,6 +16,8 @@
 //! listing those still alive with their state and spawn site. The goroutine
 //! that asserts is never counted. gort starts no goroutines of its own, so
 //! there is nothing else to ignore.
+
+pub use crate::synctest;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -41,12 +41,24 @@
 //!   hold while stopping.
 //! - Nodes are `!Unpin` and armed through `Pin<&Self>`; `Drop` stops them,
 //!   so a heap never points at freed memory.
+//!
+//! ## synctest bubbles
+//!
+//! A synctest bubble owns a heap of its own (`Timers::for_bubble`), never
+//! one of a P's: `reset` arms a node there when its caller is in a bubble
+//! (`reset_in` names the bubble explicitly), and the node is then `fake`:
+//! its deadline is on the bubble's clock, also for `run_if_due`. Only the
+//! bubble's root fires that heap (`check_bubble`, in a random order among
+//! equal deadlines, as Go does), while the bubble is idle; arming there
+//! never wakes the poller. The protocol above is unchanged: the node lock,
+//! the heap lock, `running`. A bubble detaches what is left in its heap
+//! when it ends, as a runtime does at shutdown.
 
 use std::cell::Cell;
 use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::ptr;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use crate::lock::{Lock, RawLock};
 use crate::sched::Sched;
@@ -67,6 +79,9 @@ pub struct TimerNode {
     period: Cell<i64>,
     idx: Cell<usize>,
     running: AtomicU32,
+    /// Armed in a synctest bubble's heap (runs on the bubble's clock);
+    /// written with `heap`, before its Release, read after its Acquire.
+    fake: AtomicBool,
     _pin: PhantomPinned,
 }
 
@@ -88,6 +103,7 @@ impl TimerNode {
             period: Cell::new(0),
             idx: Cell::new(0),
             running: AtomicU32::new(0),
+            fake: AtomicBool::new(false),
             _pin: PhantomPinned,
         }
     }
@@ -98,11 +114,50 @@ impl TimerNode {
     }
 
     /// Arms the timer to fire at `when` (a [`nanotime`](crate::nanotime)
-    /// instant), then every `period` ns if `period > 0`. An armed timer is
-    /// re-armed. Returns whether it was armed before (Go: `Reset`'s
-    /// result). The timer joins the heap of the calling M's P, or of a P of
-    /// the current (else the default) runtime.
+    /// instant, or inside a synctest bubble an instant of the bubble's
+    /// clock, [`crate::time::now_nanos`]), then every `period` ns if
+    /// `period > 0`. An armed timer is re-armed. Returns whether it was
+    /// armed before (Go: `Reset`'s result). The timer joins the heap of the
+    /// calling M's P, or of a P of the current (else the default) runtime;
+    /// called in a synctest bubble, the bubble's heap.
     pub fn reset(self: Pin<&Self>, when: i64, period: i64) -> bool {
+        self.reset_on(crate::synctest::current_ptr(), when, period)
+    }
+
+    /// [`TimerNode::reset`] on the clock and heap of `bubble` (the real
+    /// ones for `None`), whoever calls: for timers whose bubble is fixed
+    /// when they are made (Go: a timer is fake if made in a bubble).
+    pub fn reset_in(
+        self: Pin<&Self>,
+        bubble: Option<&crate::synctest::Bubble>,
+        when: i64,
+        period: i64,
+    ) -> bool {
+        self.reset_on(bubble.map_or(ptr::null(), |b| b as *const _), when, period)
+    }
+
+    /// [`TimerNode::reset_in`] with the bubble as a pointer (null: none).
+    #[inline]
+    pub(crate) fn reset_on(
+        self: Pin<&Self>,
+        bubble: *const crate::synctest::Bubble,
+        when: i64,
+        period: i64,
+    ) -> bool {
+        if !bubble.is_null() {
+            // SAFETY: the caller keeps its bubble alive (a member's G, or
+            // a primitive's Arc).
+            let heap = unsafe { &(*bubble).timers };
+            self.lock.lock();
+            let was = self.remove();
+            self.wait_idle();
+            heap.add(&self, when, period);
+            // SAFETY: we hold the node lock (taken above).
+            unsafe { self.lock.unlock() };
+            // No P's timer or poller wait changed: the bubble's root fires
+            // its timers.
+            return was;
+        }
         // Take the P first: entering the runtime may suspend this goroutine
         // (its P was retaken), which must not happen under the node lock.
         let hold = crate::proc::hold_p();
@@ -199,16 +254,21 @@ impl TimerNode {
             }
             // The arming that `heap` published, or a later one.
             let when = self.when.load(Ordering::Acquire);
-            if when > sys::coarse_clock().saturating_add(RUN_IF_DUE_FAR_NS) {
-                return false; // far from due: no precise clock needed
-            }
-            let now = sys::nanotime();
+            // SAFETY: as in `remove`: a non-null `heap` points at a P's or
+            // a bubble's Timers, which live until every node was detached.
+            let heap = unsafe { &*h };
+            let now = if self.fake.load(Ordering::Relaxed) {
+                // A bubble's timer is due on the bubble's clock.
+                heap.bubble_now()
+            } else {
+                if when > sys::coarse_clock().saturating_add(RUN_IF_DUE_FAR_NS) {
+                    return false; // far from due: no precise clock needed
+                }
+                sys::nanotime()
+            };
             if when > now {
                 return false;
             }
-            // SAFETY: as in `remove`: a non-null `heap` points at a P's
-            // Timers, which live until every node was detached.
-            let heap = unsafe { &*h };
             let mut inner = heap.inner.lock();
             if self.heap.load(Ordering::Relaxed) != h {
                 drop(inner);
@@ -379,6 +439,9 @@ pub(crate) struct Timers {
     /// by the scheduler and sysmon (Go: `wakeTime`).
     wake: AtomicI64,
     len: AtomicU32,
+    /// The synctest bubble whose heap this is (null for a P's): its
+    /// timers are due on the bubble's clock and fired by its root.
+    bubble: AtomicPtr<crate::synctest::Bubble>,
 }
 
 impl Timers {
@@ -387,7 +450,21 @@ impl Timers {
             inner: Lock::new(Heap { entries: Vec::new() }),
             wake: AtomicI64::new(0),
             len: AtomicU32::new(0),
+            bubble: AtomicPtr::new(ptr::null_mut()),
         }
+    }
+
+    /// The heap of the bubble at `b` (which contains it).
+    pub(crate) fn for_bubble(b: *const crate::synctest::Bubble) -> Timers {
+        let t = Timers::new();
+        t.bubble.store(b as *mut _, Ordering::Relaxed);
+        t
+    }
+
+    /// The clock of a bubble's heap.
+    fn bubble_now(&self) -> i64 {
+        // SAFETY: a bubble's heap lives inside the bubble.
+        unsafe { &*self.bubble.load(Ordering::Relaxed) }.now_nanos()
     }
 
     /// The earliest deadline, 0 for none.
@@ -412,6 +489,7 @@ impl Timers {
         let mut h = self.inner.lock();
         node.when.store(when, Ordering::Relaxed);
         node.period.set(period);
+        node.fake.store(!self.bubble.load(Ordering::Relaxed).is_null(), Ordering::Relaxed);
         node.heap.store(self as *const Timers as *mut Timers, Ordering::Release);
         h.push(Entry { when, node });
         let earliest = std::ptr::eq(h.entries[0].node, node);
@@ -481,6 +559,57 @@ impl Timers {
         (now, w, ran)
     }
 
+    /// Runs a synctest bubble's timers due at `now` (its root calls this,
+    /// tagged as in the bubble). Timers due at the same instant run in a
+    /// random order, as Go randomises equal deadlines in bubbles: each
+    /// round picks one at random among the entries sharing the earliest
+    /// deadline (in a heap they form a subtree under the top). Otherwise
+    /// each firing follows [`Timers::check`]'s protocol.
+    pub(crate) fn check_bubble(&self, now: i64) {
+        let mut ties = Vec::new();
+        loop {
+            let mut h = self.inner.lock();
+            let Some(top) = h.entries.first().copied().filter(|e| e.when <= now) else {
+                self.publish(&h);
+                return;
+            };
+            ties.clear();
+            ties.push(0usize);
+            let mut k = 0;
+            while k < ties.len() {
+                let first = ties[k] * HEAP_N + 1;
+                for c in first..(first + HEAP_N).min(h.entries.len()) {
+                    if h.entries[c].when == top.when {
+                        ties.push(c);
+                    }
+                }
+                k += 1;
+            }
+            let i = ties[crate::proc::cheaprandn(ties.len() as u32) as usize];
+            let e = h.entries[i];
+            // SAFETY: nodes in the heap are alive; we hold the lock.
+            let node = unsafe { &*e.node };
+            // Counted in before the node can look disarmed (as in check).
+            node.running.fetch_add(1, Ordering::Relaxed);
+            let period = node.period.get();
+            if period > 0 {
+                let next = next_period(e.when, period, now);
+                node.when.store(next, Ordering::Release);
+                h.entries[i].when = next;
+                h.sift_down(i);
+            } else {
+                h.remove_at(i);
+                node.heap.store(ptr::null_mut(), Ordering::Release);
+            }
+            self.publish(&h);
+            drop(h);
+            let (f, arg) = (node.f, node.arg.load(Ordering::Relaxed));
+            run_callback(f, arg, now - e.when);
+            // Last touch of the node (module docs).
+            node.running.fetch_sub(1, Ordering::Release);
+        }
+    }
+
     /// Moves every timer of this heap into `to` (a P dying in
     /// `procresize`). Under both heap locks, this one first (no other code
     /// holds two); a node's `heap` changes with its entry, so `stop` and
@@ -543,14 +672,22 @@ pub fn sleep(d: std::time::Duration) {
         std::thread::sleep(d);
         return;
     };
-    let when = sys::nanotime().saturating_add(d.as_nanos().min(i64::MAX as u128) as i64);
+    // SAFETY: g is the running goroutine.
+    let bubble = unsafe { g.get() }.bubble.load(Ordering::Relaxed);
+    let now = if bubble.is_null() {
+        sys::nanotime()
+    } else {
+        // SAFETY: a member goroutine keeps its bubble alive.
+        unsafe { &*bubble }.now_nanos()
+    };
+    let when = now.saturating_add(d.as_nanos().min(i64::MAX as u128) as i64);
     let node = std::pin::pin!(TimerNode::new(ready_sleeper, g.as_ptr() as usize));
     let node = node.as_ref();
     // Arm the timer only once parked (Go: resetForSleep), so it cannot fire
     // for a goroutine still running. Unwind-safe: a dropped runtime has
     // detached its timers, and `node`'s drop is all the cleanup there is.
     crate::park::park_unwind_safe(crate::g::WaitReason::Sleep, move |_| {
-        node.reset(when, 0);
+        node.reset_on(bubble, when, 0);
         true
     });
     // `node` drops here: stop() waits for the firing callback to finish.
