@@ -11,6 +11,10 @@
 //! that calls the function, as Go's `goFunc` does, so the function may
 //! block, sleep or panic like any goroutine.
 //!
+//! Made in a synctest bubble, the timer runs on the bubble's clock, its
+//! function's goroutine joins the bubble, a zero `d` starts it at once,
+//! and `stop`/`reset` from outside the bubble panic (Go's words).
+//!
 //! ## The timer's reference
 //!
 //! As in Go, dropping the returned timer does not stop it: `after_func(d,
@@ -37,12 +41,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gort_runtime::nanotime;
+use gort_runtime::synctest::Bubble;
 use gort_runtime::timer::TimerNode;
 
 struct Inner {
     node: TimerNode,
     f: Box<dyn Fn() + Send + Sync>,
+    /// The synctest bubble the timer was made in: its clock, and the only
+    /// goroutines allowed to stop or reset it.
+    bubble: Option<Arc<Bubble>>,
 }
 
 impl Inner {
@@ -96,7 +103,11 @@ pub struct FuncTimer {
 /// assert!(never.stop(), "stopped before it fired: the function never runs");
 /// ```
 pub fn after_func(d: Duration, f: impl Fn() + Send + Sync + 'static) -> FuncTimer {
-    let inner = Arc::new(Inner { node: TimerNode::new(fire, 0), f: Box::new(f) });
+    let inner = Arc::new(Inner {
+        node: TimerNode::new(fire, 0),
+        f: Box::new(f),
+        bubble: gort_runtime::synctest::current(),
+    });
     inner.node.set_arg(Arc::as_ptr(&inner) as usize);
     let t = FuncTimer { inner };
     t.arm(d);
@@ -108,19 +119,37 @@ impl FuncTimer {
     /// first; returns whether a pending arming was replaced (its reference
     /// given back).
     fn arm(&self, d: Duration) -> bool {
-        let when = nanotime().saturating_add(d.as_nanos().min(i64::MAX as u128) as i64);
+        let b = self.inner.bubble.as_deref();
+        let when = gort_runtime::time::now_nanos_in(b).saturating_add(gort_runtime::time::nanos(d));
         let p = Arc::as_ptr(&self.inner);
         // SAFETY: `p` comes from the live Arc `self.inner`; the new count
         // is the new arming's reference (module docs).
         unsafe { Arc::increment_strong_count(p) };
-        let replaced = self.inner.node().reset(when, 0);
+        let replaced = self.inner.node().reset_in(b, when, 0);
         if replaced {
             // SAFETY: the old arming was removed before it fired, so its
             // callback will never take its reference: it is ours to drop.
             // `self.inner` still holds another, so this never frees.
             unsafe { Arc::decrement_strong_count(p) };
         }
+        // A bubble's timer due at once starts its goroutine now, as Go's
+        // (not when the bubble next goes idle, which a caller spinning on
+        // the function's effect would never let happen).
+        if let Some(b) = b
+            && when <= b.now_nanos()
+        {
+            self.inner.node.run_if_due();
+        }
         replaced
+    }
+
+    /// Go's `stop of synctest timer from outside bubble` (or `reset of`).
+    fn check_bubble(&self, op: &str) {
+        if let Some(b) = &self.inner.bubble
+            && !b.is_current()
+        {
+            panic!("{op} of synctest timer from outside bubble");
+        }
     }
 
     /// Prevents the function from running. Returns true if this call
@@ -128,6 +157,7 @@ impl FuncTimer {
     /// been started in its own goroutine) or been stopped. It does not
     /// wait for a started function to finish. Go: `Timer.Stop`.
     pub fn stop(&self) -> bool {
+        self.check_bubble("stop");
         let stopped = self.inner.node.stop();
         if stopped {
             // SAFETY: as in `arm`: the removed arming's reference is ours,
@@ -142,6 +172,7 @@ impl FuncTimer {
     /// stopped (this schedules one more call). Go: `Timer.Reset` on a
     /// func timer.
     pub fn reset(&self, d: Duration) -> bool {
+        self.check_bubble("reset");
         self.arm(d)
     }
 }

@@ -18,8 +18,6 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use gort_runtime::nanotime;
-
 use crate::chanref::ChanRef;
 use crate::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::hchan::HChan;
@@ -43,6 +41,23 @@ pub fn chan<T>(cap: usize) -> Chan<T> {
     Chan { c: ChanRef::new(HChan::new(cap)) }
 }
 
+/// [`chan`] for a channel that belongs to no synctest bubble even when
+/// made inside one: for a process-wide channel made lazily (a static),
+/// which goroutines outside the bubble use too. Not part of the API.
+#[doc(hidden)]
+pub fn chan_outside_bubbles<T>(cap: usize) -> Chan<T> {
+    Chan { c: ChanRef::new(HChan::new_in(cap, crate::hchan::Membership::Outside)) }
+}
+
+/// An unbuffered channel of no synctest bubble that the caller promises
+/// never to send on nor close: waiting on its receiver is then durable in
+/// any bubble, as a wait on Go's nil channel (a context that can never be
+/// cancelled has such a done channel). Not part of the API.
+#[doc(hidden)]
+pub fn chan_never<T>() -> Receiver<T> {
+    Receiver { c: ChanRef::new(HChan::new_in(0, crate::hchan::Membership::Never)) }
+}
+
 /// A channel: Go's `chan T`. Cheap to clone; every clone is the same
 /// channel. See the [crate docs](crate) for the semantics.
 pub struct Chan<T> {
@@ -62,13 +77,16 @@ pub struct Receiver<T> {
     pub(crate) c: ChanRef<T>,
 }
 
+/// A timeout's deadline on the caller's clock (its synctest bubble's, in
+/// one).
 fn deadline_after(d: Duration) -> i64 {
-    nanotime().saturating_add(d.as_nanos().min(i64::MAX as u128) as i64)
+    gort_runtime::time::when_after(d)
 }
 
+/// A deadline's instant on the caller's clock: `at` is an `Instant` of
+/// [`gort_runtime::time::now`]'s clock.
 fn deadline_at(at: Instant) -> i64 {
-    let now = Instant::now();
-    if at <= now { nanotime() } else { deadline_after(at - now) }
+    gort_runtime::time::when_at(at)
 }
 
 /// Methods of every handle.

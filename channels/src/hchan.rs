@@ -30,6 +30,11 @@
 //!   dropped exactly once: by whoever received it, by the sender that got
 //!   it back (closed, timed out, or a non-blocking send that failed), or by
 //!   the channel's `Drop` if it is still buffered.
+//! - `bubble` is set when the channel is made and never changes: a channel
+//!   made in a synctest bubble belongs to it (Go: `hchan.bubble`). Every
+//!   send, receive, select and close checks it first (one branch for a
+//!   channel of no bubble) and panics when the caller is not in that
+//!   bubble; a wait on a bubble's channel parks with a durable reason.
 //! - Never ready a goroutine while holding `lock` (its waker may need the
 //!   lock, and the runtime forbids it): operations return the goroutine to
 //!   ready and the caller readies it after unlocking.
@@ -52,8 +57,10 @@
 use std::cell::{Cell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use gort_runtime::synctest::Bubble;
 use gort_runtime::timer::TimerNode;
 use gort_runtime::{GRef, RawLock, ready};
 
@@ -91,6 +98,22 @@ pub struct Header {
     recvx: Cell<usize>,
     pub(crate) recvq: WaitQ,
     pub(crate) sendq: WaitQ,
+    /// The synctest bubble the channel was made in, if any (Go:
+    /// `hchan.bubble`): only that bubble's goroutines may use it, and
+    /// their waits on it are durable. Set before the channel is shared.
+    pub(crate) bubble: Membership,
+}
+
+/// Which synctest bubble a channel belongs to.
+pub(crate) enum Membership {
+    /// None: anyone may use it; waiting on it is not durable.
+    Outside,
+    /// The bubble it was made in.
+    Bubble(Arc<Bubble>),
+    /// None, and nothing can ever make it ready (the done channel of a
+    /// context that is never cancelled, Go's nil channel there): waiting
+    /// on it is durable in any bubble, as on a nil channel.
+    Never,
 }
 
 /// A channel of `T`. `#[repr(C)]` keeps `hdr` at offset 0, so a `&Header`
@@ -118,6 +141,16 @@ impl<T> HChan<T> {
     /// overflow it (box it instead).
     #[track_caller]
     pub(crate) fn new(cap: usize) -> HChan<T> {
+        let bubble = match gort_runtime::synctest::current() {
+            Some(b) => Membership::Bubble(b),
+            None => Membership::Outside,
+        };
+        HChan::new_in(cap, bubble)
+    }
+
+    /// [`HChan::new`] with the given bubble membership, whoever makes it.
+    #[track_caller]
+    pub(crate) fn new_in(cap: usize, bubble: Membership) -> HChan<T> {
         const {
             assert!(
                 std::mem::size_of::<T>() < 1 << 16,
@@ -140,6 +173,7 @@ impl<T> HChan<T> {
                 recvx: Cell::new(0),
                 recvq: WaitQ::new(),
                 sendq: WaitQ::new(),
+                bubble,
             },
             // Allocated, not written: O(1) whatever the capacity.
             // SAFETY: `UnsafeCell<MaybeUninit<T>>` has no validity
@@ -293,6 +327,44 @@ impl<T> HChan<T> {
 }
 
 impl Header {
+    /// Before an operation on the channel: panics with Go's message
+    /// (`send on synctest channel from outside bubble`; `what` is `send`,
+    /// `receive`, `select` or `close of`) if the channel belongs to a
+    /// synctest bubble the caller is not in. Returns which of `reasons`
+    /// (plain, durable, never) a wait on it parks with: durable for a
+    /// channel of the caller's bubble. A channel of no bubble pays one
+    /// well-predicted branch.
+    #[inline(always)]
+    pub(crate) fn check_bubble<R: Copy>(&self, what: &'static str, reasons: [R; 3]) -> R {
+        match &self.bubble {
+            Membership::Outside => reasons[0],
+            _ => self.check_bubble_slow(what, reasons),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_bubble_slow<R: Copy>(&self, what: &'static str, reasons: [R; 3]) -> R {
+        match &self.bubble {
+            Membership::Outside => reasons[0],
+            Membership::Bubble(b) => {
+                if !b.is_current() {
+                    outside_bubble(what);
+                }
+                reasons[1]
+            }
+            Membership::Never => reasons[2],
+        }
+    }
+
+    /// The bubble the channel belongs to, whose clock its timer uses.
+    pub(crate) fn bubble(&self) -> Option<&Bubble> {
+        match &self.bubble {
+            Membership::Bubble(b) => Some(b),
+            _ => None,
+        }
+    }
+
     /// Whether this is a timer channel.
     #[inline]
     pub(crate) fn is_timer(&self) -> bool {
@@ -333,6 +405,7 @@ impl Header {
     /// was already closed. Wakes every parked receiver (with no value) and
     /// sender (keeping its value), readying them after unlocking.
     pub(crate) fn close(&self) -> bool {
+        self.check_bubble("close of", [(); 3]);
         self.lock.lock();
         if self.closed.load(Ordering::Relaxed) {
             // SAFETY: we hold the lock.
@@ -365,6 +438,15 @@ impl Header {
         }
         true
     }
+}
+
+/// A bubble's channel used from outside it (Go: a fatal error; here a
+/// panic in the caller).
+#[cold]
+#[inline(never)]
+fn outside_bubble(what: &'static str) -> ! {
+    let sep = if what.ends_with(" of") { "" } else { " on" };
+    panic!("{what}{sep} synctest channel from outside bubble")
 }
 
 impl<T> Drop for HChan<T> {

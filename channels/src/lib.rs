@@ -81,6 +81,7 @@ pub use time::{Ticker, Timer, after, tick};
 /// Items the macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::chan::{chan_never, chan_outside_bubbles};
     pub use crate::ops::Wait;
     pub use crate::select::{
         RecvCase, Scase, SendCase, block_forever, end_cases, recv_case, recv1, selectgo, send_case, send1,

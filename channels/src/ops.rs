@@ -42,7 +42,7 @@ use std::sync::atomic::Ordering;
 
 use gort_runtime::timer::TimerNode;
 use gort_runtime::{
-    WaitReason, in_goroutine, nanotime, park_timeout_unwind_safe, park_unwind_safe, preempt_point, ready,
+    WaitReason, in_goroutine, park_timeout_unwind_safe, park_unwind_safe, preempt_point, ready,
 };
 
 use crate::hchan::{Attempt, HChan, Header};
@@ -58,7 +58,8 @@ pub enum Wait {
     No,
     /// Until it can proceed.
     Forever,
-    /// Until this [`nanotime`] instant.
+    /// Until this instant of the caller's clock
+    /// ([`gort_runtime::time::now_nanos`]).
     Until(i64),
 }
 
@@ -80,6 +81,10 @@ impl<T> HChan<T> {
     /// Go: `chansend`.
     #[inline]
     pub(crate) fn send(&self, v: T, wait: Wait) -> Result<(), (T, SendFail)> {
+        let reason = self.hdr.check_bubble(
+            "send",
+            [WaitReason::ChanSend, WaitReason::ChanSendDurable, WaitReason::ChanSendNilChan],
+        );
         // Lock-free fail of a non-blocking send (module docs of hchan).
         if wait == Wait::No && !self.hdr.closed.load(Ordering::Acquire) && self.full() {
             return Err((v, SendFail::Full));
@@ -89,9 +94,8 @@ impl<T> HChan<T> {
         let w = Waiter::new(None, src.cast(), false);
         // SAFETY: `block` calls the attempt with the lock held; src is our
         // value, which the attempt moves out only when it reports Done.
-        let state = block(&self.hdr, &w, false, WaitReason::ChanSend, wait, drop_elem::<T>, || unsafe {
-            self.send_locked(src)
-        });
+        let state =
+            block(&self.hdr, &w, false, reason, wait, drop_elem::<T>, || unsafe { self.send_locked(src) });
         let fail = match state {
             // The receiver (or the buffer) has the value now.
             DONE => return Ok(()),
@@ -105,6 +109,10 @@ impl<T> HChan<T> {
     /// Go: `chanrecv`.
     #[inline]
     pub(crate) fn recv(&self, wait: Wait) -> Result<T, RecvFail> {
+        let reason = self.hdr.check_bubble(
+            "receive",
+            [WaitReason::ChanReceive, WaitReason::ChanReceiveDurable, WaitReason::ChanReceiveNilChan],
+        );
         // An expired timer's value must be there to take (Go 1.23).
         self.hdr.run_timer_if_due();
         if wait == Wait::No && self.empty() {
@@ -122,9 +130,8 @@ impl<T> HChan<T> {
         let w = Waiter::new(None, dst.cast(), false);
         // SAFETY: `block` calls the attempt with the lock held; dst is
         // writable.
-        let state = block(&self.hdr, &w, true, WaitReason::ChanReceive, wait, drop_elem::<T>, || unsafe {
-            self.recv_locked(dst)
-        });
+        let state =
+            block(&self.hdr, &w, true, reason, wait, drop_elem::<T>, || unsafe { self.recv_locked(dst) });
         match state {
             // SAFETY: DONE means a value was written into slot.
             DONE => Ok(unsafe { slot.assume_init() }),
@@ -238,7 +245,8 @@ fn block(
         }
         Wait::Forever => None,
         Wait::Until(d) => {
-            if d <= nanotime() {
+            // The deadline is on the caller's clock (its bubble's, in one).
+            if d <= gort_runtime::time::now_nanos() {
                 // SAFETY: we hold the lock.
                 unsafe { h.lock.unlock() };
                 return TIMED_OUT;

@@ -204,10 +204,16 @@ pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Optio
 
     // Poll order: inside-out Fisher-Yates over the non-nil cases.
     let mut norder = 0usize;
+    // Every channel belongs to the caller's synctest bubble (Go:
+    // `allSynctest`): the wait is durable.
+    let mut all_bubbled = true;
     for (i, cs) in cases.iter().enumerate() {
         if cs.c.is_null() {
             continue;
         }
+        // A channel that can never be ready counts as a bubble's (Go: a
+        // nil channel is left out of the check).
+        all_bubbled &= cs.hdr().check_bubble("select", [false, true, true]);
         // Before any lock is taken: an expired timer's value must be there
         // for pass 1 to find (Go: `maybeRunChan` in `selectgo`).
         cs.hdr().run_timer_if_due();
@@ -273,7 +279,8 @@ pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Optio
     }
     let cases_ro: &[Scase<'_>] = cases;
     let guard = Unselect { cases: cases_ro, lockorder };
-    park_unwind_safe(WaitReason::Select, |_: GRef| {
+    let reason = if all_bubbled { WaitReason::SelectDurable } else { WaitReason::Select };
+    park_unwind_safe(reason, |_: GRef| {
         selunlock(cases_ro, lockorder);
         true
     });

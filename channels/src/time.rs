@@ -33,6 +33,13 @@
 //!   stops the node (removing it from its heap) and frees everything. An
 //!   `after(1h)` that lost a select is gone when the select returns.
 //!
+//! **synctest bubbles**: a timer channel made in a bubble belongs to it,
+//! as any channel, and so does its timer: it is armed on the bubble's
+//! clock and heap (`TimerNode::reset_in` with the channel's bubble), its
+//! values are the bubble's `Instant`s, a deadline already due fires at
+//! once (Go: `modify`'s immediate run in a bubble), and `stop`/`reset`
+//! from outside the bubble panic with Go's messages.
+//!
 //! Unlike Go, the node is armed eagerly (Go adds a channel timer to a heap
 //! only while a goroutine is blocked on it, `blockTimerChan`); with the
 //! eager choice an unreceived ticker keeps firing (and dropping ticks)
@@ -80,7 +87,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use gort_runtime::timer::TimerNode;
-use gort_runtime::{RawLock, nanotime, ready};
+use gort_runtime::{RawLock, ready};
 
 use crate::chan::Receiver;
 use crate::chanref::ChanRef;
@@ -101,7 +108,11 @@ fn send_time(arg: usize, delay: i64) {
     // before it drops the channel; until then the channel is used only
     // through shared references, like this one (module docs, Lifetime).
     let c = unsafe { &*(arg as *const HChan<Instant>) };
-    let now = Instant::now();
+    // The time on the timer's own clock: its bubble's if it was made in one.
+    let now = match c.hdr.bubble() {
+        Some(b) => b.now_instant(),
+        None => Instant::now(),
+    };
     let mut when = now.checked_sub(Duration::from_nanos(delay.max(0) as u64)).unwrap_or(now);
     c.hdr.lock.lock();
     // SAFETY: we hold the lock; `when` is a valid Instant (Copy, so a failed
@@ -132,9 +143,25 @@ fn timer_chan(d: Duration, period: Duration, armed: bool) -> Receiver<Instant> {
     let t = c.timer.as_ref().expect("just set").as_ref();
     t.node.set_arg(c.as_ptr() as usize);
     if armed {
-        node(t).reset(nanotime().saturating_add(nanos(d)), nanos(period));
+        arm(&c.hdr, node(t), d, period);
     }
     Receiver { c }
+}
+
+/// Arms `node`, the timer of the channel whose header is `h`, to fire `d`
+/// from now on the channel's clock (its synctest bubble's, if it was made
+/// in one), then every `period` if not zero. A bubble's timer due at once
+/// fires here, as Go's do, rather than when the bubble next goes idle: a
+/// zero-length timer is ready for the next receive.
+fn arm(h: &crate::hchan::Header, node: Pin<&TimerNode>, d: Duration, period: Duration) {
+    let b = h.bubble();
+    let when = gort_runtime::time::now_nanos_in(b).saturating_add(nanos(d));
+    node.reset_in(b, when, nanos(period));
+    if let Some(b) = b
+        && when <= b.now_nanos()
+    {
+        node.run_if_due();
+    }
 }
 
 fn node(t: Pin<&ChanTimer>) -> Pin<&TimerNode> {
@@ -147,17 +174,28 @@ fn chan_timer(c: &HChan<Instant>) -> Pin<&ChanTimer> {
     c.timer.as_ref().expect("a timer channel has a timer").as_ref()
 }
 
-/// Stops (and with `rearm`, re-arms) the timer of `c`, draining any value
-/// of the old arming. Returns whether the old arming was pending.
-fn stop_reset(c: &HChan<Instant>, rearm: Option<(i64, i64)>) -> bool {
+/// Stops (and with `rearm`, re-arms for `(d, period)`) the timer of `c`,
+/// draining any value of the old arming. Returns whether the old arming
+/// was pending.
+///
+/// # Panics
+/// Go's `stop of synctest timer from outside bubble` (or `reset of`) if
+/// the timer belongs to a synctest bubble the caller is not in.
+fn stop_reset(c: &HChan<Instant>, rearm: Option<(Duration, Duration)>) -> bool {
+    if let Some(b) = c.hdr.bubble()
+        && !b.is_current()
+    {
+        let op = if rearm.is_some() { "reset" } else { "stop" };
+        panic!("{op} of synctest timer from outside bubble");
+    }
     let t = chan_timer(c);
     // Held across waiting out a running callback, which never takes it
     // (module docs: Locks, waits and the callback).
     t.op.lock();
     let was_armed = t.node.stop();
     let drained = c.drain_one();
-    if let Some((when, period)) = rearm {
-        node(t).reset(when, period);
+    if let Some((d, period)) = rearm {
+        arm(&c.hdr, node(t), d, period);
     }
     // SAFETY: locked above.
     unsafe { t.op.unlock() };
@@ -215,7 +253,7 @@ impl Timer {
     /// [`stop`](Self::stop) would. No value of the earlier arming is
     /// received after `reset` returns.
     pub fn reset(&self, d: Duration) -> bool {
-        stop_reset(&self.c.c, Some((nanotime().saturating_add(nanos(d)), 0)))
+        stop_reset(&self.c.c, Some((d, Duration::ZERO)))
     }
 }
 
@@ -260,7 +298,7 @@ impl Ticker {
         if d.is_zero() {
             panic!("non-positive interval for Ticker.Reset");
         }
-        stop_reset(&self.c.c, Some((nanotime().saturating_add(nanos(d)), nanos(d))));
+        stop_reset(&self.c.c, Some((d, d)));
     }
 }
 
