@@ -18,6 +18,10 @@
 //! carries the panic, as in Java). A broken barrier stays broken, and new
 //! waits fail at once with `Broken`, until `reset`.
 //!
+//! In a synctest bubble a wait is durable (like Go's `Cond::wait`) and
+//! `wait_timeout`'s timeout runs on the bubble's clock; a party outside the
+//! bubble that completes a round of bubbled waiters is a fatal error.
+//!
 //! Waiter records live on the waiters' stacks in a list guarded by the
 //! barrier's runtime lock; each round's outcome is stored in the record
 //! before its owner is readied. While a completed round's action runs, its
@@ -32,7 +36,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr;
 use std::time::Duration;
 
-use gort_runtime::{GRef, Lock, WaitReason, current_g, nanotime, park_unwind_safe, preempt_point, ready};
+use gort_runtime::time::now_nanos as nanotime;
+use gort_runtime::{GRef, Lock, WaitReason, current_g, park_unwind_safe, preempt_point, ready};
 
 /// Why a [`Barrier::wait`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -56,6 +56,12 @@
 //! An acquire that does not wait never enters the scheduler (one that
 //! waits parks, which yields anyway).
 //!
+//! In a synctest bubble an acquire waits durably (as on Go's
+//! channel-based semaphore), with its timeout on the bubble's clock;
+//! `acquire_ctx` only when its context was made in the bubble (or can
+//! never be cancelled). A release from outside the bubble that wakes such
+//! a waiter is a fatal error, as Go's close of a bubble's channel is.
+//!
 //! A parked acquire is unwind-safe: if its runtime is dropped, the guard
 //! `Unqueue` withdraws it as a timeout would, so the queue and the units
 //! stay right for the semaphore's other users.
@@ -84,7 +90,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use gort_runtime::{GRef, WaitReason, current_g, nanotime, park_unwind_safe, ready};
+use gort_runtime::time::now_nanos as nanotime;
+use gort_runtime::{GRef, WaitReason, current_g, park_unwind_safe, ready};
 
 use crate::context::{self, Context};
 use crate::mutex::RawMutex;
@@ -231,6 +238,19 @@ unsafe fn ready_all(mut w: *const Waiter) {
             ready((*w).g);
             w = next;
         }
+    }
+}
+
+/// What a parked acquire waits for: `semacquire`, or in a synctest bubble
+/// (when `durable`: nothing outside the bubble can end the wait) a durable
+/// wait, as a wait on Go's channel-based semaphore is. A release from
+/// outside the bubble then is a fatal error, as Go's close of a bubble's
+/// channel from outside is.
+fn wait_reason(durable: bool) -> WaitReason {
+    if durable && gort_runtime::synctest::is_in_bubble() {
+        WaitReason::SyncSemaphoreAcquire
+    } else {
+        WaitReason::Semacquire
     }
 }
 
@@ -414,7 +434,7 @@ impl Semaphore {
         unsafe { l.inner().push_back(&w) };
         drop(l);
         let guard = Unqueue { sem: self, w: &w };
-        park_unwind_safe(WaitReason::Semacquire, |_| w.park_unless_granted());
+        park_unwind_safe(wait_reason(true), |_| w.park_unless_granted());
         std::mem::forget(guard);
         debug_assert!(w.granted.get());
     }
@@ -450,7 +470,7 @@ impl Semaphore {
         drop(l);
         let guard = Unqueue { sem: self, w: &w };
         gort_runtime::park_timeout_unwind_safe(
-            WaitReason::Semacquire,
+            wait_reason(true),
             deadline,
             Self::on_timeout,
             &w as *const Waiter as usize,
@@ -541,7 +561,9 @@ impl Semaphore {
         };
         let stop = context::after_func(ctx, interrupt);
         let guard = Unqueue { sem: self, w: &w.0 };
-        park_unwind_safe(WaitReason::Semacquire, |_| w.0.park_unless_granted());
+        // Durable in a bubble only if nothing outside it can end the wait:
+        // the context is the bubble's own, or can never be cancelled.
+        park_unwind_safe(wait_reason(ctx.synctest_durable()), |_| w.0.park_unless_granted());
         std::mem::forget(guard);
         stop.stop();
         if w.0.state.load(Ordering::Acquire) != TIMEDOUT {

@@ -13,8 +13,19 @@
 //! zero with waiters, the adder resets the whole state to 0 and releases
 //! the semaphore once per waiter. `wait` returns at once on a zero
 //! counter, else registers itself with a CAS on the low half and parks.
-//! Unlike Go's, the state keeps no synctest "bubble" bit: gort has no
-//! synctest.
+//!
+//! ## synctest bubbles (Go 1.25)
+//!
+//! As in Go, a group becomes a bubble's on its first `add` inside the
+//! bubble: `bubble` records the bubble's id, and the top bit of the
+//! waiter half ([`BUBBLED`]) says the counter was raised in a bubble. A
+//! `wait` in that bubble is then durably blocked. `add` from outside the
+//! bubble (or from another bubble) panics with Go's message. When the
+//! counter returns to zero with no waiter left, the group is the bubble's
+//! no more and can be reused anywhere. A group whose `add` was called
+//! outside is waited on non-durably from inside a bubble: its `done` may
+//! come from outside. Outside bubbles `add` pays one load of a global that
+//! nobody writes (the runtime's count of live bubbles).
 //!
 //! ## Misuse, as Go reports it
 //!
@@ -61,15 +72,24 @@ use gort_runtime::{JoinHandle, WaitReason, preempt_point, semacquire, semrelease
 /// ```
 #[derive(Default)]
 pub struct WaitGroup {
-    /// Counter (high 32 bits, signed) and waiter count (low 32 bits).
+    /// Counter (high 32 bits, signed), [`BUBBLED`], and waiter count (low
+    /// 31 bits).
     state: AtomicU64,
     sema: AtomicU32,
+    /// The id of the synctest bubble the group belongs to, 0 for none.
+    bubble: AtomicU64,
 }
+
+/// In `state`: the counter was raised inside a synctest bubble (Go:
+/// `waitGroupBubbleFlag`).
+const BUBBLED: u64 = 0x8000_0000;
+/// In `state`: the waiter count.
+const WAITERS: u64 = 0x7fff_ffff;
 
 impl WaitGroup {
     /// A wait group with a zero counter.
     pub const fn new() -> WaitGroup {
-        WaitGroup { state: AtomicU64::new(0), sema: AtomicU32::new(0) }
+        WaitGroup { state: AtomicU64::new(0), sema: AtomicU32::new(0), bubble: AtomicU64::new(0) }
     }
 
     /// Adds `delta`, which may be negative, to the counter; when it reaches
@@ -86,12 +106,20 @@ impl WaitGroup {
     #[inline]
     #[track_caller]
     pub fn add(&self, delta: i32) {
+        // Outside bubbles: one load of a global nobody writes.
+        let bubbled = match gort_runtime::synctest::current() {
+            Some(b) => self.associate(b.id()),
+            None => false,
+        };
         let state = self
             .state
             .fetch_add((delta as i64 as u64) << 32, Ordering::AcqRel)
             .wrapping_add((delta as i64 as u64) << 32);
+        if state & BUBBLED != 0 && !bubbled {
+            misuse("sync: WaitGroup.Add called from inside and outside synctest bubble");
+        }
         let v = (state >> 32) as i32;
-        let w = state as u32;
+        let w = (state & WAITERS) as u32;
         if v < 0 {
             misuse("sync: negative WaitGroup counter");
         }
@@ -101,14 +129,39 @@ impl WaitGroup {
         if v > 0 || w == 0 {
             return;
         }
-        self.release_waiters(state, w);
+        self.release_waiters(state, w, bubbled);
+    }
+
+    /// `add` in the synctest bubble `id`: makes the group the bubble's.
+    /// Returns true; panics with Go's message if the group belongs to
+    /// another bubble or was raised outside. Go: `synctest.Associate`.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn associate(&self, id: u64) -> bool {
+        match self.bubble.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {}
+            Err(cur) if cur == id => {}
+            Err(_) => misuse("sync: WaitGroup.Add called from multiple synctest bubbles"),
+        }
+        let state = self.state.fetch_or(BUBBLED, Ordering::AcqRel);
+        if state != 0 && state & BUBBLED == 0 {
+            misuse("sync: WaitGroup.Add called from inside and outside synctest bubble");
+        }
+        true
+    }
+
+    /// Whether the group belongs to the caller's synctest bubble.
+    fn is_associated(&self) -> bool {
+        let id = self.bubble.load(Ordering::Acquire);
+        id != 0 && gort_runtime::synctest::current().is_some_and(|b| b.id() == id)
     }
 
     /// The counter just reached zero with `w` waiters: wake them all.
     #[cold]
     #[inline(never)]
     #[track_caller]
-    fn release_waiters(&self, state: u64, w: u32) {
+    fn release_waiters(&self, state: u64, w: u32, bubbled: bool) {
         // Nobody may change the state now: the counter is zero, so no
         // `wait` registers, and a concurrent `add` is the misuse below.
         if self.state.load(Ordering::Acquire) != state {
@@ -116,6 +169,10 @@ impl WaitGroup {
         }
         // Reset the waiter count to 0 for the next round.
         self.state.store(0, Ordering::Release);
+        if bubbled {
+            // Nothing may race this (as above): the group is free again.
+            self.bubble.store(0, Ordering::Release);
+        }
         for _ in 0..w {
             semrelease(&self.sema, false);
         }
@@ -137,7 +194,8 @@ impl WaitGroup {
     #[track_caller]
     pub fn wait(&self) {
         let state = self.state.load(Ordering::Acquire);
-        if (state >> 32) as i32 != 0 {
+        // A counter, or a bubble to leave (BUBBLED): the slow path.
+        if state & !WAITERS != 0 {
             self.wait_slow(state);
         }
     }
@@ -148,13 +206,27 @@ impl WaitGroup {
     fn wait_slow(&self, mut state: u64) {
         loop {
             if (state >> 32) as i32 == 0 {
+                if state & WAITERS == 0 && state & BUBBLED != 0 && self.is_associated() {
+                    // Counter and waiters at zero: no `add` may race this
+                    // (Go's rule), so the group can leave its bubble.
+                    if self.state.compare_exchange(state, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                        self.bubble.store(0, Ordering::Release);
+                    }
+                }
                 return;
             }
             // Increment the waiter count.
             match self.state.compare_exchange_weak(state, state + 1, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     preempt_point();
-                    semacquire(&self.sema, false, WaitReason::SyncWaitGroupWait);
+                    // Durable only if `add` was called in this bubble: a
+                    // group raised outside may be released from outside.
+                    let reason = if state & BUBBLED != 0 && self.is_associated() {
+                        WaitReason::SyncWaitGroupWaitDurable
+                    } else {
+                        WaitReason::SyncWaitGroupWait
+                    };
+                    semacquire(&self.sema, false, reason);
                     if self.state.load(Ordering::Acquire) != 0 {
                         panic!("sync: WaitGroup is reused before previous Wait has returned");
                     }
@@ -302,6 +374,9 @@ fn misuse(msg: &'static str) -> ! {
 impl std::fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = self.state.load(Ordering::Relaxed);
-        f.debug_struct("WaitGroup").field("count", &((s >> 32) as i32)).field("waiters", &(s as u32)).finish()
+        f.debug_struct("WaitGroup")
+            .field("count", &((s >> 32) as i32))
+            .field("waiters", &((s & WAITERS) as u32))
+            .finish()
     }
 }

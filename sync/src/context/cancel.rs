@@ -57,6 +57,8 @@ pub(crate) struct CancelCtx {
     done: OnceLock<Done>,
     /// Index in the registering ancestor's `children`, under its `mu`.
     slot: AtomicUsize,
+    /// The id of the synctest bubble the context was made in, 0 for none.
+    pub(crate) bubble: u64,
     pub(crate) ext: Ext,
 }
 
@@ -135,6 +137,7 @@ impl CancelCtx {
             cause: UnsafeCell::new(None),
             done: OnceLock::new(),
             slot: AtomicUsize::new(0),
+            bubble: gort_runtime::synctest::current().map_or(0, |b| b.id()),
             ext,
         }
     }

@@ -24,6 +24,12 @@
 //! (where a forgotten cancel leaks until then), and never fires into freed
 //! memory.
 //!
+//! Deadlines are `Instant`s of the caller's clock
+//! ([`gort_runtime::time::now`]): in a synctest bubble, the bubble's. A
+//! deadline context made in a bubble arms its timer on the bubble's heap,
+//! so its deadline passes when the bubble's clock reaches it, and the
+//! goroutine that cancels it joins the bubble.
+//!
 //! The timer lives on a P of the runtime that armed it (the default one
 //! outside any). If that runtime is shut down first, the deadline never
 //! fires (the context can still be cancelled), and the reference the
@@ -39,9 +45,8 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use gort_runtime::nanotime;
 use gort_runtime::timer::TimerNode;
 
 use super::cancel::{CancelCtx, CancelFunc, Ext, new_cancel, with_cancel};
@@ -71,12 +76,10 @@ impl TimerExt {
 
     pub(crate) fn fmt_layer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Go prints the wall-clock deadline and the time left.
-        let now = Instant::now();
-        let wall = if self.deadline >= now {
-            SystemTime::now() + (self.deadline - now)
-        } else {
-            SystemTime::now() - (now - self.deadline)
-        };
+        let now = gort_runtime::time::now();
+        let sys = gort_runtime::time::system_now();
+        let wall =
+            if self.deadline >= now { sys + (self.deadline - now) } else { sys - (now - self.deadline) };
         let secs = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
         let left = if self.deadline >= now {
             format!("{:?}", self.deadline - now)
@@ -129,7 +132,9 @@ pub fn with_deadline_cause(
     let ext = TimerExt { deadline, node: TimerNode::new(on_deadline, 0), cause: cause.clone() };
     let n = new_cancel(parent, Ext::Timer(Box::pin(ext)));
     let ctx = Context::from_node(n.clone());
-    let now = Instant::now();
+    // The caller's clock: its synctest bubble's, in one (then the timer
+    // is the bubble's too).
+    let now = gort_runtime::time::now();
     if deadline <= now {
         CancelCtx::cancel(&n, true, Error::DeadlineExceeded, cause);
     } else {
@@ -148,7 +153,7 @@ fn arm(n: &Arc<Node>, after: Duration) {
     let t = c.timer_node().expect("a deadline context has a timer");
     t.set_arg(Arc::into_raw(n.clone()) as usize);
     let nanos = after.as_nanos().min(i64::MAX as u128) as i64;
-    t.reset(nanotime().saturating_add(nanos), 0);
+    t.reset(gort_runtime::time::now_nanos().saturating_add(nanos), 0);
     // Pairs with the fence in `TimerExt::stop`.
     fence(Ordering::SeqCst);
     if c.is_canceled()
@@ -186,6 +191,6 @@ pub fn with_timeout_cause(
 /// Now plus `d`, saturating at a century away (Instant cannot represent
 /// Go's maximum duration).
 fn deadline_in(d: Duration) -> Instant {
-    let now = Instant::now();
+    let now = gort_runtime::time::now();
     now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
 }

@@ -94,7 +94,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use gort_channels::{Receiver, chan};
+use gort_channels::Receiver;
 
 pub use afterfunc::{AfterFuncStop, after_func};
 pub use cancel::{CancelCauseFunc, CancelFunc, with_cancel, with_cancel_cause};
@@ -207,7 +207,8 @@ pub fn todo() -> Context {
 /// never be cancelled (Go returns a nil channel, which blocks the same way).
 fn never_done() -> &'static Receiver<()> {
     static NEVER: OnceLock<Receiver<()>> = OnceLock::new();
-    NEVER.get_or_init(|| chan::<()>(0).receiver())
+    // Of no synctest bubble, and a durable wait in any (Go's nil channel).
+    NEVER.get_or_init(gort_channels::__private::chan_never::<()>)
 }
 
 /// A closed channel, shared by the contexts cancelled before anyone asked
@@ -215,7 +216,8 @@ fn never_done() -> &'static Receiver<()> {
 fn closed_done() -> &'static Receiver<()> {
     static CLOSED: OnceLock<Receiver<()>> = OnceLock::new();
     CLOSED.get_or_init(|| {
-        let c = chan::<()>(0);
+        // Of no synctest bubble: every context shares it.
+        let c = gort_channels::__private::chan_outside_bubbles::<()>(0);
         c.close();
         c.receiver()
     })
@@ -261,6 +263,22 @@ impl Context {
                 Node::WithoutCancel(_) => return Source::Never,
                 Node::Custom(cc) => return Source::Custom(c, cc),
             }
+        }
+    }
+
+    /// Whether a goroutine of a synctest bubble that waits for this
+    /// context waits durably: nothing outside its bubble can cancel the
+    /// context (it can never be cancelled, or its nearest cancellable
+    /// layer was made in the caller's bubble; as in Go, where a done
+    /// channel made in a bubble is the bubble's).
+    pub(crate) fn synctest_durable(&self) -> bool {
+        match self.source() {
+            Source::Never => true,
+            Source::Cancel(n) => {
+                let id = n.cancel_ctx().bubble;
+                id != 0 && gort_runtime::synctest::current().is_some_and(|b| b.id() == id)
+            }
+            Source::Custom(..) => false,
         }
     }
 

@@ -58,7 +58,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort_channels::{Chan, chan, select};
-use gort_runtime::nanotime;
+use gort_runtime::time::now_nanos as nanotime;
 use gort_runtime::timer::TimerNode;
 
 use crate::context::{self, CancelFunc, Context};
@@ -317,7 +317,8 @@ impl SchedGroup {
     /// called".
     #[track_caller]
     pub fn schedule(&self, when: Instant, f: impl FnOnce() + Send + 'static) {
-        let now = Instant::now();
+        // On the caller's clock (its synctest bubble's, in one).
+        let now = gort_runtime::time::now();
         let at = nanotime()
             .saturating_add(when.saturating_duration_since(now).as_nanos().min(i64::MAX as u128) as i64);
         self.inner().push(at, Box::new(f));
