@@ -481,8 +481,14 @@ impl Drop for NetFd {
 /// Converts an `Instant` to a nanotime deadline (both are CLOCK_MONOTONIC
 /// based, but read them apart to stay independent of that). A past
 /// instant becomes an already-expired deadline; never 0.
+///
+/// `t` is on the caller's clock ([`gort_runtime::time::now`]): inside a
+/// synctest bubble the bubble's, whose instants run ahead of the real
+/// ones. I/O waits are real (they are never durable, so a bubble's clock
+/// stands still during them), so the deadline is as far from now in real
+/// time as `t` is on the caller's clock, as Go's net deadlines in a bubble.
 fn instant_to_nanotime(t: Instant) -> i64 {
-    let now_i = Instant::now();
+    let now_i = gort_runtime::time::now();
     let now = gort_runtime::nanotime();
     let d = if t >= now_i {
         now.saturating_add(t.duration_since(now_i).as_nanos().min(i64::MAX as u128) as i64)

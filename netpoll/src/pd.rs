@@ -194,7 +194,9 @@ impl PollDesc {
             } else {
                 let node =
                     pin!(TimerNode::new(on_deadline, self as *const PollDesc as usize | mode as usize));
-                node.as_ref().reset(deadline, 0);
+                // A real timer even in a synctest bubble: I/O deadlines are
+                // on the real clock (fd.rs converts them).
+                node.as_ref().reset_in(None, deadline, 0);
                 let guard = Unpark { pd: self, w };
                 gort_runtime::park_unwind_safe(WaitReason::IoWait, commit);
                 std::mem::forget(guard);
