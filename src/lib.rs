@@ -39,8 +39,10 @@
 //!   `http` feature, `net::http`, an HTTP/HTTPS client on goroutines;
 //! - `etcd` (feature `etcd`): an etcd v3 client, Go's `concurrency`
 //!   package and etcd's recipes;
+//! - [`time`]: the clock every gort timer reads, [`time::now`];
 //! - [`debug`]: runtime counters, goroutine dumps; [`testing`]: the leak
-//!   check;
+//!   check, and [`testing::synctest`]: virtual time for tests (Go 1.25's
+//!   `testing/synctest`);
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
 //!
 //! Read the safety model in [`runtime`]'s docs: a goroutine may resume on a
@@ -177,10 +179,36 @@ pub mod debug {
     pub use gort_runtime::testing;
 }
 
-/// A goroutine leak check for tests, Go's goleak: `testing::assert_no_leaks()`
-/// or a `testing::LeakCheck` guard made at the start of a test.
+/// Testing helpers: a goroutine leak check, Go's goleak
+/// (`testing::assert_no_leaks()` or a `testing::LeakCheck` guard made at
+/// the start of a test), and [`testing::synctest`], Go 1.25's virtual-time
+/// bubbles: `synctest::test(|| ...)` runs a test whose timers, sleeps and
+/// timeouts take no real time.
 pub mod testing {
     pub use gort_runtime::testing::*;
+}
+
+/// Time as gort's timers see it, Go's `time` package: [`time::now`] (the
+/// clock of every gort timer: the real one, or a synctest bubble's fake
+/// one), [`time::since`], [`time::until`], and the timers themselves
+/// ([`sleep`], [`after`], [`tick`], [`Timer`], [`Ticker`], [`after_func`]).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// gort::testing::synctest::test(|| {
+///     let start = gort::time::now();
+///     let (ctx, _cancel) = gort::context::with_timeout(&gort::context::background(), Duration::from_secs(5));
+///     gort::time::sleep(Duration::from_secs(5)); // takes no real time
+///     gort::testing::synctest::wait();
+///     assert_eq!(ctx.err(), Some(gort::context::DeadlineExceeded));
+///     assert_eq!(gort::time::since(start), Duration::from_secs(5));
+/// });
+/// ```
+pub mod time {
+    pub use gort_channels::{FuncTimer, Ticker, Timer, after, after_func, tick};
+    pub use gort_runtime::sleep;
+    pub use gort_runtime::time::*;
 }
 
 /// The runtime layer under gort's primitives: park/ready, the runtime lock,

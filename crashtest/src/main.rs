@@ -358,6 +358,31 @@ fn main() {
             drop(gort::go!(validate_order(0)));
             gort::sleep(Duration::from_secs(30));
         }),
+        // A goroutine of a synctest bubble durably blocked in Cond::wait,
+        // signalled from outside the bubble: a fatal error, as in Go. A
+        // second member waits on a channel from outside (not durable), so
+        // the bubble is not idle and `test` is still waiting.
+        "synctest-wake-from-outside" => gort::run(|| {
+            let cond = Arc::new(gort::sync::Cond::new());
+            let release = gort::chan::<()>(0);
+            let c = cond.clone();
+            gort::go!(move || {
+                while !gort::debug::goroutines()
+                    .iter()
+                    .any(|g| g.state == "sync.Cond.Wait" && g.synctest_bubble != 0)
+                {
+                    gort::sleep(Duration::from_millis(1));
+                }
+                c.signal();
+            });
+            let r = release.clone();
+            gort::testing::synctest::test(move || {
+                gort::go!(move || r.recv());
+                let m = gort::sync::Mutex::new(());
+                let _g = cond.wait(m.lock());
+            });
+            release.close();
+        }),
         other => {
             eprintln!("unknown scenario {other:?}");
             std::process::exit(64);

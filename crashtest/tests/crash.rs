@@ -225,6 +225,16 @@ fn a_goroutine_whose_handle_was_dropped_while_unwinding_dies_saying_so() {
     assert!(!stderr.contains("dropped without join"), "{stderr}");
 }
 
+/// Waking a goroutine durably blocked in a synctest bubble from outside
+/// the bubble is a fatal error naming the goroutine, as Go's is.
+#[test]
+fn a_durable_wait_ended_from_outside_its_bubble_is_fatal() {
+    let (code, stderr) = run("synctest-wake-from-outside");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.starts_with("fatal error: synctest: goroutine "), "{stderr}");
+    assert!(stderr.contains(" [sync.Cond.Wait] woken from outside the bubble\n"), "{stderr}");
+}
+
 /// Under valgrind's memcheck, goroutine stacks are registered stacks: no
 /// "client switching stacks?" warning, no memcheck error. valgrind runs the
 /// debug build of a short scenario (a few seconds).
