@@ -169,17 +169,16 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
             gp.status.store(status::WAITING, Ordering::Release);
             let p = ml.p_unchecked();
             p.parks.store(p.parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            // SAFETY: `f` holds the unlock closure on the parked
-            // goroutine's stack, intact until someone readies it, which
-            // only the closure's release of the primitive's lock allows;
-            // only this M runs it, once (run here, or by the bubble hook).
-            let run = || crate::panic::contain("a park callback", || unsafe { f.run(g) });
-            // A goroutine of a synctest bubble is counted in or out of its
-            // bubble around the callback: one test of a null pointer here.
+            // A goroutine of a synctest bubble takes the other branch (one
+            // test of a null pointer here).
             let keep_parked = if gp.bubble.load(Ordering::Relaxed).is_null() {
-                run()
+                // SAFETY: `f` holds the unlock closure on the parked
+                // goroutine's stack, intact until someone readies it, which
+                // only the closure's release of the primitive's lock
+                // allows; only this M runs it, once.
+                crate::panic::contain("a park callback", || unsafe { f.run(g) })
             } else {
-                crate::synctest::park(gp, run)
+                park_in_bubble(gp, g, f)
             };
             ml.curg.set(None);
             if keep_parked {
@@ -232,15 +231,15 @@ fn lost_p(sched: &Sched, ml: &MLocal, g: GRef, r: CoroutineResult<Suspend, ()>) 
     match r {
         CoroutineResult::Yield(Suspend::Park(f)) => {
             gp.status.store(status::WAITING, Ordering::Release);
-            // SAFETY: as in execute: the callback lives on the parked
-            // goroutine's stack; this M runs it once. Without a P, what it
-            // readies goes to the global queue and what it arms goes to
-            // some P's timer heap.
-            let run = || crate::panic::contain("a park callback", || unsafe { f.run(g) });
+            // Without a P, what the callback readies goes to the global
+            // queue and what it arms goes to some P's timer heap.
             let keep_parked = if gp.bubble.load(Ordering::Relaxed).is_null() {
-                run()
+                // SAFETY: the callback lives on the parked goroutine's
+                // stack, intact until its lock release lets someone ready
+                // the goroutine; this M runs it once.
+                crate::panic::contain("a park callback", || unsafe { f.run(g) })
             } else {
-                crate::synctest::park(gp, run)
+                park_in_bubble(gp, g, f)
             };
             if keep_parked {
                 ml.curg.set(None);
@@ -260,6 +259,19 @@ fn lost_p(sched: &Sched, ml: &MLocal, g: GRef, r: CoroutineResult<Suspend, ()>) 
             Next::Schedule
         }
     }
+}
+
+/// The park of a goroutine of a synctest bubble: its unlock callback runs
+/// between the bubble's count updates (`synctest::park`). Out of line, so
+/// the common path of `execute` stays as it was without bubbles.
+#[cold]
+#[inline(never)]
+fn park_in_bubble(gp: &G, g: GRef, f: crate::g::ParkFn) -> bool {
+    // SAFETY: the caller (execute or lost_p) hands over the callback of
+    // the park `g` just made: it lives on g's stack, intact until someone
+    // readies g, which only the callback's release of the primitive's lock
+    // allows, and it runs once, here.
+    crate::synctest::park(gp, || crate::panic::contain("a park callback", || unsafe { f.run(g) }))
 }
 
 /// Builds the coroutine of a goroutine that runs for the first time: takes

@@ -145,18 +145,7 @@ impl TimerNode {
         period: i64,
     ) -> bool {
         if !bubble.is_null() {
-            // SAFETY: the caller keeps its bubble alive (a member's G, or
-            // a primitive's Arc).
-            let heap = unsafe { &(*bubble).timers };
-            self.lock.lock();
-            let was = self.remove();
-            self.wait_idle();
-            heap.add(&self, when, period);
-            // SAFETY: we hold the node lock (taken above).
-            unsafe { self.lock.unlock() };
-            // No P's timer or poller wait changed: the bubble's root fires
-            // its timers.
-            return was;
+            return self.reset_fake(bubble, when, period);
         }
         // Take the P first: entering the runtime may suspend this goroutine
         // (its P was retaken), which must not happen under the node lock.
@@ -177,13 +166,32 @@ impl TimerNode {
         self.lock.lock();
         let was = self.remove();
         self.wait_idle();
-        let earlier = heap.add(&self, when, period);
+        let earlier = heap.add(&self, when, period, false);
         // SAFETY: we hold the node lock (taken above).
         unsafe { self.lock.unlock() };
         drop(hold);
         if earlier {
             sched.wake_net_poller(when);
         }
+        was
+    }
+
+    /// [`TimerNode::reset`] into the heap of the synctest bubble at
+    /// `bubble`, which the caller keeps alive (a member's G, or a
+    /// primitive's Arc). Out of line: the common path stays as it was.
+    #[cold]
+    #[inline(never)]
+    fn reset_fake(self: Pin<&Self>, bubble: *const crate::synctest::Bubble, when: i64, period: i64) -> bool {
+        // SAFETY: the caller keeps the bubble alive (above).
+        let heap = unsafe { &(*bubble).timers };
+        self.lock.lock();
+        let was = self.remove();
+        self.wait_idle();
+        heap.add(&self, when, period, true);
+        // SAFETY: we hold the node lock (taken above).
+        unsafe { self.lock.unlock() };
+        // No P's timer or poller wait changed: the bubble's root fires its
+        // timers.
         was
     }
 
@@ -485,11 +493,14 @@ impl Timers {
     }
 
     /// Inserts `node`; returns whether it became the earliest deadline.
-    fn add(&self, node: &TimerNode, when: i64, period: i64) -> bool {
+    /// `fake`: this is a synctest bubble's heap. (Inlined into `reset`, as
+    /// when it had one caller: the timer path's cost must not move.)
+    #[inline(always)]
+    fn add(&self, node: &TimerNode, when: i64, period: i64, fake: bool) -> bool {
         let mut h = self.inner.lock();
         node.when.store(when, Ordering::Relaxed);
         node.period.set(period);
-        node.fake.store(!self.bubble.load(Ordering::Relaxed).is_null(), Ordering::Relaxed);
+        node.fake.store(fake, Ordering::Relaxed);
         node.heap.store(self as *const Timers as *mut Timers, Ordering::Release);
         h.push(Entry { when, node });
         let earliest = std::ptr::eq(h.entries[0].node, node);
@@ -721,7 +732,7 @@ mod tests {
 
     fn add(ts: &Timers, n: Pin<&TimerNode>, when: i64) {
         n.lock.lock();
-        ts.add(&n, when, 0);
+        ts.add(&n, when, 0, false);
         // SAFETY: locked just above.
         unsafe { n.lock.unlock() };
     }
@@ -800,7 +811,7 @@ mod tests {
         let fired = AtomicUsize::new(0);
         let a = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
         a.lock.lock();
-        ts.add(&a, 100, i64::MAX);
+        ts.add(&a, 100, i64::MAX, false);
         // SAFETY: locked above.
         unsafe { a.lock.unlock() };
         ts.check(1_000);
@@ -811,7 +822,7 @@ mod tests {
 
     fn arm(ts: &Timers, n: Pin<&TimerNode>, when: i64, period: i64) {
         n.lock.lock();
-        ts.add(&n, when, period);
+        ts.add(&n, when, period, false);
         // SAFETY: locked just above.
         unsafe { n.lock.unlock() };
     }
@@ -870,7 +881,7 @@ mod tests {
         let fired = AtomicUsize::new(0);
         let a = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
         a.lock.lock();
-        ts.add(&a, 100, 50);
+        ts.add(&a, 100, 50, false);
         // SAFETY: locked above.
         unsafe { a.lock.unlock() };
         ts.check(1_000);

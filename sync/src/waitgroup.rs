@@ -106,11 +106,9 @@ impl WaitGroup {
     #[inline]
     #[track_caller]
     pub fn add(&self, delta: i32) {
-        // Outside bubbles: one load of a global nobody writes.
-        let bubbled = match gort_runtime::synctest::current() {
-            Some(b) => self.associate(b.id()),
-            None => false,
-        };
+        // Outside bubbles: one load of a global nobody writes; the rest is
+        // out of line, so that `add` stays small enough to inline.
+        let bubbled = gort_runtime::synctest::any_alive() && self.associate();
         let state = self
             .state
             .fetch_add((delta as i64 as u64) << 32, Ordering::AcqRel)
@@ -132,13 +130,16 @@ impl WaitGroup {
         self.release_waiters(state, w, bubbled);
     }
 
-    /// `add` in the synctest bubble `id`: makes the group the bubble's.
-    /// Returns true; panics with Go's message if the group belongs to
-    /// another bubble or was raised outside. Go: `synctest.Associate`.
+    /// `add` while a synctest bubble is alive: if the caller is in one,
+    /// makes the group the bubble's and returns true, panicking with Go's
+    /// message if the group belongs to another bubble or was raised
+    /// outside. Go: `synctest.Associate`.
     #[cold]
     #[inline(never)]
     #[track_caller]
-    fn associate(&self, id: u64) -> bool {
+    fn associate(&self) -> bool {
+        let Some(b) = gort_runtime::synctest::current() else { return false };
+        let id = b.id();
         match self.bubble.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {}
             Err(cur) if cur == id => {}

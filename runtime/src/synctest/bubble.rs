@@ -236,9 +236,19 @@ fn current_ptr_slow() -> *const Bubble {
     unsafe { g.get() }.bubble.load(Ordering::Relaxed)
 }
 
-/// The calling goroutine's bubble, if it has one.
+/// The calling goroutine's bubble, if it has one. With no bubble alive,
+/// one load of a global (inlined into the caller).
+#[inline]
 pub fn current() -> Option<Arc<Bubble>> {
-    let b = current_ptr();
+    if LIVE.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    current_slow()
+}
+
+#[inline(never)]
+fn current_slow() -> Option<Arc<Bubble>> {
+    let b = current_ptr_slow();
     if b.is_null() {
         return None;
     }
@@ -250,10 +260,18 @@ pub fn current() -> Option<Arc<Bubble>> {
     }
 }
 
+/// Whether any synctest bubble is alive in the process: the one-load gate
+/// in front of the bubble checks of code that has no G at hand.
+#[inline]
+pub fn any_alive() -> bool {
+    LIVE.load(Ordering::Relaxed) != 0
+}
+
 /// Whether the calling goroutine is in a synctest bubble (Go:
-/// `synctest.IsInBubble`).
+/// `synctest.IsInBubble`). With no bubble alive, one load of a global.
+#[inline]
 pub fn is_in_bubble() -> bool {
-    !current_ptr().is_null()
+    LIVE.load(Ordering::Relaxed) != 0 && !current_ptr_slow().is_null()
 }
 
 /// Sets `g`'s bubble (the root tags itself while it spawns the main

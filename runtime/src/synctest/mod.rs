@@ -91,7 +91,7 @@
 mod bubble;
 mod run;
 
-pub use bubble::{Bubble, current, is_in_bubble};
+pub use bubble::{Bubble, any_alive, current, is_in_bubble};
 pub use run::{sleep, test, wait};
 
 pub(crate) use bubble::{current_ptr, on_exit, on_ready, on_spawn, park};
