@@ -11,12 +11,13 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{is_child, run, run_child};
 use gort_channels::{chan, select};
 use gort_runtime::spawn;
-use gort_runtime::testing::LeakCheck;
+use gort_runtime::testing::synctest;
+use gort_runtime::time::{now, since};
 use gort_sync::context::{
     self, Canceled, Cause, DeadlineExceeded, background, cause, with_cancel, with_timeout,
 };
@@ -343,17 +344,20 @@ fn TestPanicDoChan() {
 }
 
 /// Seeds S05: `search` takes 200 ms; with a 100 ms timeout the caller gets
-/// "search canceled" after about 100 ms. With a result channel of
-/// capacity 1 the search goroutine finishes anyway (no leak); with an
-/// unbuffered one it stays blocked in its send (the forgotten sender).
-/// Here the search takes 1 s: which of two timers fires first is decided
-/// by the clock only when they are far apart (on a loaded machine the
-/// Ms running them may each be descheduled for a while), so the gap is
-/// ten times the deadline rather than the seed's two.
+/// "search canceled" after 100 ms. With a result channel of capacity 1 the
+/// search goroutine finishes anyway (no leak); with an unbuffered one it
+/// stays blocked in its send (the forgotten sender).
+///
+/// In a synctest bubble, as the seed's times: the deadline and the search
+/// are exact on the bubble's clock, however loaded the machine, and the
+/// bubble itself is the leak check: `test` returns only once every
+/// goroutine of the bubble has exited, and reports a goroutine left
+/// blocked as a deadlock with its wait (the real-time version needed a
+/// 1 s search and polling, 2 s).
 #[test]
 fn seed_search_timeout_no_leak() {
     fn search(term: &str) -> Result<String, String> {
-        gort_runtime::sleep(Duration::from_secs(1));
+        gort_runtime::sleep(Duration::from_millis(200));
         Ok(format!("some value for {term}"))
     }
     fn process_with_timeout(term: &'static str, cap: usize) -> Result<String, String> {
@@ -369,26 +373,30 @@ fn seed_search_timeout_no_leak() {
         }
     }
     run("seed_search_timeout_no_leak", 2, || {
-        let check = LeakCheck::new().timeout(Duration::from_secs(20));
-        let t = Instant::now();
-        // The 100 ms deadline, not the 1 s search, decides.
-        assert_eq!(process_with_timeout("gort", 1), Err("search canceled".to_string()));
-        assert!(t.elapsed() >= Duration::from_millis(100), "the deadline fired early");
-        check.assert(); // the searcher sends into the buffer and exits
-
-        let check = LeakCheck::new().timeout(Duration::from_millis(50));
-        assert_eq!(process_with_timeout("gort", 0), Err("search canceled".to_string()));
-        // The searcher wakes at 1 s and then blocks for ever in its send.
-        let t = Instant::now();
-        loop {
-            let leaks = check.check().expect_err("the forgotten sender should still be alive");
-            assert_eq!(leaks.0.len(), 1, "{leaks}");
-            if leaks.to_string().contains("chan send") {
-                break;
-            }
-            assert!(t.elapsed() < Duration::from_secs(20), "the searcher never blocked in its send: {leaks}");
-            gort_runtime::sleep(Duration::from_millis(5));
-        }
+        // The 100 ms deadline, not the 200 ms search, decides. Once the
+        // search is over (time stops in a bubble when its main goroutine
+        // returns, so that waits for it), the searcher sends into the
+        // buffer and exits: `test` returns.
+        synctest::test(|| {
+            let t = now();
+            assert_eq!(process_with_timeout("gort", 1), Err("search canceled".to_string()));
+            assert_eq!(since(t), Duration::from_millis(100));
+            gort_runtime::sleep(Duration::from_millis(200));
+        });
+        // Unbuffered: the searcher blocks for ever in its send.
+        let r = std::panic::catch_unwind(|| {
+            synctest::test(|| {
+                let _ = process_with_timeout("gort", 0);
+                gort_runtime::sleep(Duration::from_millis(200));
+            });
+        });
+        let msg = common::panic_message(&*r.expect_err("the forgotten sender must be reported"));
+        assert!(
+            msg.starts_with("deadlock: main bubble goroutine has exited but blocked goroutines remain"),
+            "{msg}"
+        );
+        assert_eq!(msg.matches("\ngoroutine ").count(), 1, "one leaked goroutine: {msg}");
+        assert!(msg.contains("[chan send (durable), synctest bubble "), "{msg}");
     });
 }
 
@@ -417,22 +425,31 @@ fn seed_tracker_shutdown_with_deadline() {
             }
         }
     }
+    // In a synctest bubble: exact times, and `test` returning is the leak
+    // check (the helper and the events finish at 500 ms).
     run("seed_tracker_shutdown_with_deadline", 2, || {
-        let check = LeakCheck::new().timeout(Duration::from_secs(3));
-        let tr = Tracker { wg: Arc::new(gort_sync::WaitGroup::new()) };
-        for _ in 0..10 {
-            tr.event(Duration::from_millis(1));
-        }
-        let (ctx, _c) = with_timeout(&background(), Duration::from_millis(100));
-        assert_eq!(tr.shutdown(&ctx), Ok(()));
+        synctest::test(|| {
+            let start = now();
+            let tr = Tracker { wg: Arc::new(gort_sync::WaitGroup::new()) };
+            for _ in 0..10 {
+                tr.event(Duration::from_millis(1));
+            }
+            let (ctx, _c) = with_timeout(&background(), Duration::from_millis(100));
+            assert_eq!(tr.shutdown(&ctx), Ok(()));
+            assert_eq!(since(start), Duration::from_millis(1), "the events took 1 ms");
 
-        for _ in 0..10 {
-            tr.event(Duration::from_millis(500));
-        }
-        let (ctx, _c) = with_timeout(&background(), Duration::from_millis(50));
-        assert_eq!(tr.shutdown(&ctx), Err("timeout"));
-        assert_eq!(ctx.err(), Some(DeadlineExceeded));
-        check.assert(); // the helper and the events finish at about 500 ms
+            for _ in 0..10 {
+                tr.event(Duration::from_millis(500));
+            }
+            let (ctx, _c) = with_timeout(&background(), Duration::from_millis(50));
+            assert_eq!(tr.shutdown(&ctx), Err("timeout"));
+            assert_eq!(ctx.err(), Some(DeadlineExceeded));
+            assert_eq!(since(start), Duration::from_millis(51), "shutdown gave up at its deadline");
+            // Time stops when the bubble's main goroutine returns: wait for
+            // the events, then the helper exits too.
+            tr.wg.wait();
+            assert_eq!(since(start), Duration::from_millis(501));
+        });
     });
 }
 
@@ -492,8 +509,11 @@ fn seed_channel_tracker() {
             }
         }
     }
-    run("seed_channel_tracker", 2, || {
-        let check = LeakCheck::new().timeout(Duration::from_secs(3));
+    // In a synctest bubble: exact times, and `test` returning is the leak
+    // check.
+    run("seed_channel_tracker", 2, || synctest::test(channel_tracker));
+    fn channel_tracker() {
+        let start = now();
         let tr = Tracker::new();
         let worker = tr.run(Duration::from_millis(1));
         for i in 0..20 {
@@ -501,6 +521,7 @@ fn seed_channel_tracker() {
         }
         let (ctx, _c) = with_timeout(&background(), Duration::from_secs(5));
         assert_eq!(tr.shutdown(&ctx), Ok(()));
+        assert_eq!(since(start), Duration::from_millis(20), "20 events of 1 ms");
         assert_eq!(*tr.log.lock().unwrap(), (0..20).collect::<Vec<_>>(), "FIFO, none lost");
         worker.join().unwrap();
 
@@ -515,9 +536,11 @@ fn seed_channel_tracker() {
         let tr = Tracker::new();
         let worker = tr.run(Duration::from_millis(300));
         tr.event(&background(), 7).unwrap();
+        let t = now();
         let (ctx, _c) = with_timeout(&background(), Duration::from_millis(20));
         assert_eq!(tr.shutdown(&ctx), Err(DeadlineExceeded));
+        assert_eq!(since(t), Duration::from_millis(20));
         worker.join().unwrap();
-        check.assert();
-    });
+        assert_eq!(since(t), Duration::from_millis(300), "the worker finished its event");
+    }
 }

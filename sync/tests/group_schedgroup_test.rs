@@ -8,24 +8,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Chan, run};
+use gort_runtime::testing::synctest;
+use gort_runtime::time::{now, since};
 use gort_sync::context;
 use gort_sync::group::SchedGroup;
 
 /// The course's example: Delay(n × 100 ms) for n = 1, 2, 3 prints 1, 2, 3
 /// in order; then Wait. Scheduled out of order here, so the group's heap
-/// does the ordering.
+/// does the ordering. In a synctest bubble: each task runs exactly at its
+/// time on the bubble's clock, and the test takes no real time.
 #[test]
 fn course_example_prints_1_2_3() {
     run("course_example_prints_1_2_3", 2, || {
-        let out = Arc::new(Chan::<u64>::new());
-        let sg = SchedGroup::new(&context::background());
-        for n in [3u64, 1, 2] {
-            let out = out.clone();
-            sg.delay(Duration::from_millis(n * 100), move || out.send(n));
-        }
-        assert_eq!(sg.wait(), Ok(()));
-        let got: Vec<u64> = (0..3).map(|_| out.try_recv().expect("ran before wait returned")).collect();
-        assert_eq!(got, [1, 2, 3]);
+        synctest::test(|| {
+            let start = now();
+            let out = Arc::new(Chan::<(u64, Duration)>::new());
+            let sg = SchedGroup::new(&context::background());
+            for n in [3u64, 1, 2] {
+                let out = out.clone();
+                sg.delay(Duration::from_millis(n * 100), move || out.send((n, since(start))));
+            }
+            assert_eq!(sg.wait(), Ok(()));
+            let got: Vec<_> = (0..3).map(|_| out.try_recv().expect("ran before wait returned")).collect();
+            let ms = Duration::from_millis;
+            assert_eq!(got, [(1, ms(100)), (2, ms(200)), (3, ms(300))]);
+        })
     });
 }
 

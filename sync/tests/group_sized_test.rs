@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Chan, run};
+use gort_runtime::testing::synctest;
 use gort_runtime::{PanicPolicy, Runtime, spawn};
 use gort_sync::WaitGroup;
 use gort_sync::context;
@@ -32,15 +33,18 @@ impl Gauge {
 }
 
 /// The course's example: NewSizedGroup(10), 1,000 tasks that sleep 5 ms
-/// and count; Wait; prints 1000. Ten slots make it take at least
-/// 1000 × 5 ms / 10 = 0.5 s (a lower bound: sleeps never end early).
+/// and count; Wait; prints 1000. Ten slots make it take exactly
+/// 1000 × 5 ms / 10 = 0.5 s: in a synctest bubble that is checked on the
+/// bubble's clock, instantly (on the real clock it was only a lower bound,
+/// and took half a second).
 #[test]
 fn course_example_1000_tasks_10_at_a_time() {
-    run("course_example_1000_tasks_10_at_a_time", 2, || {
+    run("course_example_1000_tasks_10_at_a_time", 2, || synctest::test(course_example));
+    fn course_example() {
         let swg = SizedGroup::new(10);
         let c = Arc::new(AtomicU32::new(0));
         let gauge = Arc::new(Gauge::default());
-        let t = Instant::now();
+        let t = gort_runtime::time::now();
         for _ in 0..1000 {
             let (c, gauge) = (c.clone(), gauge.clone());
             assert!(swg.go(move |_ctx| {
@@ -53,8 +57,8 @@ fn course_example_1000_tasks_10_at_a_time() {
         swg.wait();
         assert_eq!(c.load(Ordering::SeqCst), 1000);
         assert!(gauge.max.load(Ordering::SeqCst) <= 10, "more than 10 tasks ran at once");
-        assert!(t.elapsed() >= Duration::from_millis(500), "10 slots cannot finish 1000 × 5 ms sooner");
-    });
+        assert_eq!(gort_runtime::time::since(t), Duration::from_millis(500), "10 slots, 1000 × 5 ms");
+    }
 }
 
 /// Default mode: `go` never blocks and every call gets a goroutine at

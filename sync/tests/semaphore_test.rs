@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{panic_message, run};
 use gort_runtime::spawn;
+use gort_runtime::testing::synctest;
 use gort_sync::{Semaphore, WaitGroup};
 
 /// Go: TestWeighted (HammerWeighted): n goroutines, goroutine i takes i+1
@@ -92,10 +93,14 @@ fn TestWeightedAcquire() {
 }
 
 /// Go: TestWeightedDoesntBlockIfTooBig: a request larger than the size
-/// does not hold up the requests after it.
+/// does not hold up the requests after it. In a synctest bubble: the small
+/// requests finish at 3 ms, the impossible one gives up exactly at its
+/// 200 ms timeout (on the bubble's clock, instantly).
 #[test]
 fn TestWeightedDoesntBlockIfTooBig() {
-    run("TestWeightedDoesntBlockIfTooBig", 2, || {
+    run("TestWeightedDoesntBlockIfTooBig", 2, || synctest::test(weighted_doesnt_block_if_too_big));
+    fn weighted_doesnt_block_if_too_big() {
+        let start = gort_runtime::time::now();
         const N: usize = 2;
         let sem = Arc::new(Semaphore::new(N));
         let big = {
@@ -112,11 +117,13 @@ fn TestWeightedDoesntBlockIfTooBig() {
             });
         }
         wg.wait();
+        assert_eq!(gort_runtime::time::since(start), Duration::from_millis(3), "3 rounds of 1 ms");
         assert!(!big.join().unwrap(), "an impossible request succeeded");
+        assert_eq!(gort_runtime::time::since(start), Duration::from_millis(200));
         // Without a timeout, an impossible request is a clear error.
         let p = catch_unwind(AssertUnwindSafe(|| sem.acquire(N + 1))).expect_err("acquire above the size");
         assert!(panic_message(&*p).contains("exceeds the semaphore's size 2"));
-    });
+    }
 }
 
 /// Go: TestLargeAcquireDoesntStarve: with n holders cycling one unit each,
@@ -151,9 +158,13 @@ fn TestLargeAcquireDoesntStarve() {
 /// Go: TestAllocCancelDoesntStarve (T-SEMA-2): a large request at the head
 /// blocks smaller ones behind it; when it gives up, the ones behind it get
 /// the free units.
+///
+/// In a synctest bubble: the small request waits exactly until the large
+/// one's 50 ms timeout.
 #[test]
 fn TestAllocCancelDoesntStarve() {
-    run("TestAllocCancelDoesntStarve", 2, || {
+    run("TestAllocCancelDoesntStarve", 2, || synctest::test(alloc_cancel_doesnt_starve));
+    fn alloc_cancel_doesnt_starve() {
         let sem = Arc::new(Semaphore::new(10));
         sem.acquire(1);
         // Queue a request for all 10 units; it waits behind the held one.
@@ -167,17 +178,18 @@ fn TestAllocCancelDoesntStarve() {
         }
         // A small request cannot jump the queue, though 9 units are free...
         assert!(!sem.try_acquire(1), "try_acquire succeeded past a queued request");
-        let t = Instant::now();
+        let t = gort_runtime::time::now();
         // ...but gets them as soon as the large request gives up.
         sem.acquire(1);
         assert!(!big.join().unwrap());
-        assert!(
-            t.elapsed() >= Duration::from_millis(20),
-            "the small request did not wait behind the large one"
+        assert_eq!(
+            gort_runtime::time::since(t),
+            Duration::from_millis(50),
+            "the small request waited behind the large one, until its timeout"
         );
         sem.release(2);
         assert_eq!(sem.held(), 0);
-    });
+    }
 }
 
 /// FIFO order: queued requests are granted in arrival order.
@@ -210,14 +222,16 @@ fn semaphore_fifo() {
 
 /// The text's worker example (T-SEMA-1), scaled down: W workers, 4W tasks
 /// of 10 ms each, dispatched with acquire(1) and released by the workers;
-/// a final acquire(W) waits for all of them.
+/// a final acquire(W) waits for all of them. In a synctest bubble: four
+/// rounds of 10 ms take exactly 40 ms.
 #[test]
 fn semaphore_worker_pool() {
-    run("semaphore_worker_pool", 2, || {
+    run("semaphore_worker_pool", 2, || synctest::test(worker_pool));
+    fn worker_pool() {
         let w = gort_runtime::max_procs();
         let sem = Arc::new(Semaphore::new(w));
         let task = Arc::new(gort_sync::Mutex::new(vec![0usize; w * 4]));
-        let t = Instant::now();
+        let t = gort_runtime::time::now();
         for i in 0..w * 4 {
             sem.acquire(1);
             let (sem, task) = (sem.clone(), task.clone());
@@ -228,10 +242,10 @@ fn semaphore_worker_pool() {
             });
         }
         sem.acquire(w);
-        let elapsed = t.elapsed();
+        let elapsed = gort_runtime::time::since(t);
         assert_eq!(*task.lock(), (1..=w * 4).collect::<Vec<_>>());
-        assert!(elapsed >= Duration::from_millis(40), "tasks overlapped beyond the limit: {elapsed:?}");
-    });
+        assert_eq!(elapsed, Duration::from_millis(40), "tasks overlapped beyond the limit, or waited");
+    }
 }
 
 /// Goroutines and plain threads share the semaphore; a thread's

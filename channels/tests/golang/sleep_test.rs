@@ -7,6 +7,11 @@
 //! TestResetResult (issue 69312), TestMultiWakeupTicker,
 //! TestMultiWakeupTimer, plus a 100,000-timer stress test.
 //!
+//! TestTimerStopStress runs in a synctest bubble (its property does not
+//! depend on real time); the tests of racing stops and resets
+//! (TestStopResult, TestResetResult) and of real firings stay on the real
+//! clock.
+//!
 //! Left out: tests of Sleep itself and of the runtime timer heap
 //! (TestSleep, TestSleepZeroDeadlock, TestOverflowSleep, TestAdjustTimers,
 //! TestIssue5745...: runtime's), of AfterFunc (gort has no AfterFunc
@@ -18,6 +23,7 @@
 use std::time::{Duration, Instant};
 
 use gort_channels::{Receiver, Ticker, Timer, after, chan, select};
+use gort_runtime::testing::synctest;
 use gort_runtime::{sleep, spawn};
 
 use crate::{go_test, ms};
@@ -129,31 +135,39 @@ fn TestAfterQueuing() {
     });
 }
 
+/// Run in a synctest bubble: stopping before the deadline is a property
+/// of the timer's protocol, not of real time, and on the bubble's clock
+/// the deadlines are exact (the real-time version took 2.5 s). Stops that
+/// race real firings are TestStopResult's.
 #[test]
 fn TestTimerStopStress() {
-    go_test(2, || {
-        let fired = chan::<usize>(100);
-        let hs: Vec<_> = (0..100)
-            .map(|i| {
-                let fired = fired.clone();
-                spawn(move || {
-                    let timer = Timer::new(ms(2000));
-                    sleep(ms(1000));
-                    timer.stop();
-                    if timer.c().try_recv().is_ok() {
-                        fired.send(i).unwrap();
-                    }
-                    timer
-                })
+    go_test(2, || synctest::test(timer_stop_stress));
+}
+
+fn timer_stop_stress() {
+    let start = gort_runtime::time::now();
+    let fired = chan::<usize>(100);
+    let hs: Vec<_> = (0..100)
+        .map(|i| {
+            let fired = fired.clone();
+            spawn(move || {
+                let timer = Timer::new(ms(2000));
+                sleep(ms(1000));
+                timer.stop();
+                if timer.c().try_recv().is_ok() {
+                    fired.send(i).unwrap();
+                }
+                timer
             })
-            .collect();
-        let timers: Vec<Timer> = hs.into_iter().map(|h| h.join().unwrap()).collect();
-        sleep(ms(1500)); // past every original deadline
-        for (i, t) in timers.iter().enumerate() {
-            assert!(t.c().try_recv().is_err(), "timer {i} was not stopped");
-        }
-        assert!(fired.try_recv().is_err(), "a timer fired before its deadline");
-    });
+        })
+        .collect();
+    let timers: Vec<Timer> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    sleep(ms(1500)); // past every original deadline
+    assert_eq!(gort_runtime::time::since(start), ms(2500));
+    for (i, t) in timers.iter().enumerate() {
+        assert!(t.c().try_recv().is_err(), "timer {i} was not stopped");
+    }
+    assert!(fired.try_recv().is_err(), "a timer fired before its deadline");
 }
 
 fn test_reset(d: Duration) -> Result<(), &'static str> {
