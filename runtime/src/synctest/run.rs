@@ -6,7 +6,7 @@
 //!
 //! ## The root's loop
 //!
-//! The caller of [`test`] (the *root*: a goroutine or a plain thread) is
+//! The caller of [`test()`] (the *root*: a goroutine or a plain thread) is
 //! not a member of the bubble. It spawns the main goroutine into the
 //! bubble, then loops:
 //!
