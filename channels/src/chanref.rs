@@ -49,7 +49,8 @@ pub(crate) struct ChanRef<T> {
 // SAFETY: as for `Arc<HChan<T>>`: the channel is shared, and `HChan<T>` is
 // Send and Sync exactly when T is Send.
 unsafe impl<T: Send> Send for ChanRef<T> {}
-// SAFETY: as above.
+// SAFETY: `&ChanRef<T>` gives only `&HChan<T>`, which is Sync when T is Send
+// (hchan.rs), as sharing an `Arc<HChan<T>>` would.
 unsafe impl<T: Send> Sync for ChanRef<T> {}
 
 impl<T> ChanRef<T> {

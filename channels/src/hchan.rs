@@ -130,7 +130,9 @@ pub struct HChan<T> {
 // SAFETY: every Cell and the buffer are touched only under `hdr.lock`
 // (module docs); values of T move between threads, hence T: Send.
 unsafe impl<T: Send> Send for HChan<T> {}
-// SAFETY: as above.
+// SAFETY: through `&HChan<T>` the Cells and the buffer are reached only under
+// `hdr.lock`, and values of T are only moved in and out, never shared, so T:
+// Send suffices.
 unsafe impl<T: Send> Sync for HChan<T> {}
 
 impl<T> HChan<T> {

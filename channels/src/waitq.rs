@@ -159,7 +159,9 @@ impl WaitQ {
             if next.is_null() {
                 self.last.set(ptr::null());
             } else {
-                // SAFETY: as above.
+                // SAFETY: `next` is a queued waiter, valid while queued, and
+                // we hold the channel lock, under which its links are
+                // written.
                 unsafe { &*next }.prev.set(ptr::null());
             }
             self.first.store(next as *mut Waiter, Ordering::Release);
@@ -173,7 +175,9 @@ impl WaitQ {
             // alive.
             if w.is_select.get() {
                 let g = w.gref();
-                // SAFETY: see above.
+                // SAFETY: the select's goroutine is alive, as argued just
+                // above (parked or about to relock, and it cannot leave the
+                // select before unlinking this waiter under our lock).
                 if !unsafe { g.get() }.try_win_select() {
                     continue;
                 }
@@ -201,7 +205,8 @@ impl WaitQ {
         if next.is_null() {
             self.last.set(prev);
         } else {
-            // SAFETY: as above.
+            // SAFETY: `next` is w's queued neighbour, valid while queued, and
+            // we hold the channel lock that guards the links.
             unsafe { &*next }.prev.set(prev);
         }
         w.next.set(ptr::null());

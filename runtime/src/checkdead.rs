@@ -214,7 +214,9 @@ pub(crate) fn dump_all() -> String {
         }
     }
     for (g, tid) in THREADS.lock().iter() {
-        // SAFETY: as above.
+        // SAFETY: a registered thread G lives until its thread unregisters
+        // it, which takes THREADS, held here; only its atomic status and wait
+        // reason are read.
         let gp = unsafe { g.get() };
         if gp.status.load(Ordering::SeqCst) == status::WAITING {
             out.push_str(&format!(

@@ -357,7 +357,9 @@ pub(crate) struct GInner {
 // gort's safety model (crate docs) makes keeping such values across a
 // blocking call the user's promise.
 unsafe impl Send for G {}
-// SAFETY: see above.
+// SAFETY: a shared `&G` reaches only the atomic fields, which are
+// thread-safe, and `inner`, which only the G's current owner may touch
+// (module docs), whichever thread that owner runs on.
 unsafe impl Sync for G {}
 
 impl G {
@@ -493,7 +495,9 @@ pub struct GRef(pub(crate) NonNull<G>);
 // SAFETY: a GRef is only an address; what may be done through it is
 // governed by the park/ready contract, which is thread-agnostic.
 unsafe impl Send for GRef {}
-// SAFETY: as above.
+// SAFETY: a GRef is a copyable address with no interior state: sharing
+// `&GRef` only lets other threads copy the address, and every use of it goes
+// through the park/ready contract.
 unsafe impl Sync for GRef {}
 
 impl GRef {

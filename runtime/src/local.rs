@@ -63,7 +63,9 @@ impl<T: 'static> LocalKey<T> {
         if !present {
             // Run init without borrowing the slots: it may use other keys.
             let v: Box<dyn Any> = Box::new((self.init)());
-            // SAFETY: as above; no other borrow of the slots is live.
+            // SAFETY: g is still the caller, the only one to touch its slots,
+            // and the first borrow ended before `init` ran, so this is the
+            // only live borrow.
             let slots = unsafe { &mut *g.get().locals.get() };
             if slots.slots.len() <= i {
                 slots.slots.resize_with(i + 1, || None);
@@ -72,14 +74,17 @@ impl<T: 'static> LocalKey<T> {
                 slots.slots[i] = Some(v);
             }
         }
-        // SAFETY: as above. The value is boxed: later growth of the vector
-        // (a nested `with` on another key) does not move it, and slots are
-        // only removed when the goroutine ends.
+        // SAFETY: g is still the caller, the only one to touch its slots, and
+        // the mutable borrow above has ended. The value is boxed: later
+        // growth of the vector (a nested `with` on another key) does not move
+        // it, and slots are only removed when the goroutine ends.
         let v: *const T = unsafe { &*g.get().locals.get() }.slots[i]
             .as_ref()
             .and_then(|b| b.downcast_ref::<T>())
             .expect("local slot holds its key's type");
-        // SAFETY: see above; the pointer stays valid for the call.
+        // SAFETY: `v` points into the boxed value of this goroutine's slot,
+        // which stays in place and is not removed while `f` runs (only the
+        // goroutine's end removes slots).
         f(unsafe { &*v })
     }
 }
@@ -97,7 +102,8 @@ pub(crate) fn drop_locals(g: &crate::g::G) {
         }
         drop(slots);
     }
-    // SAFETY: as above.
+    // SAFETY: still called by the finishing goroutine itself, the only user
+    // of its slots; the loop's borrows have all ended.
     std::mem::forget(std::mem::take(unsafe { &mut *g.locals.get() }));
 }
 

@@ -194,7 +194,8 @@ mod tests {
         unsafe { central.free(Some(&mut cache), a, l) };
         let b = central.alloc(Some(&mut cache), l);
         assert_eq!(a, b);
-        // SAFETY: as above.
+        // SAFETY: `b` came from `central` with layout `l` just above and is
+        // not used after this free.
         unsafe { central.free(None, b, l) };
         assert_eq!(central.alloc(None, l), b, "a block freed without a P goes central");
     }

@@ -109,7 +109,9 @@ pub(crate) struct PLocal {
 // operations on `status` or on the scheduler lock. Everything else is
 // atomic or Sync.
 unsafe impl Sync for P {}
-// SAFETY: as above; Worker<GRef> is Send.
+// SAFETY: a P holds no thread-bound state: its UnsafeCell fields change hands
+// between Ms through `status` or the scheduler lock, whichever thread the P
+// was made on; Worker<GRef> is Send.
 unsafe impl Send for P {}
 
 impl P {

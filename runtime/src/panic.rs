@@ -50,7 +50,8 @@ impl PanicTrace {
         let g = crate::m::current_goroutine()?;
         // SAFETY: the current goroutine owns its G; a short borrow.
         let gp = unsafe { g.get() };
-        // SAFETY: as above.
+        // SAFETY: the current goroutine owns its G; the borrow lasts only
+        // while the trace is taken out.
         let pcs = *unsafe { gp.inner() }.panic_trace.take()?;
         let (site, parent) = (gp.meta.spawn_site(), gp.meta.parent());
         Some(Box::new(PanicTrace { pcs, site, parent }))
@@ -75,7 +76,8 @@ fn record_panic_trace() {
     let gp = unsafe { g.get() };
     let top = gp.meta.switch.stack_top();
     if let Ok(pcs) = crate::traceback::walk_current(top) {
-        // SAFETY: as above; no other borrow of the inner fields is live.
+        // SAFETY: the hook runs on the panicking goroutine, the owner of its
+        // G; no other borrow of the inner fields is live.
         unsafe { gp.inner() }.panic_trace = Some(Box::new(pcs));
     }
 }

@@ -189,7 +189,8 @@ fn park_goroutine<F: FnOnce(GRef) -> bool, const GUARDED: bool>(g: GRef, reason:
     let gp = unsafe { g.get() };
     gp.clear_wait_reason();
     if !GUARDED {
-        // SAFETY: as above.
+        // SAFETY: we run as g again after the resume, so g owns its G; the
+        // borrow of the inner fields ends with this statement.
         unsafe { gp.inner() }.park_unguarded = false;
     }
 }

@@ -300,7 +300,9 @@ fn goroutine_main(y: &GYielder, g: GRef) {
     // SAFETY: g is the goroutine running this code: it owns itself.
     let gp = unsafe { g.get() };
     let entry = {
-        // SAFETY: as above; the borrow ends before any other access.
+        // SAFETY: g is the goroutine running this code and so owns its G;
+        // this borrow of the inner fields ends with the block, before any
+        // other access.
         let inner = unsafe { gp.inner() };
         inner.yielder = y as *const GYielder;
         inner.entry.expect("goroutine has an entry")
@@ -317,7 +319,9 @@ fn goroutine_main(y: &GYielder, g: GRef) {
         }
     };
     {
-        // SAFETY: as above; a short borrow.
+        // SAFETY: the task has returned and we still run as g, the owner of
+        // its G; a short borrow of the inner fields that ends with this
+        // block.
         let inner = unsafe { gp.inner() };
         inner.free_entry = owned;
         if !owned {
@@ -401,7 +405,9 @@ fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
             sched.counters.exited_nop.fetch_add(1, Ordering::Relaxed);
         }
     }
-    // SAFETY: as above.
+    // SAFETY: the goroutine has returned and the M retiring it is the only
+    // user of its G (it is neither queued nor parked); no other borrow of the
+    // inner fields is live.
     let inner = unsafe { gp.inner() };
     let locked = inner.locked_m.take().is_some();
     inner.lock_count = 0;
@@ -412,7 +418,9 @@ fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
         // SAFETY: the goroutine's run reported owning the block; with p we
         // hold its caches.
         let cache = p.map(|p| unsafe { &mut p.local().mcache });
-        // SAFETY: as above.
+        // SAFETY: the run reported owning the task block and `entry` was just
+        // taken out, so the block is freed once, by its owner; `cache`
+        // belongs to p, which the caller holds.
         unsafe { task.dealloc(cache) };
     }
     inner.yielder = std::ptr::null();
@@ -573,7 +581,10 @@ pub(crate) fn suspend(req: Suspend) {
     // Where a traceback of the switched-out goroutine starts: this frame
     // stays as it is until the goroutine resumes (traceback::record docs).
     crate::traceback::record_switch!(gp.meta.switch);
-    // SAFETY: as above.
+    // SAFETY: `yielder` was set by goroutine_main to a value in its own frame
+    // at the bottom of this goroutine's stack, which lives as long as the
+    // goroutine; we are that goroutine, the owner of the G, and read the
+    // field in a short borrow.
     let y = unsafe { &*gp.inner().yielder };
     y.suspend(req);
 }

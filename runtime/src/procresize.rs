@@ -228,7 +228,9 @@ impl Sched {
                 self.globrunqput(g);
             }
             p.timers.move_all(&self.allp.get(i % n).timers);
-            // SAFETY: as above.
+            // SAFETY: the world is still stopped and the stopper owns every
+            // P, this dying one included; the borrow of its caches ends
+            // before the P is marked idle.
             let l = unsafe { p.local() };
             l.stacks.flush(&self.stacks);
             crate::mcache::CENTRAL.flush(&mut l.mcache);

@@ -613,7 +613,8 @@ impl Sched {
             // SAFETY: the poller hands over parked Gs it alone may ready.
             let is_thread = unsafe { g.get() }.is_thread();
             if is_thread {
-                // SAFETY: as above.
+                // SAFETY: the poller handed this parked stand-in G to us,
+                // which makes us the one party entitled to ready it, once.
                 unsafe { crate::park::ready(*g) };
             }
             !is_thread

@@ -274,7 +274,9 @@ fn semrelease_slow(addr: &AtomicU32, root: &SemaRoot, handoff: bool) {
         }
         (s.g, handed)
     };
-    // SAFETY: as above: we are the one party entitled to ready `g`.
+    // SAFETY: we dequeued `s` under the root's lock, which makes us the one
+    // party entitled to ready its goroutine, and `g` was copied out of the
+    // record before the record can go away.
     unsafe { ready(g) };
     if handed && in_goroutine() {
         // Let the waiter, now in our runnext, run at once (Go: goyield).
@@ -553,13 +555,15 @@ mod tests {
             let Some(nr) = (unsafe { n.as_ref() }) else { return (0, 0) };
             assert_eq!(nr.parent.get(), parent, "parent link");
             assert!(nr.addr.get() >= lo && nr.addr.get() < hi, "search order");
-            // SAFETY: as above.
+            // SAFETY: test-only; `parent` is null or a node of this treap,
+            // and every node is a live local of the test.
             if let Some(p) = unsafe { parent.as_ref() } {
                 assert!(p.ticket.get() <= nr.ticket.get(), "heap order");
             }
             let mut queued = 1;
             let mut w = nr.waitlink.get();
-            // SAFETY: as above.
+            // SAFETY: test-only; a node's wait list links only records the
+            // test queued, which outlive the walk.
             while let Some(wr) = unsafe { w.as_ref() } {
                 assert_eq!(wr.addr.get(), nr.addr.get());
                 queued += 1;
@@ -594,20 +598,24 @@ mod tests {
             }
         }
         for (i, l) in lifo.iter().enumerate() {
-            // SAFETY: as above.
+            // SAFETY: the root's lock, taken above, is still held; the LIFO
+            // records live until the test ends, past every dequeue.
             unsafe { root.queue(addr_of(i), l, true) };
         }
         assert_eq!(check(&root), (ADDRS, ADDRS * (PER + 1)));
         for i in (0..ADDRS).rev() {
-            // SAFETY: as above.
+            // SAFETY: the root's lock, taken before the queueing loops, is
+            // still held.
             let first = unsafe { root.dequeue(addr_of(i)) };
             assert_eq!(first, &lifo[i] as *const Sudog, "LIFO waiter first");
             for round in 0..PER {
-                // SAFETY: as above.
+                // SAFETY: the root's lock is still held; the record returned
+                // is only compared by address.
                 let s = unsafe { root.dequeue(addr_of(i)) };
                 assert_eq!(s, &recs[round * ADDRS + i] as *const Sudog, "FIFO per address");
             }
-            // SAFETY: as above.
+            // SAFETY: the root's lock is still held; dequeuing an address
+            // with no waiter left only reads the treap.
             assert!(unsafe { root.dequeue(addr_of(i)) }.is_null());
             let (nodes, queued) = check(&root);
             assert_eq!((nodes, queued), (i, i * (PER + 1)));

@@ -23,7 +23,8 @@ struct Prev {
 // SAFETY: plain data (handler addresses, masks, flags), written once before
 // our handler is installed and only read afterwards.
 unsafe impl Sync for Prev {}
-// SAFETY: as above.
+// SAFETY: Prev is plain data with no tie to the thread that filled it in;
+// moving it to another thread moves bytes.
 unsafe impl Send for Prev {}
 
 static PREV: OnceLock<Prev> = OnceLock::new();
@@ -45,7 +46,10 @@ pub(crate) fn install() {
     });
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        // SAFETY: as above; PREV is set.
+        // SAFETY: sigaction gets valid pointers (a zeroed local with our
+        // handler's address and an emptied mask), which is all it requires;
+        // PREV was initialised above, so the handler can chain from its first
+        // run.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = handler as *const () as usize;

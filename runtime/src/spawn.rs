@@ -200,7 +200,9 @@ where
         // SAFETY: before DONE only the goroutine's side touches `f` and
         // `result`, and we act for the goroutine.
         drop(unsafe { (*task.f.get()).take() });
-        // SAFETY: as above.
+        // SAFETY: before DONE only the goroutine's side touches `result` (the
+        // handle reads it only after it sees DONE), and we act for the
+        // goroutine; `finish` below publishes the write.
         unsafe { *pk.result.get() = Some(Err(Panic::runtime_dropped(task.id, task.name.clone()))) };
         match pk.header.state.finish() {
             // Nobody will read it, and a dropped runtime is no panic to
@@ -244,7 +246,9 @@ pub struct JoinHandle<T> {
 // sending or sharing it is like sending or sharing a T (std's JoinHandle
 // has the same bounds).
 unsafe impl<T: Send> Send for JoinHandle<T> {}
-// SAFETY: as above; `&JoinHandle` only reads the state word.
+// SAFETY: `&JoinHandle` only reads the packet's state word and the handle's
+// own id and name; taking the T needs the handle by value, so sharing a
+// handle shares no T beyond what Send already allows.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
@@ -595,7 +599,8 @@ pub fn current() -> Option<Goroutine> {
     let g = crate::m::current_goroutine()?;
     // SAFETY: g is the running goroutine: it owns itself.
     let gp = unsafe { g.get() };
-    // SAFETY: as above; a short-lived borrow.
+    // SAFETY: g is the running goroutine, the owner of its G; the borrow
+    // lasts only for cloning the name.
     let inner = unsafe { gp.inner() };
     Some(Goroutine { id: gp.id(), name: inner.name.clone(), spawn_site: gp.meta.spawn_site() })
 }

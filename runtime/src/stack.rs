@@ -490,7 +490,8 @@ fn install_guard(page: usize, mode: &mut GuardMode) -> io::Result<()> {
         // The kernel predates guard regions: use mprotect from now on.
         *mode = GuardMode::Mprotect;
     }
-    // SAFETY: as above; PROT_NONE on our own page only restricts access.
+    // SAFETY: `page` is the first page of a slot in a mapping we own that
+    // nobody uses yet; PROT_NONE there only makes later access fault.
     let r = unsafe { libc::mprotect(page as *mut libc::c_void, len, libc::PROT_NONE) };
     if r != 0 {
         return Err(io::Error::last_os_error());

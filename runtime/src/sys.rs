@@ -157,7 +157,8 @@ pub(crate) fn membarrier_register() -> bool {
     if cmds < 0 || cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED == 0 {
         return false;
     }
-    // SAFETY: as above.
+    // SAFETY: membarrier takes plain integer arguments and touches no memory
+    // of ours; registering only changes what later barrier calls may do.
     unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 }
 }
 
@@ -175,7 +176,8 @@ pub(crate) fn membarrier() {
     // EPERM: this process is not registered, which happens only in a child
     // forked after registration if the kernel does not carry it over.
     // Register again and retry.
-    // SAFETY: as above.
+    // SAFETY: the registration call again: plain integer arguments, no memory
+    // of ours touched.
     let again =
         unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) };
     if again != 0 || barrier() != 0 {

@@ -83,7 +83,9 @@ pub struct TimerNode {
 // SAFETY: the Cells are only accessed under the lock of the heap that holds
 // the node (module docs); everything else is atomic or immutable.
 unsafe impl Sync for TimerNode {}
-// SAFETY: as above; a node holds no thread-bound state.
+// SAFETY: a node holds no thread-bound state: a function pointer, atomics,
+// and Cells used under the lock of the holding heap by whichever thread takes
+// it.
 unsafe impl Send for TimerNode {}
 
 impl TimerNode {

@@ -121,7 +121,8 @@ pub(crate) fn reclaim(sched: &Sched) -> bool {
 fn reclaim_one(sched: &Sched, g: GRef) -> bool {
     // SAFETY: we own the G (see `reclaim`); short borrows throughout.
     let gp = unsafe { g.get() };
-    // SAFETY: as above.
+    // SAFETY: every M has exited, so this thread owns the G (see `reclaim`);
+    // the borrow ends with the condition.
     if unsafe { gp.inner() }.park_unguarded {
         return false;
     }
@@ -147,13 +148,15 @@ fn reclaim_one(sched: &Sched, g: GRef) -> bool {
             }
             Some(coro.into_stack())
         }
-        // SAFETY: as above.
+        // SAFETY: the G never ran (it has no coroutine) and this thread owns
+        // it; a short borrow to take its stack.
         None => unsafe { gp.inner() }.stack.take(),
     };
     if let Some(stack) = stack {
         sched.stacks.free(stack);
     }
-    // SAFETY: as above.
+    // SAFETY: this thread still owns the G, the forced unwind (if any) is
+    // over, and no other borrow of its inner fields is live.
     let inner = unsafe { gp.inner() };
     if let Some(task) = inner.entry.take() {
         if std::mem::take(&mut inner.free_entry) {

@@ -122,7 +122,9 @@ impl Round {
             let next = wr.next.get();
             wr.outcome.set(TRIPPING);
             wr.trip.set(trip);
-            // SAFETY: as above; `wr` was just taken off the round's list.
+            // SAFETY: `wr` is alive (listed records are) and we hold the
+            // lock; it was just taken off the round's list, so it is linked
+            // into `tripping` only once.
             unsafe { push(&mut self.tripping, wr) };
             w = next;
         }
@@ -139,7 +141,8 @@ impl Round {
         while let Some(wr) = unsafe { w.as_ref() } {
             let next = wr.next.get();
             if wr.trip.get() == trip {
-                // SAFETY: as above.
+                // SAFETY: `wr` is on the tripping list, alive while listed,
+                // and we hold the lock that guards the list.
                 unsafe { unlink(&mut self.tripping, wr) };
                 wr.outcome.set(outcome);
                 wr.next.set(list);

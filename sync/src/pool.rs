@@ -108,7 +108,9 @@ struct PoolState<T> {
 // flag; the rest is atomic or behind a Lock. Items move between threads,
 // hence T: Send.
 unsafe impl<T: Send> Sync for PoolState<T> {}
-// SAFETY: as above.
+// SAFETY: nothing in a PoolState is tied to a thread: each Local's cells go
+// with whoever holds its `busy` flag, the lists are behind Locks, and the
+// items are T: Send.
 unsafe impl<T: Send> Send for PoolState<T> {}
 
 /// What the registry needs from a pool: one cleanup round, returning the

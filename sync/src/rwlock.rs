@@ -264,7 +264,8 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
 // SAFETY: a read guard only gives `&T`; moving it to another thread (which
 // then unlocks, as Go allows) shares T across threads: T: Sync.
 unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
-// SAFETY: as above.
+// SAFETY: `&RwLockReadGuard` gives only `&T`, as the guard itself does, so
+// sharing it across threads shares T: T: Sync.
 unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {

@@ -146,7 +146,9 @@ struct SharedWaiter(Waiter);
 // mutex, by the waiter or a granter; the waking function touches only the
 // atomic `state` and the immutable `g`.
 unsafe impl Send for SharedWaiter {}
-// SAFETY: as above.
+// SAFETY: shared use is safe: the Cells are touched only under the
+// semaphore's mutex, and the waking function, from any thread, only reads the
+// immutable `g` and CASes the atomic `state`.
 unsafe impl Sync for SharedWaiter {}
 
 /// The wait queue, behind the mutex.

@@ -270,7 +270,10 @@ mod tests {
             std::thread::yield_now();
             for s in &stacks {
                 let (lo, hi) = s.usable();
-                // SAFETY: as above (an unmapped region would fault here).
+                // SAFETY: reads the usable part of a stack the test still
+                // owns (allocated above, written just before the yield, not
+                // yet freed); if the trimmer had unmapped it instead of
+                // releasing its pages, this would fault.
                 if unsafe { (*(lo as *const u8), *((hi - 1) as *const u8)) } != (0xAB, 0xAB) {
                     released += 1;
                 }

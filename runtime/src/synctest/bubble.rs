@@ -100,7 +100,9 @@ pub(crate) struct State {
 // SAFETY: the GRefs in `State` are only used under its lock, by the
 // park/ready protocol; everything else is atomic, immutable or `Sync`.
 unsafe impl Sync for Bubble {}
-// SAFETY: as above; a bubble holds no thread-bound state.
+// SAFETY: a bubble holds no thread-bound state: its GRefs are addresses used
+// under its lock by the park/ready protocol, the rest is atomic, immutable,
+// or Send (`Arc<Sched>`).
 unsafe impl Send for Bubble {}
 
 impl Bubble {

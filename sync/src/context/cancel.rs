@@ -66,7 +66,9 @@ pub(crate) struct CancelCtx {
 // `mu` before `err` is published and only read after `err` is seen set
 // (module docs). Everything else is atomic or immutable.
 unsafe impl Sync for CancelCtx {}
-// SAFETY: as above; no field is tied to a thread.
+// SAFETY: no field is tied to a thread: the mutex, the cells (accessed as
+// argued for Sync), the atomics, the parent Context and the OnceLock may all
+// move to another thread.
 unsafe impl Send for CancelCtx {}
 
 struct State {
