@@ -99,7 +99,9 @@ pub(crate) struct PollDesc {
 // read only by the one party whose AcqRel CAS took the word out of PARKED
 // (module docs); everything else is atomic or immutable.
 unsafe impl Sync for PollDesc {}
-// SAFETY: as above.
+// SAFETY: nothing in a descriptor is tied to a thread: atomics, GRefs
+// (addresses used under the park/ready contract) and the address of the
+// owning poller, which is read from any thread alike.
 unsafe impl Send for PollDesc {}
 
 impl PollDesc {

@@ -82,7 +82,8 @@ impl PollerInner {
     fn new() -> io::Result<PollerInner> {
         // SAFETY: neither call has memory preconditions; results are checked.
         let epfd = owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
-        // SAFETY: as above.
+        // SAFETY: eventfd takes plain flags and has no memory preconditions;
+        // `owned` checks the result.
         let wake_fd = owned(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
         let p = PollerInner {
             epfd,

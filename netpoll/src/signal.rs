@@ -247,7 +247,9 @@ extern "C" fn on_signal(sig: libc::c_int) {
         // non-blocking write end, which is never closed; b is a valid byte.
         unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
     }
-    // SAFETY: as above.
+    // SAFETY: errno's location is this thread's own and valid for the
+    // thread's life; writing back the saved value undoes our write's effect
+    // on it.
     unsafe { *libc::__errno_location() = saved };
 }
 

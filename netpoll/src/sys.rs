@@ -73,7 +73,9 @@ impl RawAddr {
                 r.len = mem::size_of::<libc::sockaddr_in>() as _;
             }
             SocketAddr::V6(a) => {
-                // SAFETY: as above.
+                // SAFETY: sockaddr_storage is large and aligned enough for a
+                // sockaddr_in6 too, and `r` is a local that nothing else
+                // borrows.
                 let sin6 = unsafe { &mut *(&raw mut r.storage).cast::<libc::sockaddr_in6>() };
                 sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
                 sin6.sin6_port = a.port().to_be();
