@@ -22,7 +22,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 
-use crate::chan::{Chan, Sender};
+use crate::channel::{Chan, Sender};
 
 /// A [`Sender`] that closes its channel when dropped: Go's `defer
 /// close(ch)`. Made by [`Chan::close_on_drop`] or

@@ -29,7 +29,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::chan::Receiver;
+use crate::channel::Receiver;
 
 use crate::error::SendError;
 use crate::hchan::Header;

@@ -475,7 +475,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
-    use crate::chan::chan;
+    use crate::channel::chan;
 
     /// A value that counts its drops, tagged to tell values apart.
     struct D(u32, Arc<AtomicUsize>);

@@ -1,6 +1,6 @@
 //! gort-channels: Go's channels and `select` for gort.
 //!
-//! - [`chan`](fn@chan)`::<T>(cap)` makes a channel (Go's `make(chan T, cap)`):
+//! - [`chan`]`::<T>(cap)` makes a channel (Go's `make(chan T, cap)`):
 //!   `cap == 0` is unbuffered (a send waits for a receiver and hands the
 //!   value over directly), `cap > 0` a FIFO buffer. [`Chan`] is the channel
 //!   (Go's `chan T`), [`Sender`] and [`Receiver`] its directional views
@@ -58,7 +58,7 @@
 //! `select`, `waitq`, `time`, `chanref`).
 
 mod afterfunc;
-mod chan;
+mod channel;
 mod chanref;
 mod closer;
 mod dynselect;
@@ -71,7 +71,7 @@ mod time;
 mod waitq;
 
 pub use afterfunc::{FuncTimer, after_func};
-pub use chan::{AsHChan, Chan, IntoIter, Iter, Receiver, Sender, TryIter, chan};
+pub use channel::{AsHChan, Chan, IntoIter, Iter, Receiver, Sender, TryIter, chan};
 pub use closer::CloseGuard;
 pub use dynselect::{Select, Selected};
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
@@ -81,7 +81,7 @@ pub use time::{Ticker, Timer, after, tick};
 /// Items the macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::chan::{chan_never, chan_outside_bubbles};
+    pub use crate::channel::{chan_never, chan_outside_bubbles};
     pub use crate::ops::Wait;
     pub use crate::select::{
         RecvCase, Scase, SendCase, block_forever, end_cases, recv_case, recv1, selectgo, send_case, send1,

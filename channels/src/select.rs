@@ -47,7 +47,7 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 
 use gort_runtime::{GRef, WaitReason, cheaprandn, current_g, park_unwind_safe, preempt_point, ready};
 
-use crate::chan::{Chan, Receiver, Sender};
+use crate::channel::{Chan, Receiver, Sender};
 use crate::error::SendError;
 use crate::hchan::{Attempt, HChan, Header};
 use crate::ops::Wait;

@@ -89,7 +89,7 @@ use std::time::{Duration, Instant};
 use gort_runtime::timer::TimerNode;
 use gort_runtime::{RawLock, ready};
 
-use crate::chan::Receiver;
+use crate::channel::Receiver;
 use crate::chanref::ChanRef;
 use crate::hchan::{Attempt, HChan};
 

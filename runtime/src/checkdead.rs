@@ -1,6 +1,7 @@
-//! Deadlock detection and the SIGQUIT goroutine dump.
+//! Deadlock detection, and the registries of live runtimes and parked
+//! plain threads that it and every whole-process dump walk.
 //!
-//! Go: runtime/proc.go (`checkdead`), runtime/signal_unix.go (SIGQUIT).
+//! Go: runtime/proc.go (`checkdead`).
 //!
 //! Go declares a deadlock when no M runs, no goroutine is runnable and no
 //! timer is armed: in a Go program every thread is the runtime's. A gort
@@ -34,7 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::g::{G, GRef, status};
-use crate::lock::{Lock, Note};
+use crate::lock::Lock;
 use crate::sched::Sched;
 
 /// Every live runtime.
@@ -200,7 +201,8 @@ fn report_deadlock() -> ! {
     std::process::exit(2)
 }
 
-/// Every runtime's goroutines, then the plain threads parked in gort.
+/// Every runtime's goroutines, then the plain threads parked in gort: the
+/// deadlock report's dump, and the SIGQUIT dump's (`dump.rs`).
 pub(crate) fn dump_all() -> String {
     // Held throughout: a runtime unregisters (under this lock) before it
     // can be freed.
@@ -226,55 +228,4 @@ pub(crate) fn dump_all() -> String {
         }
     }
     out
-}
-
-// ---- SIGQUIT ----
-
-static QUIT: Note = Note::new();
-
-/// Makes SIGQUIT print every goroutine and exit with status 2 (Go's
-/// behaviour), unless the program already handles SIGQUIT. An inherited
-/// SIG_IGN does not count: a shell ignores SIGQUIT in the commands it
-/// starts in the background, and Go installs its handler over that
-/// (it keeps an inherited SIG_IGN only for SIGHUP and SIGINT). Once per
-/// process.
-pub(crate) fn install_sigquit() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: reading the current disposition into a valid local.
-        let current = unsafe {
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(libc::SIGQUIT, std::ptr::null(), &mut old);
-            old.sa_sigaction
-        };
-        if current != libc::SIG_DFL && current != libc::SIG_IGN {
-            return;
-        }
-        let spawned = std::thread::Builder::new().name("gort-sigquit".into()).spawn(|| {
-            QUIT.sleep();
-            let mut out = String::from("SIGQUIT: quit\n\n");
-            out.push_str(&dump_all());
-            crate::sys::write_stderr(out.as_bytes());
-            std::process::exit(2);
-        });
-        if spawned.is_err() {
-            return;
-        }
-        SYSTEM_THREADS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: installing a handler that only calls Note::wakeup (an
-        // atomic swap and a futex wake: async-signal-safe).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigquit as *const () as usize;
-            // On the alternate stack: the signal may land on a goroutine
-            // whose stack is nearly full.
-            sa.sa_flags = libc::SA_RESTART | libc::SA_ONSTACK;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(libc::SIGQUIT, &sa, std::ptr::null_mut());
-        }
-    });
-}
-
-extern "C" fn on_sigquit(_sig: libc::c_int) {
-    QUIT.wakeup();
 }

@@ -1,7 +1,9 @@
-//! The registry of live goroutines and the goroutine dump.
+//! The registry of live goroutines, the goroutine dump, and the SIGQUIT
+//! dump.
 //!
 //! Go: runtime/proc.go (`allgs`, `allgadd`), runtime/traceback.go
-//! (`goroutineheader`, `tracebackothers`).
+//! (`goroutineheader`, `tracebackothers`), runtime/signal_unix.go
+//! (SIGQUIT).
 //!
 //! Every G a runtime allocates is registered in its `allgs` (Gs are cached
 //! and reused, so registration happens per allocation, not per spawn) and
@@ -16,6 +18,12 @@
 //! Release; a reader that sees the same even `seq` (Acquire) before and
 //! after reading the fields got one consistent version, else it retries.
 //! Spawn pays a few uncontended stores.
+//!
+//! SIGQUIT (unless the program handles it) prints every runtime's
+//! goroutines, as the deadlock report does (`checkdead::dump_all`), and
+//! exits with status 2. The handler only wakes a watcher thread's
+//! [`Note`] (async-signal-safe); the watcher, an ordinary thread, builds
+//! and prints the dump.
 
 use std::panic::Location;
 use std::sync::atomic::{
@@ -24,6 +32,7 @@ use std::sync::atomic::{
 use std::time::Duration;
 
 use crate::g::{G, WaitReason, status};
+use crate::lock::Note;
 use crate::sched::Sched;
 use crate::traceback::{Frame, Traceback, TracebackMode};
 
@@ -332,4 +341,55 @@ pub fn dump_string() -> String {
 /// Prints the goroutine dump of the current runtime to standard error.
 pub fn dump() {
     eprint!("{}", dump_string());
+}
+
+// ---- SIGQUIT ----
+
+static QUIT: Note = Note::new();
+
+/// Makes SIGQUIT print every goroutine and exit with status 2 (Go's
+/// behaviour), unless the program already handles SIGQUIT. An inherited
+/// SIG_IGN does not count: a shell ignores SIGQUIT in the commands it
+/// starts in the background, and Go installs its handler over that
+/// (it keeps an inherited SIG_IGN only for SIGHUP and SIGINT). Once per
+/// process.
+pub(crate) fn install_sigquit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: reading the current disposition into a valid local.
+        let current = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGQUIT, std::ptr::null(), &mut old);
+            old.sa_sigaction
+        };
+        if current != libc::SIG_DFL && current != libc::SIG_IGN {
+            return;
+        }
+        let spawned = std::thread::Builder::new().name("gort-sigquit".into()).spawn(|| {
+            QUIT.sleep();
+            let mut out = String::from("SIGQUIT: quit\n\n");
+            out.push_str(&crate::checkdead::dump_all());
+            crate::sys::write_stderr(out.as_bytes());
+            std::process::exit(2);
+        });
+        if spawned.is_err() {
+            return;
+        }
+        crate::checkdead::SYSTEM_THREADS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: installing a handler that only calls Note::wakeup (an
+        // atomic swap and a futex wake: async-signal-safe).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigquit as *const () as usize;
+            // On the alternate stack: the signal may land on a goroutine
+            // whose stack is nearly full.
+            sa.sa_flags = libc::SA_RESTART | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGQUIT, &sa, std::ptr::null_mut());
+        }
+    });
+}
+
+extern "C" fn on_sigquit(_sig: libc::c_int) {
+    QUIT.wakeup();
 }

@@ -27,8 +27,8 @@ use std::sync::atomic::{
 
 use crate::local::Locals;
 use crate::lock::Note;
+use crate::newproc::TaskRef;
 use crate::sched::Sched;
-use crate::spawn::TaskRef;
 use crate::stack::GStack;
 
 /// The coroutine a goroutine runs in.
@@ -488,7 +488,7 @@ impl G {
 /// A GRef is a raw pointer: it stays valid while its goroutine is parked,
 /// and a goroutine cannot finish while it is parked, so a waker that took
 /// the GRef out of a wait queue under the queue's lock may use it until it
-/// has called [`crate::park::ready`] on it.
+/// has called [`crate::gopark::ready`] on it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct GRef(pub(crate) NonNull<G>);
 

@@ -28,13 +28,13 @@
 //!   park) without an atomic read-modify-write on its P, and the runtime's
 //!   lock unlocks with a plain store while nobody sleeps on it: the rare
 //!   side of each handshake (sysmon's retake, a thread going to sleep on a
-//!   lock) pays with `membarrier(2)` instead (`barrier`, `pstatus` and
+//!   lock) pays with `membarrier(2)` instead (`membarrier`, `pstatus` and
 //!   `lockword` module docs).
 //!
 //! # Blocking: park and ready
 //!
 //! Every blocking primitive (channels, sync, net, sleep) blocks through
-//! [`park()`] and wakes through [`ready`]; the [`mod@park`] module documents the
+//! [`park()`] and wakes through [`ready`]; the [`gopark`] module documents the
 //! contract. The same calls block and wake a plain OS thread when used
 //! outside a goroutine, so every gort primitive works from any thread.
 //!
@@ -43,7 +43,7 @@
 //! A goroutine migrates between OS threads at its park points: it may park
 //! on one thread and resume on another. What follows from that:
 //!
-//! - [`spawn`](fn@spawn) requires `F: Send + 'static`, like `std::thread::spawn`.
+//! - [`spawn`] requires `F: Send + 'static`, like `std::thread::spawn`.
 //! - Rust cannot check that a goroutine keeps no `!Send` value (an `Rc`, a
 //!   `std::sync::MutexGuard`, a `RefCell` borrow of a `thread_local!`)
 //!   across a blocking call. Doing so is the user's promise, exactly as for
@@ -95,24 +95,24 @@
 //! | `proc.go`: `wakep`, `startm`, `stopm`, `handoffp`, `resetspinning`, `newm` | `sched.rs`: `wakep`, `startm`, `stopm`, `handoffp`, `reset_spinning`, `newm` |
 //! | `proc.go`: `acquirep`, `releasep`, `pidleget`, `pidleput`, `injectglist`, `globrunqput` | `sched.rs`: `acquirep`, `releasep`, `pidleget`, `pidleput`, `inject_list`, `globrunqput` |
 //! | `proc.go`: `runqput`, `runqget`, `runqsteal`, `gfget`, `gfput` | `p.rs`: the same names |
-//! | `proc.go`: `newproc`, `newproc1` | `spawn.rs`: `spawn_on` ([`spawn`](fn@spawn), [`Builder`]) |
-//! | `proc.go`: `gopark`, `goparkunlock`, `goready`, `Gosched`, `goyield` | `park.rs`: [`park()`], [`park_unwind_safe`], [`LockGuard::leak`], [`ready`], [`yield_now`], [`yield_local`] |
+//! | `proc.go`: `newproc`, `newproc1` | `newproc.rs`: `spawn_on` ([`spawn`], [`Builder`]) |
+//! | `proc.go`: `gopark`, `goparkunlock`, `goready`, `Gosched`, `goyield` | `gopark.rs`: [`park()`], [`park_unwind_safe`], [`LockGuard::leak`], [`ready`], [`yield_now`], [`yield_local`] |
 //! | `proc.go`: `entersyscall`, `exitsyscall`, `exitsyscallNoP` | `proc.rs`: [`syscall`], `hold_p`, `no_p`; the P's word in `pstatus.rs` |
 //! | `proc.go`: `sysmon`, `retake`, `preemptone` | `sysmon.rs`: `run`, `retake`, `preemptone` |
-//! | `proc.go`: `checkdead`; `signal_unix.go`: the SIGQUIT dump | `checkdead.rs` |
+//! | `proc.go`: `checkdead` | `checkdead.rs` |
 //! | `proc.go`: `procresize`, `stopTheWorldWithSema`, `startTheWorldWithSema`, `gcstopm`; `GOMAXPROCS` | `procresize.rs`: `procresize`, `stop_the_world`, `start_the_world`; [`set_max_procs`] in `proc.rs` |
-//! | `proc.go`: `LockOSThread`, `stoplockedm`, `startlockedm` | [`lock_os_thread`] in `spawn.rs`; `proc.rs`: `stoplockedm`, `startlockedm` |
+//! | `proc.go`: `LockOSThread`, `stoplockedm`, `startlockedm` | [`lock_os_thread`] in `newproc.rs`; `proc.rs`: `stoplockedm`, `startlockedm` |
 //! | `proc.go`: `schedinit`, `main` | `runtime.rs`: [`RuntimeBuilder::build`], [`run`] |
 //! | `proc.go`: `schedtrace`; `runtime/metrics` | `debug.rs` |
 //! | `netpoll.go`: `netpoll`, `netpollBreak`, `netpollAnyWaiters` | `poll.rs` (the [`poll::Poller`] trait); gort-netpoll's `poller.rs` (epoll) and `pd.rs` (`pollDesc`) implement it |
 //! | `time.go`: `timer`, `timers.check`, `wakeTime`; `time.Sleep` | `timer.rs`: [`timer::TimerNode`], `Timers::check`, [`sleep`]; `wakeNetPoller` is `wake_net_poller` in `sched.rs`; channel timers are gort-channels' `time.rs` and `afterfunc.rs` |
 //! | `sema.go`: `semacquire1`, `semrelease1`, `semaRoot`, `notifyList` | `sema.rs`: [`semacquire`], [`semrelease`], `SemaRoot`; `notify.rs`: [`NotifyList`] |
-//! | `lock_futex.go`: `lock2`, `unlock2`, `note` | `lock.rs` ([`RawLock`], [`Lock`], [`Note`]), `lockword.rs`; `barrier.rs` (no Go counterpart) |
+//! | `lock_futex.go`: `lock2`, `unlock2`, `note` | `lock.rs` ([`RawLock`], [`Lock`], [`Note`]), `lockword.rs`; `membarrier.rs` (no Go counterpart) |
 //! | `stack.go`: `stackalloc`, `stackfree`, `stackcache`; `mgcscavenge.go` | `stack.rs`, `stack/trim.rs`, `scavenge.rs` |
 //! | `mcache.go`, `mcentral.go` | `mcache.rs` (the blocks of goroutine tasks) |
-//! | `traceback.go`, `allgs`, `allgadd` | `dump.rs`, `dumpopts.rs`, `traceback/` |
-//! | `panic.go`: `throw`, `fatal` | `panic.rs` ([`fatal`]) |
-//! | `signal_unix.go`: `sighandler` (stack overflow) | `signal.rs` |
+//! | `traceback.go`, `allgs`, `allgadd`; `signal_unix.go`: the SIGQUIT dump | `dump.rs`, `dumpopts.rs`, `traceback/` |
+//! | `panic.go`: `throw`, `fatal`; `fatalpanic` | `sys.rs` ([`fatal`]); `panic.rs` (goroutine panics, [`PanicPolicy`]) |
+//! | `signal_unix.go`: `sighandler` (stack overflow) | `stackguard.rs` |
 //! | `os_linux.go`: `futexsleep`, `futexwakeup`; `nanotime`, `osyield`, `procyield` | `sys.rs`; `cheaprand` is in `proc.rs` |
 //! | `race.go`, `valgrind.go` | `tsan.rs`, `valgrind.rs` |
 //! | (none) | `taskstate.rs` ([`JoinHandle`]'s protocol), `local.rs` ([`local!`]), `unwind.rs` (dropping a runtime), `testing.rs` (Go's goleak) |
@@ -122,24 +122,25 @@
 //! Bottom up; each layer builds on the ones below it. The scheduler core
 //! also reaches up into diagnostics in a few places (a G's dump record,
 //! `checkdead::request`, the traceback's switch record, `panic::contain`
-//! and [`fatal`]), and `sys` calls [`fatal`].
+//! and `fatal_thread_exhaustion`). [`fatal`] itself is in `sys`, so the
+//! leaves can end the process without depending on anything above them.
 //!
 //! ```text
 //!  API         lib.rs re-exports: spawn, Builder, JoinHandle, park/ready,
 //!              sema, sleep, Runtime, set_max_procs, syscall, local!
 //!              (gort-channels, gort-sync and gort-netpoll build on these)
 //! ---------------------------------------------------------------------
-//!  diagnostics checkdead (deadlock, SIGQUIT)   dump, dumpopts, traceback/
+//!  diagnostics checkdead (deadlock)   dump (SIGQUIT), dumpopts, traceback/
 //!              debug (metrics, schedtrace)     testing (leak check)
-//!              panic (Panic, policy, fatal)
+//!              panic (Panic, policy)
 //! ---------------------------------------------------------------------
-//!  scheduler   runtime (Runtime, builder)   spawn   park   sema, notify
+//!  scheduler   runtime (Runtime, builder)   newproc   gopark   sema, notify
 //!  core        proc (schedule, syscall)   findrunnable   sched (idle
 //!              Ps and Ms)   sysmon   procresize   timer   poll (Poller)
-//!              g, m, p   local   unwind   scavenge   signal
+//!              g, m, p   local   unwind   scavenge   stackguard
 //! ---------------------------------------------------------------------
-//!  leaves      sys (futex, clocks, madvise)   lockword -> lock
-//!              barrier   pstatus   stack, stack/trim   mcache
+//!  leaves      sys (futex, clocks, madvise, fatal)   lockword -> lock
+//!              membarrier   pstatus   stack, stack/trim   mcache
 //!              taskstate   valgrind   tsan
 //! ```
 
@@ -148,22 +149,23 @@
 // binary that links this crate (see the script's header).
 #![debugger_visualizer(gdb_script_file = "../gort-gdb.py")]
 
-mod barrier;
 mod checkdead;
 pub mod debug;
 mod dump;
 mod dumpopts;
 mod findrunnable;
 mod g;
+pub mod gopark;
 mod local;
 mod lock;
 mod lockword;
 mod m;
 mod mcache;
+mod membarrier;
+mod newproc;
 mod notify;
 mod p;
 pub mod panic;
-pub mod park;
 pub mod poll;
 mod proc;
 mod procresize;
@@ -172,9 +174,8 @@ mod runtime;
 mod scavenge;
 mod sched;
 pub mod sema;
-mod signal;
-mod spawn;
 pub mod stack;
+mod stackguard;
 pub mod synctest;
 mod sys;
 mod sysmon;
@@ -189,13 +190,17 @@ pub mod unwind;
 mod valgrind;
 
 pub use g::{G, GRef, WaitReason};
-pub use local::LocalKey;
-pub use lock::{Lock, LockGuard, Note, RawLock};
-pub use panic::{Panic, PanicPolicy, fatal};
-pub use park::{
+pub use gopark::{
     current_g, in_goroutine, park, park_timeout, park_timeout_unwind_safe, park_unwind_safe, ready,
     yield_local, yield_now,
 };
+pub use local::LocalKey;
+pub use lock::{Lock, LockGuard, Note, RawLock};
+pub use newproc::{
+    Builder, Goroutine, JoinHandle, current, lock_os_thread, num_goroutine, os_thread_lock_count, spawn,
+    unlock_os_thread,
+};
+pub use panic::{Panic, PanicPolicy};
 pub use proc::{
     can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, set_max_procs, syscall, with_proc,
 };
@@ -204,12 +209,8 @@ pub use runtime::{
     RuntimeBuilder, default_runtime, install_poller, run,
 };
 pub use sema::{NotifyList, semacquire, semrelease};
-pub use spawn::{
-    Builder, Goroutine, JoinHandle, current, lock_os_thread, num_goroutine, os_thread_lock_count, spawn,
-    unlock_os_thread,
-};
 pub use stack::StackError as SpawnError;
-pub use sys::nanotime;
+pub use sys::{fatal, nanotime};
 pub use timer::sleep;
 
 /// The number of logical CPUs this process may run on: the CPUs of its

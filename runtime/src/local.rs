@@ -55,7 +55,7 @@ impl<T: 'static> LocalKey<T> {
     /// if this goroutine has not used the key yet.
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         let i = self.index();
-        let g = crate::park::current_g();
+        let g = crate::gopark::current_g();
         // SAFETY: g is the caller itself (a goroutine or this thread's
         // stand-in), the only one to touch its slots (module invariant).
         let slots = unsafe { &mut *g.get().locals.get() };

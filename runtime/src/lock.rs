@@ -7,7 +7,7 @@
 //! the goroutine, so it must never be held across a goroutine park; the one
 //! exception is the park hand-off, where the lock is released by the unlock
 //! callback that the scheduler runs after the goroutine is off its stack
-//! (see [`crate::park`](mod@crate::park)).
+//! (see [`crate::gopark`]).
 //!
 //! [`RawLock`] unlocks with a plain store while no thread sleeps on it;
 //! its protocol, shared with the loom model, is in [`crate::lockword`].

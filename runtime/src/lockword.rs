@@ -17,7 +17,7 @@
 //! takes and releases its lock twice per hand-off, and an atomic
 //! read-modify-write there cost a tenth of a ping-pong round trip. The rare
 //! thread that must sleep pays instead, with the asymmetric barrier pair of
-//! [`crate::barrier`]:
+//! [`crate::membarrier`]:
 //!
 //! - a thread about to sleep (after spinning a while) increments
 //!   `sleepers`, issues the heavy barrier, then runs Go's loop: swap in 2;
@@ -94,7 +94,7 @@ pub(crate) fn lock_slow<W: FutexWord>(key: &W, sleepers: &W, rounds: u32, spin: 
     // Announce ourselves, and make every unlock from now on see it; then
     // Go's sleeping loop.
     sleepers.fetch_add(1, Ordering::SeqCst);
-    crate::barrier::heavy();
+    crate::membarrier::heavy();
     while key.swap(SLEEPING, Ordering::Acquire) != UNLOCKED {
         key.wait(SLEEPING);
     }
@@ -109,7 +109,7 @@ pub(crate) fn unlock<W: FutexWord>(key: &W, sleepers: &W) {
         return;
     }
     key.store(UNLOCKED, Ordering::Release);
-    crate::barrier::light();
+    crate::membarrier::light();
     if sleepers.load(Ordering::Relaxed) != 0 {
         // A sleeper arrived: our store may have replaced its 2.
         key.wake_one();

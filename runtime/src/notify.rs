@@ -19,8 +19,8 @@ use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::g::{GRef, WaitReason};
+use crate::gopark::{current_g, park_unwind_safe, ready};
 use crate::lock::RawLock;
-use crate::park::{current_g, park_unwind_safe, ready};
 
 /// One Cond waiter, on the waiter's stack.
 struct NotifyWaiter {
@@ -175,7 +175,7 @@ impl NotifyList {
     }
 }
 
-/// The unwind guard of a parked [`NotifyList::wait`] (see [`crate::park`](mod@crate::park)):
+/// The unwind guard of a parked [`NotifyList::wait`] (see [`crate::gopark`]):
 /// unlinks the record if no notifier took it, else waits for the
 /// notifier's `ready`. The ticket counts as notified either way.
 struct Unlist<'a> {

@@ -237,7 +237,7 @@ impl P {
         if (w == word(m.id, RUNNING) || w == word(m.id, RETAKING)) && !user {
             return;
         }
-        crate::panic::fatal(&format!(
+        crate::sys::fatal(&format!(
             "gort: P{} used by M{} in runtime code, but its word is {:#x} (owner M{}, state {}) \
              and the M's user flag is {user}, at {}",
             self.id,

@@ -1,7 +1,7 @@
 //! Panics in goroutines and the runtime's fatal errors.
 //!
-//! Go: runtime/panic.go (`fatal`, `throw`, `fatalpanic`), runtime/proc.go
-//! (the thread-limit message).
+//! Go: runtime/panic.go (`fatalpanic`), runtime/proc.go (the thread-limit
+//! message).
 //!
 //! A goroutine's panic is caught at its root and becomes a [`Panic`] that
 //! `JoinHandle::join` returns. The panic hook gort installs prints the
@@ -9,8 +9,10 @@
 //! naming the M thread, and defers to the previous hook elsewhere.
 //! A panic nobody can observe follows the [`PanicPolicy`].
 //!
-//! Fatal errors print `fatal error: ...` and exit with status 2, as Go
-//! does; they never unwind.
+//! Fatal errors ([`crate::fatal`], in `sys.rs` so that the leaf modules
+//! can call it without depending on this one) print `fatal error: ...`
+//! and exit with status 2, as Go does; they never unwind. This module
+//! turns panics the scheduler cannot let unwind into them (`contain`).
 
 use std::any::Any;
 use std::io::Write;
@@ -221,7 +223,7 @@ pub(crate) fn unobserved_because(p: Panic, policy: PanicPolicy, why: Unobserved)
                 msg.push_str("\n\n");
                 t.write(&mut msg, p.goroutine);
             }
-            fatal(&msg);
+            crate::sys::fatal(&msg);
         }
     }
 }
@@ -247,7 +249,7 @@ pub(crate) fn dropped_while_panicking(p: Panic, policy: PanicPolicy) {
         msg.push_str(&format!(" ({m})"));
     }
     msg.push_str(" and its JoinHandle was dropped, unjoined, while ");
-    match crate::spawn::current() {
+    match crate::newproc::current() {
         Some(g) => msg.push_str(&format!("goroutine {} was panicking", g.id())),
         None => msg.push_str("a thread was panicking"),
     }
@@ -263,7 +265,7 @@ pub(crate) fn install_hook() {
     ONCE.call_once(|| {
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let Some(g) = crate::spawn::current() else {
+            let Some(g) = crate::newproc::current() else {
                 return prev(info);
             };
             record_panic_trace();
@@ -304,27 +306,13 @@ pub(crate) fn contain<R>(what: &str, f: impl FnOnce() -> R) -> R {
             // Not dropped: a payload whose destructor panics would abort
             // without our message.
             std::mem::forget(p);
-            fatal(&format!("gort: {what} panicked: {msg}"))
+            crate::sys::fatal(&format!("gort: {what} panicked: {msg}"))
         }
     }
-}
-
-/// Prints `fatal error: msg` and exits the process with status 2 (Go:
-/// `fatal`), for unrecoverable corruption of a primitive's state.
-pub fn fatal(msg: &str) -> ! {
-    let _ = std::io::stdout().flush();
-    let mut line = String::with_capacity(msg.len() + 16);
-    if !msg.starts_with("fatal error:") {
-        line.push_str("fatal error: ");
-    }
-    line.push_str(msg);
-    line.push('\n');
-    crate::sys::write_stderr(line.as_bytes());
-    std::process::exit(2)
 }
 
 /// Go's message when the M limit is hit.
 pub(crate) fn fatal_thread_exhaustion(max: u32) -> ! {
     crate::sys::write_stderr(format!("runtime: program exceeds {max}-thread limit\n").as_bytes());
-    fatal("thread exhaustion")
+    crate::sys::fatal("thread exhaustion")
 }

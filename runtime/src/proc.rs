@@ -41,7 +41,7 @@ enum Next {
 
 /// Entry point of a new M thread (Go: `mstart`).
 pub(crate) fn mstart(sched: &Sched, m: Arc<M>) {
-    let altstack = crate::signal::ensure_altstack();
+    let altstack = crate::stackguard::ensure_altstack();
     let ml = MLocal::new(m, sched);
     // The scheduler must not panic; if it does (a broken invariant, caught
     // by a debug assertion), the M and the P it holds would vanish quietly
@@ -63,11 +63,11 @@ pub(crate) fn mstart(sched: &Sched, m: Arc<M>) {
             .map(|s| s.to_string())
             .or_else(|| e.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        crate::panic::fatal(&format!("gort: the scheduler panicked on M{}: {msg}", ml.m.id));
+        crate::sys::fatal(&format!("gort: the scheduler panicked on M{}: {msg}", ml.m.id));
     }
     sched.idle.lock().mcount -= 1;
     sched.counters.threads_exited.fetch_add(1, Ordering::Relaxed);
-    crate::signal::drop_altstack(altstack);
+    crate::stackguard::drop_altstack(altstack);
 }
 
 /// The scheduler loop (Go: `schedule`).
@@ -287,7 +287,7 @@ fn new_coroutine(sched: &Sched, p: &P, gp: &G, g: GRef) -> Coro {
         }
         None => sched.stacks.alloc_dedicated(inner.stack_size),
     };
-    let stack = stack.unwrap_or_else(|e| crate::panic::fatal(&e.to_string()));
+    let stack = stack.unwrap_or_else(|e| crate::sys::fatal(&e.to_string()));
     inner.guard = stack.guard_page();
     gp.meta.switch.set_stack_top(corosensei::stack::Stack::base(&stack).get());
     #[cfg(gort_tsan)]
@@ -612,7 +612,7 @@ fn cannot_block(ml: &MLocal) -> ! {
     } else {
         "inside a park callback or with_proc's closure (they must not block)"
     };
-    crate::panic::fatal(&format!("gort: a blocking call {place}"))
+    crate::sys::fatal(&format!("gort: a blocking call {place}"))
 }
 
 /// A fast random number for the calling M (Go: `cheaprand`), for select's

@@ -39,7 +39,7 @@
 //! store of the word and load of `user`, with a full fence between each
 //! pair (the heavy barrier puts one into the owner's instruction stream
 //! wherever it is). So at least one side sees the other's store: never both
-//! "owner entered" and "sysmon retook". See [`crate::barrier`] for the
+//! "owner entered" and "sysmon retook". See [`crate::membarrier`] for the
 //! pair, and its fallback to fences without membarrier.
 //!
 //! The flag is the M's, not the P's: an M that lost its P while stuck in
@@ -190,7 +190,7 @@ impl PStatus {
     #[inline]
     pub(crate) fn try_enter(&self, mid: u32, user: &AtomicBool) -> bool {
         user.store(false, Ordering::Relaxed);
-        crate::barrier::light();
+        crate::membarrier::light();
         let w = self.0.load(Ordering::Acquire);
         if w == word(mid, RUNNING) {
             return true;
@@ -262,7 +262,7 @@ impl PStatus {
                 if self.0.compare_exchange(running, retaking, Ordering::AcqRel, Ordering::Relaxed).is_err() {
                     return false;
                 }
-                crate::barrier::heavy();
+                crate::membarrier::heavy();
                 if user.load(Ordering::Acquire) {
                     // The owner is in goroutine code and sees RETAKING when
                     // it comes back. A CAS all the same: the owner may have

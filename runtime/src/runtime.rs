@@ -35,10 +35,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::newproc::{Builder, JoinHandle};
 use crate::panic::PanicPolicy;
 use crate::poll::{IdlePoller, Poller};
 use crate::sched::Sched;
-use crate::spawn::{Builder, JoinHandle};
 
 /// Default usable stack size of a goroutine: virtual memory only; a
 /// goroutine's resident cost is the pages it touches.
@@ -174,9 +174,9 @@ impl RuntimeBuilder {
             thread_keep_alive: self.thread_keep_alive.unwrap_or(DEFAULT_THREAD_KEEP_ALIVE),
         };
         crate::panic::install_hook();
-        crate::signal::install();
+        crate::stackguard::install();
         if !self.no_sigquit {
-            crate::checkdead::install_sigquit();
+            crate::dump::install_sigquit();
         }
         let sched = Arc::new(Sched::new(config, Box::new(IdlePoller::default())));
         let _ = sched.this.set(Arc::downgrade(&sched));
@@ -268,7 +268,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        crate::spawn::spawn_on(self.sched(), Builder::new(), f, None, Location::caller())
+        crate::newproc::spawn_on(self.sched(), Builder::new(), f, None, Location::caller())
     }
 
     /// Runs `f` as a goroutine of this runtime and blocks the calling
@@ -280,7 +280,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let h = crate::spawn::spawn_on(self.sched(), Builder::new(), f, None, Location::caller());
+        let h = crate::newproc::spawn_on(self.sched(), Builder::new(), f, None, Location::caller());
         match h.join() {
             Ok(v) => v,
             Err(p) => p.resume(),
@@ -444,7 +444,7 @@ static DEFAULT: OnceLock<Runtime> = OnceLock::new();
 pub fn default_runtime() -> &'static Runtime {
     DEFAULT.get_or_init(|| match Runtime::builder().build() {
         Ok(rt) => rt,
-        Err(e) => crate::panic::fatal(&e.to_string()),
+        Err(e) => crate::sys::fatal(&e.to_string()),
     })
 }
 

@@ -137,7 +137,7 @@ pub(crate) struct Sched {
     pub(crate) shutdown: AtomicBool,
     /// Readies of this runtime's goroutines in flight from outside its Ms
     /// (plain threads, other runtimes): shutdown waits for them before it
-    /// frees Gs and stacks (`park::ready`, `unwind`).
+    /// frees Gs and stacks (`gopark::ready`, `unwind`).
     pub(crate) readying: AtomicU32,
     pub(crate) config: Config,
     /// The steal order for `nprocs` Ps; replaced by `procresize`, the old
@@ -615,7 +615,7 @@ impl Sched {
             if is_thread {
                 // SAFETY: the poller handed this parked stand-in G to us,
                 // which makes us the one party entitled to ready it, once.
-                unsafe { crate::park::ready(*g) };
+                unsafe { crate::gopark::ready(*g) };
             }
             !is_thread
         });
@@ -686,7 +686,7 @@ impl Sched {
                 }
                 crate::proc::mstart(sched, m2);
             })
-            .unwrap_or_else(|e| crate::panic::fatal(&format!("gort: cannot start an M thread: {e}")));
+            .unwrap_or_else(|e| crate::sys::fatal(&format!("gort: cannot start an M thread: {e}")));
         self.idle.lock().threads.push((id, handle));
     }
 

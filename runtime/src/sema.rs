@@ -62,8 +62,8 @@ use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::g::{GRef, WaitReason};
+use crate::gopark::{current_g, in_goroutine, park_unwind_safe, ready, yield_local};
 use crate::lock::RawLock;
-use crate::park::{current_g, in_goroutine, park_unwind_safe, ready, yield_local};
 use crate::proc::cheaprand;
 
 pub use crate::notify::NotifyList;
@@ -198,7 +198,7 @@ fn semacquire_slow(addr: &AtomicU32, lifo: bool, reason: WaitReason) {
     }
 }
 
-/// The unwind guard of a parked `semacquire` (see [`crate::park`](mod@crate::park)): if
+/// The unwind guard of a parked `semacquire` (see [`crate::gopark`]): if
 /// the goroutine's runtime is dropped while it waits, unlinks its record,
 /// or, if a releaser dequeued it already, waits for that releaser's
 /// `ready` and gives back a unit it handed over.

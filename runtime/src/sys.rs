@@ -4,9 +4,14 @@
 //! Go: runtime/os_linux.go (`futexsleep`, `futexwakeup`), runtime/time_nofake.go
 //! (`nanotime`).
 //!
+//! Go: runtime/panic.go (`fatal`, `throw`) for [`fatal`], which lives
+//! here, below every other module, so that the leaf modules can end the
+//! process without depending on the scheduler's.
+//!
 //! Invariants: every function here is a leaf: it never parks a goroutine,
-//! never allocates and is async-signal-safe where noted, so the scheduler,
-//! sysmon and the stack-overflow handler may all call it.
+//! never allocates (except [`fatal`], which ends the process) and is
+//! async-signal-safe where noted, so the scheduler, sysmon and the
+//! stack-overflow handler may all call it.
 
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicU32;
@@ -181,7 +186,7 @@ pub(crate) fn membarrier() {
     let again =
         unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) };
     if again != 0 || barrier() != 0 {
-        crate::panic::fatal("gort: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration");
+        crate::sys::fatal("gort: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration");
     }
 }
 
@@ -206,6 +211,23 @@ pub(crate) fn write_stderr(bytes: &[u8]) {
         }
         rest = &rest[n as usize..];
     }
+}
+
+/// Prints `fatal error: msg` and exits the process with status 2 (Go:
+/// `fatal`), without unwinding or running destructors: for states the
+/// runtime or a primitive cannot continue from (runtime/HACKING.md, "Errors:
+/// `panic!` or `fatal`"). Standard output is flushed first.
+pub fn fatal(msg: &str) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let mut line = String::with_capacity(msg.len() + 16);
+    if !msg.starts_with("fatal error:") {
+        line.push_str("fatal error: ");
+    }
+    line.push_str(msg);
+    line.push('\n');
+    write_stderr(line.as_bytes());
+    std::process::exit(2)
 }
 
 /// Formats `n` in decimal into `buf` and returns the digits. Allocation-free,

@@ -81,7 +81,7 @@ pub(crate) fn start(sched: &std::sync::Arc<Sched>) {
             let sched = unsafe { &*ptr.0 };
             run(sched);
         })
-        .unwrap_or_else(|e| crate::panic::fatal(&format!("gort: cannot start sysmon: {e}")));
+        .unwrap_or_else(|e| crate::sys::fatal(&format!("gort: cannot start sysmon: {e}")));
     crate::checkdead::SYSTEM_THREADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     *sched.sysmon_thread.lock() = Some(h);
 }
@@ -97,8 +97,8 @@ pub(crate) fn join(sched: &Sched) {
 fn run(sched: &Sched) {
     // The process registers for membarrier here, off every goroutine's
     // path: the kernel takes milliseconds to register, and until it is done
-    // both sides of the barrier pair are fences (see crate::barrier).
-    crate::barrier::init();
+    // both sides of the barrier pair are fences (see crate::membarrier).
+    crate::membarrier::init();
     let mut ticks = Vec::new();
     let mut idle = 0u32;
     let mut delay_us = 0u64;

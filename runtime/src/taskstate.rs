@@ -1,7 +1,7 @@
 //! The state word a goroutine's task shares with its `JoinHandle`, and the
 //! ownership it decides.
 //!
-//! Go has no join handle; this protocol is gort's (see `spawn.rs`). Three
+//! Go has no join handle; this protocol is gort's (see `newproc.rs`). Three
 //! parties: the goroutine (which writes the result), the handle (which may
 //! be dropped, or join), and a joiner parked in `join`.
 //!

@@ -611,7 +611,7 @@ pub fn sleep(d: std::time::Duration) {
     // Arm the timer only once parked (Go: resetForSleep), so it cannot fire
     // for a goroutine still running. Unwind-safe: a dropped runtime has
     // detached its timers, and `node`'s drop is all the cleanup there is.
-    crate::park::park_unwind_safe(crate::g::WaitReason::Sleep, move |_| {
+    crate::gopark::park_unwind_safe(crate::g::WaitReason::Sleep, move |_| {
         node.reset_on(bubble, when, 0);
         true
     });
@@ -621,7 +621,9 @@ pub fn sleep(d: std::time::Duration) {
 fn ready_sleeper(arg: usize, _delay: i64) {
     // SAFETY: `arg` is the sleeping goroutine, parked by `sleep` until this
     // callback, the only one to ready it, runs.
-    unsafe { crate::park::ready(crate::g::GRef(std::ptr::NonNull::new_unchecked(arg as *mut crate::g::G))) };
+    unsafe {
+        crate::gopark::ready(crate::g::GRef(std::ptr::NonNull::new_unchecked(arg as *mut crate::g::G)))
+    };
 }
 
 impl Sched {

@@ -14,7 +14,7 @@
 //! runtime that never finished:
 //! - one that never ran has its closure dropped;
 //! - one suspended at a yield or preemption point, or at a park site that
-//!   cleans up after itself (`park_unwind_safe`, see [`crate::park`](mod@crate::park)'s
+//!   cleans up after itself (`park_unwind_safe`, see [`crate::gopark`]'s
 //!   docs), is resumed with corosensei's forced-unwind payload, which
 //!   unwinds its stack to the goroutine's root: destructors run, park
 //!   sites' guards unlink their waiters, goroutine-local values drop. The

@@ -12,17 +12,17 @@
 //! reports as a deadlock. The asymmetric barrier pair is modelled as a
 //! SeqCst fence on each side, so what this checks is the protocol with
 //! symmetric fences; that membarrier may stand in for the sleeper's fence
-//! is the argument of `barrier.rs`. Removing the unlock's re-check of
+//! is the argument of `membarrier.rs`. Removing the unlock's re-check of
 //! `sleepers`, its barrier, or the contended unlock's wake-up makes these
 //! tests fail.
 #![cfg(loom)]
 
 #[allow(dead_code)]
-#[path = "../src/barrier.rs"]
-mod barrier;
-#[allow(dead_code)]
 #[path = "../src/lockword.rs"]
 mod lockword;
+#[allow(dead_code)]
+#[path = "../src/membarrier.rs"]
+mod membarrier;
 
 use std::sync::atomic::Ordering;
 

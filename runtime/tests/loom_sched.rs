@@ -25,8 +25,8 @@
 #![cfg(loom)]
 
 #[allow(dead_code)]
-#[path = "../src/barrier.rs"]
-mod barrier;
+#[path = "../src/membarrier.rs"]
+mod membarrier;
 #[allow(dead_code)]
 #[path = "../src/pstatus.rs"]
 mod pstatus;

@@ -232,7 +232,7 @@ fn current_ptr_slow() -> *const Bubble {
             Some(g) => g,
             None => return std::ptr::null(),
         },
-        None => crate::park::current_g(),
+        None => crate::gopark::current_g(),
     };
     // SAFETY: g is the running goroutine or this thread's stand-in.
     unsafe { g.get() }.bubble.load(Ordering::Relaxed)
@@ -334,7 +334,7 @@ pub(crate) fn park(gp: &G, run: impl FnOnce() -> bool) -> bool {
     if let Some(w) = wake {
         // SAFETY: maybe_wake took w out of the bubble's state, under its
         // lock: we are its one waker.
-        unsafe { crate::park::ready(w) };
+        unsafe { crate::gopark::ready(w) };
     }
     keep
 }
@@ -358,7 +358,7 @@ pub(crate) fn on_ready(gp: &G) {
         was
     };
     if was && !std::ptr::eq(current_ptr(), bp) && !gp.sched().is_shutdown() {
-        crate::panic::fatal(&format!(
+        crate::sys::fatal(&format!(
             "synctest: goroutine {} durably blocked in synctest bubble {} [{}] woken from outside the bubble",
             gp.id(),
             b.id,
@@ -384,7 +384,7 @@ pub(crate) fn on_exit(gp: &G) {
     };
     if let Some(w) = wake {
         // SAFETY: as in `park`.
-        unsafe { crate::park::ready(w) };
+        unsafe { crate::gopark::ready(w) };
     }
     // SAFETY: the count this goroutine took at spawn; the last use of `b`.
     unsafe { Arc::decrement_strong_count(bp) };

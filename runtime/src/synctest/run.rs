@@ -85,15 +85,15 @@ where
     let b: Arc<Bubble> = Arc::new_cyclic(|w| Bubble::new(w.as_ptr(), sched));
     let bp: *const Bubble = Arc::as_ptr(&b);
     LIVE.fetch_add(1, Ordering::SeqCst);
-    let root = crate::park::current_g();
+    let root = crate::gopark::current_g();
     // SAFETY: the root is the running goroutine or this thread's stand-in.
     let rootg = unsafe { root.get() };
     // The main goroutine is spawned with the root tagged, so it inherits
     // the bubble, and is the bubble's first member.
     bubble::tag(rootg, bp);
-    let main = crate::spawn::spawn_on(
+    let main = crate::newproc::spawn_on(
         crate::runtime::current_sched(),
-        crate::spawn::Builder::new(),
+        crate::newproc::Builder::new(),
         f,
         None,
         std::panic::Location::caller(),
@@ -104,7 +104,7 @@ where
         bubble::tag(rootg, bp);
         b.timers.check_bubble(b.now_nanos());
         bubble::tag(rootg, std::ptr::null());
-        crate::park::park(WaitReason::SynctestRun, |g| {
+        crate::gopark::park(WaitReason::SynctestRun, |g| {
             let mut st = b.lock();
             st.active -= 1;
             st.root = Some(g);
@@ -117,7 +117,7 @@ where
                 Some(w) => {
                     // SAFETY: maybe_wake took the waiter out of the
                     // bubble's state under its lock: we are its one waker.
-                    unsafe { crate::park::ready(w) };
+                    unsafe { crate::gopark::ready(w) };
                     true
                 }
                 None => true,
@@ -205,7 +205,7 @@ pub fn wait() {
     }
     // Durable: the park hook counts us out of `running`; once the callback
     // has recorded us and the hook found the bubble idle, we are woken.
-    crate::park::park(WaitReason::SynctestWait, |g| {
+    crate::gopark::park(WaitReason::SynctestWait, |g| {
         b.lock().waiter = Some(g);
         true
     });

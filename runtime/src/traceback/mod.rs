@@ -246,10 +246,10 @@ mod tests {
     fn runtime_frames_are_recognised_by_crate() {
         for n in [
             "gort_runtime::proc::goroutine_main",
-            "<gort_runtime::spawn::Task<F,T>>::run",
+            "<gort_runtime::newproc::Task<F,T>>::run",
             "<alloc::boxed::Box<F,A> as core::ops::function::FnOnce<Args>>::call_once",
             "core::ops::function::FnOnce::call_once",
-            "gort_channels::chan::Chan<T>::recv",
+            "gort_channels::channel::Chan<T>::recv",
             "std::panicking::try",
         ] {
             assert!(is_runtime_function(n), "{n}");

@@ -121,7 +121,7 @@ macro_rules! common {
             }
 
             /// Whether `self` and `other` are the same channel.
-            pub fn same_channel<U: crate::chan::AsHChan<Elem = T>>(&self, other: &U) -> bool {
+            pub fn same_channel<U: crate::channel::AsHChan<Elem = T>>(&self, other: &U) -> bool {
                 std::ptr::eq(self.c.as_ptr(), other.hchan_arc())
             }
         }

@@ -176,7 +176,7 @@ where
                 // SAFETY: the joiner parked; WAITING makes us its one
                 // waker. Nothing touches the block after this: the joiner
                 // frees it.
-                unsafe { crate::park::ready(w) };
+                unsafe { crate::gopark::ready(w) };
                 false
             }
             Finished::Handed => false,
@@ -213,7 +213,7 @@ where
                 // SAFETY: as in `run`.
                 let w = unsafe { (*pk.waiter.get()).take() }.expect("WAITING implies a waiter");
                 // SAFETY: as in `run`: WAITING makes us the joiner's waker.
-                unsafe { crate::park::ready(w) };
+                unsafe { crate::gopark::ready(w) };
             }
             Finished::Handed => {}
         }
@@ -283,7 +283,7 @@ impl<T> JoinHandle<T> {
             } else {
                 WaitReason::JoinWait
             };
-            crate::park::park_unwind_safe(reason, |g| {
+            crate::gopark::park_unwind_safe(reason, |g| {
                 // SAFETY: until WAITING is set only we touch `waiter`.
                 unsafe { *pk.waiter.get() = Some(g) };
                 // Stay parked unless the goroutine finished meanwhile.
