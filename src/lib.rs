@@ -116,8 +116,14 @@ pub fn num_cpu() -> usize {
 
 pub use gort_runtime::MAX_PROCS;
 
-// Channels, select and timer channels (gort-channels).
-pub use gort_channels::*;
+// Channels, select and timer channels (gort-channels). Listed rather than
+// globbed: `AsHChan`, `RecvSide` and `SendSide` are gort-channels' plumbing
+// for `select!` (which reaches it through its own crate path).
+pub use gort_channels::{
+    Chan, CloseGuard, FuncTimer, IntoIter, Iter, Receiver, RecvTimeoutError, Select, Selected, SendError,
+    SendTimeoutError, Sender, Ticker, Timer, TryIter, TryRecvError, TrySendError, after, after_func, chan,
+    select, tick,
+};
 
 /// Go's `sync` primitives, goroutine-aware (gort-sync).
 pub mod sync {
@@ -165,18 +171,16 @@ pub mod signal {
     pub use gort_netpoll::signal::*;
 }
 
-/// Runtime counters (`metrics()`), goroutine listings with each
+/// Runtime counters (`metrics()`) and goroutine listings with each
 /// goroutine's stack trace (`goroutines()`, `dump()`: Go's
 /// `runtime.Stack(buf, true)` and SIGQUIT dump; `DumpOptions` groups
 /// identical goroutines; `GORT_TRACEBACK=system` shows the runtime's
-/// frames) and a goroutine leak check for tests (`testing::LeakCheck`, Go's
-/// goleak).
+/// frames). The goroutine leak check for tests is [`crate::testing`]'s.
 pub mod debug {
     pub use gort_runtime::debug::{
-        DumpOptions, Frame, GoroutineInfo, Metrics, Traceback, TracebackMode, dump, dump_string,
+        DumpOptions, Frame, GoroutineInfo, Metrics, Traceback, TracebackMode, WaitReason, dump, dump_string,
         dump_string_with, dump_with, goroutines, metrics,
     };
-    pub use gort_runtime::testing;
 }
 
 /// Testing helpers: a goroutine leak check, Go's goleak
@@ -211,10 +215,25 @@ pub mod time {
     pub use gort_runtime::time::*;
 }
 
-/// The runtime layer under gort's primitives: park/ready, the runtime lock,
-/// timers, the poller interface. For writing new blocking primitives.
+/// The runtime layer under gort's primitives, for writing new blocking
+/// primitives: park/ready and [`GRef`](runtime::GRef), the runtime lock,
+/// semaphores, timers, the poller hook, synctest bubbles (gort-runtime's
+/// `engine` module; `runtime/HACKING.md` says how to use it), next to the
+/// user API (spawn, [`Runtime`], sleep, syscall, ...), which the crate
+/// root also offers.
+///
+/// The safety model (gort-runtime's crate docs): a goroutine may resume on
+/// a different OS thread after any blocking call, so it must keep no
+/// `!Send` value (an `Rc`, a std `MutexGuard`, a `thread_local!` borrow)
+/// across one; goroutine-local storage is [`local!`](crate::local).
 pub mod runtime {
-    pub use gort_runtime::*;
+    pub use gort_runtime::engine::*;
+    pub use gort_runtime::{
+        Builder, DEFAULT_STACK_SIZE, DEFAULT_THREAD_KEEP_ALIVE, Goroutine, IDLE_M_RESERVE, JoinHandle,
+        LocalKey, MAX_PROCS, Panic, PanicPolicy, Runtime, RuntimeBuilder, SpawnError, current,
+        default_runtime, local, lock_os_thread, max_procs, num_cpu, num_goroutine, os_thread_lock_count,
+        preempt_point, run, set_max_procs, sleep, spawn, syscall, unlock_os_thread, yield_now,
+    };
 }
 
 /// Guides, as documentation.

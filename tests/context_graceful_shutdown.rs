@@ -153,7 +153,7 @@ fn a_failing_server_stops_the_other() {
     let addr = taken.local_addr().unwrap().to_string();
     let rt = gort::Runtime::builder().max_procs(2).build().unwrap();
     let r = rt.block_on(move || {
-        let check = gort::runtime::testing::LeakCheck::new().timeout(PROMPT);
+        let check = gort::testing::LeakCheck::new().timeout(PROMPT);
         let t = Instant::now();
         let r = example::run("127.0.0.1:0", &addr);
         assert!(t.elapsed() < PROMPT);

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gort::debug::GoroutineInfo;
 use gort::runtime::WaitReason;
-use gort::runtime::debug::GoroutineInfo;
-use gort::runtime::testing::LeakCheck;
+use gort::testing::LeakCheck;
 
 fn runtime() -> gort::Runtime {
     gort::Runtime::builder().max_procs(2).build().unwrap()
@@ -17,7 +17,7 @@ fn runtime() -> gort::Runtime {
 fn parked(id: u64) -> GoroutineInfo {
     let t = Instant::now();
     loop {
-        if let Some(g) = gort::runtime::debug::goroutines().into_iter().find(|g| g.id == id)
+        if let Some(g) = gort::debug::goroutines().into_iter().find(|g| g.id == id)
             && g.wait_reason.is_some()
         {
             return g;

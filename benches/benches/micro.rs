@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gort::runtime::{G, GRef, Runtime, WaitReason, park, ready};
+use gort::runtime::{GRef, Runtime, WaitReason, park, ready};
 
 fn runtime() -> Runtime {
     Runtime::builder().max_procs(2).build().expect("runtime")
@@ -31,26 +31,29 @@ fn in_goroutine(rt: &Runtime, iters: u64, f: fn(u64)) -> Duration {
 }
 
 /// A goroutine waiting for its turn (for the raw park/ready round trip).
-struct Baton(AtomicPtr<G>);
+struct Baton(AtomicPtr<()>);
 
 impl Baton {
     /// Parks this side; once parked, wakes the other side if it waits.
     fn pass(&self, other: &Baton) {
         park(WaitReason::Other, |g| {
-            self.0.store(g.as_ptr() as *mut G, Ordering::Release);
-            if let Some(w) = std::ptr::NonNull::new(other.0.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
-                // SAFETY: the other side parked and published itself; we
-                // took it out, so we alone ready it.
-                unsafe { ready(std::mem::transmute::<std::ptr::NonNull<G>, GRef>(w)) };
+            self.0.store(g.as_ptr().cast_mut(), Ordering::Release);
+            let w = other.0.swap(std::ptr::null_mut(), Ordering::AcqRel);
+            if !w.is_null() {
+                // SAFETY: the other side parked and published itself (a
+                // GRef's address); we took it out, so we alone ready it.
+                unsafe { ready(GRef::from_ptr(w)) };
             }
             true
         });
     }
 
     fn wake(&self) {
-        if let Some(w) = std::ptr::NonNull::new(self.0.swap(std::ptr::null_mut(), Ordering::AcqRel)) {
-            // SAFETY: as in `pass`.
-            unsafe { ready(std::mem::transmute::<std::ptr::NonNull<G>, GRef>(w)) };
+        let w = self.0.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !w.is_null() {
+            // SAFETY: the parked side published its GRef's address and we
+            // took it out of the slot, so we alone ready it.
+            unsafe { ready(GRef::from_ptr(w)) };
         }
     }
 }

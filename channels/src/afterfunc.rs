@@ -41,8 +41,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gort_runtime::synctest::Bubble;
-use gort_runtime::timer::TimerNode;
+use gort_runtime::engine::{Bubble, TimerNode};
 
 struct Inner {
     node: TimerNode,
@@ -106,7 +105,7 @@ pub fn after_func(d: Duration, f: impl Fn() + Send + Sync + 'static) -> FuncTime
     let inner = Arc::new(Inner {
         node: TimerNode::new(fire, 0),
         f: Box::new(f),
-        bubble: gort_runtime::synctest::current(),
+        bubble: gort_runtime::engine::current_bubble(),
     });
     inner.node.set_arg(Arc::as_ptr(&inner) as usize);
     let t = FuncTimer { inner };
@@ -120,7 +119,7 @@ impl FuncTimer {
     /// given back).
     fn arm(&self, d: Duration) -> bool {
         let b = self.inner.bubble.as_deref();
-        let when = gort_runtime::time::now_nanos_in(b).saturating_add(gort_runtime::time::nanos(d));
+        let when = gort_runtime::engine::now_nanos_in(b).saturating_add(gort_runtime::engine::nanos(d));
         let p = Arc::as_ptr(&self.inner);
         // SAFETY: `p` comes from the live Arc `self.inner`; the new count
         // is the new arming's reference (module docs).

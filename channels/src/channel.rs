@@ -80,13 +80,13 @@ pub struct Receiver<T> {
 /// A timeout's deadline on the caller's clock (its synctest bubble's, in
 /// one).
 fn deadline_after(d: Duration) -> i64 {
-    gort_runtime::time::when_after(d)
+    gort_runtime::engine::when_after(d)
 }
 
 /// A deadline's instant on the caller's clock: `at` is an `Instant` of
 /// [`gort_runtime::time::now`]'s clock.
 fn deadline_at(at: Instant) -> i64 {
-    gort_runtime::time::when_at(at)
+    gort_runtime::engine::when_at(at)
 }
 
 /// Methods of every handle.

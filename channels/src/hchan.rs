@@ -60,9 +60,7 @@ use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use gort_runtime::synctest::Bubble;
-use gort_runtime::timer::TimerNode;
-use gort_runtime::{GRef, RawLock, ready};
+use gort_runtime::engine::{Bubble, GRef, RawLock, TimerNode, ready};
 
 use crate::waitq::{CLOSED, DONE, WaitQ, Waiter};
 
@@ -143,7 +141,7 @@ impl<T> HChan<T> {
     /// overflow it (box it instead).
     #[track_caller]
     pub(crate) fn new(cap: usize) -> HChan<T> {
-        let bubble = match gort_runtime::synctest::current() {
+        let bubble = match gort_runtime::engine::current_bubble() {
             Some(b) => Membership::Bubble(b),
             None => Membership::Outside,
         };

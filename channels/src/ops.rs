@@ -3,7 +3,7 @@
 //!
 //! Go: runtime/chan.go (`chansend`, `chanrecv`).
 //!
-//! Parking follows the runtime's contract (`gort_runtime::park`): the
+//! Parking follows the runtime's contract (`gort_runtime::engine::park`): the
 //! waiter goes on the channel's queue under the lock, the goroutine parks,
 //! and the park callback releases the lock once the goroutine is off its
 //! stack. The party that dequeues the waiter (a counterpart, `close`, or the
@@ -40,10 +40,10 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 
-use gort_runtime::timer::TimerNode;
-use gort_runtime::{
-    WaitReason, in_goroutine, park_timeout_unwind_safe, park_unwind_safe, preempt_point, ready,
+use gort_runtime::engine::{
+    TimerNode, WaitReason, in_goroutine, park_timeout_unwind_safe, park_unwind_safe, ready,
 };
+use gort_runtime::preempt_point;
 
 use crate::hchan::{Attempt, HChan, Header};
 use crate::waitq::{CLOSED, DONE, TIMED_OUT, WAITING, Waiter};
@@ -59,7 +59,7 @@ pub enum Wait {
     /// Until it can proceed.
     Forever,
     /// Until this instant of the caller's clock
-    /// ([`gort_runtime::time::now_nanos`]).
+    /// ([`gort_runtime::engine::now_nanos`]).
     Until(i64),
 }
 
@@ -91,7 +91,7 @@ impl<T> HChan<T> {
         }
         let mut v = ManuallyDrop::new(v);
         let src: *mut T = &mut *v;
-        let w = Waiter::new(None, src.cast(), false);
+        let w = Waiter::new(None, src.cast());
         // SAFETY: `block` calls the attempt with the lock held; src is our
         // value, which the attempt moves out only when it reports Done.
         let state =
@@ -127,7 +127,7 @@ impl<T> HChan<T> {
         }
         let mut slot = MaybeUninit::<T>::uninit();
         let dst = slot.as_mut_ptr();
-        let w = Waiter::new(None, dst.cast(), false);
+        let w = Waiter::new(None, dst.cast());
         // SAFETY: `block` calls the attempt with the lock held; dst is
         // writable.
         let state =
@@ -153,7 +153,7 @@ unsafe fn drop_elem<T>(p: *mut u8) {
 }
 
 /// The unwind guard of a parked send or receive (see
-/// `gort_runtime::park`'s docs): armed across the park, it runs only if
+/// `gort_runtime::engine::park`'s docs): armed across the park, it runs only if
 /// the goroutine's runtime is dropped meanwhile and its stack unwound.
 /// Unlinks the waiter if it is still queued; otherwise a counterpart,
 /// `close` or the deadline took it, and may still be on its way to
@@ -179,7 +179,7 @@ impl Drop for Unqueue<'_> {
         // SAFETY: we hold the lock.
         unsafe { h.lock.unlock() };
         if !queued {
-            gort_runtime::unwind::wait_for_waker();
+            gort_runtime::engine::wait_for_waker();
         }
         let moved = w.state.get() == DONE;
         if moved == self.is_recv {
@@ -246,7 +246,7 @@ fn block(
         Wait::Forever => None,
         Wait::Until(d) => {
             // The deadline is on the caller's clock (its bubble's, in one).
-            if d <= gort_runtime::time::now_nanos() {
+            if d <= gort_runtime::engine::now_nanos() {
                 // SAFETY: we hold the lock.
                 unsafe { h.lock.unlock() };
                 return TIMED_OUT;

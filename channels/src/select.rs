@@ -22,11 +22,14 @@
 //!    on this stack), then park; the park callback unlocks the channels
 //!    once the goroutine is off its stack.
 //! 6. A counterpart that dequeues one of our waiters completes it only if
-//!    it wins the goroutine's select race (`G::try_win_select`, Go's
-//!    `selectDone`): exactly one case completes, and only its winner
+//!    it wins the select's race (a CAS from 0 to 1 of a word in this
+//!    frame that every waiter of the select points at, Go's
+//!    `g.selectDone`): exactly one case completes, and only its winner
 //!    readies us. A timeout is a receive case on a timer channel, as in Go.
 //! 7. **Pass 3**: relock all channels, find the completed waiter (state
-//!    set), unlink every other one still queued, re-arm the race, unlock.
+//!    set), unlink every other one still queued, unlock. The race word
+//!    dies with the frame: the next select starts with a fresh one, so
+//!    nothing needs re-arming (Go resets `selectDone` here).
 //!
 //! The park callback unlocks channel after channel. As soon as the first
 //! is unlocked a counterpart may complete a case and ready us, and we may
@@ -45,7 +48,10 @@
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 
-use gort_runtime::{GRef, WaitReason, cheaprandn, current_g, park_unwind_safe, preempt_point, ready};
+use std::sync::atomic::AtomicU32;
+
+use gort_runtime::engine::{GRef, WaitReason, cheaprandn, current_g, park_unwind_safe, ready};
+use gort_runtime::preempt_point;
 
 use crate::channel::{Chan, Receiver, Sender};
 use crate::error::SendError;
@@ -136,7 +142,7 @@ impl<'a> Scase<'a> {
             attempt: if is_send { send_attempt::<T> } else { recv_attempt::<T> },
             case,
             commit: if is_send { send_commit::<T> } else { recv_commit::<T> },
-            w: Waiter::new(None, elem, true),
+            w: Waiter::new(None, elem),
             _case: PhantomData,
         }
     }
@@ -267,9 +273,14 @@ pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Optio
 
     // Pass 2: queue a waiter on every channel, in lock order, and park.
     let g = current_g();
+    // The select's race word (module docs, step 6). It outlives every
+    // waiter pointing at it: pass 3 (or `Unselect`) unlinks them all under
+    // their channels' locks before this frame goes.
+    let done = AtomicU32::new(0);
     for &i in lockorder {
         let cs = &cases[i as usize];
         cs.w.g.set(Some(g));
+        cs.w.select_done.set(&done);
         cs.w.state.set(crate::waitq::WAITING);
         let h = cs.hdr();
         let q = if cs.is_send { &h.sendq } else { &h.recvq };
@@ -303,8 +314,6 @@ pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Optio
             }
         }
     }
-    // SAFETY: g is the running goroutine (or this thread's stand-in).
-    unsafe { g.get() }.reset_select();
     selunlock(cases, lockorder);
     if let Some((i, ok)) = chosen {
         cases[i].commit(ok);
@@ -312,7 +321,7 @@ pub fn selectgo(cases: &mut [Scase<'_>], order: &mut [u32], wait: Wait) -> Optio
     chosen
 }
 
-/// The unwind guard of a parked select (see `gort_runtime::park`'s docs):
+/// The unwind guard of a parked select (see `gort_runtime::engine::park`'s docs):
 /// if the runtime is dropped while the goroutine waits, does pass 3 on the
 /// unwinding thread: unlinks every waiter still queued and, if a
 /// counterpart completed a case (and so may still be on its way to
@@ -345,7 +354,7 @@ impl Drop for Unselect<'_, '_> {
         }
         selunlock(cases, lockorder);
         if let Some((i, ok)) = chosen {
-            gort_runtime::unwind::wait_for_waker();
+            gort_runtime::engine::wait_for_waker();
             // SAFETY: as in `Scase::commit`; the case object outlives this
             // frame (it is dropped further up the unwinding).
             unsafe { (cases[i].commit)(cases[i].case, ok) };

@@ -86,8 +86,7 @@
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use gort_runtime::timer::TimerNode;
-use gort_runtime::{RawLock, ready};
+use gort_runtime::engine::{RawLock, TimerNode, ready};
 
 use crate::channel::Receiver;
 use crate::chanref::ChanRef;
@@ -155,7 +154,7 @@ fn timer_chan(d: Duration, period: Duration, armed: bool) -> Receiver<Instant> {
 /// zero-length timer is ready for the next receive.
 fn arm(h: &crate::hchan::Header, node: Pin<&TimerNode>, d: Duration, period: Duration) {
     let b = h.bubble();
-    let when = gort_runtime::time::now_nanos_in(b).saturating_add(nanos(d));
+    let when = gort_runtime::engine::now_nanos_in(b).saturating_add(nanos(d));
     node.reset_in(b, when, nanos(period));
     if let Some(b) = b
         && when <= b.now_nanos()

@@ -21,10 +21,11 @@
 //!   dequeued the waiter and is entitled to ready its goroutine: the
 //!   counterpart of a transfer, a closer, or a timeout.
 //! - A select parks one goroutine on several queues. Only the party that
-//!   wins the goroutine's select race ([`G::try_win_select`](gort_runtime::G::try_win_select), Go's
-//!   `selectDone`) may complete one of its waiters; `dequeue` drops losing
-//!   select waiters from the queue and moves on (Go does the same), and the
-//!   selecting goroutine unlinks the rest itself after waking.
+//!   wins the select's race (a CAS of the word [`Waiter::select_done`]
+//!   points at, in the selecting frame; Go's `g.selectDone`) may complete
+//!   one of its waiters; `dequeue` drops losing select waiters from the
+//!   queue and moves on (Go does the same), and the selecting goroutine
+//!   unlinks the rest itself after waking.
 //!
 //! `WaitQ::first` is atomic because the lock-free fast paths of non-blocking
 //! operations read it without the lock (`full`/`empty` on an unbuffered
@@ -33,9 +34,9 @@
 
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
-use gort_runtime::GRef;
+use gort_runtime::engine::GRef;
 
 /// Parked and not yet completed.
 pub(crate) const WAITING: u8 = 0;
@@ -55,8 +56,10 @@ pub(crate) struct Waiter {
     pub(crate) elem: Cell<*mut u8>,
     next: Cell<*const Waiter>,
     prev: Cell<*const Waiter>,
-    /// Whether this waiter is one case of a select.
-    pub(crate) is_select: Cell<bool>,
+    /// For a case of a select, the select's race word (0 until a waker
+    /// claims the select, Go's `g.selectDone`), in `selectgo`'s frame,
+    /// which outlives the select's waiters; null for a plain operation.
+    pub(crate) select_done: Cell<*const AtomicU32>,
     /// Linked into a queue right now.
     queued: Cell<bool>,
     /// [`WAITING`], [`DONE`], [`CLOSED`] or [`TIMED_OUT`].
@@ -64,14 +67,15 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    /// An unqueued waiter for `g`.
-    pub(crate) const fn new(g: Option<GRef>, elem: *mut u8, is_select: bool) -> Waiter {
+    /// An unqueued waiter for `g`, not part of a select until `select_done`
+    /// is set.
+    pub(crate) const fn new(g: Option<GRef>, elem: *mut u8) -> Waiter {
         Waiter {
             g: Cell::new(g),
             elem: Cell::new(elem),
             next: Cell::new(ptr::null()),
             prev: Cell::new(ptr::null()),
-            is_select: Cell::new(is_select),
+            select_done: Cell::new(ptr::null()),
             queued: Cell::new(false),
             state: Cell::new(WAITING),
         }
@@ -171,16 +175,14 @@ impl WaitQ {
             // goroutine, which has not yet come back to unlink this one.
             // The goroutine is parked or about to relock in pass 3 (its
             // waiter was queued until now, and it unlinks every waiter
-            // under this lock before leaving the select), so its G is
-            // alive.
-            if w.is_select.get() {
-                let g = w.gref();
-                // SAFETY: the select's goroutine is alive, as argued just
-                // above (parked or about to relock, and it cannot leave the
-                // select before unlinking this waiter under our lock).
-                if !unsafe { g.get() }.try_win_select() {
-                    continue;
-                }
+            // under this lock before leaving `selectgo`), so the frame
+            // holding the select's race word is alive.
+            // SAFETY: null for a plain waiter; else that word, alive as
+            // argued just above.
+            if let Some(done) = unsafe { w.select_done.get().as_ref() }
+                && done.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err()
+            {
+                continue;
             }
             return Some(w);
         }

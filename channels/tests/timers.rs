@@ -8,7 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use gort_channels::*;
-use gort_runtime::{cheaprandn, spawn, yield_now};
+use gort_runtime::engine::cheaprandn;
+use gort_runtime::{spawn, yield_now};
 
 /// Runs `f` on a thread and waits for it at most `limit` (a hang fails the
 /// test instead of stalling the suite).

@@ -27,7 +27,7 @@
 //! `rd`/`wd`) and a per-operation timeout (std's `set_read_timeout`); an
 //! operation's deadline is the earlier of the two. A parked wait reads it
 //! after publishing itself in the descriptor and arms a runtime timer
-//! ([`gort_runtime::timer::TimerNode`]) for it; changing a deadline wakes
+//! ([`gort_runtime::engine::TimerNode`]) for it; changing a deadline wakes
 //! the waiter, which re-checks and waits again with the new one. An
 //! expired deadline fails operations with `TimedOut` before they try the
 //! syscall, as in Go.
@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering};
 use std::time::{Duration, Instant};
 
-use gort_runtime::Lock;
+use gort_runtime::engine::Lock;
 
 use crate::fd_mutex::FdMutex;
 use crate::pd::{Mode, PollDesc};
@@ -229,7 +229,7 @@ impl NetFd {
     pub(crate) fn op_deadline(&self, mode: Mode) -> i64 {
         match self.timeout[mode as usize].load(Ordering::Relaxed) {
             0 => 0,
-            t => gort_runtime::nanotime().saturating_add(t),
+            t => gort_runtime::engine::nanotime().saturating_add(t),
         }
     }
 
@@ -246,7 +246,7 @@ impl NetFd {
             (d, 0) => d,
             (d, o) => d.min(o),
         };
-        if d != 0 && d <= gort_runtime::nanotime() {
+        if d != 0 && d <= gort_runtime::engine::nanotime() {
             return Err(crate::timed_out());
         }
         Ok(d)
@@ -255,7 +255,7 @@ impl NetFd {
     /// Waits until `mode` may be ready, or fails with the close or deadline
     /// error. Go: `pd.wait` / `runtime_pollWait`.
     pub(crate) fn wait(&self, mode: Mode, op_deadline: i64) -> io::Result<()> {
-        if gort_runtime::in_goroutine() {
+        if gort_runtime::engine::in_goroutine() {
             if let Some(pd) = self.bound()? {
                 self.check(mode, op_deadline)?;
                 #[cfg(test)]
@@ -341,9 +341,9 @@ impl NetFd {
         };
         let timeout = match d {
             0 => -1,
-            d => {
-                ((d - gort_runtime::nanotime()).max(0) as u64).div_ceil(1_000_000).min(i32::MAX as u64) as i32
-            }
+            d => ((d - gort_runtime::engine::nanotime()).max(0) as u64)
+                .div_ceil(1_000_000)
+                .min(i32::MAX as u64) as i32,
         };
         let events = if mode == Mode::Read { libc::POLLIN } else { libc::POLLOUT };
         let mut fds = [
@@ -489,7 +489,7 @@ impl Drop for NetFd {
 /// time as `t` is on the caller's clock, as Go's net deadlines in a bubble.
 fn instant_to_nanotime(t: Instant) -> i64 {
     let now_i = gort_runtime::time::now();
-    let now = gort_runtime::nanotime();
+    let now = gort_runtime::engine::nanotime();
     let d = if t >= now_i {
         now.saturating_add(t.duration_since(now_i).as_nanos().min(i64::MAX as u128) as i64)
     } else {

@@ -17,7 +17,7 @@
 //! number from under an operation in flight.
 //!
 //! Waiting for a lock parks on the runtime semaphore of `rsema` or `wsema`
-//! (Go: `runtime_Semacquire`, [`gort_runtime::semacquire`]); the counts in
+//! (Go: `runtime_Semacquire`, [`gort_runtime::engine::semacquire`]); the counts in
 //! the word decide who releases it, so a release is never lost: a waiter
 //! adds itself to the count before it sleeps and the unlocker subtracts it
 //! before it posts. A post that comes before the waiter sleeps stays in the
@@ -25,7 +25,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use gort_runtime::{WaitReason, semacquire, semrelease};
+use gort_runtime::engine::{WaitReason, semacquire, semrelease};
 
 const CLOSED: u64 = 1 << 0;
 const RLOCK: u64 = 1 << 1;
@@ -331,7 +331,7 @@ mod goroutine_tests {
                     let (mu, state) = (mu.clone(), state.clone());
                     gort_runtime::spawn(move || {
                         for _ in 0..10_000 {
-                            match gort_runtime::cheaprandn(3) {
+                            match gort_runtime::engine::cheaprandn(3) {
                                 0 => {
                                     assert!(mu.incref());
                                     assert!(!mu.decref());
@@ -346,7 +346,7 @@ mod goroutine_tests {
                                         "two holders"
                                     );
                                     s[0].fetch_add(1, Ordering::Relaxed);
-                                    if gort_runtime::cheaprandn(8) == 0 {
+                                    if gort_runtime::engine::cheaprandn(8) == 0 {
                                         gort_runtime::yield_now(); // let the others queue up
                                     }
                                     s[1].fetch_add(1, Ordering::Relaxed);

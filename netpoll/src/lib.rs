@@ -23,7 +23,7 @@
 //! Go's `os/signal`.
 //!
 //! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine),
-//! `poller` (epoll, the `gort_runtime::poll::Poller`
+//! `poller` (epoll, the `gort_runtime::engine::Poller`
 //! implementation), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop,
 //! waits, deadlines, close), `sys` (syscalls), then the socket types.
 

@@ -53,8 +53,8 @@ use std::pin::pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gort_runtime::timer::TimerNode;
-use gort_runtime::{GRef, WaitReason};
+use gort_runtime::engine::TimerNode;
+use gort_runtime::engine::{GRef, WaitReason};
 
 use crate::poller::PollerInner;
 
@@ -191,7 +191,7 @@ impl PollDesc {
             // in flight.
             if deadline == 0 {
                 let guard = Unpark { pd: self, w };
-                gort_runtime::park_unwind_safe(WaitReason::IoWait, commit);
+                gort_runtime::engine::park_unwind_safe(WaitReason::IoWait, commit);
                 std::mem::forget(guard);
             } else {
                 let node =
@@ -200,7 +200,7 @@ impl PollDesc {
                 // on the real clock (fd.rs converts them).
                 node.as_ref().reset_in(None, deadline, 0);
                 let guard = Unpark { pd: self, w };
-                gort_runtime::park_unwind_safe(WaitReason::IoWait, commit);
+                gort_runtime::engine::park_unwind_safe(WaitReason::IoWait, commit);
                 std::mem::forget(guard);
             }
         }
@@ -239,7 +239,7 @@ impl PollDesc {
         if let Some(g) = self.unblock(mode, false) {
             self.owner().waiters.dec(self);
             // SAFETY: unblock handed us the parked G; we are its one waker.
-            unsafe { gort_runtime::ready(g) };
+            unsafe { gort_runtime::engine::ready(g) };
         }
     }
 }
@@ -263,7 +263,7 @@ impl Drop for Unpark<'_> {
             unsafe { (*self.w.g.get()).take() };
             self.pd.owner().waiters.dec(self.pd);
         } else {
-            gort_runtime::unwind::wait_for_waker();
+            gort_runtime::engine::wait_for_waker();
         }
     }
 }

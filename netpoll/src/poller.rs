@@ -31,7 +31,7 @@
 //!   non-negative and a goroutine parked during `has_waiters` is seen.
 //!
 //! A runtime's poller is installed on first use through
-//! [`gort_runtime::install_poller`]; the boxed [`NetPoller`] shares its
+//! [`gort_runtime::engine::install_poller`]; the boxed [`NetPoller`] shares its
 //! state ([`PollerInner`]) with the sockets bound to it, which find it again
 //! through a small table keyed by the installed box's address.
 
@@ -41,8 +41,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use gort_runtime::GRef;
-use gort_runtime::poll::Poller;
+use gort_runtime::engine::GRef;
+use gort_runtime::engine::Poller;
 
 use crate::pd::{Mode, PdCache, PollDesc};
 
@@ -290,7 +290,7 @@ fn make_poller() -> Box<dyn Poller> {
 /// its box), installing it on first use.
 #[inline]
 pub(crate) fn current_key() -> usize {
-    gort_runtime::install_poller(make_poller).as_usize()
+    gort_runtime::engine::install_poller(make_poller).as_usize()
 }
 
 /// The poller state behind `key` (a [`current_key`] value).

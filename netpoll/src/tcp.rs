@@ -149,7 +149,7 @@ impl TcpStream {
             Err(e) => return Err(e),
         }
         let deadline = timeout.map_or(0, |t| {
-            gort_runtime::nanotime().saturating_add(t.as_nanos().min(i64::MAX as u128) as i64)
+            gort_runtime::engine::nanotime().saturating_add(t.as_nanos().min(i64::MAX as u128) as i64)
         });
         let _h = s.fd.lock(Mode::Write)?;
         loop {

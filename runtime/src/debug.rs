@@ -86,6 +86,8 @@ impl Sched {
 
 pub use crate::dump::{GoroutineInfo, dump, dump_string, goroutines};
 pub use crate::dumpopts::{DumpOptions, dump_string_with, dump_with};
+/// Why a goroutine waits, as [`GoroutineInfo::wait_reason`] reports it.
+pub use crate::g::WaitReason;
 pub use crate::traceback::{Frame, Traceback, TracebackMode};
 
 /// Counters of the current runtime (the default one outside a runtime).

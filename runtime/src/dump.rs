@@ -256,7 +256,7 @@ impl Sched {
 
     fn collect(&self, traces: bool) -> Vec<GoroutineInfo> {
         let now = crate::sys::nanotime();
-        let me = crate::m::current_goroutine().map(|g| g.as_ptr());
+        let me = crate::m::current_goroutine().map(|g| g.0.as_ptr().cast_const());
         let mut out = Vec::new();
         // Walked stacks, each distinct one once: the goroutines of a
         // server mostly wait in a handful of places.

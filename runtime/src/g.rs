@@ -21,9 +21,7 @@
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::local::Locals;
 use crate::lock::Note;
@@ -272,7 +270,7 @@ impl std::fmt::Display for WaitReason {
 
 /// A goroutine, or a thread's stand-in. See the module docs for which
 /// fields whom.
-pub struct G {
+pub(crate) struct G {
     /// Goroutine id (Go: `goid`); 0 for a thread's G.
     pub(crate) id: AtomicU64,
     pub(crate) status: AtomicU32,
@@ -291,11 +289,6 @@ pub struct G {
     wait_reason: AtomicU8,
     /// When the current wait began (nanotime), for dumps.
     wait_since: AtomicI64,
-    /// Who won a select wake-up race: 0 nobody yet, 1 taken (Go:
-    /// `selectDone`).
-    select_done: AtomicU32,
-    /// A word a waker leaves for the goroutine it readies (Go: `param`).
-    param: AtomicUsize,
     /// Whether this G stands in for a plain thread.
     pub(crate) is_thread: bool,
     /// A thread's G sleeps here while parked.
@@ -344,7 +337,7 @@ pub(crate) struct GInner {
     /// (Boxed: one word in every G for a rare event.)
     pub(crate) panic_trace: Option<Box<crate::traceback::Pcs>>,
     /// The goroutine is suspended in a park whose site does not clean up
-    /// after a forced unwind (the plain public [`crate::park()`]): a
+    /// after a forced unwind (the plain public [`crate::engine::park()`]): a
     /// dropped runtime leaves it parked rather than unwind it
     /// ([`crate::unwind`]). False at every other suspension point.
     pub(crate) park_unguarded: bool,
@@ -372,8 +365,6 @@ impl G {
             bubble_id: AtomicU64::new(0),
             wait_reason: AtomicU8::new(0),
             wait_since: AtomicI64::new(0),
-            select_done: AtomicU32::new(0),
-            param: AtomicUsize::new(0),
             is_thread,
             note: Note::new(),
             timed_wait: std::sync::atomic::AtomicBool::new(false),
@@ -411,12 +402,12 @@ impl G {
     }
 
     /// The goroutine id; 0 for a plain thread.
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         self.id.load(Ordering::Relaxed)
     }
 
     /// Whether this is a plain thread's stand-in rather than a goroutine.
-    pub fn is_thread(&self) -> bool {
+    pub(crate) fn is_thread(&self) -> bool {
         self.is_thread
     }
 
@@ -444,30 +435,8 @@ impl G {
     }
 
     /// Why the G is parked, if it is.
-    pub fn wait_reason(&self) -> WaitReason {
+    pub(crate) fn wait_reason(&self) -> WaitReason {
         WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
-    }
-
-    /// Claims the select wake-up: returns true for the first caller since
-    /// the last [`G::reset_select`]. Go: `sg.g.selectDone.CompareAndSwap(0, 1)`.
-    pub fn try_win_select(&self) -> bool {
-        self.select_done.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    /// Re-arms the select race before (or after) a select. Only the G
-    /// itself calls this.
-    pub fn reset_select(&self) {
-        self.select_done.store(0, Ordering::Release);
-    }
-
-    /// Leaves a word for the goroutine before readying it (Go: `gp.param`).
-    pub fn set_param(&self, v: usize) {
-        self.param.store(v, Ordering::Release);
-    }
-
-    /// Reads and clears the word left by the waker.
-    pub fn take_param(&self) -> usize {
-        self.param.swap(0, Ordering::Acquire)
     }
 
     /// Owner-only access to the inner fields.
@@ -511,13 +480,25 @@ impl GRef {
     /// The G must still be alive: it is the current goroutine, or it is
     /// parked and has not been readied since the caller took the GRef from
     /// a wait queue (see the type's docs).
-    pub unsafe fn get(&self) -> &G {
+    pub(crate) unsafe fn get(&self) -> &G {
         // SAFETY: guaranteed by the caller.
         unsafe { self.0.as_ref() }
     }
 
-    /// The raw address, e.g. as a map key.
-    pub fn as_ptr(&self) -> *const G {
-        self.0.as_ptr()
+    /// The address of the G, opaque: a map key, or a word to keep the
+    /// reference in an atomic ([`GRef::from_ptr`] turns it back).
+    pub fn as_ptr(&self) -> *const () {
+        self.0.as_ptr().cast_const().cast()
+    }
+
+    /// The reference whose [`GRef::as_ptr`] is `p`.
+    ///
+    /// # Safety
+    /// `p` was returned by [`GRef::as_ptr`], and the goroutine is still
+    /// one the caller may use by the park/ready contract (see the type's
+    /// docs).
+    pub unsafe fn from_ptr(p: *const ()) -> GRef {
+        // SAFETY: as_ptr returned the non-null address of a G.
+        GRef(unsafe { NonNull::new_unchecked(p.cast::<G>().cast_mut()) })
     }
 }

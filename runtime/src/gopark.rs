@@ -7,7 +7,7 @@
 //! ## The contract
 //!
 //! A primitive that must block:
-//! 1. takes its own lock (a [`crate::RawLock`] or [`crate::Lock`]);
+//! 1. takes its own lock (a [`crate::engine::RawLock`] or [`crate::engine::Lock`]);
 //! 2. finds it must wait, records [`current_g`] in its wait queue (Go: a
 //!    `sudog`), and calls [`park`] with an unlock callback, still holding
 //!    the lock;
@@ -228,7 +228,7 @@ fn park_thread<F: FnOnce(GRef) -> bool>(
     gp.clear_wait_reason();
 }
 
-/// [`park`] with a deadline (a [`crate::nanotime`] instant): unless readied
+/// [`park`] with a deadline (a [`crate::engine::nanotime`] instant): unless readied
 /// first, `on_timeout(arg, delay)` runs at the deadline and must ready the
 /// waiter if it is still queued (module docs). The timer is armed before
 /// `unlock` runs, so `on_timeout` may start before `unlock` has released

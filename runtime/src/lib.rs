@@ -9,7 +9,7 @@
 //! # Architecture (Go: runtime/proc.go, runtime/runtime2.go)
 //!
 //! - A **G** is a goroutine: a corosensei coroutine on its own guard-paged
-//!   stack ([`stack`] module docs), an id, a status, a wait reason.
+//!   stack (`stack.rs`), an id, a status, a wait reason.
 //! - An **M** is an OS thread. It runs goroutines only while it holds a P.
 //! - A **P** is the right to run goroutines; there are `max_procs` of them,
 //!   a number [`set_max_procs`] changes with the world stopped (the
@@ -34,9 +34,10 @@
 //! # Blocking: park and ready
 //!
 //! Every blocking primitive (channels, sync, net, sleep) blocks through
-//! [`park()`] and wakes through [`ready`]; the [`gopark`] module documents the
-//! contract. The same calls block and wake a plain OS thread when used
-//! outside a goroutine, so every gort primitive works from any thread.
+//! [`park`](engine::park) and wakes through [`ready`](engine::ready);
+//! `gopark.rs` documents the contract. The same calls block and wake a
+//! plain OS thread when used outside a goroutine, so every gort primitive
+//! works from any thread.
 //!
 //! # Safety model
 //!
@@ -96,7 +97,7 @@
 //! | `proc.go`: `acquirep`, `releasep`, `pidleget`, `pidleput`, `injectglist`, `globrunqput` | `sched.rs`: `acquirep`, `releasep`, `pidleget`, `pidleput`, `inject_list`, `globrunqput` |
 //! | `proc.go`: `runqput`, `runqget`, `runqsteal`, `gfget`, `gfput` | `p.rs`: the same names |
 //! | `proc.go`: `newproc`, `newproc1` | `newproc.rs`: `spawn_on` ([`spawn`], [`Builder`]) |
-//! | `proc.go`: `gopark`, `goparkunlock`, `goready`, `Gosched`, `goyield` | `gopark.rs`: [`park()`], [`park_unwind_safe`], [`LockGuard::leak`], [`ready`], [`yield_now`], [`yield_local`] |
+//! | `proc.go`: `gopark`, `goparkunlock`, `goready`, `Gosched`, `goyield` | `gopark.rs`: [`park`](engine::park), [`park_unwind_safe`](engine::park_unwind_safe), [`LockGuard::leak`](engine::LockGuard::leak), [`ready`](engine::ready), [`yield_now`], `yield_local` |
 //! | `proc.go`: `entersyscall`, `exitsyscall`, `exitsyscallNoP` | `proc.rs`: [`syscall`], `hold_p`, `no_p`; the P's word in `pstatus.rs` |
 //! | `proc.go`: `sysmon`, `retake`, `preemptone` | `sysmon.rs`: `run`, `retake`, `preemptone` |
 //! | `proc.go`: `checkdead` | `checkdead.rs` |
@@ -104,31 +105,32 @@
 //! | `proc.go`: `LockOSThread`, `stoplockedm`, `startlockedm` | [`lock_os_thread`] in `newproc.rs`; `proc.rs`: `stoplockedm`, `startlockedm` |
 //! | `proc.go`: `schedinit`, `main` | `runtime.rs`: [`RuntimeBuilder::build`], [`run`] |
 //! | `proc.go`: `schedtrace`; `runtime/metrics` | `debug.rs` |
-//! | `netpoll.go`: `netpoll`, `netpollBreak`, `netpollAnyWaiters` | `poll.rs` (the [`poll::Poller`] trait); gort-netpoll's `poller.rs` (epoll) and `pd.rs` (`pollDesc`) implement it |
-//! | `time.go`: `timer`, `timers.check`, `wakeTime`; `time.Sleep` | `timer.rs`: [`timer::TimerNode`], `Timers::check`, [`sleep`]; `wakeNetPoller` is `wake_net_poller` in `sched.rs`; channel timers are gort-channels' `time.rs` and `afterfunc.rs` |
-//! | `sema.go`: `semacquire1`, `semrelease1`, `semaRoot`, `notifyList` | `sema.rs`: [`semacquire`], [`semrelease`], `SemaRoot`; `notify.rs`: [`NotifyList`] |
-//! | `lock_futex.go`: `lock2`, `unlock2`, `note` | `lock.rs` ([`RawLock`], [`Lock`], [`Note`]), `lockword.rs`; `membarrier.rs` (no Go counterpart) |
+//! | `netpoll.go`: `netpoll`, `netpollBreak`, `netpollAnyWaiters` | `poll.rs` (the [`Poller`](engine::Poller) trait); gort-netpoll's `poller.rs` (epoll) and `pd.rs` (`pollDesc`) implement it |
+//! | `time.go`: `timer`, `timers.check`, `wakeTime`; `time.Sleep` | `timer.rs`: [`TimerNode`](engine::TimerNode), `Timers::check`, [`sleep`]; `wakeNetPoller` is `wake_net_poller` in `sched.rs`; channel timers are gort-channels' `time.rs` and `afterfunc.rs` |
+//! | `sema.go`: `semacquire1`, `semrelease1`, `semaRoot`, `notifyList` | `sema.rs`: [`semacquire`](engine::semacquire), [`semrelease`](engine::semrelease), `SemaRoot`; `notify.rs`: [`NotifyList`](engine::NotifyList) |
+//! | `lock_futex.go`: `lock2`, `unlock2`, `note` | `lock.rs` ([`RawLock`](engine::RawLock), [`Lock`](engine::Lock), [`Note`](engine::Note)), `lockword.rs`; `membarrier.rs` (no Go counterpart) |
 //! | `stack.go`: `stackalloc`, `stackfree`, `stackcache`; `mgcscavenge.go` | `stack.rs`, `stack/trim.rs`, `scavenge.rs` |
 //! | `mcache.go`, `mcentral.go` | `mcache.rs` (the blocks of goroutine tasks) |
 //! | `traceback.go`, `allgs`, `allgadd`; `signal_unix.go`: the SIGQUIT dump | `dump.rs`, `dumpopts.rs`, `traceback/` |
-//! | `panic.go`: `throw`, `fatal`; `fatalpanic` | `sys.rs` ([`fatal`]); `panic.rs` (goroutine panics, [`PanicPolicy`]) |
+//! | `panic.go`: `throw`, `fatal`; `fatalpanic` | `sys.rs` ([`fatal`](engine::fatal)); `panic.rs` (goroutine panics, [`PanicPolicy`]) |
 //! | `signal_unix.go`: `sighandler` (stack overflow) | `stackguard.rs` |
 //! | `os_linux.go`: `futexsleep`, `futexwakeup`; `nanotime`, `osyield`, `procyield` | `sys.rs`; `cheaprand` is in `proc.rs` |
 //! | `race.go`, `valgrind.go` | `tsan.rs`, `valgrind.rs` |
-//! | (none) | `taskstate.rs` ([`JoinHandle`]'s protocol), `local.rs` ([`local!`]), `unwind.rs` (dropping a runtime), `testing.rs` (Go's goleak) |
+//! | (none) | `taskstate.rs` ([`JoinHandle`]'s protocol), `local.rs` ([`local!`]), `unwind.rs` (dropping a runtime), `testing.rs` (Go's goleak), `engine.rs` (the API gort-channels, gort-sync and gort-netpoll use) |
 //!
 //! # Layers
 //!
 //! Bottom up; each layer builds on the ones below it. The scheduler core
 //! also reaches up into diagnostics in a few places (a G's dump record,
 //! `checkdead::request`, the traceback's switch record, `panic::contain`
-//! and `fatal_thread_exhaustion`). [`fatal`] itself is in `sys`, so the
+//! and `fatal_thread_exhaustion`). [`fatal`](engine::fatal) itself is in `sys`, so the
 //! leaves can end the process without depending on anything above them.
 //!
 //! ```text
-//!  API         lib.rs re-exports: spawn, Builder, JoinHandle, park/ready,
-//!              sema, sleep, Runtime, set_max_procs, syscall, local!
-//!              (gort-channels, gort-sync and gort-netpoll build on these)
+//!  API         user API (lib.rs): spawn, Builder, JoinHandle, sleep,
+//!              Runtime, set_max_procs, syscall, local!; debug, testing,
+//!              time. engine (park/ready, locks, sema, timers, poller
+//!              hook): what gort-channels, gort-sync and gort-netpoll use
 //! ---------------------------------------------------------------------
 //!  diagnostics checkdead (deadlock)   dump (SIGQUIT), dumpopts, traceback/
 //!              debug (metrics, schedtrace)     testing (leak check)
@@ -153,9 +155,11 @@ mod checkdead;
 pub mod debug;
 mod dump;
 mod dumpopts;
+#[doc(hidden)]
+pub mod engine;
 mod findrunnable;
 mod g;
-pub mod gopark;
+mod gopark;
 mod local;
 mod lock;
 mod lockword;
@@ -165,52 +169,46 @@ mod membarrier;
 mod newproc;
 mod notify;
 mod p;
-pub mod panic;
-pub mod poll;
+mod panic;
+mod poll;
 mod proc;
 mod procresize;
 mod pstatus;
 mod runtime;
 mod scavenge;
 mod sched;
-pub mod sema;
-pub mod stack;
+mod sema;
+mod stack;
 mod stackguard;
-pub mod synctest;
 mod sys;
 mod sysmon;
 mod taskstate;
 pub mod testing;
 pub mod time;
-pub mod timer;
+mod timer;
 mod traceback;
 #[cfg(gort_tsan)]
 mod tsan;
-pub mod unwind;
+mod unwind;
 mod valgrind;
 
-pub use g::{G, GRef, WaitReason};
-pub use gopark::{
-    current_g, in_goroutine, park, park_timeout, park_timeout_unwind_safe, park_unwind_safe, ready,
-    yield_local, yield_now,
-};
+// The synctest module is public as `testing::synctest` (testing.rs
+// declares it); the runtime reaches it by its short path.
+pub(crate) use testing::synctest;
+
+pub use gopark::yield_now;
 pub use local::LocalKey;
-pub use lock::{Lock, LockGuard, Note, RawLock};
 pub use newproc::{
     Builder, Goroutine, JoinHandle, current, lock_os_thread, num_goroutine, os_thread_lock_count, spawn,
     unlock_os_thread,
 };
 pub use panic::{Panic, PanicPolicy};
-pub use proc::{
-    can_spin, cheaprand, cheaprandn, do_spin, max_procs, preempt_point, set_max_procs, syscall, with_proc,
-};
+pub use proc::{max_procs, preempt_point, set_max_procs, syscall};
 pub use runtime::{
-    DEFAULT_STACK_SIZE, DEFAULT_THREAD_KEEP_ALIVE, IDLE_M_RESERVE, MAX_PROCS, PollerKey, Runtime,
-    RuntimeBuilder, default_runtime, install_poller, run,
+    DEFAULT_STACK_SIZE, DEFAULT_THREAD_KEEP_ALIVE, IDLE_M_RESERVE, MAX_PROCS, Runtime, RuntimeBuilder,
+    default_runtime, run,
 };
-pub use sema::{NotifyList, semacquire, semrelease};
 pub use stack::StackError as SpawnError;
-pub use sys::{fatal, nanotime};
 pub use timer::sleep;
 
 /// The number of logical CPUs this process may run on: the CPUs of its

@@ -203,7 +203,7 @@ pub struct LockGuard<'a, T: ?Sized> {
 impl<'a, T: ?Sized> LockGuard<'a, T> {
     /// Gives up the guard without unlocking and returns the raw lock, which
     /// the caller must unlock exactly once, typically from the unlock
-    /// callback of [`crate::park()`]. Go: `goparkunlock(&c.lock)`.
+    /// callback of [`crate::engine::park()`]. Go: `goparkunlock(&c.lock)`.
     pub fn leak(self) -> &'a RawLock {
         let raw = &self.lock.raw;
         std::mem::forget(self);

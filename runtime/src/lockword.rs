@@ -1,4 +1,4 @@
-//! The protocol of [`crate::RawLock`]'s two words, written once over any
+//! The protocol of [`crate::engine::RawLock`]'s two words, written once over any
 //! [`FutexWord`] so that loom can check the very code the runtime runs.
 //!
 //! Go: runtime/lock_futex.go (`lock2`, `unlock2`).

@@ -14,7 +14,7 @@
 //! order. This is userspace RCU's and Folly's `asymmetricHeavyBarrier`.
 //!
 //! Users: the P ownership word (`pstatus`: goroutine code entering the
-//! runtime vs sysmon's retake) and [`crate::RawLock`] (unlock vs a thread
+//! runtime vs sysmon's retake) and [`crate::engine::RawLock`] (unlock vs a thread
 //! going to sleep on the lock).
 //!
 //! ## Choosing the pair

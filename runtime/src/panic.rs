@@ -9,7 +9,7 @@
 //! naming the M thread, and defers to the previous hook elsewhere.
 //! A panic nobody can observe follows the [`PanicPolicy`].
 //!
-//! Fatal errors ([`crate::fatal`], in `sys.rs` so that the leaf modules
+//! Fatal errors ([`crate::engine::fatal`], in `sys.rs` so that the leaf modules
 //! can call it without depending on this one) print `fatal error: ...`
 //! and exit with status 2, as Go does; they never unwind. This module
 //! turns panics the scheduler cannot let unwind into them (`contain`).

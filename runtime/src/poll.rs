@@ -39,7 +39,7 @@ pub trait Poller: Send + Sync + 'static {
 /// The poller of a runtime with no network: sleeps until the deadline or a
 /// wake-up.
 #[derive(Default)]
-pub struct IdlePoller {
+pub(crate) struct IdlePoller {
     note: Note,
 }
 

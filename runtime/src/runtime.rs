@@ -23,7 +23,7 @@
 //! tokio task's destructor must not block). Channel ends, sockets, timers,
 //! and the guards of Mutex, RwLock and WaitGroup never do.
 //!
-//! A goroutine parked through the plain public [`crate::park()`] (rather
+//! A goroutine parked through the plain public [`crate::engine::park()`] (rather
 //! than a gort primitive, whose park sites clean up after an unwind) is
 //! left parked, and the runtime's memory is then leaked rather than pulled
 //! from under a waiter record a plain thread might still reach; so is

@@ -70,7 +70,7 @@ pub use crate::notify::NotifyList;
 
 /// Number of roots in the semaphore table (Go: `semTabSize`), prime so that
 /// addresses spread evenly.
-pub const SEM_TAB_SIZE: usize = 251;
+pub(crate) const SEM_TAB_SIZE: usize = 251;
 
 /// One waiter (Go: `sudog`), on the waiter's own stack.
 struct Sudog {

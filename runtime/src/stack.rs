@@ -54,7 +54,7 @@ const CACHE_BATCH: usize = 16;
 /// One goroutine stack: `[bottom, bottom + guard)` is the guard page,
 /// `[bottom + guard, top)` the usable part.
 #[derive(Debug)]
-pub struct GStack {
+pub(crate) struct GStack {
     top: usize,
     bottom: usize,
     /// Mapped for this stack alone (a non-default size): unmapped on free.
@@ -125,7 +125,7 @@ impl GStack {
 
 /// The smallest usable stack: corosensei's minimum plus room for the
 /// runtime's own frames.
-pub const MIN_STACK: usize = 16 << 10;
+pub(crate) const MIN_STACK: usize = 16 << 10;
 
 /// How guards are installed; found out on first use.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -17,7 +17,11 @@
 //! that asserts is never counted. gort starts no goroutines of its own, so
 //! there is nothing else to ignore.
 
-pub use crate::synctest;
+// Declared here so that its one public path is `testing::synctest`, next
+// to the leak check, as Go's `testing/synctest`; the files stay in
+// `runtime/src/synctest/`.
+#[path = "synctest/mod.rs"]
+pub mod synctest;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -110,9 +110,9 @@ impl TimerNode {
         self.arg.store(arg, Ordering::Relaxed);
     }
 
-    /// Arms the timer to fire at `when` (a [`nanotime`](crate::nanotime)
+    /// Arms the timer to fire at `when` (a [`nanotime`](crate::engine::nanotime)
     /// instant, or inside a synctest bubble an instant of the bubble's
-    /// clock, [`crate::time::now_nanos`]), then every `period` ns if
+    /// clock, [`crate::engine::now_nanos`]), then every `period` ns if
     /// `period > 0`. An armed timer is re-armed. Returns whether it was
     /// armed before (Go: `Reset`'s result). The timer joins the heap of the
     /// calling M's P, or of a P of the current (else the default) runtime;
@@ -218,7 +218,7 @@ impl TimerNode {
     /// far (an `after(1h)` in a select loop): a look at the coarse clock
     /// (`CLOCK_MONOTONIC_COARSE`, a few ns, never ahead of the precise one,
     /// behind it by up to a tick) settles it without reading the precise
-    /// clock. A deadline within [`RUN_IF_DUE_FAR_NS`] of the coarse clock
+    /// clock. A deadline within `RUN_IF_DUE_FAR_NS` (1 s) of the coarse clock
     /// is compared with the precise clock, so a due timer is never missed
     /// unless the coarse clock lags by more than that (the kernel updates
     /// it every tick); the scheduler then fires the timer as usual.
@@ -570,7 +570,7 @@ impl Timers {
 /// How far past the coarse clock a deadline must lie for
 /// [`TimerNode::run_if_due`] to call it not due without reading the
 /// precise clock: far more than the coarse clock's lag (a tick, 1-10 ms).
-pub const RUN_IF_DUE_FAR_NS: i64 = 1_000_000_000;
+pub(crate) const RUN_IF_DUE_FAR_NS: i64 = 1_000_000_000;
 
 /// The next deadline of a periodic timer due at `when` and run at `now`:
 /// missed ticks are skipped; huge periods saturate rather than wrap.

@@ -26,7 +26,7 @@
 //!   gets from `JoinHandle::join`;
 //! - its stack goes back to the pool and its G to the free list.
 //!
-//! A goroutine parked through the plain public [`crate::park()`] (third
+//! A goroutine parked through the plain public [`crate::engine::park()`] (third
 //! party code) is left parked: its runtime's memory is then leaked, as
 //! before, instead of being freed.
 //!
@@ -58,7 +58,7 @@ thread_local! {
 /// because its runtime was dropped, or None (the usual case: goroutine
 /// code running normally, or a plain thread).
 #[inline]
-pub fn unwinding() -> Option<GRef> {
+pub(crate) fn unwinding() -> Option<GRef> {
     UNWINDING.with(Cell::get)
 }
 
@@ -175,7 +175,6 @@ fn reclaim_one(sched: &Sched, g: GRef) -> bool {
     inner.name = None;
     inner.yielder = std::ptr::null();
     inner.panic_trace = None;
-    gp.reset_select();
     gp.clear_wait_reason();
     gp.status.store(status::DEAD, Ordering::Release);
     sched.counters.exited_nop.fetch_add(1, Ordering::Relaxed);

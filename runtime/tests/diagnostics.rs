@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Slot, Wg, is_child};
+use gort_runtime::debug::WaitReason;
 use gort_runtime::debug::{dump_string, goroutines};
 use gort_runtime::testing::LeakCheck;
-use gort_runtime::{Builder, Runtime, WaitReason, spawn};
+use gort_runtime::{Builder, Runtime, spawn};
 
 fn wait_until(mut f: impl FnMut() -> bool) {
     let t = std::time::Instant::now();

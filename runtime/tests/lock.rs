@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gort_runtime::Lock;
+use gort_runtime::engine::Lock;
 
 const THREADS: usize = 4;
 const ITERS: usize = 20_000;

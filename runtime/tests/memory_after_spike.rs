@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Wg;
-use gort_runtime::{GRef, Lock, Runtime, WaitReason, park, ready, spawn};
+use gort_runtime::engine::{GRef, Lock, WaitReason, park, ready};
+use gort_runtime::{Runtime, spawn};
 
 const GOROUTINES: usize = 1_000_000;
 
@@ -48,7 +49,7 @@ impl Gate {
         if g.0 {
             return;
         }
-        g.1.push(gort_runtime::current_g());
+        g.1.push(gort_runtime::engine::current_g());
         let raw = g.leak();
         park(WaitReason::ChanReceive, |_| {
             // SAFETY: we hold the lock (the leaked guard's).

@@ -212,7 +212,8 @@ fn zero_only_asks() {
 #[test]
 fn resizing_inside_with_proc_is_a_clear_panic() {
     let rt = Runtime::builder().max_procs(2).build().unwrap();
-    let r = rt.block_on(|| spawn(|| gort_runtime::with_proc(|_| gort_runtime::set_max_procs(3))).join());
+    let r =
+        rt.block_on(|| spawn(|| gort_runtime::engine::with_proc(|_| gort_runtime::set_max_procs(3))).join());
     let p = r.expect_err("set_max_procs inside with_proc must panic");
     assert!(p.to_string().contains("set_max_procs called where the runtime cannot block"), "{p}");
     assert_eq!(rt.max_procs(), 2);

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Slot, Wg, gettid, thread_count};
-use gort_runtime::{Builder, Runtime, WaitReason, spawn, yield_now};
+use gort_runtime::engine::WaitReason;
+use gort_runtime::{Builder, Runtime, spawn, yield_now};
 
 thread_local! {
     static TID: Cell<i64> = Cell::new(gettid());
@@ -31,7 +32,7 @@ fn tls_tid() -> i64 {
 fn migration_keeps_thread_identity() {
     let rt = Runtime::builder().max_procs(2).build().unwrap();
     let seen = rt.block_on(|| {
-        let tids = Arc::new(gort_runtime::Lock::new(HashSet::new()));
+        let tids = Arc::new(gort_runtime::engine::Lock::new(HashSet::new()));
         let wg = Arc::new(Wg::new(8));
         for _ in 0..8 {
             let (tids, wg) = (tids.clone(), wg.clone());
@@ -515,7 +516,7 @@ fn blocking_in_a_park_callback_is_a_clear_fatal_error() {
     let r = child("blocking_in_a_park_callback_is_a_clear_fatal_error", || {
         let rt = Runtime::builder().max_procs(1).build().unwrap();
         rt.block_on(|| {
-            gort_runtime::park(WaitReason::Other, |_| {
+            gort_runtime::engine::park(WaitReason::Other, |_| {
                 yield_now();
                 false
             })
@@ -531,7 +532,7 @@ fn blocking_in_a_park_callback_is_a_clear_fatal_error() {
 fn blocking_in_with_proc_is_a_clear_fatal_error() {
     let r = child("blocking_in_with_proc_is_a_clear_fatal_error", || {
         let rt = Runtime::builder().max_procs(1).build().unwrap();
-        rt.block_on(|| gort_runtime::with_proc(|_| gort_runtime::sleep(Duration::from_millis(1))));
+        rt.block_on(|| gort_runtime::engine::with_proc(|_| gort_runtime::sleep(Duration::from_millis(1))));
     });
     if let Some((code, stderr)) = r {
         assert_eq!(code, Some(2), "{stderr}");
@@ -543,7 +544,7 @@ fn blocking_in_with_proc_is_a_clear_fatal_error() {
 fn a_panicking_park_callback_is_a_clear_fatal_error() {
     let r = child("a_panicking_park_callback_is_a_clear_fatal_error", || {
         let rt = Runtime::builder().max_procs(1).build().unwrap();
-        rt.block_on(|| gort_runtime::park(WaitReason::Other, |_| panic!("in the callback")));
+        rt.block_on(|| gort_runtime::engine::park(WaitReason::Other, |_| panic!("in the callback")));
     });
     if let Some((code, stderr)) = r {
         assert_eq!(code, Some(2), "{stderr}");
@@ -559,8 +560,8 @@ fn a_panicking_timer_callback_is_a_clear_fatal_error() {
     let r = child("a_panicking_timer_callback_is_a_clear_fatal_error", || {
         let rt = Runtime::builder().max_procs(1).build().unwrap();
         rt.block_on(|| {
-            let node = std::pin::pin!(gort_runtime::timer::TimerNode::new(boom, 0));
-            node.as_ref().reset(gort_runtime::nanotime() + 1_000_000, 0);
+            let node = std::pin::pin!(gort_runtime::engine::TimerNode::new(boom, 0));
+            node.as_ref().reset(gort_runtime::engine::nanotime() + 1_000_000, 0);
             gort_runtime::sleep(Duration::from_secs(5));
         });
     });
@@ -653,7 +654,7 @@ fn parked_goroutines_hold_few_mappings() {
             let (started, done) = (started.clone(), done.clone());
             spawn(move || {
                 started.fetch_add(1, Ordering::SeqCst);
-                gort_runtime::semacquire(&GATE, false, WaitReason::Semacquire);
+                gort_runtime::engine::semacquire(&GATE, false, WaitReason::Semacquire);
                 done.done();
             });
         }
@@ -663,7 +664,7 @@ fn parked_goroutines_hold_few_mappings() {
         }
         let parked = maps();
         for _ in 0..N {
-            gort_runtime::semrelease(&GATE, false);
+            gort_runtime::engine::semrelease(&GATE, false);
         }
         done.wait();
         // The last goroutine readied us from inside `done`: it may still be

@@ -139,7 +139,7 @@ fn with_proc_after_a_retake_still_pins_a_p() {
                 assert!(t.elapsed() < Duration::from_secs(60), "sysmon never retook the P");
                 std::hint::spin_loop();
             }
-            let pid = gort_runtime::with_proc(|pid| pid);
+            let pid = gort_runtime::engine::with_proc(|pid| pid);
             other.join().unwrap();
             pid
         });

@@ -28,7 +28,7 @@
 //! records stay listed (in `Round::tripping`, tagged with the round), so
 //! that a party whose runtime is dropped meanwhile can leave: every wait is
 //! unwind-safe (its guard `Leave` unlinks the record, see
-//! `gort_runtime::park`).
+//! `gort_runtime::engine::park`).
 
 use std::cell::Cell;
 use std::fmt;
@@ -36,8 +36,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr;
 use std::time::Duration;
 
-use gort_runtime::time::now_nanos as nanotime;
-use gort_runtime::{GRef, Lock, WaitReason, current_g, park_unwind_safe, preempt_point, ready};
+use gort_runtime::engine::now_nanos as nanotime;
+use gort_runtime::engine::{GRef, Lock, WaitReason, current_g, park_unwind_safe, ready};
+use gort_runtime::preempt_point;
 
 /// Why a [`Barrier::wait`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,7 +202,7 @@ unsafe fn unlink(head: &mut *const Waiter, w: *const Waiter) {
     }
 }
 
-/// The unwind guard of a waiting party (see `gort_runtime::park`'s docs):
+/// The unwind guard of a waiting party (see `gort_runtime::engine::park`'s docs):
 /// if its runtime is dropped while it waits, it leaves the round it is
 /// listed in (the current one, which it no longer counts in, or a tripping
 /// one); if the round already ended for it, it waits out the `ready` of
@@ -224,7 +225,7 @@ impl Drop for Leave<'_> {
             TRIPPING => unsafe { unlink(&mut round.tripping, self.w) },
             _ => {
                 drop(round);
-                gort_runtime::unwind::wait_for_waker();
+                gort_runtime::engine::wait_for_waker();
             }
         }
     }
@@ -361,7 +362,7 @@ impl Barrier {
         let guard = Leave { b: self, w: &w };
         match deadline {
             None => park_unwind_safe(WaitReason::SyncBarrierWait, unlock),
-            Some(d) => gort_runtime::park_timeout_unwind_safe(
+            Some(d) => gort_runtime::engine::park_timeout_unwind_safe(
                 WaitReason::SyncBarrierWait,
                 d,
                 Self::on_timeout,

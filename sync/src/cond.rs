@@ -1,7 +1,7 @@
 //! `Cond`: a condition variable used with gort's lock guards.
 //!
 //! Go: sync/cond.go, and runtime/sema.go's `notifyList` (here
-//! [`gort_runtime::NotifyList`]).
+//! [`gort_runtime::engine::NotifyList`]).
 //!
 //! [`Cond::wait`] takes a ticket while the caller still holds the lock,
 //! unlocks, waits for that ticket, and locks again before returning. Taking
@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use gort_runtime::NotifyList;
+use gort_runtime::engine::NotifyList;
 
 use crate::mutex::MutexGuard;
 use crate::rwlock::{RwLockReadGuard, RwLockWriteGuard};

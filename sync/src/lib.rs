@@ -5,7 +5,7 @@
 //! running other goroutines) or, called from a plain thread, blocks that
 //! thread; one primitive can be shared by both. They are built the way Go
 //! builds them: [`Mutex`], [`RwLock`] and [`WaitGroup`] on the runtime's
-//! address-keyed semaphores ([`gort_runtime::sema`]), [`Cond`] on its
+//! address-keyed semaphores ([`gort_runtime::engine::semacquire`]), [`Cond`] on its
 //! ticket-ordered notify list, and the rest on those and on park/ready.
 //!
 //! | gort | Go |

@@ -8,7 +8,7 @@
 //! The state word packs `LOCKED` (bit 0), `WOKEN` (bit 1: a woken or
 //! spinning goroutine will compete, so `unlock` need not wake another),
 //! `STARVING` (bit 2) and, from bit 3 up, the number of waiters parked on
-//! the runtime semaphore `sema` ([`gort_runtime::sema`]).
+//! the runtime semaphore `sema` ([`gort_runtime::engine::semacquire`]).
 //!
 //! - **Fast path**: `lock` is one CAS 0 → LOCKED, `unlock` one atomic
 //!   subtract; both are inlined, the slow paths are not.
@@ -60,7 +60,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
-use gort_runtime::{WaitReason, can_spin, do_spin, nanotime, preempt_point, semacquire, semrelease};
+use gort_runtime::engine::{WaitReason, can_spin, do_spin, nanotime, semacquire, semrelease};
+use gort_runtime::preempt_point;
 
 const LOCKED: i32 = 1;
 const WOKEN: i32 = 2;

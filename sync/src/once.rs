@@ -28,7 +28,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, panic_any, resume_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use gort_runtime::WaitReason;
+use gort_runtime::engine::WaitReason;
 
 use crate::mutex::RawMutex;
 

@@ -11,7 +11,7 @@
 //! item, else pops the newest shared item (temporal locality), else steals
 //! the *oldest* item of another P's shared deque, then looks in the
 //! thread list and the victim cache, and finally calls `New`. The caller
-//! pins its P for each step ([`gort_runtime::with_proc`], Go's
+//! pins its P for each step ([`gort_runtime::engine::with_proc`], Go's
 //! `procPin`), so the common case touches only its own P's cache line.
 //!
 //! Each `Local` is guarded by a `busy` flag taken with one uncontended
@@ -51,7 +51,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gort_runtime::{Lock, with_proc};
+use gort_runtime::engine::{Lock, with_proc};
 
 /// The default period of automatic cleanup rounds.
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);

@@ -45,7 +45,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
-use gort_runtime::{WaitReason, preempt_point, semacquire, semrelease};
+use gort_runtime::engine::{WaitReason, semacquire, semrelease};
+use gort_runtime::preempt_point;
 
 use crate::mutex::RawMutex;
 

@@ -90,8 +90,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use gort_runtime::time::now_nanos as nanotime;
-use gort_runtime::{GRef, WaitReason, current_g, park_unwind_safe, ready};
+use gort_runtime::engine::now_nanos as nanotime;
+use gort_runtime::engine::{GRef, WaitReason, current_g, park_unwind_safe, ready};
 
 use crate::context::{self, Context};
 use crate::mutex::RawMutex;
@@ -249,14 +249,14 @@ unsafe fn ready_all(mut w: *const Waiter) {
 /// outside the bubble then is a fatal error, as Go's close of a bubble's
 /// channel from outside is.
 fn wait_reason(durable: bool) -> WaitReason {
-    if durable && gort_runtime::synctest::is_in_bubble() {
+    if durable && gort_runtime::engine::is_in_bubble() {
         WaitReason::SyncSemaphoreAcquire
     } else {
         WaitReason::Semacquire
     }
 }
 
-/// The unwind guard of a parked acquire (see `gort_runtime::park`'s
+/// The unwind guard of a parked acquire (see `gort_runtime::engine::park`'s
 /// docs): if the goroutine's runtime is dropped while it waits, it gives
 /// up like a timed-out waiter. Its swap to `TIMEDOUT` takes the right to
 /// ready the park away from later granters and interrupters (or finds
@@ -270,7 +270,7 @@ struct Unqueue<'a> {
 impl Drop for Unqueue<'_> {
     fn drop(&mut self) {
         if self.w.state.swap(TIMEDOUT, Ordering::AcqRel) != PARKED {
-            gort_runtime::unwind::wait_for_waker();
+            gort_runtime::engine::wait_for_waker();
         }
         if self.sem.abandon(self.w) {
             self.sem.release(self.w.n);
@@ -471,7 +471,7 @@ impl Semaphore {
         unsafe { l.inner().push_back(&w) };
         drop(l);
         let guard = Unqueue { sem: self, w: &w };
-        gort_runtime::park_timeout_unwind_safe(
+        gort_runtime::engine::park_timeout_unwind_safe(
             wait_reason(true),
             deadline,
             Self::on_timeout,

@@ -49,7 +49,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use gort_runtime::{JoinHandle, WaitReason, preempt_point, semacquire, semrelease};
+use gort_runtime::engine::{WaitReason, semacquire, semrelease};
+use gort_runtime::{JoinHandle, preempt_point};
 
 /// Waits for a collection of goroutines to finish, Go's `sync.WaitGroup`.
 /// Usable from goroutines and plain threads alike.
@@ -108,7 +109,7 @@ impl WaitGroup {
     pub fn add(&self, delta: i32) {
         // Outside bubbles: one load of a global nobody writes; the rest is
         // out of line, so that `add` stays small enough to inline.
-        let bubbled = gort_runtime::synctest::any_alive() && self.associate();
+        let bubbled = gort_runtime::engine::any_bubble_alive() && self.associate();
         let state = self
             .state
             .fetch_add((delta as i64 as u64) << 32, Ordering::AcqRel)
@@ -138,7 +139,7 @@ impl WaitGroup {
     #[inline(never)]
     #[track_caller]
     fn associate(&self) -> bool {
-        let Some(b) = gort_runtime::synctest::current() else { return false };
+        let Some(b) = gort_runtime::engine::current_bubble() else { return false };
         let id = b.id();
         match self.bubble.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {}
@@ -155,7 +156,7 @@ impl WaitGroup {
     /// Whether the group belongs to the caller's synctest bubble.
     fn is_associated(&self) -> bool {
         let id = self.bubble.load(Ordering::Acquire);
-        id != 0 && gort_runtime::synctest::current().is_some_and(|b| b.id() == id)
+        id != 0 && gort_runtime::engine::current_bubble().is_some_and(|b| b.id() == id)
     }
 
     /// The counter just reached zero with `w` waiters: wake them all.

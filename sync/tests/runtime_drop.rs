@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gort_channels::{Chan, Timer, chan, select};
-use gort_runtime::{Runtime, WaitReason};
+use gort_runtime::Runtime;
+use gort_runtime::engine::WaitReason;
 use gort_sync::{Barrier, Cond, Mutex, RwLock, Semaphore, WaitGroup};
 
 /// Counts its drops.
@@ -174,7 +175,7 @@ fn a_goroutine_parked_with_the_plain_park_is_left_parked() {
     let d = drops.clone();
     drop(rt.spawn(move || {
         let _kept = Counted(d);
-        gort_runtime::park(WaitReason::Other, |_| true);
+        gort_runtime::engine::park(WaitReason::Other, |_| true);
     }));
     let d = drops.clone();
     drop(rt.spawn(move || {

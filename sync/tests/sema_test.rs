@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use common::{Chan, run};
-use gort_runtime::sema::semnwait;
-use gort_runtime::{WaitReason, semacquire, semrelease, spawn, yield_now};
+use gort_runtime::engine::{WaitReason, semacquire, semnwait, semrelease};
+use gort_runtime::{spawn, yield_now};
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 

@@ -12,7 +12,7 @@
 //! - `running`: those not durably blocked: running, runnable, or parked on
 //!   something outside the bubble can end (I/O, a mutex, a channel made
 //!   outside). A goroutine parked for a durable wait reason
-//!   ([`crate::WaitReason::is_durable`]) is not counted, and its G's `durable`
+//!   ([`crate::engine::WaitReason::is_durable`]) is not counted, and its G's `durable`
 //!   flag says so; whoever readies it clears the flag and counts it again.
 //! - `active`: anything else that keeps the bubble from being idle: the
 //!   root (the caller of `test`) while it is awake, a park whose unlock
@@ -71,7 +71,7 @@ pub struct Bubble {
     state: Lock<State>,
     /// The bubble's timers: fired only by the root, at the fake `now`.
     pub(crate) timers: Timers,
-    /// The fake clock, in the same units as [`crate::nanotime`]; starts at
+    /// The fake clock, in the same units as [`crate::engine::nanotime`]; starts at
     /// the real clock's reading and moves only when the root advances it,
     /// while the bubble is idle.
     now: AtomicI64,
@@ -136,7 +136,7 @@ impl Bubble {
         self.id
     }
 
-    /// The fake clock, in [`crate::nanotime`] units.
+    /// The fake clock, in [`crate::engine::nanotime`] units.
     #[inline]
     pub fn now_nanos(&self) -> i64 {
         self.now.load(Ordering::Acquire)
@@ -164,7 +164,7 @@ impl Bubble {
         SystemTime::UNIX_EPOCH + Duration::from_secs(WALL_START_SECS) + self.elapsed()
     }
 
-    /// Converts an `Instant` to the bubble's [`crate::nanotime`] units.
+    /// Converts an `Instant` to the bubble's [`crate::engine::nanotime`] units.
     pub(crate) fn nanos_at(&self, t: Instant) -> i64 {
         let base = self.start_instant;
         match t.checked_duration_since(base) {

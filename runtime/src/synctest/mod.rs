@@ -88,10 +88,11 @@
 //! global count of live bubbles, so with no bubble alive it pays one
 //! load of a line nobody writes.
 
-mod bubble;
+pub(crate) mod bubble;
 mod run;
 
-pub use bubble::{Bubble, any_alive, current, is_in_bubble};
 pub use run::{sleep, test, wait};
+
+pub(crate) use bubble::Bubble;
 
 pub(crate) use bubble::{current_ptr, on_exit, on_ready, on_spawn, park};

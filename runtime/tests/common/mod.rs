@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gort_runtime::{GRef, Lock, LockGuard, WaitReason, park, ready};
+use gort_runtime::engine::{GRef, Lock, LockGuard, WaitReason, park, ready};
 
 /// A minimal WaitGroup on park/ready, so runtime tests need no sync crate.
 pub struct Wg {
@@ -32,7 +32,7 @@ impl Wg {
         if self.n.load(Ordering::Acquire) == 0 {
             return;
         }
-        *g = Some(gort_runtime::current_g());
+        *g = Some(gort_runtime::engine::current_g());
         park_releasing(g, WaitReason::Other);
     }
 }
@@ -70,7 +70,7 @@ impl Slot {
     pub fn put(&self, v: u64) {
         let mut s = self.inner.lock();
         while s.value.is_some() {
-            s.putter = Some(gort_runtime::current_g());
+            s.putter = Some(gort_runtime::engine::current_g());
             park_releasing(s, WaitReason::ChanSend);
             s = self.inner.lock();
         }
@@ -81,7 +81,7 @@ impl Slot {
             unsafe { ready(t) };
             return;
         }
-        s.putter = Some(gort_runtime::current_g());
+        s.putter = Some(gort_runtime::engine::current_g());
         park_releasing(s, WaitReason::ChanSend);
     }
 
@@ -96,7 +96,7 @@ impl Slot {
                 }
                 return v;
             }
-            s.taker = Some(gort_runtime::current_g());
+            s.taker = Some(gort_runtime::engine::current_g());
             park_releasing(s, WaitReason::ChanReceive);
             s = self.inner.lock();
         }

@@ -36,8 +36,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use gort_channels::{Receiver, Sender, chan};
-use gort_runtime::WaitReason;
-use gort_runtime::timer::TimerNode;
+use gort_runtime::engine::{TimerNode, WaitReason};
 
 use super::afterfunc::AfterFuncExt;
 use super::deadline::TimerExt;
@@ -139,7 +138,7 @@ impl CancelCtx {
             cause: UnsafeCell::new(None),
             done: OnceLock::new(),
             slot: AtomicUsize::new(0),
-            bubble: gort_runtime::synctest::current().map_or(0, |b| b.id()),
+            bubble: gort_runtime::engine::current_bubble().map_or(0, |b| b.id()),
             ext,
         }
     }

@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use gort_runtime::timer::TimerNode;
+use gort_runtime::engine::TimerNode;
 
 use super::cancel::{CancelCtx, CancelFunc, Ext, new_cancel, with_cancel};
 use super::{Cause, Context, Error, Node};
@@ -153,7 +153,7 @@ fn arm(n: &Arc<Node>, after: Duration) {
     let t = c.timer_node().expect("a deadline context has a timer");
     t.set_arg(Arc::into_raw(n.clone()) as usize);
     let nanos = after.as_nanos().min(i64::MAX as u128) as i64;
-    t.reset(gort_runtime::time::now_nanos().saturating_add(nanos), 0);
+    t.reset(gort_runtime::engine::now_nanos().saturating_add(nanos), 0);
     // Pairs with the fence in `TimerExt::stop`.
     fence(Ordering::SeqCst);
     if c.is_canceled()

@@ -276,7 +276,7 @@ impl Context {
             Source::Never => true,
             Source::Cancel(n) => {
                 let id = n.cancel_ctx().bubble;
-                id != 0 && gort_runtime::synctest::current().is_some_and(|b| b.id() == id)
+                id != 0 && gort_runtime::engine::current_bubble().is_some_and(|b| b.id() == id)
             }
             Source::Custom(..) => false,
         }

@@ -58,8 +58,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort_channels::{Chan, chan, select};
-use gort_runtime::time::now_nanos as nanotime;
-use gort_runtime::timer::TimerNode;
+use gort_runtime::engine::TimerNode;
+use gort_runtime::engine::now_nanos as nanotime;
 
 use crate::context::{self, CancelFunc, Context};
 use crate::{Mutex, WaitGroup};

@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use gort_runtime::{GRef, Lock, Runtime, WaitReason, current_g, park, ready};
+use gort_runtime::Runtime;
+use gort_runtime::engine::{GRef, Lock, WaitReason, current_g, park, ready};
 
 /// Aborts the process if the test is still running after `secs` seconds,
 /// naming it: a deadlock fails the suite instead of hanging it.
