@@ -92,7 +92,7 @@ pub use crate::traceback::{Frame, Traceback, TracebackMode};
 
 /// Counters of the current runtime (the default one outside a runtime).
 pub fn metrics() -> Metrics {
-    crate::runtime::current_sched().metrics()
+    crate::runtime::with_sched(|s| s.metrics())
 }
 
 /// `GORT_SCHEDTRACE` period in ns, 0 when off (read once).

@@ -330,7 +330,7 @@ fn describe(g: &G, st: u32, now: i64) -> GoroutineInfo {
 /// The live goroutines of the current runtime (the default one outside a
 /// runtime), by id.
 pub fn goroutines() -> Vec<GoroutineInfo> {
-    crate::runtime::current_sched().goroutines()
+    crate::runtime::with_sched(|s| s.goroutines())
 }
 
 /// Go's goroutine dump of the current runtime, as text.

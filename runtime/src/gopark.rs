@@ -165,8 +165,8 @@ pub fn park_unwind_safe<F: FnOnce(GRef) -> bool>(reason: WaitReason, unlock: F) 
 
 #[inline(always)]
 fn park_as<F: FnOnce(GRef) -> bool, const GUARDED: bool>(reason: WaitReason, unlock: F) {
-    match m::current() {
-        Some(ml) => park_goroutine::<F, GUARDED>(proc::blockable(ml), reason, unlock),
+    match m::with_m(|ml| ml.map(proc::blockable)) {
+        Some(g) => park_goroutine::<F, GUARDED>(g, reason, unlock),
         None => park_thread(thread_g(), reason, unlock, None),
     }
 }
@@ -266,9 +266,8 @@ fn park_timeout_as<F: FnOnce(GRef) -> bool, const GUARDED: bool>(
     arg: usize,
     unlock: F,
 ) {
-    match m::current() {
-        Some(ml) => {
-            let g = proc::blockable(ml);
+    match m::with_m(|ml| ml.map(proc::blockable)) {
+        Some(g) => {
             // SAFETY: g is the running goroutine.
             let bubble = unsafe { g.get() }.bubble.load(Ordering::Relaxed);
             let node = pin!(TimerNode::new(on_timeout, arg));
@@ -368,7 +367,7 @@ fn ready_from_outside(sched: &crate::sched::Sched, gp: &G, g: GRef) {
 /// there are none, to the back of the global run queue, where every P can
 /// find it. On a plain thread, yields the thread.
 pub fn yield_now() {
-    if m::current().is_some() {
+    if m::with_m(|ml| ml.is_some()) {
         proc::suspend(Suspend::Gosched);
     } else {
         std::thread::yield_now();
@@ -378,7 +377,7 @@ pub fn yield_now() {
 /// Like [`yield_now`] but the goroutine goes to the back of its P's local
 /// queue (Go: `goyield`), as a semaphore hand-off does.
 pub fn yield_local() {
-    if m::current().is_some() {
+    if m::with_m(|ml| ml.is_some()) {
         proc::suspend(Suspend::Yield);
     } else {
         std::thread::yield_now();

@@ -124,14 +124,18 @@ impl FutexWord for AtomicU32 {
         // Tell sysmon that this M sleeps on a runtime lock, not in a
         // blocking call, so it keeps its P (`P::lock_sleeps`). Slow path
         // only: the lock was contended and we are about to sleep.
-        let p = crate::m::current().and_then(|ml| ml.p());
-        if let Some(p) = p {
-            p.lock_sleeps.fetch_add(1, Ordering::Relaxed);
-        }
-        sys::futex_wait(self, expected, None);
-        if let Some(p) = p {
-            p.lock_sleeps.fetch_sub(1, Ordering::Relaxed);
-        }
+        // The thread sleeps inside `with_m`'s closure: it blocks the
+        // thread, not the goroutine, so the M stays the same.
+        crate::m::with_m(|ml| {
+            let p = ml.and_then(|ml| ml.p());
+            if let Some(p) = p {
+                p.lock_sleeps.fetch_add(1, Ordering::Relaxed);
+            }
+            sys::futex_wait(self, expected, None);
+            if let Some(p) = p {
+                p.lock_sleeps.fetch_sub(1, Ordering::Relaxed);
+            }
+        })
     }
     #[cold]
     fn wake_one(&self) {

@@ -12,8 +12,11 @@
 //!
 //! Safety model (crate docs): a goroutine may resume on a different M after
 //! any park, so nothing derived from the thread-local pointer may be kept
-//! across a park. [`current`] is `#[inline(never)]` so that LLVM cannot
-//! reuse a thread-local address computed before a switch.
+//! across a park. The `MLocal` is reached only through [`with_m`], whose
+//! closure gets a reference that cannot outlive it, and which must not
+//! suspend the goroutine. The thread-local read underneath is
+//! `#[inline(never)]` so that LLVM cannot reuse a thread-local address
+//! computed before a switch.
 
 use std::cell::Cell;
 use std::ptr;
@@ -166,18 +169,33 @@ thread_local! {
     static CURRENT: Cell<*const MLocal> = const { Cell::new(ptr::null()) };
 }
 
-/// The calling thread's M, or None on a plain thread.
+/// The calling thread's `MLocal`, null on a plain thread.
 ///
 /// Never inlined: after a goroutine switch the caller may be on another
 /// thread, and an inlined thread-local address could be stale.
 #[inline(never)]
-pub(crate) fn current() -> Option<&'static MLocal> {
-    let p = CURRENT.with(|c| c.get());
-    // SAFETY: the pointer is set by `mstart` to an MLocal on the M thread's
-    // own stack frame that outlives every use on that thread and is cleared
-    // before that frame returns. The 'static lifetime is a lie bounded by
-    // the safety model: callers must not keep the reference across a park.
-    (!p.is_null()).then(|| unsafe { &*p })
+fn current_ptr() -> *const MLocal {
+    CURRENT.with(|c| c.get())
+}
+
+/// Calls `f` with the calling thread's M, or None on a plain thread.
+///
+/// The reference is good for the call of `f` only, and `f` must not
+/// suspend the goroutine (park, yield, [`crate::preempt_point`],
+/// `suspend`): the goroutine could resume on another M, and this M's
+/// thread could exit and free its `MLocal` while `f` still held it.
+/// Compute what to do inside `f`, and suspend after it returns. `f` may
+/// block the thread (a futex wait): the M stays the same.
+#[inline(always)]
+pub(crate) fn with_m<R>(f: impl FnOnce(Option<&MLocal>) -> R) -> R {
+    let p = current_ptr();
+    // SAFETY: a non-null pointer was set by `mstart` (`with_current`) to an
+    // MLocal in its own frame on this thread, and is cleared before that
+    // frame returns; `f` neither keeps the reference (R cannot borrow from
+    // it) nor leaves this thread while it runs (it does not suspend).
+    let r = f(unsafe { p.as_ref() });
+    debug_assert!(std::ptr::eq(current_ptr(), p), "gort: with_m's closure switched threads");
+    r
 }
 
 /// Installs `ml` as this thread's M for the duration of `f`.
@@ -194,8 +212,8 @@ pub(crate) fn with_current<R>(ml: &MLocal, f: impl FnOnce() -> R) -> R {
 }
 
 /// The goroutine running on this thread, if the thread is an M running
-/// one. Never inlined, for the same reason as [`current`].
+/// one. Never inlined, for the same reason as [`current_ptr`].
 #[inline(never)]
 pub(crate) fn current_goroutine() -> Option<GRef> {
-    current().and_then(|ml| ml.curg.get())
+    with_m(|ml| ml.and_then(|ml| ml.curg.get()))
 }

@@ -424,15 +424,19 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let sched = crate::runtime::current_sched();
+        let site = Location::caller();
         // A stack of its own is mapped here, in the spawning goroutine, so
         // that a size that cannot be had panics in the caller rather than
-        // killing the process when the goroutine first runs.
-        let stack = match self.dedicated_stack(sched) {
-            Ok(s) => s,
+        // killing the process when the goroutine first runs (outside the
+        // closure, so that the panic names the caller's line).
+        let spawned: Result<_, StackError> = crate::runtime::with_sched(|sched| {
+            let stack = self.dedicated_stack(sched)?;
+            Ok(spawn_on(sched, self, f, stack, site))
+        });
+        match spawned {
+            Ok(h) => h,
             Err(e) => panic!("{e}"),
-        };
-        spawn_on(sched, self, f, stack, Location::caller())
+        }
     }
 
     /// Like [`Builder::spawn`], but takes the goroutine's stack now and
@@ -444,13 +448,14 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let sched = crate::runtime::current_sched();
         let site = Location::caller();
-        let stack = match self.dedicated_stack(sched)? {
-            Some(s) => s,
-            None => sched.stacks.alloc()?,
-        };
-        Ok(spawn_on(sched, self, f, Some(stack), site))
+        crate::runtime::with_sched(|sched| {
+            let stack = match self.dedicated_stack(sched)? {
+                Some(s) => s,
+                None => sched.stacks.alloc()?,
+            };
+            Ok(spawn_on(sched, self, f, Some(stack), site))
+        })
     }
 
     /// Maps the goroutine's own stack if it asked for a size other than
@@ -472,8 +477,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let sched = crate::runtime::current_sched();
-    spawn_on(sched, Builder::new(), f, None, Location::caller())
+    let site = Location::caller();
+    crate::runtime::with_sched(|sched| spawn_on(sched, Builder::new(), f, None, site))
 }
 
 /// Starts a goroutine on `sched`. `b`'s stack size is not looked at: a
@@ -608,7 +613,7 @@ pub fn current() -> Option<Goroutine> {
 /// Number of goroutines alive in the current runtime (the default one
 /// outside a runtime). Go: `runtime.NumGoroutine`.
 pub fn num_goroutine() -> usize {
-    crate::runtime::current_sched().num_goroutine()
+    crate::runtime::with_sched(|s| s.num_goroutine())
 }
 
 /// Wires the calling goroutine to its OS thread: until a matching
@@ -616,41 +621,41 @@ pub fn num_goroutine() -> usize {
 /// runs on it. Calls nest. A goroutine that exits while locked takes its
 /// thread with it. No effect on a plain thread. Go: `runtime.LockOSThread`.
 pub fn lock_os_thread() {
-    let Some(ml) = crate::m::current() else {
-        return;
-    };
-    let Some(g) = ml.curg.get() else { return };
-    // SAFETY: g is the running goroutine.
-    let inner = unsafe { g.get().inner() };
-    inner.lock_count = inner.lock_count.checked_add(1).expect("lock_os_thread nested too deeply");
-    if inner.lock_count == 1 {
+    crate::m::with_m(|ml| {
+        let Some(ml) = ml else { return };
+        let Some(g) = ml.curg.get() else { return };
         // SAFETY: g is the running goroutine.
-        unsafe { g.get() }.meta.locked.store(true, Ordering::Relaxed);
-        inner.locked_m = Some(ml.m.clone());
-        ml.m.locked_g.store(g.0.as_ptr(), Ordering::Release);
-    }
+        let inner = unsafe { g.get().inner() };
+        inner.lock_count = inner.lock_count.checked_add(1).expect("lock_os_thread nested too deeply");
+        if inner.lock_count == 1 {
+            // SAFETY: g is the running goroutine.
+            unsafe { g.get() }.meta.locked.store(true, Ordering::Relaxed);
+            inner.locked_m = Some(ml.m.clone());
+            ml.m.locked_g.store(g.0.as_ptr(), Ordering::Release);
+        }
+    })
 }
 
 /// Undoes one [`lock_os_thread`]; when the count reaches zero the goroutine
 /// may run anywhere again. Unlocking an unlocked goroutine does nothing.
 /// Go: `runtime.UnlockOSThread`.
 pub fn unlock_os_thread() {
-    let Some(ml) = crate::m::current() else {
-        return;
-    };
-    let Some(g) = ml.curg.get() else { return };
-    // SAFETY: g is the running goroutine.
-    let inner = unsafe { g.get().inner() };
-    if inner.lock_count == 0 {
-        return;
-    }
-    inner.lock_count -= 1;
-    if inner.lock_count == 0 {
+    crate::m::with_m(|ml| {
+        let Some(ml) = ml else { return };
+        let Some(g) = ml.curg.get() else { return };
         // SAFETY: g is the running goroutine.
-        unsafe { g.get() }.meta.locked.store(false, Ordering::Relaxed);
-        inner.locked_m = None;
-        ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
-    }
+        let inner = unsafe { g.get().inner() };
+        if inner.lock_count == 0 {
+            return;
+        }
+        inner.lock_count -= 1;
+        if inner.lock_count == 0 {
+            // SAFETY: g is the running goroutine.
+            unsafe { g.get() }.meta.locked.store(false, Ordering::Relaxed);
+            inner.locked_m = None;
+            ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
+        }
+    })
 }
 
 /// How many [`lock_os_thread`] calls of the current goroutine are pending.

@@ -338,7 +338,7 @@ fn goroutine_main(y: &GYielder, g: GRef) {
         escaped_panic(gp, p);
     }
     // Come back to the scheduler (the depth stays 1).
-    enter_to_suspend(m::current().expect("goroutine runs on an M"));
+    m::with_m(|ml| enter_to_suspend(ml.expect("goroutine runs on an M")));
 }
 
 /// The goroutine's runtime was dropped and its stack is being unwound
@@ -537,18 +537,20 @@ impl Drop for PHold {
 /// Go: the `exitsyscall` fast path; see [`crate::p`] for the protocol.
 #[inline]
 pub(crate) fn hold_p() -> Option<PHold> {
-    let ml = m::current()?;
-    let p = ml.p()?;
-    let d = ml.depth.get();
-    if d > 0 {
-        ml.depth.set(d + 1);
-    } else if p.try_enter(&ml.m) {
-        ml.depth.set(1);
-    } else {
-        ml.set_p(None); // the stale P is someone else's now
-        return None;
-    }
-    Some(PHold { ml: ml as *const MLocal })
+    m::with_m(|ml| {
+        let ml = ml?;
+        let p = ml.p()?;
+        let d = ml.depth.get();
+        if d > 0 {
+            ml.depth.set(d + 1);
+        } else if p.try_enter(&ml.m) {
+            ml.depth.set(1);
+        } else {
+            ml.set_p(None); // the stale P is someone else's now
+            return None;
+        }
+        Some(PHold { ml: ml as *const MLocal })
+    })
 }
 
 /// Enters the runtime on the way back to the scheduler (a suspend, or the
@@ -572,9 +574,12 @@ fn enter_to_suspend(ml: &MLocal) {
 /// Returns when the goroutine is resumed, possibly on another M.
 #[inline(always)]
 pub(crate) fn suspend(req: Suspend) {
-    let ml = m::current().expect("suspend outside an M");
-    let g = blockable(ml);
-    enter_to_suspend(ml);
+    let g = m::with_m(|ml| {
+        let ml = ml.expect("suspend outside an M");
+        let g = blockable(ml);
+        enter_to_suspend(ml);
+        g
+    });
     // SAFETY: g is the running goroutine; its yielder lives at the bottom
     // of its stack for its whole life.
     let gp = unsafe { g.get() };
@@ -619,13 +624,13 @@ fn cannot_block(ml: &MLocal) -> ! {
 /// poll order and similar; on a plain thread, from a thread-local state.
 #[inline]
 pub fn cheaprand() -> u32 {
-    match m::current() {
+    m::with_m(|ml| match ml {
         Some(ml) => ml.cheaprand(),
         None => {
             thread_local!(static STATE: std::cell::Cell<u64> = std::cell::Cell::new(sys::nanotime() as u64 | 1));
             STATE.with(sys::wyrand)
         }
-    }
+    })
 }
 
 /// A random number in `0..n` (Go: `cheaprandn`).
@@ -641,21 +646,41 @@ pub fn cheaprandn(n: u32) -> u32 {
 /// that make no runtime call. Costs a few loads when there is nothing to do.
 #[inline]
 pub fn preempt_point() {
-    let Some(ml) = m::current() else { return };
-    if ml.depth.get() != 0 || ml.curg.get().is_none() {
-        return;
+    /// What the safe point found (decided on the M, acted on after
+    /// `with_m`, whose closure must not suspend).
+    enum Found {
+        Nothing,
+        /// sysmon asked for a yield (Go: `gopreempt_m`).
+        Preempt,
+        /// The P is gone: no P at all, or sysmon retook it (Go's
+        /// exitsyscall slow path).
+        NoP,
     }
-    let Some(p) = ml.p() else { return suspend(Suspend::NoP) };
-    let w = p.status();
-    if w == p::word(ml.m.id, p::RUNNING) {
-        if p.preempt.load(Ordering::Relaxed) {
-            p.preempt.store(false, Ordering::Relaxed);
-            suspend(Suspend::Preempt);
+    let found = m::with_m(|ml| {
+        let Some(ml) = ml else { return Found::Nothing };
+        if ml.depth.get() != 0 || ml.curg.get().is_none() {
+            return Found::Nothing;
         }
-    } else if w != p::word(ml.m.id, p::RETAKING) {
-        // Lost the P: Go's exitsyscall slow path. (While sysmon decides,
-        // we just go on: the next safe point sees the outcome.)
-        suspend(Suspend::NoP);
+        let Some(p) = ml.p() else { return Found::NoP };
+        let w = p.status();
+        if w == p::word(ml.m.id, p::RUNNING) {
+            if p.preempt.load(Ordering::Relaxed) {
+                p.preempt.store(false, Ordering::Relaxed);
+                return Found::Preempt;
+            }
+            Found::Nothing
+        } else if w != p::word(ml.m.id, p::RETAKING) {
+            // Lost the P. (While sysmon decides, we just go on: the next
+            // safe point sees the outcome.)
+            Found::NoP
+        } else {
+            Found::Nothing
+        }
+    });
+    match found {
+        Found::Nothing => {}
+        Found::Preempt => suspend(Suspend::Preempt),
+        Found::NoP => suspend(Suspend::NoP),
     }
 }
 
@@ -674,42 +699,54 @@ pub fn preempt_point() {
 /// itself and its M sleeps. `f` runs on the calling thread and must not use
 /// gort's blocking primitives. Outside a goroutine, just calls `f`.
 pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
-    let Some(ml) = m::current() else { return f() };
-    if ml.depth.get() != 0 || ml.curg.get().is_none() {
-        return f();
-    }
-    let mid = ml.m.id;
-    let sched = ml.sched();
-    let g = ml.curg.get().expect("checked above");
-    let entered = match ml.p() {
-        Some(p) if p.to_syscall(mid) => {
-            // SAFETY: g is the running goroutine.
-            unsafe { g.get() }.status.store(status::SYSCALL, Ordering::Relaxed);
-            // sysmon in its deep sleep (every P was idle) would not see
-            // the call at all (Go: entersyscall_sysmon).
-            sched.wake_sysmon();
-            true
+    // Enter the call: the M's id, the goroutine, and whether its P became
+    // free to take; None outside goroutine code.
+    let entry = m::with_m(|ml| {
+        let ml = ml?;
+        if ml.depth.get() != 0 || ml.curg.get().is_none() {
+            return None;
         }
-        _ => false,
-    };
-    ml.in_syscall.set(true);
+        let mid = ml.m.id;
+        let sched = ml.sched();
+        let g = ml.curg.get().expect("checked above");
+        let entered = match ml.p() {
+            Some(p) if p.to_syscall(mid) => {
+                // SAFETY: g is the running goroutine.
+                unsafe { g.get() }.status.store(status::SYSCALL, Ordering::Relaxed);
+                // sysmon in its deep sleep (every P was idle) would not see
+                // the call at all (Go: entersyscall_sysmon).
+                sched.wake_sysmon();
+                true
+            }
+            _ => false,
+        };
+        ml.in_syscall.set(true);
+        Some((mid, g, entered))
+    });
+    let Some((mid, g, entered)) = entry else { return f() };
     // A panic in `f` leaves the call too: undo the entry (and take a P
     // back) before it goes on unwinding into goroutine code, which may
     // catch it and block. Free when nothing panics.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    ml.in_syscall.set(false);
-    if entered {
+    // f cannot park, so we are still on the same thread and M.
+    let lost_p = m::with_m(|ml| {
+        let ml = ml.expect("still an M");
+        ml.in_syscall.set(false);
+        if !entered {
+            return false;
+        }
         // SAFETY: g is the running goroutine.
         unsafe { g.get() }.status.store(status::RUNNING, Ordering::Relaxed);
-        // f cannot park, so we are still on the same thread and M.
-        let ml = m::current().expect("still an M");
         let fast = ml.p().is_some_and(|p| p.exit_syscall(mid));
         if !fast {
             // The P was taken: get one back the slow way (an idle P, else
             // wait in the global queue), then return to goroutine code.
             ml.set_p(None);
-            suspend(Suspend::NoP);
         }
+        !fast
+    });
+    if lost_p {
+        suspend(Suspend::NoP);
     }
     match r {
         Ok(r) => r,
@@ -734,10 +771,11 @@ pub fn with_proc<R>(f: impl FnOnce(Option<usize>) -> R) -> R {
             drop(h);
             return r;
         }
-        match m::current() {
-            // In goroutine code and P-less: requeue and resume with a P.
-            Some(ml) if ml.depth.get() == 0 && ml.curg.get().is_some() => suspend(Suspend::NoP),
-            _ => return f(None),
+        // In goroutine code and P-less: requeue and resume with a P.
+        if m::with_m(|ml| ml.is_some_and(|ml| ml.depth.get() == 0 && ml.curg.get().is_some())) {
+            suspend(Suspend::NoP);
+        } else {
+            return f(None);
         }
     }
 }
@@ -745,7 +783,7 @@ pub fn with_proc<R>(f: impl FnOnce(Option<usize>) -> R) -> R {
 /// Number of Ps of the current runtime (the default one on a plain thread).
 /// Go: `runtime.GOMAXPROCS(0)`.
 pub fn max_procs() -> usize {
-    crate::runtime::current_sched().nprocs() as usize
+    crate::runtime::with_sched(|s| s.nprocs() as usize)
 }
 
 /// Sets the number of Ps of the current runtime (the default one on a plain
@@ -760,7 +798,26 @@ pub fn max_procs() -> usize {
 /// [`syscall`]), so it must not be made from a park or timer callback.
 #[track_caller]
 pub fn set_max_procs(n: usize) -> usize {
-    set_max_procs_of(crate::runtime::current_sched(), n)
+    // Refused here, not in the closure below, so that the panic names the
+    // caller's line.
+    if n != 0 && cannot_stop_the_world() {
+        refuse_set_max_procs();
+    }
+    crate::runtime::with_sched(|s| set_max_procs_of(s, n))
+}
+
+/// Whether the caller is runtime code on an M that must not block (a park
+/// or timer callback, `with_proc`'s closure).
+fn cannot_stop_the_world() -> bool {
+    m::with_m(|ml| ml.is_some_and(|ml| ml.depth.get() != 0 || ml.curg.get().is_none()))
+}
+
+#[track_caller]
+fn refuse_set_max_procs() -> ! {
+    panic!(
+        "gort: set_max_procs called where the runtime cannot block (a park or timer \
+         callback, or with_proc's closure)"
+    );
 }
 
 /// [`set_max_procs`] for the runtime `sched`.
@@ -770,16 +827,14 @@ pub(crate) fn set_max_procs_of(sched: &Sched, n: usize) -> usize {
         return sched.nprocs() as usize;
     }
     let n = n.min(crate::runtime::MAX_PROCS);
-    let Some(ml) = m::current() else { return sched.set_max_procs(n, None) };
-    if ml.depth.get() != 0 || ml.curg.get().is_none() {
-        panic!(
-            "gort: set_max_procs called where the runtime cannot block (a park or timer \
-             callback, or with_proc's closure)"
-        );
+    // None on a plain thread, else whether the caller is a goroutine of
+    // `sched` (after the refusal check).
+    let own = m::with_m(|ml| ml.map(|ml| std::ptr::eq(ml.sched(), sched)));
+    let Some(own) = own else { return sched.set_max_procs(n, None) };
+    if cannot_stop_the_world() {
+        refuse_set_max_procs();
     }
-    if std::ptr::eq(ml.sched(), sched)
-        && let Some(h) = hold_p()
-    {
+    if own && let Some(h) = hold_p() {
         // A goroutine of this runtime keeps its P while the world stops
         // around it (Go's stopTheWorld), so it need not queue for a P
         // afterwards.
@@ -800,12 +855,16 @@ pub fn can_spin(iter: u32) -> bool {
     if iter >= ACTIVE_SPIN || sys::cpu_count() <= 1 {
         return false;
     }
-    let Some(ml) = m::current() else { return true };
-    let sched = ml.sched();
-    if sched.nprocs() <= sched.npidle.load(Ordering::Relaxed) + sched.nmspinning.load(Ordering::Relaxed) + 1 {
-        return false;
-    }
-    ml.p().is_none_or(|p| p.runq_empty())
+    m::with_m(|ml| {
+        let Some(ml) = ml else { return true };
+        let sched = ml.sched();
+        if sched.nprocs()
+            <= sched.npidle.load(Ordering::Relaxed) + sched.nmspinning.load(Ordering::Relaxed) + 1
+        {
+            return false;
+        }
+        ml.p().is_none_or(|p| p.runq_empty())
+    })
 }
 
 /// Spins briefly (Go: `sync_runtime_doSpin`: 30 PAUSE instructions).

@@ -329,9 +329,7 @@ impl Runtime {
         let Some(sched) = self.sched.take() else {
             return true;
         };
-        if let Some(ml) = crate::m::current()
-            && std::ptr::eq(ml.sched(), &*sched)
-        {
+        if crate::m::with_m(|ml| ml.is_some_and(|ml| std::ptr::eq(ml.sched(), &*sched))) {
             // Joining our own thread would deadlock.
             std::mem::forget(sched);
             panic!("gort: a Runtime cannot be dropped from one of its own goroutines");
@@ -450,20 +448,23 @@ pub fn default_runtime() -> &'static Runtime {
 
 /// The runtime of the calling goroutine (or the default one), kept alive.
 pub(crate) fn current_sched_arc() -> Arc<Sched> {
-    current_sched().this.get().and_then(std::sync::Weak::upgrade).expect("a running runtime is alive")
+    with_sched(|s| s.this.get().and_then(std::sync::Weak::upgrade).expect("a running runtime is alive"))
 }
 
-/// The runtime of the calling goroutine, or the default one. The reference
-/// is valid for the current call only (the 'static is the caller's
-/// promise not to keep it): a runtime is freed only after its Ms exited.
+/// Calls `f` with the runtime of the calling goroutine, or the default one
+/// on a plain thread. Unlike [`crate::m::with_m`]'s, `f` may park: the
+/// reference stays good across parks and for the whole call, because a
+/// runtime is freed only after its Ms exited and its goroutines' stacks
+/// were unwound (or it is leaked), and the default runtime is never freed.
+/// A `#[track_caller]` function reads `Location::caller()` before calling
+/// this: closures do not pass the caller on.
 #[inline]
-pub(crate) fn current_sched() -> &'static Sched {
-    match crate::m::current() {
-        // SAFETY: an M's Sched outlives the M; callers use the reference
-        // within the current call, on this thread.
-        Some(ml) => unsafe { &*ml.sched },
-        None => default_runtime().sched(),
-    }
+pub(crate) fn with_sched<R>(f: impl FnOnce(&Sched) -> R) -> R {
+    let s = crate::m::with_m(|ml| ml.map_or(std::ptr::null(), |ml| ml.sched));
+    // SAFETY: a non-null pointer is the running M's Sched, which outlives
+    // this goroutine's call of `f` (see above).
+    let s = if s.is_null() { default_runtime().sched() } else { unsafe { &*s } };
+    f(s)
 }
 
 /// Runs `f` as the main goroutine of the default runtime and returns its
@@ -517,16 +518,17 @@ impl PollerKey {
 /// outside a runtime), built by `make` on first call, and returns its key.
 /// Ms blocked in the idle poller are woken so they move to the new one.
 pub fn install_poller(make: impl FnOnce() -> Box<dyn Poller>) -> PollerKey {
-    let sched = current_sched();
-    let mut fresh = false;
-    let p = sched.net_poller.get_or_init(|| {
-        fresh = true;
-        make()
-    });
-    if fresh {
-        sched.poller.wake();
-    }
-    PollerKey(&**p as *const dyn Poller as *const () as usize)
+    with_sched(|sched| {
+        let mut fresh = false;
+        let p = sched.net_poller.get_or_init(|| {
+            fresh = true;
+            make()
+        });
+        if fresh {
+            sched.poller.wake();
+        }
+        PollerKey(&**p as *const dyn Poller as *const () as usize)
+    })
 }
 
 #[cfg(test)]

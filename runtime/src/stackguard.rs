@@ -106,14 +106,16 @@ pub(crate) fn drop_altstack(stack: Option<(usize, usize)>) {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if let Some(ml) = crate::m::current() {
-        // page_size() is an atomic load here: it was computed before the
-        // first stack was mapped.
-        let lo = ml.guard.get();
-        if lo != 0 && addr >= lo && addr < lo + crate::sys::page_size() {
-            report_overflow(ml);
+    crate::m::with_m(|ml| {
+        if let Some(ml) = ml {
+            // page_size() is an atomic load here: it was computed before the
+            // first stack was mapped.
+            let lo = ml.guard.get();
+            if lo != 0 && addr >= lo && addr < lo + crate::sys::page_size() {
+                report_overflow(ml);
+            }
         }
-    }
+    });
     // Not ours: hand over to the previous handler.
     let Some(prevs) = PREV.get() else { return };
     let prev = if sig == libc::SIGBUS { &prevs.bus } else { &prevs.segv };

@@ -147,30 +147,31 @@ impl TimerNode {
         // Take the P first: entering the runtime may suspend this goroutine
         // (its P was retaken), which must not happen under the node lock.
         let hold = crate::proc::hold_p();
-        let sched = crate::runtime::current_sched();
-        let heap: &Timers = match &hold {
-            Some(h) if std::ptr::eq(h.sched(), sched) => {
-                let t: *const Timers = &h.p().timers;
-                // SAFETY: a P's Timers live as long as its Sched, which
-                // outlives this call.
-                unsafe { &*t }
+        crate::runtime::with_sched(|sched| {
+            let heap: &Timers = match &hold {
+                Some(h) if std::ptr::eq(h.sched(), sched) => {
+                    let t: *const Timers = &h.p().timers;
+                    // SAFETY: a P's Timers live as long as its Sched, which
+                    // outlives this call.
+                    unsafe { &*t }
+                }
+                _ => {
+                    let i = (sys::nanotime() as usize) % sched.nprocs() as usize;
+                    &sched.p(i).timers
+                }
+            };
+            self.lock.lock();
+            let was = self.remove();
+            self.wait_idle();
+            let earlier = heap.add(&self, when, period, false);
+            // SAFETY: we hold the node lock (taken above).
+            unsafe { self.lock.unlock() };
+            drop(hold);
+            if earlier {
+                sched.wake_net_poller(when);
             }
-            _ => {
-                let i = (sys::nanotime() as usize) % sched.nprocs() as usize;
-                &sched.p(i).timers
-            }
-        };
-        self.lock.lock();
-        let was = self.remove();
-        self.wait_idle();
-        let earlier = heap.add(&self, when, period, false);
-        // SAFETY: we hold the node lock (taken above).
-        unsafe { self.lock.unlock() };
-        drop(hold);
-        if earlier {
-            sched.wake_net_poller(when);
-        }
-        was
+            was
+        })
     }
 
     /// Disarms the timer. Returns whether it was armed. When this returns,

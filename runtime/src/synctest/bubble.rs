@@ -225,13 +225,11 @@ pub(crate) fn current_ptr() -> *const Bubble {
 
 #[inline(never)]
 fn current_ptr_slow() -> *const Bubble {
-    let g = match crate::m::current() {
+    let g = match crate::m::with_m(|ml| ml.map(|ml| ml.curg.get())) {
         // On an M: its goroutine's, or none in scheduler code (which runs
         // the Ps' timers, never a bubble's).
-        Some(ml) => match ml.curg.get() {
-            Some(g) => g,
-            None => return std::ptr::null(),
-        },
+        Some(Some(g)) => g,
+        Some(None) => return std::ptr::null(),
         None => crate::gopark::current_g(),
     };
     // SAFETY: g is the running goroutine or this thread's stand-in.

@@ -91,13 +91,10 @@ where
     // The main goroutine is spawned with the root tagged, so it inherits
     // the bubble, and is the bubble's first member.
     bubble::tag(rootg, bp);
-    let main = crate::newproc::spawn_on(
-        crate::runtime::current_sched(),
-        crate::newproc::Builder::new(),
-        f,
-        None,
-        std::panic::Location::caller(),
-    );
+    let site = std::panic::Location::caller();
+    let main = crate::runtime::with_sched(|sched| {
+        crate::newproc::spawn_on(sched, crate::newproc::Builder::new(), f, None, site)
+    });
     bubble::tag(rootg, std::ptr::null());
 
     loop {
