@@ -77,12 +77,23 @@ pub(crate) enum Attempt {
 
 /// The type-independent part of a channel: everything select needs to
 /// lock, queue and order channels without knowing the element type.
+///
+/// Fields by what protects them (module docs: "Invariants" and "Lock-free
+/// fast paths").
 pub struct Header {
+    /// The channel's lock (Go: `hchan.lock`): guards every field below
+    /// marked "under `lock`". A park callback releases it (the waiter is
+    /// queued under it), and no goroutine is readied while it is held.
     pub(crate) lock: RawLock,
+    // -- not under `lock` --
     /// Live [`ChanRef`](crate::chanref::ChanRef)s of the channel (see
-    /// `chanref.rs`); not under `lock`.
+    /// `chanref.rs`): every handle clone and drop, with its own orderings.
     pub(crate) refs: AtomicUsize,
+    // -- under `lock`, with lock-free readers --
+    /// Set once, by `close` under `lock` (Release); read with Acquire by
+    /// the lock-free fast paths (Go: `closed`).
     pub(crate) closed: AtomicBool,
+    // -- set before the channel is shared, then immutable --
     /// The timer of a timer channel (after/tick/Timer/Ticker), null for
     /// any other channel. Set before the channel is shared and never
     /// changed; it points into `HChan::timer`, which lives as long as the
@@ -91,10 +102,18 @@ pub struct Header {
     timer: *const TimerNode,
     /// The capacity. Go: `dataqsiz`.
     pub(crate) dataqsiz: usize,
+    // -- the buffer's indices, under `lock` --
+    /// Values in the buffer (Go: `qcount`): written under `lock`
+    /// (Release), read by the fast paths and `len` without it (Acquire).
     pub(crate) qcount: AtomicUsize,
+    /// The next free slot and the next value to receive (Go: `sendx`,
+    /// `recvx`); only under `lock`.
     sendx: Cell<usize>,
     recvx: Cell<usize>,
+    // -- the wait queues, under `lock` (their `first` has lock-free readers) --
+    /// Parked receivers (Go: `recvq`).
     pub(crate) recvq: WaitQ,
+    /// Parked senders (Go: `sendq`).
     pub(crate) sendq: WaitQ,
     /// The synctest bubble the channel was made in, if any (Go:
     /// `hchan.bubble`): only that bubble's goroutines may use it, and

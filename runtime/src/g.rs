@@ -268,12 +268,25 @@ impl std::fmt::Display for WaitReason {
     }
 }
 
-/// A goroutine, or a thread's stand-in. See the module docs for which
-/// fields whom.
+/// A goroutine, or a thread's stand-in (Go: `g`). Who writes each field
+/// and what protects it is said field by field; the module docs give the
+/// ownership rule for [`GInner`]. The atomics may be read by any thread
+/// at any time (dumps, the deadlock check, sysmon); the cells belong to
+/// one party at a time.
 pub(crate) struct G {
-    /// Goroutine id (Go: `goid`); 0 for a thread's G.
+    // -- identity and state, readable by anyone --
+    /// Goroutine id (Go: `goid`); 0 for a thread's G. Written by the
+    /// spawner before the G is published (Relaxed: the run queue's
+    /// Release publishes it), constant while the goroutine lives.
     pub(crate) id: AtomicU64,
+    /// A [`status`] value. Written by whoever owns the G at the transition:
+    /// the spawner (`RUNNABLE`), its M's scheduler (`RUNNING`, `WAITING`,
+    /// `RUNNABLE` on a yield, `DEAD`), the goroutine itself around a
+    /// `syscall` (`SYSCALL`), the one waker entitled to ready it
+    /// (`RUNNABLE`); a thread's G by its thread and its waker. Read by
+    /// anyone; the orderings are argued where it is stored.
     pub(crate) status: AtomicU32,
+    // -- synctest (synctest module) --
     /// Counted as durably blocked by its synctest bubble; read and written
     /// under the bubble's lock only (`synctest` module).
     pub(crate) durable: AtomicBool,
@@ -284,35 +297,52 @@ pub(crate) struct G {
     /// and runs the bubble's timers.
     pub(crate) bubble: AtomicPtr<crate::synctest::Bubble>,
     /// The bubble's id, 0 for none: what dumps read (unlike `bubble`, it
-    /// does not dangle if the goroutine exits under the reader).
+    /// does not dangle if the goroutine exits under the reader). Written
+    /// with `bubble` (spawn, exit), Relaxed.
     pub(crate) bubble_id: AtomicU64,
+    // -- the current wait, for dumps --
+    /// A [`WaitReason`] as `u8`. Written by the G itself just before it
+    /// parks and cleared when it runs again (Relaxed: only dumps read it,
+    /// and a stale reason there is harmless).
     wait_reason: AtomicU8,
-    /// When the current wait began (nanotime), for dumps.
+    /// When the current wait began (nanotime), for dumps; written with
+    /// `wait_reason`.
     wait_since: AtomicI64,
-    /// Whether this G stands in for a plain thread.
+    // -- a plain thread's stand-in only --
+    /// Whether this G stands in for a plain thread; immutable.
     pub(crate) is_thread: bool,
-    /// A thread's G sleeps here while parked.
+    /// A thread's G sleeps here while parked: the thread sleeps, the one
+    /// waker entitled to ready it wakes it.
     pub(crate) note: Note,
-    /// A thread's G is parked with a deadline (it wakes by itself).
+    /// A thread's G is parked with a deadline (it wakes by itself). Set by
+    /// the thread before it parks (SeqCst, read by the deadlock check).
     pub(crate) timed_wait: std::sync::atomic::AtomicBool,
-    /// The runtime the goroutine belongs to; set at spawn, constant for the
-    /// goroutine's life.
+    // -- set at spawn, constant while the goroutine lives --
+    /// The runtime the goroutine belongs to; written by the spawner before
+    /// publication.
     sched: AtomicPtr<Sched>,
+    // -- owned by one party at a time (module docs) --
     /// The coroutine, touched only by the M that runs the G (never by the
     /// goroutine's own code, so the scheduler may hold it across `resume`).
     pub(crate) coro: UnsafeCell<Option<Coro>>,
-    /// What dumps show, readable by any thread (seqlock).
+    /// What dumps show, readable by any thread: written by the spawner
+    /// under the seqlock's protocol (`dump.rs`), `locked` by the goroutine.
     pub(crate) meta: crate::dump::Meta,
     /// Goroutine-local storage, touched only by the goroutine itself.
     pub(crate) locals: UnsafeCell<Locals>,
+    /// The owner-only fields (module docs: the spawner, then the M running
+    /// the G and the goroutine on it, never two at once).
     pub(crate) inner: UnsafeCell<GInner>,
     /// The goroutine's ThreadSanitizer fiber (see [`crate::tsan`]).
     #[cfg(gort_tsan)]
     pub(crate) tsan_fiber: AtomicPtr<std::ffi::c_void>,
 }
 
-/// The owner-only part of a G (see the module docs).
+/// The owner-only part of a G (see the module docs): every field is read
+/// and written only by the G's current owner, with no lock; ownership
+/// passes through the run queues and park/ready.
 pub(crate) struct GInner {
+    // -- the task (spawner, then the goroutine and its M) --
     /// The goroutine's function, until it first runs.
     pub(crate) entry: Option<TaskRef>,
     /// The goroutine finished owning its task block (its handle was gone):
@@ -322,13 +352,18 @@ pub(crate) struct GInner {
     pub(crate) stack: Option<GStack>,
     /// Requested stack size; 0 means the runtime's default.
     pub(crate) stack_size: usize,
+    /// The handle the goroutine suspends through, at the bottom of its
+    /// stack; set by the goroutine's first frame, null once it exited.
     pub(crate) yielder: *const GYielder,
+    /// The name given by `Builder::name`, set by the spawner.
     pub(crate) name: Option<Arc<str>>,
     /// The guard page of the goroutine's stack (its lowest address), once
     /// it has one.
     pub(crate) guard: usize,
     /// The M this goroutine is locked to (Go: `lockedm`), and the nesting
     /// count of `lock_os_thread` calls.
+    /// Written by the goroutine itself (`lock_os_thread`), cleared by its
+    /// M when it exits.
     pub(crate) locked_m: Option<Arc<crate::m::M>>,
     pub(crate) lock_count: u32,
     /// The stack of the goroutine's latest panic, walked by the panic hook

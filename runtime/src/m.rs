@@ -28,17 +28,32 @@ use crate::lock::Note;
 use crate::p::P;
 use crate::sched::Sched;
 
-/// The shared half of an M.
+/// The shared half of an M (Go: `m`): what other threads touch. Every
+/// field is atomic or immutable; none is under a lock.
 pub(crate) struct M {
+    /// Its number, from `Idle::mnext` under the scheduler lock; immutable.
     pub(crate) id: u32,
-    /// An idle M sleeps here (Go: `m.park`).
+    // -- the hand-over from `startm` to the M it wakes --
+    /// An idle M sleeps here (Go: `m.park`): the M itself sleeps (after
+    /// putting itself on `Idle::midle` under the scheduler lock), the
+    /// `startm` that took it off that list wakes it.
     pub(crate) park: Note,
-    /// The P handed over by `startm`/`startlockedm`: P index + 1, 0 for none.
+    /// The P handed over by `startm`/`startlockedm`: P index + 1, 0 for
+    /// none. Stored (Release) by the waker before the wake-up, taken
+    /// (Acquire swap) by the M, which then owns the P.
     pub(crate) nextp: AtomicUsize,
-    /// Set by `startm` before the wake-up: the M starts out spinning.
+    /// Set by `startm` before the wake-up: the M starts out spinning
+    /// (Relaxed; the `Note` wake-up orders it).
     pub(crate) spinning: AtomicBool,
-    /// The goroutine locked to this M, if any (Go: `lockedg`).
+    // -- locked goroutines --
+    /// The goroutine locked to this M, if any (Go: `lockedg`). Written
+    /// (Release) by that goroutine running on this M (`lock_os_thread`,
+    /// `unlock_os_thread`) and by the M's scheduler when the goroutine
+    /// exits; read (Acquire) by the M's scheduler to tell whether a G it
+    /// holds is its own locked one. Other Ms find the locked M through the
+    /// G's `locked_m`.
     pub(crate) locked_g: AtomicPtr<G>,
+    // -- sysmon's view --
     /// Set while this M runs goroutine code on its P; written only by
     /// this M, read by sysmon (see [`crate::pstatus`]).
     pub(crate) user: crate::pstatus::UserFlag,
@@ -70,11 +85,20 @@ impl M {
     }
 }
 
-/// The thread-local half of an M.
+/// The thread-local half of an M: it lives in `mstart`'s frame on the M's
+/// own thread and only that thread reads or writes it (through
+/// [`with_current`]'s pointer), so nothing here is atomic or locked. The
+/// SIGSEGV handler reads `guard` on the same thread.
 pub(crate) struct MLocal {
+    // -- set when the M starts, immutable --
+    /// The shared half.
     pub(crate) m: Arc<M>,
+    /// The runtime; freed only after every M thread is joined.
     pub(crate) sched: *const Sched,
-    /// The P this M holds, or null.
+    // -- scheduling state, written by this thread only --
+    /// The P this M holds, or null (`set_p`). Whether the P is really
+    /// still this M's is its own ownership word's business
+    /// ([`crate::pstatus`]): sysmon may have retaken it meanwhile.
     p: Cell<*const P>,
     /// The goroutine running (or just suspended) on this M.
     pub(crate) curg: Cell<Option<GRef>>,
@@ -89,9 +113,11 @@ pub(crate) struct MLocal {
     /// none), for the SIGSEGV handler.
     pub(crate) guard: Cell<usize>,
     /// This thread's CPU clock and kernel thread id (for sysmon's
-    /// blocked-or-computing test).
+    /// blocked-or-computing test, which reads the copies in the P);
+    /// immutable.
     pub(crate) clock: libc::clockid_t,
     pub(crate) tid: i32,
+    /// `cheaprand`'s state (wyrand).
     rand: Cell<u64>,
 }
 

@@ -24,8 +24,11 @@ use crate::lock::RawLock;
 
 /// One Cond waiter, on the waiter's stack.
 struct NotifyWaiter {
+    /// The waiting goroutine; immutable.
     g: GRef,
+    /// Its ticket, from `NotifyList::add`; immutable.
     ticket: u32,
+    /// List link; under the list's lock.
     next: Cell<*const NotifyWaiter>,
 }
 
@@ -38,10 +41,16 @@ struct NotifyWaiter {
 /// taken in order, but a waiter may reach the list after a later one, so
 /// `notify_one` searches it).
 pub struct NotifyList {
+    /// The next ticket to hand out (Go: `wait`): taken by `add` with a
+    /// SeqCst increment, under no lock.
     wait: AtomicU32,
-    /// Written only under `lock`; read without it by the fast paths.
+    /// The next ticket to wake (Go: `notify`). Written only under `lock`
+    /// (SeqCst); read without it by the fast paths.
     notify: AtomicU32,
+    /// Guards `head`, `tail` and the listed records (Go: `lock`); a
+    /// waiter's park callback releases it.
     lock: RawLock,
+    /// The waiters not notified yet, oldest first; under `lock`.
     head: Cell<*const NotifyWaiter>,
     tail: Cell<*const NotifyWaiter>,
 }

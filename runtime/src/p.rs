@@ -45,21 +45,39 @@ pub(crate) const GFREE_GLOBAL_KEEP: usize = 4096;
 /// `_GoidCacheBatch`).
 pub(crate) const GOID_BATCH: u64 = 16;
 
-/// A processor. See the module docs.
+/// A processor (Go: `p`). See the module docs. "The owner" is the M
+/// whose id the ownership word holds; the fields it alone writes need no
+/// lock, because ownership passes through `status` (AcqRel) or the
+/// scheduler lock.
 pub(crate) struct P {
+    /// Its index in `Sched::allp`; immutable.
     pub(crate) id: usize,
+    // -- ownership (pstatus.rs) --
+    /// The ownership word: which M owns the P and whether sysmon may
+    /// retake it. Changed only by the protocol's CAS and swaps.
     status: crate::pstatus::PStatus,
     /// The M that owns the P, or owned it last: sysmon reads its `user`
-    /// flag. Ms are freed only by sysmon itself (`reap_exited_ms`, which
-    /// first clears this pointer if it names the M) or once every thread is
-    /// joined, so sysmon may follow this pointer.
+    /// flag. Written by the acquiring M before its Release of `status`
+    /// (`acquire`), cleared by sysmon (`forget_owner`). Ms are freed only
+    /// by sysmon itself (`reap_exited_ms`, which first clears this pointer
+    /// if it names the M) or once every thread is joined, so sysmon may
+    /// follow this pointer.
     owner: AtomicPtr<M>,
+    // -- run queue (module docs) --
+    /// The goroutine to run next: only the owner stores a non-null G
+    /// (SeqCst swap in `runqput`); a thief may swap it to null in its last
+    /// steal round.
     runnext: AtomicPtr<G>,
+    /// The owner's end of the local queue; only the owner touches it.
     runq: UnsafeCell<Worker<GRef>>,
+    /// The thieves' end (crossbeam-deque synchronises it).
     stealer: Stealer<GRef>,
     /// Is the P on the idle list (Go: `idlepMask`)? Idle Ps have empty
-    /// queues, so thieves skip them.
+    /// queues, so thieves skip them. Written under the scheduler lock
+    /// (`pidleput`, `pidleget`) or with the world stopped (`procresize`);
+    /// read without a lock as a hint.
     pub(crate) idle: AtomicBool,
+    // -- sysmon's view, written by the owner, read by sysmon --
     /// +1 per scheduling decision that does not inherit a time slice
     /// (owner writes, sysmon reads).
     pub(crate) schedtick: AtomicU32,
@@ -78,27 +96,40 @@ pub(crate) struct P {
     /// wait for the same lock.
     pub(crate) lock_sleeps: AtomicU32,
     /// sysmon asks the running goroutine to yield at its next runtime call
-    /// (Go: `pp.preempt` / `gp.preempt`).
+    /// (Go: `pp.preempt` / `gp.preempt`): set by sysmon, cleared by the
+    /// owner when it honours it (Relaxed both ways: a late look only
+    /// delays the yield).
     pub(crate) preempt: AtomicBool,
+    // -- counters --
     /// Counters the owner bumps without read-modify-write; summed by
     /// `num_goroutine` and the metrics.
     pub(crate) spawned: AtomicU64,
     pub(crate) exited: AtomicU64,
     pub(crate) parks: AtomicU64,
     pub(crate) steals: AtomicU64,
+    // -- timers and caches --
+    /// The P's timer heap, under its own lock (`timer.rs`); any thread may
+    /// arm a timer here, the owner and thieves run the due ones.
     pub(crate) timers: Timers,
+    /// Owner-only caches ([`PLocal`]), through `local()`.
     local: UnsafeCell<PLocal>,
 }
 
-/// Owner-only caches.
+/// Owner-only caches: read and written only by the P's owner (or the
+/// stopper, with the world stopped), without a lock.
 #[derive(Default)]
 pub(crate) struct PLocal {
+    /// Stacks kept for this P's next goroutines (Go: `stackcache`).
     pub(crate) stacks: StackCache,
+    /// Task blocks kept for this P's next spawns (Go: `mcache`).
     pub(crate) mcache: crate::mcache::MCache,
+    /// Dead Gs kept for this P's next spawns (Go: `gFree`).
     // Boxed on purpose: a G's address is its identity (GRef), so it must
     // not move when the vector grows.
     #[allow(clippy::vec_box)]
     pub(crate) gfree: Vec<Box<G>>,
+    /// The batch of goroutine ids taken from `Sched::goidgen`: the next
+    /// one, and the end of the batch (Go: `goidcache`, `goidcacheend`).
     pub(crate) goid_next: u64,
     pub(crate) goid_end: u64,
 }

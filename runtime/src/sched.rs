@@ -58,7 +58,8 @@ pub(crate) const MAX_M_COUNT: u32 = 10_000;
 /// An M's id and its thread, to join.
 pub(crate) type MThread = (u32, std::thread::JoinHandle<()>);
 
-/// The lists protected by the scheduler lock (Go: `sched.lock`).
+/// The lists protected by the scheduler lock (Go: `sched.lock`): every
+/// field is read and written only under `Sched::idle`.
 pub(crate) struct Idle {
     /// Idle Ps by index (Go: `pidle`).
     pub(crate) pidle: Vec<usize>,
@@ -78,7 +79,9 @@ pub(crate) struct Idle {
     pub(crate) stw: Stw,
 }
 
-/// Counters kept outside the Ps (read by `debug::metrics`).
+/// Counters kept outside the Ps (read by `debug::metrics`): bumped with
+/// Relaxed read-modify-writes by whoever does the counted thing, under no
+/// lock.
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) handoffs: AtomicU64,
@@ -97,61 +100,105 @@ pub(crate) struct Counters {
 }
 
 /// One runtime's scheduler (Go: `sched` plus `allp`).
+///
+/// Fields by what protects them, as Go groups `schedt`. "Under `idle`"
+/// means under the scheduler lock (`Sched::idle`, Go's `sched.lock`);
+/// the lock order is in `runtime/HACKING.md`.
 pub(crate) struct Sched {
+    // -- the Ps, resized only with the world stopped (procresize.rs) --
     /// Every P the runtime ever had; `0..nprocs` are live (`procresize`).
     pub(crate) allp: AllP,
-    /// Live Ps (Go: `gomaxprocs`); changed only with the world stopped.
+    /// Live Ps (Go: `gomaxprocs`); changed only with the world stopped,
+    /// by the stopper (Release), read with Acquire.
     pub(crate) nprocs: AtomicU32,
     /// The world is stopping or stopped (Go: `sched.gcwaiting`); set and
-    /// cleared under the idle lock.
+    /// cleared under `idle` by the stopper, read by Ms at safe points.
     pub(crate) gcwaiting: AtomicBool,
     /// The stopper sleeps here until every live P stopped (Go:
-    /// `sched.stopnote`).
+    /// `sched.stopnote`); the M that stops the last P wakes it.
     pub(crate) stopnote: crate::lock::Note,
-    /// One stop-the-world at a time.
+    /// One stop-the-world at a time (held by the stopper throughout).
     pub(crate) stw_lock: std::sync::Mutex<()>,
+    // -- idle Ps and Ms (Go's `sched.lock` and its counts) --
+    /// The scheduler lock and the lists it protects ([`Idle`]).
     pub(crate) idle: Lock<Idle>,
+    /// Idle Ps (Go: `sched.npidle`): changed under `idle` with SeqCst
+    /// read-modify-writes, read without the lock by `wakep`, sysmon and
+    /// the deadlock check.
     pub(crate) npidle: AtomicU32,
+    /// Spinning Ms (Go: `sched.nmspinning`): SeqCst read-modify-writes by
+    /// Ms that start or stop spinning, under no lock; one side of the
+    /// Dekker pair in the module docs.
     pub(crate) nmspinning: AtomicU32,
+    /// 1 when `wakep` found no idle P: the next M to release one spins
+    /// instead (Go: `sched.needspinning`). SeqCst stores, no lock.
     pub(crate) needspinning: AtomicU32,
-    /// The global run queue (Go: `sched.runq`).
+    // -- run queues, Gs and stacks --
+    /// The global run queue (Go: `sched.runq`), lock-free (crossbeam).
     pub(crate) runq: Injector<GRef>,
-    /// Every G this runtime allocated and has not freed (Go: `allgs`).
+    /// Every G this runtime allocated and has not freed (Go: `allgs`),
+    /// under its own lock.
     pub(crate) allgs: Lock<Vec<GRef>>,
-    /// Dead Gs for reuse, shared by the Ps (Go: `sched.gFree`).
+    /// Dead Gs for reuse, shared by the Ps (Go: `sched.gFree`), under its
+    /// own lock (a leaf).
     #[allow(clippy::vec_box)] // a G must not move: its address is its GRef
     pub(crate) gfree: Lock<Vec<Box<crate::g::G>>>,
+    /// Goroutine ids handed out so far (Go: `sched.goidgen`); Relaxed
+    /// read-modify-writes, a batch at a time per P.
     goidgen: AtomicU64,
+    /// The stack pool, with its own lock (`stack.rs`).
     pub(crate) stacks: StackPool,
-    /// The poller used until a network poller is installed.
+    // -- pollers --
+    /// The poller used until a network poller is installed; set when the
+    /// runtime is built.
     pub(crate) poller: Box<dyn Poller>,
-    /// The network poller, installed on first use (`install_poller`).
+    /// The network poller, installed once on first use (`install_poller`).
     pub(crate) net_poller: std::sync::OnceLock<Box<dyn Poller>>,
     /// When the network was last polled; 0 while an M blocks in the poller
-    /// (Go: `sched.lastpoll`).
+    /// (Go: `sched.lastpoll`). The M that blocks swaps it to 0 and stores
+    /// the time when it returns; sysmon polls only if its CAS from a time
+    /// to now succeeds. SeqCst, no lock.
     pub(crate) lastpoll: AtomicI64,
-    /// The deadline the blocked poller sleeps until, 0 for none.
+    /// The deadline the blocked poller sleeps until, 0 for none; written
+    /// by the blocking M, read by wakers of the poller (SeqCst).
     pub(crate) poll_until: AtomicI64,
-    /// Some M is doing a non-blocking poll (Go: `sched.pollingNet`).
+    /// Some M is doing a non-blocking poll (Go: `sched.pollingNet`): a
+    /// swap to 1 claims it, the claimer stores 0.
     pub(crate) polling_net: AtomicU32,
+    // -- shutdown --
+    /// Set once, under `idle`, when the runtime shuts down.
     pub(crate) shutdown: AtomicBool,
     /// Readies of this runtime's goroutines in flight from outside its Ms
     /// (plain threads, other runtimes): shutdown waits for them before it
-    /// frees Gs and stacks (`gopark::ready`, `unwind`).
+    /// frees Gs and stacks (`gopark::ready`, `unwind`). SeqCst increment,
+    /// Release decrement, by each such waker.
     pub(crate) readying: AtomicU32,
+    // -- immutable after build --
+    /// The runtime's settings (`RuntimeBuilder`).
     pub(crate) config: Config,
-    /// The steal order for `nprocs` Ps; replaced by `procresize`, the old
-    /// ones kept (a thief may still walk one) until the runtime is freed.
+    // -- stealing --
+    /// The steal order for `nprocs` Ps; replaced by `procresize` with the
+    /// world stopped, the old ones kept (a thief may still walk one) until
+    /// the runtime is freed.
     steal_order: AtomicPtr<StealOrder>,
+    /// Every steal order made, under its own lock (a leaf).
     #[allow(clippy::vec_box)] // boxed: `steal_order` points into one
     steal_orders: Lock<Vec<Box<StealOrder>>>,
+    // -- statistics --
+    /// Counters kept outside the Ps ([`Counters`]).
     pub(crate) counters: Counters,
+    // -- sysmon --
     /// sysmon sleeps here when the runtime is idle (Go: `sysmonnote`).
     pub(crate) sysmon_note: crate::lock::Note,
+    /// sysmon is in (or going into) that deep sleep (Go:
+    /// `sched.sysmonwait`): set and cleared under `idle`; a waker reads it
+    /// without the lock, then again under it before waking.
     pub(crate) sysmon_wait: AtomicBool,
+    /// sysmon's thread, joined at shutdown; under its own lock (a leaf).
     pub(crate) sysmon_thread: Lock<Option<std::thread::JoinHandle<()>>>,
     /// A weak reference to this Sched's own Arc, so that code holding only
-    /// `&Sched` (a goroutine's) can keep it alive (`LeakCheck`).
+    /// `&Sched` (a goroutine's) can keep it alive (`LeakCheck`); set once
+    /// when the runtime is built.
     pub(crate) this: std::sync::OnceLock<std::sync::Weak<Sched>>,
 }
 

@@ -73,7 +73,13 @@ pub use crate::notify::NotifyList;
 pub(crate) const SEM_TAB_SIZE: usize = 251;
 
 /// One waiter (Go: `sudog`), on the waiter's own stack.
+///
+/// `g` is set when it is made; every Cell is read and written only under
+/// its root's lock, by the waiter that queues it or the releaser that
+/// dequeues it, and by the waiter again after it is readied (which
+/// happens-after the releaser's unlock).
 struct Sudog {
+    /// The waiting goroutine; immutable.
     g: GRef,
     /// The semaphore's address, the treap key.
     addr: Cell<usize>,
@@ -107,10 +113,16 @@ impl Sudog {
 
 /// One bucket of the table (Go: `semaRoot`).
 struct SemaRoot {
+    /// Guards `treap` and every `Sudog` reachable from it (Go:
+    /// `semaRoot.lock`); a park callback releases it.
     lock: RawLock,
-    /// Root of the treap of distinct waiting addresses.
+    /// Root of the treap of distinct waiting addresses; under `lock`.
     treap: Cell<*const Sudog>,
-    /// Waiters queued in this root, readable without the lock.
+    /// Waiters queued in this root (Go: `semaRoot.nwait`): incremented by a
+    /// waiter under `lock` before its last look at the semaphore, and
+    /// decremented under `lock` when a waiter leaves, SeqCst both; a
+    /// releaser reads it without the lock to skip a root with nobody
+    /// waiting (the Dekker pair in the module docs).
     nwait: AtomicU32,
 }
 

@@ -68,20 +68,33 @@ const TIMED_OUT: u8 = 3;
 /// The round is complete and its action runs; the last arrival releases it.
 const TRIPPING: u8 = 4;
 
-/// A party waiting in the current round, on its own stack.
+/// A party waiting in the current round, on its own stack. Every `Cell`
+/// is read and written only under the barrier's `round` lock, or by the
+/// owner after a waker readied it (which happens-after the waker's
+/// unlock).
 struct Waiter {
+    // -- set by the owner before it is listed, then immutable --
+    /// The waiting goroutine.
     g: GRef,
+    /// The barrier, for the timeout callback.
     barrier: *const Barrier,
+    // -- under `round` --
+    /// `WAITING`, then the round's outcome, written by the party that
+    /// completes, breaks or resets the round, or by the owner's timeout.
     outcome: Cell<u8>,
     /// While `TRIPPING`: the round it arrived in (`Round::trips`).
     trip: Cell<u64>,
+    /// List links (`Round::head` or `Round::tripping`, or a releaser's
+    /// private list once taken off).
     prev: Cell<*const Waiter>,
     next: Cell<*const Waiter>,
 }
 
+/// The state of the current round; every field is under `Barrier::round`.
 struct Round {
     /// Parties arrived in this round.
     count: usize,
+    /// Set when a round breaks, cleared by `reset`.
     broken: bool,
     /// Waiting parties (doubly linked, for O(1) removal on timeout).
     head: *const Waiter,
@@ -271,9 +284,13 @@ type Action = Box<dyn FnMut() + Send>;
 /// }
 /// ```
 pub struct Barrier {
+    /// Parties per round; immutable.
     parties: usize,
+    /// The round (and its waiter lists): a runtime lock, never held across
+    /// a park except by the park callback that releases it.
     round: Lock<Round>,
-    /// A gort mutex, not a runtime lock: the action may block.
+    /// The action, run by the last party of each round while it holds
+    /// this lock. A gort mutex, not a runtime lock: the action may block.
     action: crate::Mutex<Option<Action>>,
 }
 

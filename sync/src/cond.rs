@@ -100,6 +100,10 @@ impl<T: ?Sized> CondGuard for RwLockWriteGuard<'_, T> {
 /// ```
 #[derive(Default)]
 pub struct Cond {
+    /// The runtime's ticket list (Go: `notify`): `wait` takes a ticket and
+    /// parks under the list's own lock, `signal`/`broadcast` wake by ticket
+    /// order. It has its own runtime lock; the user's mutex is not under
+    /// it.
     notify: NotifyList,
 }
 

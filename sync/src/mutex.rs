@@ -77,7 +77,14 @@ pub const STARVATION_THRESHOLD_NS: i64 = 1_000_000;
 /// and [`crate::Once`]. Unlocking is unsafe (the caller must hold it);
 /// the safe types wrap it in guards.
 pub(crate) struct RawMutex {
+    /// `LOCKED`, `WOKEN`, `STARVING` and the waiter count (module docs).
+    /// Written by every locker and unlocker, only by read-modify-writes
+    /// (one modification order); no lock protects it, it is the lock.
     state: AtomicI32,
+    /// The runtime semaphore's word, keyed by its address: touched only by
+    /// `semacquire`/`semrelease` (which order it themselves, under their
+    /// `SemaRoot` lock). Waiters park on it; an unlocker releases it when
+    /// `state` says someone waits and nobody is `WOKEN`.
     sema: AtomicU32,
 }
 

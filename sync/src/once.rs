@@ -45,7 +45,12 @@ use crate::mutex::RawMutex;
 /// assert!(INIT.is_done());
 /// ```
 pub struct Once {
+    /// Set (Release) by the caller that ran the function, once it returned
+    /// or panicked, still holding `m`; read (Acquire) by the fast path, so
+    /// a caller that sees it sees the function's effects (Go: `done`).
     done: AtomicBool,
+    /// Held while the function runs: concurrent callers wait on it, then
+    /// see `done` (Go: `m`).
     m: RawMutex,
 }
 
@@ -144,7 +149,11 @@ enum State<T, F> {
 /// assert_eq!(*ANSWER.get(), 42);
 /// ```
 pub struct OnceValue<T, F = fn() -> T> {
+    /// Runs the function once; its `done` publishes `state`.
     once: Once,
+    /// The function, then its value (or the panic's message). Written only
+    /// by the one caller running `once`'s function; read by anyone after
+    /// `once` is done.
     state: UnsafeCell<State<T, F>>,
 }
 
@@ -258,7 +267,10 @@ impl<F> fmt::Debug for OnceFunc<F> {
 /// assert!(connect.call(|| -> Result<(), &str> { unreachable!() }).is_ok());
 /// ```
 pub struct OnceRetry {
+    /// Set (Release) after a call succeeded, holding `m`; read (Acquire)
+    /// by the fast path.
     done: AtomicBool,
+    /// Serialises the calls that may run the function.
     m: RawMutex,
 }
 

@@ -59,8 +59,14 @@ pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 /// One P's cache (Go: `poolLocal`), alone on its cache lines.
 #[repr(align(128))]
 struct Local<T> {
+    /// The slot's lock: taken by CAS (Acquire) by the P's owner or a
+    /// thief, released with a Release store; the cells below belong to its
+    /// holder.
     busy: AtomicBool,
+    /// One item for the P's own goroutines (Go: `private`); under `busy`.
     private: UnsafeCell<Option<T>>,
+    /// Items the owner pushes and pops at the back and thieves take from
+    /// the front (Go: `shared`); under `busy`.
     shared: UnsafeCell<VecDeque<T>>,
 }
 
@@ -94,9 +100,14 @@ impl<T> Local<T> {
 /// The part of a pool that lives at a fixed address once used, so the
 /// cleanup registry can point at it.
 struct PoolState<T> {
+    /// One slot per P id, as many as the Ps (or CPUs) when the pool was
+    /// first used, fixed then (a P beyond them uses `threads`); each under
+    /// its own `busy` flag.
     locals: Box<[Local<T>]>,
     /// Items put by plain threads, or when the caller's slot was taken.
     threads: Lock<Vec<T>>,
+    /// Items that survived one cleanup round (Go: `victim`); refilled by
+    /// the next round, under this lock.
     victim: Lock<Vec<T>>,
     /// Lengths of `threads` and `victim`, stored under their locks and read
     /// without them as hints, to skip the locks of empty lists.

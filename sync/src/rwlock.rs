@@ -88,11 +88,29 @@ pub const MAX_READERS: i32 = 1 << 30;
 /// *r += 1; // error: cannot assign through a read guard
 /// ```
 pub struct RwLock<T: ?Sized> {
+    // -- writers' side --
+    /// Serialises writers (Go: `w`); a writer holds it from its lock to
+    /// its unlock, so the writer-side updates below never race each other.
     w: RawMutex,
+    /// The departing readers' last one releases it; the pending writer
+    /// waits on it (Go: `writerSem`). Runtime semaphore word.
     writer_sem: AtomicU32,
+    // -- readers' side --
+    /// Released by a writer's unlock, once per reader that queued while it
+    /// held the lock; readers wait on it (Go: `readerSem`). Runtime
+    /// semaphore word.
     reader_sem: AtomicU32,
+    /// Readers inside or waiting, minus `MAX_READERS` while a writer is
+    /// pending or inside (Go: `readerCount`). Readers add and subtract
+    /// without a lock; a writer adds and subtracts `MAX_READERS` holding
+    /// `w`. AcqRel read-modify-writes only.
     reader_count: AtomicI32,
+    /// Readers the pending writer still waits for (Go: `readerWait`): set
+    /// by the writer (holding `w`), decremented by departing readers.
+    /// AcqRel read-modify-writes only.
     reader_wait: AtomicI32,
+    // -- the protected value --
+    /// Read through a read guard, written through the write guard.
     data: UnsafeCell<T>,
 }
 

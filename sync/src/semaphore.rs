@@ -104,18 +104,29 @@ const PARKED: u8 = 1;
 const WOKEN: u8 = 2;
 const TIMEDOUT: u8 = 3;
 
-/// A queued `acquire`, on the waiter's stack.
+/// A queued `acquire`, on the waiter's stack (or shared with a context's
+/// waking function, [`SharedWaiter`]).
 struct Waiter {
+    // -- set by the waiter before it queues, then immutable --
+    /// Units requested.
     n: usize,
+    /// The waiting goroutine.
     g: GRef,
-    /// The hand-shake word (module docs).
+    // -- the hand-shake (module docs) --
+    /// `QUEUED`, `PARKED`, `WOKEN` or `TIMEDOUT`: the waiter's park
+    /// callback, a granter (holding the mutex) and the timeout or context
+    /// function race on it with AcqRel CAS and swap; it leaves `QUEUED` /
+    /// `PARKED` once, and the party that moves it out of `PARKED` readies
+    /// the waiter.
     state: AtomicU8,
-    /// Set under the mutex when the units are granted.
+    // -- under the semaphore's mutex --
+    /// Set by the granter when the units are granted, before its swap of
+    /// `state`; read by the waiter after it wakes (or under the mutex).
     granted: Cell<bool>,
-    /// Queue links, under the mutex.
+    /// Queue links, written by whoever links or unlinks the record.
     prev: Cell<*const Waiter>,
     next: Cell<*const Waiter>,
-    /// Link in a granter's list of waiters to ready.
+    /// Link in a granter's list of waiters to ready once it unlocks.
     ready_next: Cell<*const Waiter>,
 }
 
@@ -151,9 +162,12 @@ unsafe impl Send for SharedWaiter {}
 // immutable `g` and CASes the atomic `state`.
 unsafe impl Sync for SharedWaiter {}
 
-/// The wait queue, behind the mutex.
+/// The wait queue, behind the mutex: read and written only by a holder
+/// of `Semaphore::mu`.
 struct Inner {
+    /// The oldest waiter (the next to be granted), null when empty.
     head: *const Waiter,
+    /// The newest waiter, null when empty.
     tail: *const Waiter,
 }
 
@@ -301,10 +315,16 @@ impl Drop for Unqueue<'_> {
 /// assert_eq!(sum, 140);
 /// ```
 pub struct Semaphore {
+    /// Units in all; immutable.
     size: usize,
-    /// Units held, plus `QUEUE_BIT` (module docs).
+    /// Units held, plus `QUEUE_BIT` (module docs). While the bit is clear
+    /// anyone changes it by CAS; while it is set only a holder of `mu`
+    /// does, and `mu`'s holder sets and clears the bit.
     state: AtomicU64,
+    /// A goroutine mutex guarding `inner` (contention parks, as with Go's
+    /// `sync.Mutex` in `Weighted`).
     mu: RawMutex,
+    /// The wait queue; only under `mu`.
     inner: UnsafeCell<Inner>,
 }
 

@@ -74,10 +74,20 @@ use gort_runtime::{JoinHandle, preempt_point};
 #[derive(Default)]
 pub struct WaitGroup {
     /// Counter (high 32 bits, signed), [`BUBBLED`], and waiter count (low
-    /// 31 bits).
+    /// 31 bits). `add`/`done` change the counter and `wait` the waiter
+    /// count, all by read-modify-writes without a lock (Go: `state`); the
+    /// `done` that brings the counter to 0 with waiters resets the word to
+    /// 0 with a Release store, which nothing may race (a concurrent `add`
+    /// is the misuse Go reports).
     state: AtomicU64,
+    /// Runtime semaphore word the waiters park on (Go: `sema`); released
+    /// once per waiter by that last `done`.
     sema: AtomicU32,
     /// The id of the synctest bubble the group belongs to, 0 for none.
+    /// Set by the first `add` from a bubble (a CAS from 0, then
+    /// [`BUBBLED`] in `state`), cleared by the `done` that releases a
+    /// bubbled round's waiters; read (Acquire) to choose a durable wait
+    /// reason.
     bubble: AtomicU64,
 }
 
