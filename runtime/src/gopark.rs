@@ -33,7 +33,7 @@
 //!   inheriting the time slice; from a plain thread it goes to the global
 //!   queue.
 //!
-//! //! ## synctest bubbles
+//! ## synctest bubbles
 //!
 //! For a goroutine of a synctest bubble, the scheduler runs the unlock
 //! callback between two updates of the bubble's counts (`synctest`
