@@ -29,6 +29,24 @@
 //!   so parks on two CPUs do not bounce one line; a descriptor's
 //!   increments and decrements hit the same shard, so every shard stays
 //!   non-negative and a goroutine parked during `has_waiters` is seen.
+//!   Registered wakers of async polls count as waiters too (pd.rs).
+//! - Wakers whose I/O is ready are woken at the end of a poll, after the
+//!   whole batch of events was handled and the count updated. So are the
+//!   wakers that deadline timers took out of their slots
+//!   ([`PollerInner::defer_wake`]: a timer callback must not run user
+//!   code), which stay counted until then, so a poll comes for them: the
+//!   timer breaks a blocked poll, or the scheduler's next look at the
+//!   count makes one.
+//! - `kick` makes the runtime of the calling thread look at its poller
+//!   soon, for a waker registered from outside that runtime's goroutines
+//!   (a plain thread's executor): a goroutine that registers a waker goes
+//!   on to park or to the scheduler, which polls since the count is
+//!   positive, but a plain thread does not run the scheduler, and every M
+//!   of an idle runtime may be asleep without polling (none blocks in the
+//!   poller while the count is zero). The runtime exports no call to wake
+//!   an M, so the kick arms a timer due now (a no-op callback): arming a
+//!   timer wakes an M, which runs it and then, seeing the count, blocks in
+//!   the poller.
 //!
 //! A runtime's poller is installed on first use through
 //! [`gort_runtime::engine::install_poller`]; the boxed [`NetPoller`] shares its
@@ -38,13 +56,14 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
-use gort_runtime::engine::GRef;
-use gort_runtime::engine::Poller;
+use gort_runtime::engine::{GRef, Poller, TimerNode};
 
-use crate::pd::{Mode, PdCache, PollDesc};
+use crate::pd::{Mode, PdCache, PollDesc, Woken};
 
 /// Events taken per `epoll_wait` (Go: 128).
 const EVENTS: usize = 128;
@@ -67,6 +86,14 @@ pub(crate) struct PollerInner {
     key: AtomicUsize,
     /// The poll descriptors of sockets bound to this poller.
     pub(crate) cache: PdCache,
+    /// Wakers that deadline timers took out of their slots, each with its
+    /// waiter-count shard, to be woken by the next poll; `has_deferred`
+    /// says whether there are any (set under the lock).
+    deferred: Mutex<Vec<(Waker, usize)>>,
+    has_deferred: AtomicBool,
+    /// The timer `kick` arms (module docs). Boxed: armed timers must not
+    /// move.
+    kick: Pin<Box<TimerNode>>,
 }
 
 /// `fd` as an owned descriptor, or the error of the call that made it.
@@ -93,6 +120,9 @@ impl PollerInner {
             dead: AtomicBool::new(false),
             key: AtomicUsize::new(0),
             cache: PdCache::new(),
+            deferred: Mutex::new(Vec::new()),
+            has_deferred: AtomicBool::new(false),
+            kick: Box::pin(TimerNode::new(|_, _| {}, 0)),
         };
         p.ctl(libc::EPOLL_CTL_ADD, p.wake_fd.as_raw_fd(), libc::EPOLLIN as u32, WAKE_TOKEN)?;
         Ok(p)
@@ -108,6 +138,49 @@ impl PollerInner {
     /// Whether the runtime owning this poller is gone.
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
+    }
+
+    /// [`PollerInner::is_dead`] as the second half of a Dekker pair with
+    /// the poller's drop (`PollDesc::register`).
+    pub(crate) fn is_dead_seqcst(&self) -> bool {
+        self.dead.load(Ordering::SeqCst)
+    }
+
+    /// Hands a waker that a deadline timer took out of its slot to the
+    /// next poll, which wakes it (module docs). The waker stays counted in
+    /// `waiters` until then. If the poller is dead already (its drop has
+    /// drained the list), wakes it here.
+    pub(crate) fn defer_wake(&self, pd: &PollDesc, k: Waker) {
+        let shard = Waiters::shard(pd);
+        let mut d = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        d.push((k, shard));
+        self.has_deferred.store(true, Ordering::Release);
+        drop(d);
+        // The drop marks the poller dead before it drains the list under
+        // its lock: if our push came after that drain, we see the mark.
+        if self.is_dead_seqcst() {
+            for (k, shard) in self.take_deferred() {
+                self.waiters.0[shard].0.fetch_sub(1, Ordering::SeqCst);
+                k.wake();
+            }
+            return;
+        }
+        self.wake();
+    }
+
+    fn take_deferred(&self) -> Vec<(Waker, usize)> {
+        let mut d = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        self.has_deferred.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *d)
+    }
+
+    /// Makes the calling thread's runtime (the default one on a plain
+    /// thread) poll soon: after registering a waker from outside the
+    /// goroutines of this poller's runtime (module docs). A runtime other
+    /// than the poller's is woken for nothing: the runtime exports no way
+    /// to wake another one's Ms.
+    pub(crate) fn kick(&self) {
+        self.kick.as_ref().reset_in(None, gort_runtime::engine::nanotime(), 0);
     }
 
     /// Whether this is the live poller of the runtime whose key is `key`.
@@ -162,6 +235,7 @@ impl PollerInner {
             }
         };
         let mut delta = [0isize; SHARDS];
+        let mut wakers = Vec::new();
         for ev in &events[..n] {
             // SAFETY: epoll_wait initialised the first n events.
             let ev = unsafe { ev.assume_init() };
@@ -177,14 +251,12 @@ impl PollerInner {
                 }
                 continue;
             }
-            let Some(pd) = PollDesc::from_token(token as usize) else { continue };
-            let r = bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0;
-            let w = bits & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0;
-            for (on, mode) in [(r, Mode::Read), (w, Mode::Write)] {
-                if on && let Some(g) = pd.unblock(mode, true) {
-                    ready.push(g);
-                    delta[Waiters::shard(pd)] += 1;
-                }
+            dispatch(token as usize, bits, ready, &mut wakers, &mut delta);
+        }
+        if self.has_deferred.load(Ordering::Acquire) {
+            for (k, shard) in self.take_deferred() {
+                wakers.push(k);
+                delta[shard] += 1;
             }
         }
         for (i, d) in delta.into_iter().enumerate() {
@@ -192,14 +264,45 @@ impl PollerInner {
                 self.waiters.0[i].0.fetch_sub(d, Ordering::SeqCst);
             }
         }
+        // No lock of ours is held; the scheduler's state is as it was
+        // before the poll.
+        for k in wakers {
+            k.wake();
+        }
     }
 
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         if self.wake_sig.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
             let one = 1u64;
             // SAFETY: writes 8 bytes from a local u64 to our eventfd. EAGAIN
             // (counter full) means a wake-up is pending anyway.
             unsafe { libc::write(self.wake_fd.as_raw_fd(), (&raw const one).cast(), 8) };
+        }
+    }
+}
+
+/// Marks the directions of the descriptor behind `token` that `bits` (an
+/// epoll event) reports ready; collects the goroutines and wakers taken
+/// out and counts them per waiter shard. A stale token is ignored.
+#[inline(always)]
+fn dispatch(
+    token: usize,
+    bits: libc::c_int,
+    ready: &mut Vec<GRef>,
+    wakers: &mut Vec<Waker>,
+    delta: &mut [isize; SHARDS],
+) {
+    let Some(pd) = PollDesc::from_token(token) else { return };
+    let r = bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0;
+    let w = bits & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0;
+    for (on, mode) in [(r, Mode::Read), (w, Mode::Write)] {
+        if on {
+            match pd.unblock(mode, true) {
+                Woken::Nobody => continue,
+                Woken::G(g) => ready.push(g),
+                Woken::Waker(k) => wakers.push(k),
+            }
+            delta[Waiters::shard(pd)] += 1;
         }
     }
 }
@@ -255,10 +358,21 @@ impl Poller for NetPoller {
 
 impl Drop for NetPoller {
     fn drop(&mut self) {
-        self.inner.dead.store(true, Ordering::Release);
+        // SeqCst: Dekker with a registration's commit (PollDesc::register)
+        // and with defer_wake's push.
+        self.inner.dead.store(true, Ordering::SeqCst);
         let key = self as *const NetPoller as usize;
-        let mut t = table();
-        t.retain(|(k, _)| *k != key);
+        table().retain(|(k, _)| *k != key);
+        // Nobody polls this poller again: wake every registered waker, so
+        // its task polls again and binds its socket to a live runtime.
+        let mut wakers = self.inner.cache.take_wakers();
+        for (k, shard) in self.inner.take_deferred() {
+            self.inner.waiters.0[shard].0.fetch_sub(1, Ordering::SeqCst);
+            wakers.push(k);
+        }
+        for k in wakers {
+            k.wake();
+        }
     }
 }
 
@@ -301,6 +415,7 @@ pub(crate) fn lookup(key: usize) -> Option<Arc<PollerInner>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::task::Waker;
     use std::time::{Duration, Instant};
 
     /// Go: TestNetpollBreak. A poll blocked for 10 s returns promptly when
@@ -334,6 +449,50 @@ mod tests {
         let t = Instant::now();
         p.poll(Some(10_000_000_000), &mut Vec::new());
         assert!(t.elapsed() < Duration::from_secs(5), "the wake-up was lost");
+    }
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A late event for a closed socket's descriptor, now reused by a new
+    /// socket with a registered waker, carries the old tag: it neither
+    /// wakes the new waker nor marks the new socket ready. An event with
+    /// the current tag wakes it.
+    #[test]
+    fn stale_events_do_not_wake_a_reused_descriptor() {
+        let p: &'static PollerInner = Box::leak(Box::new(PollerInner::new().unwrap()));
+        let pd = p.cache.alloc(p);
+        let old_waker = Arc::new(Count::default());
+        assert!(pd.register(Mode::Read, &Waker::from(old_waker.clone()), || Some(0)));
+        let stale = pd.token();
+        pd.wake(Mode::Read); // close
+        assert_eq!(old_waker.0.load(Ordering::SeqCst), 1, "close wakes the waker");
+        p.cache.free(pd);
+        let again = p.cache.alloc(p);
+        assert!(std::ptr::eq(again, pd), "the cache reuses descriptors");
+        let new_waker = Arc::new(Count::default());
+        assert!(again.register(Mode::Read, &Waker::from(new_waker.clone()), || Some(0)));
+        assert!(p.waiters.any());
+        let (mut ready, mut wakers, mut delta) = (Vec::new(), Vec::new(), [0isize; SHARDS]);
+        dispatch(stale, libc::EPOLLIN, &mut ready, &mut wakers, &mut delta);
+        assert!(
+            wakers.is_empty() && ready.is_empty() && delta == [0; SHARDS],
+            "a stale event woke the new socket"
+        );
+        dispatch(again.token(), libc::EPOLLIN, &mut ready, &mut wakers, &mut delta);
+        assert_eq!(wakers.len(), 1, "the current event wakes the waker");
+        assert_eq!(delta.iter().sum::<isize>(), 1);
+        for k in wakers {
+            k.wake();
+        }
+        assert_eq!(new_waker.0.load(Ordering::SeqCst), 1);
+        assert_eq!(old_waker.0.load(Ordering::SeqCst), 1);
     }
 
     /// An event for a descriptor freed since carries a stale tag.
