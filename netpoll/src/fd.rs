@@ -38,6 +38,12 @@
 //! waiter: parked goroutines through their descriptor, threads through
 //! their eventfd. They see the flag and fail with [`crate::ErrClosed`].
 //! The fd number is closed when the last operation in flight returns.
+//!
+//! ## Async polls
+//!
+//! The `poll` submodule has the same loop for futures: a poll tries the
+//! syscall and, on `EAGAIN`, registers the task's waker in the poll
+//! descriptor and returns `Pending`, instead of parking.
 
 use std::cell::OnceCell;
 use std::io;
@@ -69,6 +75,10 @@ pub(crate) struct NetFd {
     /// knows the key of its runtime, and neither changes.
     pd: AtomicPtr<PollDesc>,
     bind: Lock<Binding>,
+    /// The per-operation timeouts' state of async operations (see the
+    /// `poll` submodule), or null until a socket with a timeout first has
+    /// an async operation wait; freed with the socket.
+    async_op: AtomicPtr<poll::AsyncOp>,
     /// Runs once in the next wait, between its checks and its park, so
     /// tests can reproduce interleavings there.
     #[cfg(test)]
@@ -126,6 +136,7 @@ impl NetFd {
             timeout: [AtomicI64::new(0), AtomicI64::new(0)],
             pd: AtomicPtr::new(ptr::null_mut()),
             bind: Lock::new(Binding { current: None, retired: Vec::new(), threads: [-1, -1] }),
+            async_op: AtomicPtr::new(ptr::null_mut()),
             #[cfg(test)]
             test_hook: std::sync::Mutex::new(None),
         }
@@ -475,6 +486,12 @@ impl Drop for NetFd {
                 self.destroy();
             }
         }
+        let op = *self.async_op.get_mut();
+        if !op.is_null() {
+            // SAFETY: the box was made by the `poll` submodule, and nothing
+            // else refers to a socket being dropped.
+            drop(unsafe { Box::from_raw(op) });
+        }
     }
 }
 
@@ -525,6 +542,8 @@ fn drain(evfd: RawFd) {
     // SAFETY: reads 8 bytes into a local from an open non-blocking eventfd.
     unsafe { libc::read(evfd, (&raw mut buf).cast(), 8) };
 }
+
+mod poll;
 
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,9 @@
 //! - [`stream_io!`]: `Read` and `Write` for the type and for a shared
 //!   reference to it. Stream connections.
 //! - [`ip_ttl!`]: the IP time-to-live. TCP and UDP sockets.
+//! - [`read_ready!`] and [`write_ready!`]: readiness for futures
+//!   (`poll_read_ready`, `poll_write_ready`). Every socket reads; every
+//!   socket but a listener writes.
 
 /// `close`, `take_error`, `try_clone`, `From<std type>` and `AsRawFd` for
 /// each `Type <- StdType`.
@@ -168,4 +171,52 @@ macro_rules! ip_ttl {
     )*};
 }
 
-pub(crate) use {ip_ttl, socket_basics, stream_io, timeouts_and_deadlines};
+/// `poll_read_ready`: read readiness for futures.
+macro_rules! read_ready {
+    ($($t:ident),* $(,)?) => {$(
+        impl $t {
+            /// Polls for read readiness, for futures: `Ready(Ok(()))` once
+            /// a read (or accept) would not block: data, end of file, an
+            /// error to report, a connection to accept. Otherwise registers
+            /// `cx`'s waker, which readiness, [`close`](Self::close), a
+            /// deadline change or the deadline wakes, and returns
+            /// `Pending`; no goroutine or thread waits meanwhile.
+            ///
+            /// Only the waker of the latest poll of this direction is
+            /// woken (tokio's rule): two tasks waiting to read one socket
+            /// must not both rely on it. Fails with [`crate::ErrClosed`]
+            /// once the socket is closed, and with `TimedOut` after the
+            /// read deadline (`set_deadline`, `set_read_deadline`), or,
+            /// where the socket has a read timeout, once it has passed
+            /// since this task's first poll that had to wait. Works from
+            /// any executor, on a plain thread or in a goroutine.
+            pub fn poll_read_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.fd.poll_ready(crate::pd::Mode::Read, cx)
+            }
+        }
+    )*};
+}
+
+/// `poll_write_ready`: write readiness for futures.
+macro_rules! write_ready {
+    ($($t:ident),* $(,)?) => {$(
+        impl $t {
+            /// Polls for write readiness, for futures: `Ready(Ok(()))` once
+            /// a write would not block (or would report an error), else
+            /// registers `cx`'s waker and returns `Pending`. As
+            /// `poll_read_ready` for the write direction: the write
+            /// deadline and timeout apply.
+            pub fn poll_write_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.fd.poll_ready(crate::pd::Mode::Write, cx)
+            }
+        }
+    )*};
+}
+
+pub(crate) use {ip_ttl, read_ready, socket_basics, stream_io, timeouts_and_deadlines, write_ready};

@@ -221,6 +221,19 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     cvt(r).map(|n| n as usize)
 }
 
+/// Whether `fd` is ready for reading (`read`: data, end of file, an error,
+/// a pending connection) or writing, now: poll(2) with no wait.
+pub(crate) fn poll_now(fd: RawFd, mode: crate::pd::Mode) -> io::Result<bool> {
+    let events = match mode {
+        crate::pd::Mode::Read => libc::POLLIN | libc::POLLRDHUP,
+        crate::pd::Mode::Write => libc::POLLOUT,
+    };
+    let mut p = libc::pollfd { fd, events, revents: 0 };
+    // SAFETY: one valid pollfd on an fd the caller holds; no wait.
+    let n = cvt(unsafe { libc::poll(&mut p, 1, 0) })?;
+    Ok(n > 0 && p.revents != 0)
+}
+
 /// recvfrom(2) into `buf`, filling `from`.
 pub(crate) fn recv_from(
     fd: RawFd,

@@ -12,7 +12,8 @@
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use crate::fd::NetFd;
@@ -69,24 +70,18 @@ impl TcpListener {
     /// ([`TcpListener::set_deadline`]) and with [`crate::ErrClosed`] once
     /// the listener is closed, also when already waiting.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, addr) = self.fd.io(Mode::Read, |fd| {
-            let mut a = RawAddr::empty();
-            // SAFETY: a's storage and length describe a valid buffer.
-            let r = unsafe {
-                libc::accept4(fd, a.mut_ptr(), &mut a.len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-            };
-            match cvt(r) {
-                // SAFETY: accept4 returned a new fd that nobody else owns.
-                Ok(n) => Ok((unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(n) }, a)),
-                // The peer went away before we took it: wait for the next.
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
-                Err(e) => Err(e),
-            }
-        })?;
+        let (fd, addr) = self.fd.io(Mode::Read, accept4)?;
         let s = TcpStream::from_fd(fd)?;
         Ok((s, addr.to_socket_addr()?))
+    }
+
+    /// [`accept`](Self::accept) for futures: takes a pending connection,
+    /// or registers `cx`'s waker and returns `Pending` (see
+    /// `poll_read_ready`).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (fd, addr) = ready!(self.fd.poll_io(Mode::Read, cx, accept4))?;
+        let s = TcpStream::from_fd(fd)?;
+        Poll::Ready(Ok((s, addr.to_socket_addr()?)))
     }
 
     /// An endless iterator over accepted connections (std's `incoming`).
@@ -102,6 +97,20 @@ impl TcpListener {
     /// Sets (None: clears) the deadline of `accept`, Go's `SetDeadline`.
     pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(Mode::Read, t)
+    }
+}
+
+/// One accept4(2) of a non-blocking, close-on-exec connection.
+fn accept4(fd: RawFd) -> io::Result<(OwnedFd, RawAddr)> {
+    let mut a = RawAddr::empty();
+    // SAFETY: a's storage and length describe a valid buffer.
+    let r = unsafe { libc::accept4(fd, a.mut_ptr(), &mut a.len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) };
+    match cvt(r) {
+        // SAFETY: accept4 returned a new fd that nobody else owns.
+        Ok(n) => Ok((unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(n) }, a)),
+        // The peer went away before we took it: wait for the next.
+        Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => Err(io::ErrorKind::WouldBlock.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -205,6 +214,8 @@ methods::socket_basics!(TcpListener <- std::net::TcpListener, TcpStream <- std::
 methods::timeouts_and_deadlines!(TcpStream);
 methods::ip_ttl!(TcpListener, TcpStream);
 methods::stream_io!(TcpStream);
+methods::read_ready!(TcpListener, TcpStream);
+methods::write_ready!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -168,6 +168,8 @@ impl UdpSocket {
 methods::socket_basics!(UdpSocket <- std::net::UdpSocket);
 methods::timeouts_and_deadlines!(UdpSocket);
 methods::ip_ttl!(UdpSocket);
+methods::read_ready!(UdpSocket);
+methods::write_ready!(UdpSocket);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

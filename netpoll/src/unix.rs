@@ -15,6 +15,7 @@ use std::net::Shutdown;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{self as stdunix, SocketAddr};
 use std::path::Path;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use crate::fd::NetFd;
@@ -60,21 +61,17 @@ impl UnixListener {
 
     /// Waits for a connection (see [`crate::TcpListener::accept`]).
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let fd = self.fd.io(Mode::Read, |fd| {
-            // SAFETY: accept4 without an address buffer is valid.
-            let r = unsafe {
-                libc::accept4(
-                    fd,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                )
-            };
-            // SAFETY: accept4 returned a new fd that nobody else owns.
-            cvt(r).map(|n| unsafe { OwnedFd::from_raw_fd(n) })
-        })?;
+        let fd = self.fd.io(Mode::Read, accept4)?;
         let addr = view::<stdunix::UnixStream>(fd.as_raw_fd()).peer_addr()?;
         Ok((UnixStream { fd: NetFd::new(fd) }, addr))
+    }
+
+    /// [`accept`](Self::accept) for futures (see
+    /// [`crate::TcpListener::poll_accept`]).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let fd = ready!(self.fd.poll_io(Mode::Read, cx, accept4))?;
+        let addr = view::<stdunix::UnixStream>(fd.as_raw_fd()).peer_addr()?;
+        Poll::Ready(Ok((UnixStream { fd: NetFd::new(fd) }, addr)))
     }
 
     /// An endless iterator over accepted connections.
@@ -91,6 +88,21 @@ impl UnixListener {
     pub fn set_deadline(&self, t: Option<Instant>) -> io::Result<()> {
         self.fd.set_deadline(Mode::Read, t)
     }
+}
+
+/// One accept4(2) of a non-blocking, close-on-exec connection.
+fn accept4(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: accept4 without an address buffer is valid.
+    let r = unsafe {
+        libc::accept4(
+            fd,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    // SAFETY: accept4 returned a new fd that nobody else owns.
+    cvt(r).map(|n| unsafe { OwnedFd::from_raw_fd(n) })
 }
 
 /// Iterator over [`UnixListener::accept`]'s connections.
@@ -202,6 +214,8 @@ methods::socket_basics!(
 );
 methods::timeouts_and_deadlines!(UnixStream, UnixDatagram);
 methods::stream_io!(UnixStream);
+methods::read_ready!(UnixListener, UnixStream, UnixDatagram);
+methods::write_ready!(UnixStream, UnixDatagram);
 
 impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
