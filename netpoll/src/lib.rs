@@ -22,13 +22,27 @@
 //! [`signal`] delivers incoming signals (SIGINT, SIGTERM...) on channels,
 //! Go's `os/signal`.
 //!
-//! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine),
-//! `poller` (epoll, the `gort_runtime::engine::Poller`
+//! ## Futures
+//!
+//! Every socket also serves futures, on any executor: `poll_read_ready`
+//! and `poll_write_ready` (and `poll_accept` on listeners) register the
+//! task's waker with the same poll descriptor a goroutine parks on, and
+//! the stream types implement the async I/O traits behind cargo features:
+//! `tokio-io` (`tokio::io::AsyncRead`/`AsyncWrite`), `futures-io`
+//! (`futures_io::AsyncRead`/`AsyncWrite`) and `hyper`
+//! (`hyper::rt::Read`/`Write`). Deadlines, timeouts and `close` act on an
+//! async wait as on a blocking one.
+//!
+//! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine, plus a
+//! waker state), `poller` (epoll, the `gort_runtime::engine::Poller`
 //! implementation), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop,
-//! waits, deadlines, close), `sys` (syscalls), then the socket types.
+//! waits, deadlines, close; `fd::poll`, the same for futures), `sys`
+//! (syscalls), then the socket types and `compat` (the async traits).
 
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+mod compat;
 mod fd;
 mod fd_mutex;
 mod methods;

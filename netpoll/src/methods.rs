@@ -142,6 +142,13 @@ macro_rules! stream_io {
             }
         }
 
+        #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+        impl crate::compat::Stream for $t {
+            fn net_fd(&self) -> &crate::fd::NetFd {
+                &self.fd
+            }
+        }
+
         impl std::io::Write for $t {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 std::io::Write::write(&mut &*self, buf)

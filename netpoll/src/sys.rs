@@ -221,6 +221,41 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     cvt(r).map(|n| n as usize)
 }
 
+/// [`recv`] into a buffer that may be uninitialised; returns how many of
+/// its first bytes the kernel wrote.
+#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+pub(crate) fn recv_uninit(fd: RawFd, buf: &mut [mem::MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: recvfrom only writes into the buffer, at most its length;
+    // no address buffer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_recvfrom,
+            fd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            0,
+            std::ptr::null_mut::<libc::sockaddr>(),
+            std::ptr::null_mut::<libc::socklen_t>(),
+        )
+    };
+    cvt(r).map(|n| n as usize)
+}
+
+/// sendmsg(2) of several buffers at once, without SIGPIPE (writev would
+/// raise it).
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    // IoSlice is ABI-compatible with iovec on Unix (std guarantees it).
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    // At most IOV_MAX (1024 on Linux) buffers per call; the rest is a
+    // partial write.
+    msg.msg_iovlen = bufs.len().min(1024) as _;
+    // SAFETY: msg points at `bufs`' iovecs, valid for reads for the call.
+    cvt(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) }).map(|n| n as usize)
+}
+
 /// Whether `fd` is ready for reading (`read`: data, end of file, an error,
 /// a pending connection) or writing, now: poll(2) with no wait.
 pub(crate) fn poll_now(fd: RawFd, mode: crate::pd::Mode) -> io::Result<bool> {

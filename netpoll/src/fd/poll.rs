@@ -219,7 +219,7 @@ impl NetFd {
                 }
             }
         };
-        let d = gort_runtime::nanotime().saturating_add(t);
+        let d = gort_runtime::engine::nanotime().saturating_add(t);
         let old = op.task[i].lock().unwrap_or_else(|e| e.into_inner()).replace(waker.clone());
         op.deadline[i].store(d, Ordering::Relaxed);
         drop(old); // after the unlock: a waker's drop may run anything
