@@ -165,10 +165,32 @@ impl NetFd {
     /// Runs `op` until it stops failing with `EAGAIN`, waiting for
     /// readiness in `mode` between tries (Go: `FD.Read` and friends).
     #[inline]
-    pub(crate) fn io<R>(&self, mode: Mode, mut op: impl FnMut(RawFd) -> io::Result<R>) -> io::Result<R> {
+    pub(crate) fn io<R>(&self, mode: Mode, op: impl FnMut(RawFd) -> io::Result<R>) -> io::Result<R> {
         gort_runtime::preempt_point();
         let _h = self.lock(mode)?;
-        let op_deadline = self.op_deadline(mode);
+        self.io_locked(mode, self.op_deadline(mode), op)
+    }
+
+    /// [`NetFd::io`] with `deadline` (nanotime, 0 for none) instead of the
+    /// per-operation timeout; the absolute deadline of `mode` applies too.
+    pub(crate) fn io_until<R>(
+        &self,
+        mode: Mode,
+        deadline: i64,
+        op: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
+        gort_runtime::preempt_point();
+        let _h = self.lock(mode)?;
+        self.io_locked(mode, deadline, op)
+    }
+
+    #[inline(always)]
+    fn io_locked<R>(
+        &self,
+        mode: Mode,
+        op_deadline: i64,
+        mut op: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
         self.prepare(mode, op_deadline)?;
         loop {
             match op(self.fd) {

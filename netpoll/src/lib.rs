@@ -20,7 +20,7 @@
 //! a closed socket gives [`ErrClosed`] ([`is_closed`]).
 //!
 //! [`signal`] delivers incoming signals (SIGINT, SIGTERM...) on channels,
-//! Go's `os/signal`.
+//! Go's `os/signal`. [`lookup_host`] resolves names without stalling a P.
 //!
 //! ## Futures
 //!
@@ -56,10 +56,27 @@ mod unix;
 
 use std::fmt;
 use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
+
+/// Resolves `host_port` (`"example.com:443"`, `("localhost", 80)`, an IP
+/// address with its port...) to socket addresses: getaddrinfo(3), through
+/// std's [`ToSocketAddrs`], run with the P released
+/// ([`gort_runtime::syscall`]), so a slow resolver stalls only the calling
+/// goroutine, never the others of its P. Go: `net.DefaultResolver`'s
+/// lookups under `net.Dial`; tokio's `lookup_host`.
+///
+/// ```
+/// let addrs: Vec<_> = gort_netpoll::lookup_host("localhost:80")?.collect();
+/// assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn lookup_host<A: ToSocketAddrs>(host_port: A) -> io::Result<std::vec::IntoIter<SocketAddr>> {
+    sys::resolve(host_port).map(Vec::into_iter)
+}
 
 /// The error of an operation on a closed socket, or of one blocked when
 /// the socket was closed: Go's `net.ErrClosed`, "use of closed network

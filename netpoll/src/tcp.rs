@@ -208,6 +208,53 @@ impl TcpStream {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.fd.io(Mode::Read, |fd| sys::recv(fd, buf, libc::MSG_PEEK))
     }
+
+    /// Whether a read would return at once: data has arrived, the peer
+    /// closed the connection (end of file), or an error waits. Waits up
+    /// to `timeout` for it, parking the goroutine (None: as long as it
+    /// takes); `Some(Duration::ZERO)` probes now and never waits. Nothing
+    /// is consumed.
+    ///
+    /// A connection pool (ureq's `is_open`) probes an idle connection
+    /// before reusing it: an idle HTTP/1.1 connection has nothing to read,
+    /// so `Ok(true)` means the server closed it (or broke the protocol),
+    /// and it must be dropped. The read deadline (`set_read_deadline`)
+    /// ends a wait with `TimedOut`; the read timeout does not apply.
+    /// Fails with [`crate::ErrClosed`] on a closed stream.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let ln = gort_netpoll::TcpListener::bind("127.0.0.1:0")?;
+    /// let c = gort_netpoll::TcpStream::connect(ln.local_addr()?)?;
+    /// let (s, _) = ln.accept()?;
+    /// assert!(!c.poll_readable(Some(Duration::ZERO))?, "idle: nothing to read");
+    /// drop(s); // the server closes the connection
+    /// assert!(c.poll_readable(Some(Duration::from_secs(10)))?, "end of file arrived");
+    /// assert!(c.poll_readable(Some(Duration::ZERO))?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poll_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        if timeout == Some(Duration::ZERO) {
+            return self.fd.with(|fd| sys::poll_now(fd, Mode::Read));
+        }
+        let until = timeout.map_or(0, |t| {
+            gort_runtime::nanotime().saturating_add(t.as_nanos().min(i64::MAX as u128) as i64)
+        });
+        let r = self.fd.io_until(Mode::Read, until, |fd| match sys::poll_now(fd, Mode::Read)? {
+            true => Ok(()),
+            false => Err(io::ErrorKind::WouldBlock.into()),
+        });
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) if until != 0 && sys_timed_out(&e) && gort_runtime::nanotime() >= until => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Whether `e` is a deadline's error (not the OS's `ETIMEDOUT`).
+fn sys_timed_out(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|e| e.is::<crate::ErrDeadlineExceeded>())
 }
 
 methods::socket_basics!(TcpListener <- std::net::TcpListener, TcpStream <- std::net::TcpStream);
