@@ -34,7 +34,9 @@
 //! - [`sync`]: Go's `sync` package and `x/sync`, and in [`sync::group`]
 //!   the course's group primitives; [`context`]: Go's `context`
 //!   (gort-sync);
-//! - [`net`]: sockets that park the goroutine, on an epoll netpoller;
+//! - [`net`]: sockets that park the goroutine, on an epoll netpoller, and
+//!   serve futures too (features `tokio-io`, `futures-io`, `hyper`: the
+//!   async I/O traits on `TcpStream` and `UnixStream`);
 //!   [`signal`]: incoming signals on channels (gort-netpoll); with the
 //!   `http` feature, `net::http`, an HTTP/HTTPS client on goroutines;
 //! - `etcd` (feature `etcd`): an etcd v3 client, Go's `concurrency`
