@@ -56,15 +56,22 @@
 //!   release the direction's lock, as two blocking calls do.
 //!
 //! Orderings: the commit CASes are AcqRel after filling the slot (Release
-//! publishes it), and every CAS that takes the word out of `PARKED` or
-//! `WAKER` is SeqCst (Acquire included), so its owner reads the slot that
-//! was filled. `NIL -> WAIT` and `WAKER -> WAIT` are SeqCst, then the
+//! publishes it), and every other party's CAS that takes the word out of
+//! `PARKED` or `WAKER` is SeqCst (Acquire included), so its new owner
+//! reads the slot that was filled. `NIL -> WAIT` and `WAKER -> WAIT` are SeqCst, then the
 //! waiter loads the socket's closing flag and deadlines (SeqCst) and takes
 //! its deadline from them; a closer or deadline setter stores the flag or
 //! deadline (SeqCst), then unblocks, whose first load of the word is SeqCst
 //! too. Dekker: either the waiter sees the new value, or the unblocker sees
 //! `WAIT` (or `PARKED`, `WAKER`) and turns it into `NIL`, failing the
 //! commit (or waking the waiter), which then re-checks.
+//!
+//! A registration also pairs with the poller's drop (its runtime is
+//! gone): the drop marks the poller dead (SeqCst), then takes every
+//! registered waker out and wakes it; a registrant loads the mark (SeqCst)
+//! after its commit and, seeing it, takes its waker back and retries, so no
+//! waker stays where nobody polls. Which poller a registration uses, and
+//! how an idle runtime is made to poll for it, is fd/poll.rs's part.
 //!
 //! A parked wait is unwind-safe: if the runtime is dropped meanwhile, the
 //! guard `Unpark` takes the word out of `PARKED` (or waits out the
