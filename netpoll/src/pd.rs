@@ -112,7 +112,6 @@
 //! callback of the old socket's waits runs once it is reused.
 
 use std::cell::UnsafeCell;
-use std::mem::ManuallyDrop;
 use std::pin::{Pin, pin};
 use std::ptr;
 use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
@@ -123,11 +122,8 @@ use gort_runtime::engine::{GRef, WaitReason};
 
 use crate::poller::PollerInner;
 
-pub(crate) const NIL: u32 = 0;
-pub(crate) const READY: u32 = 1;
-pub(crate) const WAIT: u32 = 2;
-pub(crate) const PARKED: u32 = 3;
-pub(crate) const WAKER: u32 = 4;
+mod state;
+pub(crate) use state::{Begin, NIL, PARKED, READY, WAIT, WAKER, begin, holds_waiter, unblock_to};
 
 /// Bits of a token that hold the address (user-space addresses on x86-64
 /// and AArch64 Linux fit in 47-48 bits); the sequence tag goes above.
@@ -145,122 +141,9 @@ pub(crate) enum Mode {
     Write = 1,
 }
 
-/// A waiter's first step from state `old` (module docs' table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Begin {
-    /// `NIL -> WAIT`: publish the wait.
-    Publish,
-    /// `READY -> NIL`: a notification is pending: consume it, do not wait.
-    Consume,
-    /// `WAKER -> WAIT`: take the slot over from a registered waker.
-    Replace,
-    /// `WAIT` or `PARKED`: another waiter in this direction, which the
-    /// fdMutex excludes: a bug.
-    DoubleWait,
-}
-
-/// The waiter's step from `old`; [`Begin::to`] is the state it moves to.
-pub(crate) const fn begin(old: u32) -> Begin {
-    match old {
-        NIL => Begin::Publish,
-        READY => Begin::Consume,
-        WAKER => Begin::Replace,
-        _ => Begin::DoubleWait,
-    }
-}
-
-impl Begin {
-    /// The state this step moves the word to (None: no move).
-    pub(crate) const fn to(self) -> Option<u32> {
-        match self {
-            Begin::Publish | Begin::Replace => Some(WAIT),
-            Begin::Consume => Some(NIL),
-            Begin::DoubleWait => None,
-        }
-    }
-}
-
-/// The state an unblocker moves `old` to: `READY` on readiness (`ioready`),
-/// `NIL` on close or a deadline; None to leave the word as it is (a
-/// pending notification stays; with no waiter, close has nothing to do).
-pub(crate) const fn unblock_to(old: u32, ioready: bool) -> Option<u32> {
-    match old {
-        READY => None,
-        NIL if !ioready => None,
-        _ => Some(if ioready { READY } else { NIL }),
-    }
-}
-
-/// Whether the slot's content belongs to whoever moves the word out of
-/// state `s`.
-pub(crate) const fn holds_waiter(s: u32) -> bool {
-    s == PARKED || s == WAKER
-}
-
-/// A direction's wait slot, tagged by the state word: the parked
-/// goroutine in `PARKED`, the registered waker in `WAKER`, nothing in
-/// `NIL` and `READY`; in `WAIT`, what its waiter put there before its
-/// commit (only that waiter knows). A union rather than an enum, so that
-/// a descriptor fits one cache line (see `PollDesc`).
-union Slot {
-    none: (),
-    g: GRef,
-    k: ManuallyDrop<Waker>,
-}
-
-/// What an unblocker took out of the slot.
-pub(crate) enum Woken {
-    Nobody,
-    G(GRef),
-    Waker(Waker),
-}
-
-/// One direction's waiter word and wait slot, as borrowed from its
-/// descriptor.
-#[derive(Clone, Copy)]
-struct Waiter<'a> {
-    state: &'a AtomicU32,
-    slot: &'a UnsafeCell<Slot>,
-}
-
-impl Waiter<'_> {
-    /// Puts a parker's G in the slot.
-    ///
-    /// # Safety
-    /// The caller owns the slot: it moved the word into `WAIT` and has not
-    /// committed.
-    unsafe fn put_g(&self, g: GRef) {
-        // SAFETY: the caller owns the slot; a union write drops nothing.
-        unsafe { (*self.slot.get()).g = g };
-    }
-
-    /// Puts a registrant's waker in the slot (same contract as `put_g`).
-    unsafe fn put_waker(&self, k: Waker) {
-        // SAFETY: the caller owns the slot; a union write drops nothing.
-        unsafe { (*self.slot.get()).k = ManuallyDrop::new(k) };
-    }
-
-    /// The G of a slot tagged `PARKED`.
-    ///
-    /// # Safety
-    /// The caller owns the slot (it moved the word out of `PARKED`), or it
-    /// put the G there itself.
-    unsafe fn g(&self) -> GRef {
-        // SAFETY: the caller owns the slot, which holds a G.
-        unsafe { (*self.slot.get()).g }
-    }
-
-    /// Moves the waker out of a slot tagged `WAKER`.
-    ///
-    /// # Safety
-    /// The caller owns the slot (it moved the word out of `WAKER`), or it
-    /// put the waker there itself; the waker is taken once.
-    unsafe fn take_waker(&self) -> Waker {
-        // SAFETY: the caller owns the slot, which holds a waker not taken
-        // yet.
-        unsafe { ManuallyDrop::take(&mut (*self.slot.get()).k) }
-    }
-}
+mod slot;
+pub(crate) use slot::Woken;
+use slot::{Slot, Waiter};
 
 /// Go: `pollDesc`, the part the poller touches: one cache line (the
 /// `repr(C)` layout and size are asserted below), as before the waker
@@ -697,30 +580,3 @@ fn on_deadline(arg: usize, _delay: i64) {
 
 mod cache;
 pub(crate) use cache::PdCache;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The transition table of the module docs, as the pure functions
-    /// give it.
-    #[test]
-    fn transitions_follow_the_table() {
-        assert_eq!(begin(NIL).to(), Some(WAIT));
-        assert_eq!(begin(READY).to(), Some(NIL));
-        assert_eq!(begin(WAKER), Begin::Replace);
-        assert_eq!(begin(WAKER).to(), Some(WAIT));
-        assert_eq!(begin(WAIT).to(), None);
-        assert_eq!(begin(PARKED).to(), None);
-        for s in [WAIT, PARKED, WAKER] {
-            assert_eq!(unblock_to(s, true), Some(READY));
-            assert_eq!(unblock_to(s, false), Some(NIL));
-        }
-        assert_eq!(unblock_to(NIL, true), Some(READY));
-        assert_eq!(unblock_to(NIL, false), None);
-        assert_eq!(unblock_to(READY, true), None);
-        assert_eq!(unblock_to(READY, false), None);
-        assert!(holds_waiter(PARKED) && holds_waiter(WAKER));
-        assert!(!holds_waiter(NIL) && !holds_waiter(READY) && !holds_waiter(WAIT));
-    }
-}
