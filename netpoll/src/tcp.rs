@@ -238,7 +238,7 @@ impl TcpStream {
             return self.fd.with(|fd| sys::poll_now(fd, Mode::Read));
         }
         let until = timeout.map_or(0, |t| {
-            gort_runtime::nanotime().saturating_add(t.as_nanos().min(i64::MAX as u128) as i64)
+            gort_runtime::engine::nanotime().saturating_add(t.as_nanos().min(i64::MAX as u128) as i64)
         });
         let r = self.fd.io_until(Mode::Read, until, |fd| match sys::poll_now(fd, Mode::Read)? {
             true => Ok(()),
@@ -246,7 +246,9 @@ impl TcpStream {
         });
         match r {
             Ok(()) => Ok(true),
-            Err(e) if until != 0 && sys_timed_out(&e) && gort_runtime::nanotime() >= until => Ok(false),
+            Err(e) if until != 0 && sys_timed_out(&e) && gort_runtime::engine::nanotime() >= until => {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }

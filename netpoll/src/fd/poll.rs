@@ -126,7 +126,7 @@ impl NetFd {
     fn poll_wait(&self, mode: Mode, op_deadline: i64, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let pd = self.bound_async()?;
         if pd.register(mode, cx.waker(), || self.check(mode, op_deadline).ok()) {
-            if !gort_runtime::in_goroutine() || !pd.owner().is_current(poller::current_key()) {
+            if !gort_runtime::engine::in_goroutine() || !pd.owner().is_current(poller::current_key()) {
                 pd.owner().kick();
             }
             return Poll::Pending;

@@ -6,7 +6,7 @@ use std::mem::ManuallyDrop;
 use std::sync::atomic::AtomicU32;
 use std::task::Waker;
 
-use gort_runtime::GRef;
+use gort_runtime::engine::GRef;
 
 /// A direction's wait slot, tagged by the state word: the parked
 /// goroutine in `PARKED`, the registered waker in `WAKER`, nothing in
