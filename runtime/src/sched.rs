@@ -26,6 +26,11 @@
 //! is idle yet: `wakep` sets it, and the next M to release its P becomes
 //! spinning instead.
 //!
+//! `runtime/tests/loom_spinning.rs` model-checks this protocol with a
+//! mirror of `wakep`, `startm`, `stopm` and `find_runnable`'s give-up path;
+//! a test there fails when the statements it mirrors change (here, in
+//! `findrunnable.rs`, `p.rs` or `park.rs`): change the model with them.
+//!
 //! ## How many Ms
 //!
 //! `startm` wakes an idle M when there is one and starts a new thread only
