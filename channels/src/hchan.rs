@@ -53,14 +53,26 @@
 //!   again: a value sent before the close is visible, because `closed` was
 //!   stored (Release) after that send's critical section, and our Acquire
 //!   load of it orders the second `empty()` after.
+//!
+//! `channels/tests/loom_hchan.rs` model-checks the receive's fast path
+//! against a racing close with this file compiled on loom's atomics (the
+//! `loom_shim` below): reading `closed` first, or with Relaxed, fails it.
+//! It keeps a copy of the fast path of `ops.rs`, and a test there fails
+//! when `ops.rs` no longer reads what the copy reads: change them together.
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
+#[cfg(not(all(loom, test)))]
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
-use gort_runtime::engine::{Bubble, GRef, RawLock, TimerNode, ready};
+#[cfg(not(all(loom, test)))]
+use gort_runtime::engine::RawLock;
+use gort_runtime::engine::{Bubble, GRef, TimerNode, ready};
+#[cfg(all(loom, test))]
+use loom_shim::{AtomicBool, AtomicUsize, RawLock};
 
 use crate::waitq::{CLOSED, DONE, WaitQ, Waiter};
 
@@ -486,7 +498,43 @@ impl<T> Drop for HChan<T> {
     }
 }
 
-#[cfg(test)]
+/// What the loom model (`channels/tests/loom_hchan.rs`, which compiles
+/// this file into its test crate with `--cfg loom`) swaps in: loom's
+/// atomics, and for the runtime's lock (whose futex would block loom's
+/// scheduler) one made of loom's mutex and condition variable. The
+/// library, even built with `--cfg loom`, keeps std's atomics and `RawLock`
+/// (its own unit tests are not meant to be built with `--cfg loom`).
+#[cfg(all(loom, test))]
+mod loom_shim {
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
+    use loom::sync::{Condvar, Mutex};
+
+    pub(crate) struct RawLock {
+        held: Mutex<bool>,
+        cv: Condvar,
+    }
+
+    impl RawLock {
+        pub(crate) fn new() -> RawLock {
+            RawLock { held: Mutex::new(false), cv: Condvar::new() }
+        }
+        pub(crate) fn lock(&self) {
+            let mut held = self.held.lock().unwrap();
+            while *held {
+                held = self.cv.wait(held).unwrap();
+            }
+            *held = true;
+        }
+        /// # Safety
+        /// The caller holds the lock.
+        pub(crate) unsafe fn unlock(&self) {
+            *self.held.lock().unwrap() = false;
+            self.cv.notify_one();
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
