@@ -97,7 +97,7 @@ mod waitq;
 #[cfg(loom)]
 mod time {
     pub(crate) struct ChanTimer {
-        pub(crate) node: gort_runtime::timer::TimerNode,
+        pub(crate) node: gort_runtime::engine::TimerNode,
     }
 }
 

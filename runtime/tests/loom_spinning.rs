@@ -117,7 +117,7 @@ const MIRRORED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("p.rs", "fn runq_empty(", &["self.runnext.load(Ordering::Acquire).is_null()"]),
-    ("park.rs", "fn ready_from_outside(", &["sched.globrunqput(g);", "sched.wakep_after_push();"]),
+    ("gopark.rs", "fn ready_from_outside(", &["sched.globrunqput(g);", "sched.wakep_after_push();"]),
 ];
 
 fn squash(s: &str) -> String {
