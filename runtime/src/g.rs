@@ -164,6 +164,11 @@ pub enum WaitReason {
     SynctestRun,
     /// In `synctest::wait`.
     SynctestWait,
+    /// In `gort::future::block_on`, waiting for the future's waker.
+    FutureWait,
+    /// In `block_on` in a synctest bubble, with no waker held outside
+    /// gort's bubble-aware futures (`gort::future`'s module docs).
+    FutureWaitDurable,
 }
 
 impl WaitReason {
@@ -197,6 +202,8 @@ impl WaitReason {
             WaitReason::SyncSemaphoreAcquire => "sync.Semaphore.Acquire",
             WaitReason::SynctestRun => "synctest.Run",
             WaitReason::SynctestWait => "synctest.Wait",
+            WaitReason::FutureWait => "future wait",
+            WaitReason::FutureWaitDurable => "future wait (durable)",
         }
     }
 
@@ -225,11 +232,12 @@ impl WaitReason {
                 | WaitReason::SyncSemaphoreAcquire
                 | WaitReason::SynctestRun
                 | WaitReason::SynctestWait
+                | WaitReason::FutureWaitDurable
         )
     }
 
     fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 27] = [
+        const ALL: [WaitReason; 29] = [
             WaitReason::Zero,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -257,6 +265,8 @@ impl WaitReason {
             WaitReason::SyncSemaphoreAcquire,
             WaitReason::SynctestRun,
             WaitReason::SynctestWait,
+            WaitReason::FutureWait,
+            WaitReason::FutureWaitDurable,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::Other)
     }
