@@ -116,7 +116,7 @@
 //! | `signal_unix.go`: `sighandler` (stack overflow) | `stackguard.rs` |
 //! | `os_linux.go`: `futexsleep`, `futexwakeup`; `nanotime`, `osyield`, `procyield` | `sys.rs`; `cheaprand` is in `proc.rs` |
 //! | `race.go`, `valgrind.go` | `tsan.rs`, `valgrind.rs` |
-//! | (none) | `taskstate.rs` ([`JoinHandle`]'s protocol), `local.rs` ([`local!`]), `unwind.rs` (dropping a runtime), `testing.rs` (Go's goleak), `engine.rs` (the API gort-channels, gort-sync and gort-netpoll use) |
+//! | (none) | `taskstate.rs` ([`JoinHandle`]'s protocol), `local.rs` ([`local!`]), `unwind.rs` (dropping a runtime), `testing.rs` (Go's goleak), `engine.rs` (the API gort-channels, gort-sync and gort-netpoll use), `future.rs` and `future/` (Rust futures on goroutines: [`future::block_on`], [`future::spawn`], timer futures) |
 //!
 //! # Layers
 //!
@@ -158,6 +158,7 @@ mod dumpopts;
 #[doc(hidden)]
 pub mod engine;
 mod findrunnable;
+pub mod future;
 mod g;
 mod gopark;
 mod local;
