@@ -121,8 +121,11 @@
 //! exactly parked, readies the owner; the park/ready contract holds
 //! because the callback committed the park before any waker could see it.
 
+mod sleep;
 mod state;
 mod waker;
+
+pub use sleep::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout, timeout_at};
 
 use std::future::Future;
 use std::pin::pin;
