@@ -123,9 +123,11 @@
 
 mod sleep;
 mod state;
+mod task;
 mod waker;
 
 pub use sleep::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout, timeout_at};
+pub use task::{JoinHandle, spawn};
 
 use std::future::Future;
 use std::pin::pin;
