@@ -121,6 +121,8 @@
 //! exactly parked, readies the owner; the park/ready contract holds
 //! because the callback committed the park before any waker could see it.
 
+#[cfg(feature = "hyper")]
+pub mod hyper_rt;
 mod sleep;
 mod state;
 mod task;
