@@ -45,6 +45,8 @@
 //! - [`debug`]: runtime counters, goroutine dumps; [`testing`]: the leak
 //!   check, and [`testing::synctest`]: virtual time for tests (Go 1.25's
 //!   `testing/synctest`);
+//! - [`future`]: Rust futures on goroutines (`block_on`, `spawn`, timer
+//!   futures; with the `hyper` feature, hyper's runtime traits);
 //! - [`runtime`]: the park/ready layer, for writing new blocking primitives.
 //!
 //! Read the safety model in [`runtime`]'s docs: a goroutine may resume on a
@@ -215,6 +217,30 @@ pub mod time {
     pub use gort_channels::{FuncTimer, Ticker, Timer, after, after_func, tick};
     pub use gort_runtime::sleep;
     pub use gort_runtime::time::*;
+}
+
+/// Rust futures on goroutines, without an async runtime:
+/// [`future::block_on`] parks the goroutine until the future's waker
+/// fires, [`future::spawn`] runs a future on a goroutine of its own (its
+/// `JoinHandle` joins, or is awaited), and [`future::sleep`],
+/// [`future::sleep_until`] and [`future::timeout`] are tokio-style timer
+/// futures on gort's timers (a synctest bubble's clock inside one). With
+/// the `hyper` feature, `future::hyper_rt` runs hyper 1 on goroutines.
+/// Futures that need tokio's reactor (`tokio::net`, `tokio::time`) do not
+/// work: the module docs say what to use instead.
+///
+/// ```
+/// use std::time::Duration;
+/// use gort::future;
+///
+/// let h = future::spawn(async {
+///     future::sleep(Duration::from_millis(1)).await;
+///     "slept"
+/// });
+/// assert_eq!(future::block_on(h).unwrap(), "slept");
+/// ```
+pub mod future {
+    pub use gort_runtime::future::*;
 }
 
 /// The runtime layer under gort's primitives, for writing new blocking
