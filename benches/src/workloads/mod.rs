@@ -6,6 +6,7 @@
 
 mod chan;
 pub(crate) mod etcd;
+mod future;
 mod latency;
 mod net;
 mod runtime;
@@ -22,7 +23,14 @@ fn all() -> Vec<(&'static str, fn())> {
     v.extend_from_slice(net::WORKLOADS);
     v.extend_from_slice(sched::WORKLOADS);
     v.extend_from_slice(etcd::WORKLOADS);
+    v.extend_from_slice(future::WORKLOADS);
     v
+}
+
+/// Whether workload `name` has no Go twin (the comparison then runs only
+/// gort's side).
+pub(crate) fn gort_only(name: &str) -> bool {
+    future::GORT_ONLY.contains(&name)
 }
 
 /// Workloads that build their own runtime (a soak needs its Runtime for
