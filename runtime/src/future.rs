@@ -1,6 +1,6 @@
 //! Rust futures on goroutines, without an async runtime: [`block_on`],
 //! [`spawn`] with a [`JoinHandle`] that is itself a future, the timers
-//! [`sleep`], [`sleep_until`] and [`timeout`] (tokio's names and error
+//! [`sleep()`], [`sleep_until`] and [`timeout`] (tokio's names and error
 //! type, [`Elapsed`]), and with the `hyper` feature the glue that runs
 //! hyper 1 on goroutines (`hyper_rt`).
 //!
@@ -74,7 +74,7 @@
 //! `tokio::time`, `tokio::fs`, `tokio::process`, `tokio::signal`, and
 //! libraries built on them) panic with tokio's "there is no reactor
 //! running" or never complete here: gort does not provide tokio's driver.
-//! Use gort's own instead: [`sleep`], [`sleep_until`] and [`timeout`]
+//! Use gort's own instead: [`sleep()`], [`sleep_until`] and [`timeout`]
 //! for `tokio::time`; gort's sockets (`gort::net`, which park the
 //! goroutine) for `tokio::net`, called directly from a goroutine or
 //! through their waker-aware readiness; `gort::chan` and `gort::sync`

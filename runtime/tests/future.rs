@@ -157,6 +157,8 @@ impl Future for SelfWake {
         if self.polls % 2 == 0 {
             cx.waker().wake_by_ref();
         } else {
+            // On purpose: a clone woken by value, the other path.
+            #[allow(clippy::waker_clone_wake)]
             cx.waker().clone().wake();
         }
         Poll::Pending

@@ -1,4 +1,4 @@
-//! Timer futures: [`Sleep`] ([`sleep`], [`sleep_until`]) and [`Timeout`]
+//! Timer futures: [`Sleep`] ([`sleep()`], [`sleep_until`]) and [`Timeout`]
 //! ([`timeout`], [`timeout_at`], error [`Elapsed`]), tokio's names and
 //! behaviour, on the runtime's timers.
 //!
@@ -47,7 +47,7 @@ struct Slot {
     waker: Lock<Option<Waker>>,
 }
 
-/// A future that completes at a deadline: [`sleep`]'s and
+/// A future that completes at a deadline: [`sleep()`]'s and
 /// [`sleep_until`]'s. Tokio's `tokio::time::Sleep`, on gort's timers.
 ///
 /// It is `!Unpin` (its timer is linked into a heap while armed): await it,
@@ -283,7 +283,7 @@ pub struct Timeout<F> {
 
 /// Runs `fut` with a time limit of `d`: `Ok` with its output if it
 /// completes first, `Err(Elapsed)` once `d` has passed (the future is then
-/// dropped with the `Timeout`). On the caller's clock, like [`sleep`].
+/// dropped with the `Timeout`). On the caller's clock, like [`sleep()`].
 ///
 /// ```
 /// use std::time::Duration;
