@@ -135,7 +135,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll};
 
-use crate::WaitReason;
+use crate::g::WaitReason;
 use waker::Signal;
 
 /// Runs `fut` to completion on the calling goroutine, parking it while
@@ -168,7 +168,7 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
         if !park_until_woken(&sig, reason) {
             // Woken while polling: poll again, after the P's other
             // goroutines had their turn (module docs).
-            crate::park::yield_now();
+            crate::gopark::yield_now();
         }
     }
 }
@@ -193,7 +193,7 @@ fn park_until_woken(sig: &Signal, reason: WaitReason) -> bool {
     // The callback touches only `sig` (on the heap, alive while the owner
     // is), never the owner's stack: once `try_park` commits, a waker may
     // ready the owner and it may resume elsewhere at once.
-    crate::park::park_unwind_safe(reason, |_| sig.state.try_park());
+    crate::gopark::park_unwind_safe(reason, |_| sig.state.try_park());
     std::mem::forget(guard);
     // The word says which: PARKED stays set until the next `begin_poll`
     // if the park was committed (and then readied), and is clear if the

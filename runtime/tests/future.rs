@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use gort_runtime::Runtime;
+use gort_runtime::engine::{WaitReason, current_bubble};
 use gort_runtime::future::{self, block_on, sleep, sleep_until, spawn, timeout};
 use gort_runtime::testing::synctest;
-use gort_runtime::{Runtime, WaitReason};
 
 const BOUND: Duration = Duration::from_secs(120);
 
@@ -564,7 +565,7 @@ fn block_on_parks_with_the_right_wait_reason() {
             let h = gort_runtime::spawn(|| block_on(sleep(Duration::from_secs(5))));
             synctest::wait();
             let me = gort_runtime::current().unwrap().id();
-            let bubble = synctest::current().unwrap().id();
+            let bubble = current_bubble().unwrap().id();
             let reason = gort_runtime::debug::goroutines()
                 .into_iter()
                 .find(|i| i.synctest_bubble == bubble && i.id != me)

@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use gort::runtime::{G, GRef, WaitReason, park, ready};
+use gort::runtime::{GRef, WaitReason, park, ready};
 
 use super::support::report;
 
@@ -74,11 +74,11 @@ impl Parker {
             match self.0.compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     if let Some(g) = g {
-                        let g = std::ptr::NonNull::new(g as *mut G).expect("a parked G");
-                        // SAFETY: the owner published its G from its park
-                        // callback (it is parked) and our CAS took it out:
-                        // we alone ready it.
-                        unsafe { ready(std::mem::transmute::<std::ptr::NonNull<G>, GRef>(g)) };
+                        // SAFETY: the word held `GRef::as_ptr` of the
+                        // owner, published from its park callback (so it is
+                        // parked), and our CAS took it out: we alone ready
+                        // it, with the GRef rebuilt from that address.
+                        unsafe { ready(GRef::from_ptr(g as *const ())) };
                     }
                     return;
                 }

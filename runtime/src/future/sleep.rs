@@ -56,7 +56,7 @@ struct Slot {
 pub struct Sleep {
     node: TimerNode,
     slot: Slot,
-    /// The deadline on the sleep's clock, in [`crate::nanotime`] units.
+    /// The deadline on the sleep's clock, in [`crate::sys::nanotime`] units.
     when: i64,
     deadline: Instant,
     /// The synctest bubble whose clock this sleep runs on (None: the real
@@ -79,8 +79,8 @@ pub struct Sleep {
 /// assert!(t.elapsed() >= Duration::from_millis(2));
 /// ```
 pub fn sleep(d: Duration) -> Sleep {
-    let bubble = crate::synctest::current();
-    let when = crate::time::now_nanos_in(bubble.as_deref()).saturating_add(crate::time::nanos(d));
+    let bubble = crate::synctest::bubble::current();
+    let when = crate::time::ns::now_nanos_in(bubble.as_deref()).saturating_add(crate::time::ns::nanos(d));
     let now = match &bubble {
         Some(b) => b.now_instant(),
         None => Instant::now(),
@@ -93,12 +93,12 @@ pub fn sleep(d: Duration) -> Sleep {
 /// `tokio::time::sleep_until`), an instant of the caller's clock
 /// ([`crate::time::now`]: inside a synctest bubble, the bubble's).
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let bubble = crate::synctest::current();
+    let bubble = crate::synctest::bubble::current();
     let when = nanos_at(bubble.as_deref(), deadline);
     Sleep::new(bubble, when, deadline)
 }
 
-/// `t` in [`crate::nanotime`] units on `bubble`'s clock (the real one for
+/// `t` in [`crate::sys::nanotime`] units on `bubble`'s clock (the real one for
 /// None).
 fn nanos_at(bubble: Option<&Bubble>, t: Instant) -> i64 {
     match bubble {
@@ -106,8 +106,8 @@ fn nanos_at(bubble: Option<&Bubble>, t: Instant) -> i64 {
         None => {
             let (now_i, now) = (Instant::now(), crate::sys::nanotime());
             match t.checked_duration_since(now_i) {
-                Some(d) => now.saturating_add(crate::time::nanos(d)),
-                None => now.saturating_sub(crate::time::nanos(now_i - t)),
+                Some(d) => now.saturating_add(crate::time::ns::nanos(d)),
+                None => now.saturating_sub(crate::time::ns::nanos(now_i - t)),
             }
         }
     }
@@ -166,7 +166,7 @@ impl Sleep {
 
     /// The sleep's clock, in nanotime units.
     fn now(&self) -> i64 {
-        crate::time::now_nanos_in(self.bubble.as_deref())
+        crate::time::ns::now_nanos_in(self.bubble.as_deref())
     }
 
     /// Arms the node for `when` in the sleep's heap. Called only on a

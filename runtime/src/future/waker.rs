@@ -65,7 +65,7 @@ impl Signal {
     pub(crate) fn for_current() -> Arc<Signal> {
         Arc::new(Signal {
             state: WakeState::new(),
-            owner: crate::park::current_g(),
+            owner: crate::gopark::current_g(),
             bubble: current_bubble_id(),
             counted: AtomicUsize::new(0),
         })
@@ -98,7 +98,7 @@ impl Signal {
             // SAFETY: the word was exactly PARKED and our fetch_or turned it
             // to readied: the owner is parked in `block_on` (its park
             // callback committed the park), and no one else will ready it.
-            unsafe { crate::park::ready(self.owner) };
+            unsafe { crate::gopark::ready(self.owner) };
         }
     }
 
