@@ -31,7 +31,7 @@
 //! - the thread is **starved** (it got less than a quarter of a CPU: a busy
 //!   machine keeps it waiting for one): the P stays, since a new M would
 //!   wait the same way, unless it stays so for ten time slices and an
-//!   idle M can take the P (see `Away::Starved`);
+//!   idle M can take the P or the runtime has few Ms (see `Away::Starved`);
 //! - the thread is **computing** (a loop with no runtime call): retake
 //!   after Go's 10 ms time slice if the P has queued goroutines or due
 //!   timers. Go would preempt such a goroutine asynchronously at that
@@ -260,10 +260,12 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
                     || away >= FORCE_PREEMPT_NS
             }
             Away::LockWait => false,
-            // Only to an M already idle: a new thread would wait for a CPU
-            // like this one, and on a machine loaded 10x over, each such
-            // hand-off started one (soak at load 15-20: 15-23 threads).
-            Away::Starved => away >= STARVED_SLICE_NS && work_waits() && !sched.idle.lock().midle.is_empty(),
+            // A new thread would wait for a CPU like this one: on a machine
+            // loaded 10x over, a hand-off per starved M grew the soak to
+            // 15-23 threads. So only to an M already idle, or by starting
+            // one while the runtime has few (a loop on the only M of a
+            // small runtime must still lose its P).
+            Away::Starved => away >= STARVED_SLICE_NS && work_waits() && starved_handoff_ok(sched),
             Away::Computing => away >= FORCE_PREEMPT_NS && work_waits(),
         };
         if retake && p.try_retake(w) {
@@ -292,8 +294,8 @@ enum Away {
     /// handing Ps off on every such wait multiplied threads next to a CPU
     /// hog (issue 12: 15 to 70), so the P stays for ten time slices
     /// ([`STARVED_SLICE_NS`]); a loop that gets so little CPU for that long
-    /// is still handed off, so its queue does not starve with it, but only
-    /// to an M already idle: never by starting a thread.
+    /// is still handed off, so its queue does not starve with it, but a
+    /// thread is started for it only while the runtime has few.
     Starved,
     /// A loop without a runtime call: after its time slice its P goes to
     /// another M if work waits.
@@ -304,6 +306,15 @@ enum Away {
 /// anyway: ten of Go's time slices. A thread descheduled by a busy machine
 /// waits a few ms (the kernel's scheduling period), far less than this.
 const STARVED_SLICE_NS: i64 = 10 * FORCE_PREEMPT_NS;
+
+/// Whether a starved M's P may be handed off: an idle M can take it, or
+/// the runtime has fewer than `2 * max_procs + IDLE_M_RESERVE` Ms, so a
+/// new one may be started.
+fn starved_handoff_ok(sched: &Sched) -> bool {
+    let idle = sched.idle.lock();
+    !idle.midle.is_empty()
+        || (idle.mcount as usize) < 2 * sched.nprocs() as usize + crate::runtime::IDLE_M_RESERVE
+}
 
 /// Classifies an M that has been away `away` ns, having used `cpu` ns of
 /// CPU meanwhile; `lock_wait` if it sleeps on a runtime lock; `runnable`
