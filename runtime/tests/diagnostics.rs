@@ -165,15 +165,8 @@ fn schedtrace_prints_go_lines() {
         });
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-        .env("GORT_CHILD", NAME)
-        .env("GORT_SCHEDTRACE", "10")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (status, stderr) = common::run_child_env(NAME, &[("GORT_SCHEDTRACE", "10")]);
+    assert!(status.success(), "{stderr}");
     let line = stderr.lines().find(|l| l.starts_with("SCHED ")).unwrap_or_else(|| panic!("{stderr}"));
     for field in
         ["gomaxprocs=2", "idleprocs=", "threads=", "spinningthreads=", "runqueue=", "[", "schedticks=["]

@@ -1,4 +1,5 @@
-//! Helpers shared by the runtime's integration tests.
+//! Helpers shared by the runtime's integration tests (the child-process
+//! runner comes from the `test-support` crate).
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -114,26 +115,7 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
 }
 
-/// Runs the current test binary again with `GORT_CHILD=<name>` and returns
-/// (status, stderr): for tests whose subject must kill the process.
-pub fn run_child(name: &str) -> (std::process::ExitStatus, String) {
-    run_child_env(name, &[])
-}
-
-/// [`run_child`] with extra environment variables.
-pub fn run_child_env(name: &str, env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env("GORT_CHILD", name)
-        .env("RUST_BACKTRACE", "0")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-/// Whether this process is the child for test `name`.
-pub fn is_child(name: &str) -> bool {
-    std::env::var("GORT_CHILD").as_deref() == Ok(name)
-}
+/// The child-process runner shared by every crate's tests: re-runs the
+/// current test binary for one test with `GORT_CHILD=<name>`.
+#[allow(unused_imports)] // each test binary uses a part
+pub use test_support::{is_child, run_child, run_child_env};
