@@ -5,29 +5,15 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gort_runtime::Runtime;
 use gort_runtime::engine::{GRef, Lock, WaitReason, current_g, park, ready};
 
-/// Aborts the process if the test is still running after `secs` seconds,
-/// naming it: a deadlock fails the suite instead of hanging it.
-pub struct Watchdog {
-    _done: mpsc::Sender<()>,
-}
-
-pub fn watchdog(name: &str, secs: u64) -> Watchdog {
-    let (tx, rx) = mpsc::channel::<()>();
-    let name = name.to_string();
-    std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("test {name}: still running after {secs} s (deadlock?)");
-            std::process::abort();
-        }
-    });
-    Watchdog { _done: tx }
-}
+/// The watchdog, the child-process runner and the panic message are
+/// shared with the other crates' tests.
+#[allow(unused_imports)] // each test binary uses a part
+pub use test_support::{Watchdog, is_child, panic_message, run_child, watchdog};
 
 /// Runs `f` as the main goroutine of a fresh runtime with `procs` Ps,
 /// under a 60 s watchdog.
@@ -101,31 +87,4 @@ impl<T> Chan<T> {
     pub fn len(&self) -> usize {
         self.inner.lock().q.len()
     }
-}
-
-/// Runs the current test binary again with only test `name`, marking the
-/// child with `GORT_CHILD=name`; returns (status, stderr). For tests whose
-/// subject ends the process.
-pub fn run_child(name: &str) -> (std::process::ExitStatus, String) {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env("GORT_CHILD", name)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-/// Whether this process is the child for test `name`.
-pub fn is_child(name: &str) -> bool {
-    std::env::var("GORT_CHILD").as_deref() == Ok(name)
-}
-
-/// The message of a caught panic.
-pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
 }

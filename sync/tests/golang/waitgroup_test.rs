@@ -2,14 +2,12 @@
 //! WaitGroup: ports of Go's sync/waitgroup_test.go (pinned to go1.27.3),
 //! the reuse misuse, and plain threads.
 
-mod common;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Chan, is_child, panic_message, run, run_child};
+use crate::common::{Chan, is_child, panic_message, run, run_child};
 use gort_runtime::spawn;
 use gort_sync::WaitGroup;
 

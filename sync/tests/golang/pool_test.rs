@@ -8,13 +8,11 @@
 //! Tests that count on when cleanup rounds happen hold SERIAL and turn the
 //! automatic rounds off, as Go's do with `debug.SetGCPercent(-1)`.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Chan, run};
+use crate::common::{Chan, run};
 use gort_runtime::spawn;
 use gort_sync::{Pool, pool_cleanup, set_pool_cleanup_interval};
 

@@ -7,14 +7,12 @@
 //! TestOnceFuncPanicTraceback (Go's traceback format). TestOnceXGC becomes
 //! a drop probe: the function is released after its first call.
 
-mod common;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Chan, panic_message, run};
+use crate::common::{Chan, panic_message, run};
 use gort_runtime::spawn;
 use gort_sync::{Once, OnceFunc, OnceRetry, OnceValue};
 

@@ -2,13 +2,11 @@
 //! RwLock: ports of Go's sync/rwmutex_test.go (pinned to go1.27.3), plus
 //! writer preference and plain threads.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Chan, run};
+use crate::common::{Chan, run};
 use gort_runtime::spawn;
 use gort_sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 

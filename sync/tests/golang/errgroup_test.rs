@@ -3,13 +3,13 @@
 //! the text's scenarios. Not here yet: TestWithContext and
 //! TestCancelCause (they need gort's context).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Chan, run};
+use crate::common::{Chan, run};
 use gort_runtime::spawn;
 use gort_sync::ErrGroup;
 

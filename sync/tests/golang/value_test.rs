@@ -4,12 +4,10 @@
 //! TestValuePanic (nil and inconsistently typed stores cannot be written
 //! with a typed Value).
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::run;
+use crate::common::run;
 use gort_runtime::spawn;
 use gort_sync::WaitGroup;
 use gort_sync::atomic::Value;

@@ -5,13 +5,11 @@
 //! Not ported: TestCondCopy (a Cond that is waited on cannot be moved in
 //! Rust, so there is no copy checker to test).
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Chan, run};
+use crate::common::{Chan, run};
 use gort_runtime::spawn;
 use gort_sync::{Cond, Mutex, RwLock};
 

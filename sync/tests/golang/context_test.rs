@@ -14,14 +14,12 @@
 //! Go's `otherContext{ctx}` (a foreign type embedding a context) is
 //! `Other`, a `CustomContext` that delegates everything.
 
-mod common;
-
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::run;
+use crate::common::run;
 use gort_channels::{Receiver, chan, select};
 use gort_runtime::{spawn, yield_now};
 use gort_sync::WaitGroup;
@@ -201,13 +199,13 @@ fn TestValues() {
 
     let c1 = with_value(&background(), K1, "c1k1");
     check(&c1, "c1", "c1k1", "", "");
-    assert_eq!(c1.to_string(), "context.Background.WithValue(context_test::Key1, c1k1)");
+    assert_eq!(c1.to_string(), "context.Background.WithValue(golang::context_test::Key1, c1k1)");
 
     let c2 = with_value(&c1, K2, "c2k2");
     check(&c2, "c2", "c1k1", "c2k2", "");
     assert_eq!(
         c2.to_string(),
-        "context.Background.WithValue(context_test::Key1, c1k1).WithValue(context_test::Key2, c2k2)"
+        "context.Background.WithValue(golang::context_test::Key1, c1k1).WithValue(golang::context_test::Key2, c2k2)"
     );
 
     let c3 = with_value(&c2, K3, "c3k3");
@@ -218,8 +216,8 @@ fn TestValues() {
     check(&c4, "c4", "", "c2k2", "c3k3");
     assert_eq!(
         c4.to_string(),
-        "context.Background.WithValue(context_test::Key1, c1k1).WithValue(context_test::Key2, c2k2)\
-         .WithValue(context_test::Key2, c3k3).WithValue(context_test::Key1, <nil>)"
+        "context.Background.WithValue(golang::context_test::Key1, c1k1).WithValue(golang::context_test::Key2, c2k2)\
+         .WithValue(golang::context_test::Key2, c3k3).WithValue(golang::context_test::Key1, <nil>)"
     );
 
     let o0 = other(&background());

@@ -3,14 +3,12 @@
 //! singleflight_test.go, with a `Flight` handle where Go uses DoChan's
 //! channel. Not ported: TestGoexitDo (no Goexit in Rust).
 
-mod common;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Chan, is_child, panic_message, run, run_child};
+use crate::common::{Chan, is_child, panic_message, run, run_child};
 use gort_runtime::spawn;
 use gort_sync::{SingleFlight, WaitGroup};
 

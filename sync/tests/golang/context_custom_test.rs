@@ -4,14 +4,12 @@
 //! TestAfterFunc*; afterfunc_test.go), go1.27.3, one Rust test per Go
 //! test with Go's name. The rest of x_test.go is in context_test.rs.
 
-mod common;
-
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::run;
+use crate::common::run;
 use gort_channels::{Chan, Receiver, chan};
 use gort_runtime::spawn;
 use gort_sync::context::{

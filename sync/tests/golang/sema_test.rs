@@ -7,6 +7,7 @@
 //! waiter of a table root) sees only the tests' own waiters; the handoff
 //! tests run one at a time.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

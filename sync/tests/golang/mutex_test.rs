@@ -7,13 +7,11 @@
 //! gort's guards; the doc tests of `Mutex` and `RwLock` check that they do
 //! not compile. TestSemaphore is in sema_test.rs.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Chan, run};
+use crate::common::{Chan, run};
 use gort_runtime::spawn;
 use gort_sync::Mutex;
 

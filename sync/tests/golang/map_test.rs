@@ -6,13 +6,11 @@
 //! generator drives the same operations against a std HashMap. Not ported:
 //! TestIssue40999 and the allocation tests (Go's GC).
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::run;
+use crate::common::run;
 use gort_runtime::spawn;
 use gort_sync::{Map, WaitGroup};
 

@@ -3,14 +3,12 @@
 //! with `acquire_timeout` where Go's tests cancel a context, plus the
 //! text's scenarios (T-SEMA-1..3) and plain threads.
 
-mod common;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{panic_message, run};
+use crate::common::{panic_message, run};
 use gort_runtime::spawn;
 use gort_runtime::testing::synctest;
 use gort_sync::{Semaphore, WaitGroup};
