@@ -148,6 +148,24 @@ mod tests {
     }
 
     #[test]
+    fn a_watchdog_aborts_a_hung_test_naming_it() {
+        const NAME: &str = "a_watchdog_aborts_a_hung_test_naming_it";
+        if is_child(NAME) {
+            let _w = watchdog("the hung one", 1);
+            std::thread::sleep(Duration::from_secs(60));
+            eprintln!("the watchdog never fired");
+            return;
+        }
+        /// SIGABRT's number on Linux (test-support takes no libc dependency).
+        const SIGABRT: i32 = 6;
+        let (status, stderr) = run_child(NAME);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(SIGABRT), "{status:?}: {stderr}");
+        assert!(stderr.contains("test the hung one: still running after 1 s"), "{stderr}");
+        assert!(!stderr.contains("never fired"), "{stderr}");
+    }
+
+    #[test]
     fn a_dropped_watchdog_does_not_fire() {
         drop(watchdog("a_dropped_watchdog_does_not_fire", 1));
         std::thread::sleep(Duration::from_millis(1500));
