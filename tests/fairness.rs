@@ -16,20 +16,9 @@ use std::time::Duration;
 /// Runs `other` on a one-P runtime next to a channel ping-pong pair that
 /// runs until `other` returns; returns the pair's round trips.
 fn next_to_a_pair(other: impl FnOnce() + Send + 'static) -> u64 {
-    let done = Arc::new(AtomicBool::new(false));
-    let d2 = done.clone();
-    std::thread::spawn(move || {
-        for _ in 0..600 {
-            if d2.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("a goroutine next to the ping-pong pair starved for 60 s");
-        std::process::abort();
-    });
+    let _w = test_support::watchdog("a goroutine next to the ping-pong pair (starved?)", 60);
     let rt = gort::Runtime::builder().max_procs(1).build().unwrap();
-    let trips = rt.block_on(move || {
+    rt.block_on(move || {
         let stop = Arc::new(AtomicBool::new(false));
         let trips = Arc::new(AtomicU64::new(0));
         let (a, b) = (gort::chan::<u64>(0), gort::chan::<u64>(0));
@@ -58,9 +47,7 @@ fn next_to_a_pair(other: impl FnOnce() + Send + 'static) -> u64 {
         pair.join().unwrap();
         echo.join().unwrap();
         trips.load(Ordering::Relaxed)
-    });
-    done.store(true, Ordering::Relaxed);
-    trips
+    })
 }
 
 #[test]

@@ -13,22 +13,9 @@ use gort::sync::{Barrier, ErrGroup, Mutex, Semaphore, SingleFlight, WaitGroup};
 /// Runs `f` as the main goroutine of a runtime with `procs` Ps; aborts the
 /// process if it has not finished after 60 s (a deadlock).
 fn run<T: Send + 'static>(procs: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let finished = Arc::new(AtomicBool::new(false));
-    let f2 = finished.clone();
-    std::thread::spawn(move || {
-        let t = Instant::now();
-        while !f2.load(Ordering::SeqCst) {
-            if t.elapsed() > Duration::from_secs(60) {
-                eprintln!("scenario still running after 60 s (deadlock?)");
-                std::process::abort();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    });
+    let _w = test_support::watchdog("scenario", 60);
     let rt = gort::Runtime::builder().max_procs(procs).build().expect("runtime");
-    let r = rt.block_on(f);
-    finished.store(true, Ordering::SeqCst);
-    r
+    rt.block_on(f)
 }
 
 /// Seeds S16 (Go 1.8's 7.2 million to 10): g1 re-locks every 100 µs; g2

@@ -5,6 +5,7 @@
 //! this file in release mode too.
 
 use gort_runtime::{Builder, Runtime, SpawnError};
+use test_support::panic_message;
 
 /// Sizes no stack can have: each overflows the page rounding, the guard
 /// page or the address space.
@@ -12,13 +13,6 @@ const HUGE: [usize; 5] = [usize::MAX, usize::MAX - 4095, usize::MAX / 2 + 1, isi
 
 fn message(e: &SpawnError) -> String {
     e.to_string()
-}
-
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    match p.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default(),
-    }
 }
 
 #[test]
@@ -43,7 +37,7 @@ fn spawn_panics_in_the_caller_with_try_spawns_message() {
         let expected = message(&Builder::new().stack_size(size).try_spawn(|| ()).unwrap_err());
         // From a plain thread (the default runtime)...
         let r = std::panic::catch_unwind(|| Builder::new().stack_size(size).spawn(|| ()));
-        let got = panic_message(r.expect_err("spawn must panic"));
+        let got = panic_message(&*r.expect_err("spawn must panic"));
         assert_eq!(got, expected, "stack_size({size})");
         // ...and from a goroutine, whose panic its joiner sees.
         let h = gort_runtime::spawn(move || Builder::new().stack_size(size).spawn(|| ()));
