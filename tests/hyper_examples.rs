@@ -5,6 +5,7 @@
 //! (curl's `--max-time`, socket read timeouts) and the checks are on
 //! order, not on time.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../examples/hyper_server.rs"]
 mod hyper_server;
@@ -14,14 +15,12 @@ mod hyper_server;
 mod hyper_client;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::{curl, start};
 use gort::debug::WaitReason;
 use gort::future::{self, hyper_rt::GortExecutor};
-use gort::net::{TcpListener, TcpStream};
+use gort::net::TcpStream;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::client::conn::http2;
@@ -31,29 +30,6 @@ use hyper::{Request, Version};
 /// example's 100 ms, so that a request the server answers at once cannot
 /// lose the race against it on a loaded machine.
 const LONG_SLEEP_MS: u64 = 2_000;
-
-/// Starts the example's server on a free loopback port.
-fn start() -> (SocketAddr, Arc<TcpListener>) {
-    let ln = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
-    let addr = ln.local_addr().unwrap();
-    let ln2 = ln.clone();
-    gort::go!(move || {
-        let e = hyper_server::serve(&ln2).unwrap_err();
-        assert!(gort::net::is_closed(&e), "{e:?}");
-    });
-    (addr, ln)
-}
-
-/// Runs curl, which must exist and succeed; returns its standard output.
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-s", "-S", "--max-time", "30"])
-        .args(args)
-        .output()
-        .expect("curl must be installed to drive the hyper example: apt-get install -y curl");
-    assert!(out.status.success(), "curl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Fails unless this curl speaks HTTP/2 (`curl -V` lists the feature).
 fn require_curl_http2() {
@@ -68,7 +44,7 @@ fn require_curl_http2() {
 #[test]
 fn curl_gets_hello_over_http1_and_h2c() {
     require_curl_http2();
-    let (addr, ln) = start();
+    let (addr, ln) = start(hyper_server::serve);
     let url = format!("http://{addr}/");
 
     let resp = curl(&["-i", &url]);
@@ -94,7 +70,7 @@ fn curl_gets_hello_over_http1_and_h2c() {
 
 #[test]
 fn keep_alive_serves_several_requests_on_one_connection() {
-    let (addr, ln) = start();
+    let (addr, ln) = start(hyper_server::serve);
     let url = format!("http://{addr}/");
     // HTTP/1.1: three URLs, one curl; it connects once and reuses the
     // connection.
@@ -143,7 +119,7 @@ fn read_all(c: &mut TcpStream) -> String {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let (addr, ln) = start();
+    let (addr, ln) = start(hyper_server::serve);
     let rt = gort::Runtime::builder().max_procs(2).build().unwrap();
     rt.block_on(move || {
         let mut c = TcpStream::connect(addr).unwrap();
@@ -201,7 +177,7 @@ fn a_blocking_handler_does_not_delay_other_requests() {
     const N: usize = 4;
     let rt = gort::Runtime::builder().max_procs(2).build().unwrap();
     rt.block_on(move || {
-        let (addr, ln) = start(); // on this runtime, for await_sleepers
+        let (addr, ln) = start(hyper_server::serve); // on this runtime, for await_sleepers
         // HTTP/1.1: N connections blocked in /sleep; a request to / on a
         // new connection is answered before any of them.
         let done = gort::chan::<Done>(2 * N);
@@ -265,7 +241,7 @@ fn a_blocking_handler_does_not_delay_other_requests() {
 
 #[test]
 fn client_example_fetches_from_server_example() {
-    let (addr, ln) = start();
+    let (addr, ln) = start(hyper_server::serve);
     let rt = gort::Runtime::builder().max_procs(2).build().unwrap();
     rt.block_on(move || {
         let mut out = Vec::new();

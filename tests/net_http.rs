@@ -1,41 +1,19 @@
 //! Drives the HTTP/1.1 hello example (examples/http_hello.rs) with curl
 //! and with raw keep-alive and pipelined requests.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../examples/http_hello.rs"]
 mod http_hello;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::process::Command;
 
-use gort::net::{TcpListener, TcpStream};
-
-/// Starts the example's server on a free loopback port.
-fn start() -> (SocketAddr, std::sync::Arc<TcpListener>) {
-    let ln = std::sync::Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
-    let addr = ln.local_addr().unwrap();
-    let ln2 = ln.clone();
-    gort::go!(move || {
-        let e = http_hello::serve(&ln2).unwrap_err();
-        assert!(gort::net::is_closed(&e), "{e:?}");
-    });
-    (addr, ln)
-}
-
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-s", "--max-time", "30"])
-        .args(args)
-        .output()
-        .expect("curl must be installed to drive the HTTP example (apt-get install curl)");
-    assert!(out.status.success(), "curl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{curl, start};
+use gort::net::TcpStream;
 
 #[test]
 fn curl_gets_hello_with_keep_alive() {
-    let (addr, ln) = start();
+    let (addr, ln) = start(http_hello::serve);
     let url = format!("http://{addr}/");
     let resp = curl(&["-i", &url]);
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
@@ -71,7 +49,7 @@ fn curl_gets_hello_with_keep_alive() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let (addr, ln) = start();
+    let (addr, ln) = start(http_hello::serve);
     let rt = gort::Runtime::builder().max_procs(2).build().unwrap();
     rt.block_on(move || {
         let mut c = TcpStream::connect(addr).unwrap();
@@ -94,7 +72,7 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn many_concurrent_keep_alive_clients() {
-    let (addr, ln) = start();
+    let (addr, ln) = start(http_hello::serve);
     let rt = gort::Runtime::builder().max_procs(2).build().unwrap();
     rt.block_on(move || {
         let hs: Vec<_> = (0..200)
@@ -124,7 +102,7 @@ fn many_concurrent_keep_alive_clients() {
 
 #[test]
 fn debug_goroutines_shows_every_goroutine_with_its_stack() {
-    let (addr, ln) = start();
+    let (addr, ln) = start(http_hello::serve);
     // A goroutine parked in a channel receive, for the dump to show.
     let ch = gort::chan::<()>(0);
     let rx = ch.clone();
