@@ -1,7 +1,8 @@
 //! The async I/O adapters (tokio, futures-io, hyper) on TCP and Unix
 //! streams: byte round trips, shared references, and 240 connections
-//! echoing at once. Driven by the executors of `support`. Loopback only;
-//! every loop is bounded.
+//! echoing at once. Driven by `support`'s plain-thread executors and, in
+//! goroutines, by `gort_runtime::future::block_on` (the facade's
+//! `gort::future::block_on`). Loopback only; every loop is bounded.
 
 mod support;
 
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gort_netpoll::{TcpListener, TcpStream, UnixStream};
+use gort_runtime::future;
 use support::*;
 
 /// 4 MiB of a pattern: more than the socket buffers hold, so writes go
@@ -166,7 +168,7 @@ fn shared_reference_adapters_read_and_write_at_once() {
         let echo = {
             let b = b.clone();
             gort_runtime::spawn(move || {
-                go_block_on(async {
+                future::block_on(async {
                     let mut buf = [0u8; 4096];
                     loop {
                         match fio_read(&mut &*b, &mut buf).await? {
@@ -181,12 +183,12 @@ fn shared_reference_adapters_read_and_write_at_once() {
         let sender = {
             let (a, data) = (a.clone(), data.clone());
             gort_runtime::spawn(move || {
-                go_block_on(tokio_write_all(&mut &*a, &data)).unwrap();
+                future::block_on(tokio_write_all(&mut &*a, &data)).unwrap();
                 a.shutdown(Shutdown::Write).unwrap();
             })
         };
         let mut got = vec![0u8; data.len()];
-        go_block_on(tokio_read_exact(&mut &*a, &mut got)).unwrap();
+        future::block_on(tokio_read_exact(&mut &*a, &mut got)).unwrap();
         sender.join().unwrap();
         echo.join().unwrap().unwrap();
         assert!(got == data);
@@ -197,8 +199,9 @@ fn shared_reference_adapters_read_and_write_at_once() {
 // Stress.
 
 /// 240 connections echo through the tokio adapter at once: each server
-/// connection in its own goroutine's executor, the clients split over two
-/// plain threads, each running 120 connection futures on one executor.
+/// connection in its own goroutine's `future::block_on`, the clients
+/// split over two plain threads, each running 120 connection futures on
+/// one executor.
 /// Every client sends 20 messages of 1 B to 8 KiB and checks each echo.
 #[test]
 fn stress_240_connections_echo_through_the_tokio_adapter() {
@@ -214,7 +217,7 @@ fn stress_240_connections_echo_through_the_tokio_adapter() {
                     let (s, _) = ln.accept().unwrap();
                     gort_runtime::spawn(move || {
                         let mut s = s;
-                        go_block_on(async {
+                        future::block_on(async {
                             let mut buf = vec![0u8; 16384];
                             loop {
                                 match tokio_read(&mut s, &mut buf).await? {

@@ -1,8 +1,9 @@
 //! Futures on gort's sockets: wakers registered in the poll descriptor
 //! (`poll_read_ready`, `poll_write_ready`, `poll_accept`) woken by data,
 //! connections, close, deadlines and a dropped runtime, never by stale
-//! events. Driven by the executors of `support`. Loopback only; every
-//! loop is bounded.
+//! events. Driven by `support`'s plain-thread executors and, in
+//! goroutines, by `gort_runtime::future::block_on` (the facade's
+//! `gort::future::block_on`). Loopback only; every loop is bounded.
 
 mod support;
 
@@ -14,6 +15,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use gort_netpoll::{TcpListener, TcpStream, is_closed, is_timeout};
+use gort_runtime::future;
 use support::*;
 
 // ---------------------------------------------------------------------
@@ -39,7 +41,7 @@ fn read_ready_waker_fires_when_data_arrives() {
     drop(writer.join().unwrap());
 }
 
-/// The same in a goroutine, whose executor parks it: the poller that
+/// The same in a goroutine, which `future::block_on` parks: the poller that
 /// wakes the waker is the one its own M blocks in.
 #[test]
 fn read_ready_waker_fires_in_a_goroutine() {
@@ -50,7 +52,7 @@ fn read_ready_waker_fires_in_a_goroutine() {
             io::Write::write_all(&mut &s, b"pong").unwrap();
             s
         });
-        go_block_on(poll_fn(|cx| c.poll_read_ready(cx))).unwrap();
+        future::block_on(poll_fn(|cx| c.poll_read_ready(cx))).unwrap();
         let mut buf = [0u8; 4];
         io::Read::read_exact(&mut &c, &mut buf).unwrap();
         assert_eq!(&buf, b"pong");
@@ -98,7 +100,7 @@ fn close_wakes_a_registered_waker_with_an_error() {
 }
 
 /// The same through the tokio adapter, with the close from a goroutine
-/// while the read waits in another goroutine's executor.
+/// while the read waits in another goroutine's `future::block_on`.
 #[test]
 fn close_ends_a_pending_tokio_read() {
     on_runtime(|| {
@@ -106,7 +108,7 @@ fn close_ends_a_pending_tokio_read() {
         let c = Arc::new(c);
         let reader = {
             let c = c.clone();
-            gort_runtime::spawn(move || go_block_on(tokio_read(&mut &*c, &mut [0u8; 8])))
+            gort_runtime::spawn(move || future::block_on(tokio_read(&mut &*c, &mut [0u8; 8])))
         };
         gort_runtime::sleep(Duration::from_millis(20)); // let it register (not required)
         c.close().unwrap();

@@ -1,13 +1,12 @@
-//! What the async tests share: two small executors, a plain thread's
-//! (it sleeps on a condition variable until its waker fires) and a
-//! goroutine's (it parks on a gort channel), a many-future executor, and
-//! read/write helpers over each adapter's traits. The executors fail if a
-//! waker does not fire within `LIMIT`, so a lost wake-up is a failure, not
-//! a slow pass.
-//!
-//! After the `future` branch lands, `go_block_on` should give way to
-//! `gort::future::block_on`; the plain-thread executors stay, as foreign
-//! executors.
+//! What the async tests share: a foreign executor on a plain thread (it
+//! sleeps on a condition variable until its waker fires) and a
+//! many-future one, a bounded runtime for the goroutine side (futures
+//! there run under `gort_runtime::future::block_on`, the facade's
+//! `gort::future::block_on`, which parks the goroutine), and read/write
+//! helpers over each adapter's traits. The plain-thread executors fail if
+//! a waker does not fire within `LIMIT`, and `on_runtime` fails if its
+//! body has not finished within `RUNTIME_LIMIT`, so a lost wake-up is a
+//! failure, not a hang.
 
 #![allow(dead_code)] // each test binary uses a part
 
@@ -74,27 +73,6 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// Runs `fut` to completion in the calling goroutine, parking it on a gort
-/// channel between polls (a stand-in for `gort::future::block_on`).
-pub fn go_block_on<F: Future>(fut: F) -> F::Output {
-    struct ChanWaker(gort_channels::Chan<()>);
-    impl Wake for ChanWaker {
-        fn wake(self: Arc<Self>) {
-            let _ = self.0.try_send(());
-        }
-    }
-    let ch = gort_channels::chan::<()>(1);
-    let waker = Waker::from(Arc::new(ChanWaker(ch.clone())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        ch.recv_timeout(LIMIT).expect("go_block_on: the waker never fired (lost wake-up)");
-    }
-}
-
 /// Runs every future to completion on the calling plain thread, polling
 /// only those whose waker fired (a run queue of indices).
 pub fn block_on_all<F: Future<Output = ()>>(futs: Vec<F>) {
@@ -130,10 +108,28 @@ pub fn block_on_all<F: Future<Output = ()>>(futs: Vec<F>) {
     }
 }
 
-/// Runs `f` in a goroutine of a fresh runtime of two Ps.
+/// How long `on_runtime`'s body may take: far beyond any body here (the
+/// longest, the 240-connection stress test's server, takes a second or two).
+pub const RUNTIME_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `f` in a goroutine of a fresh runtime of two Ps, on a thread of
+/// its own; the runtime is dropped before this returns. Fails if `f` has
+/// not finished within [`RUNTIME_LIMIT`]: a future whose wake-up was lost
+/// parks its goroutine in `block_on` for ever.
 pub fn on_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let rt = gort_runtime::Runtime::builder().max_procs(2).build().unwrap();
-    rt.block_on(f)
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let rt = gort_runtime::Runtime::builder().max_procs(2).build().unwrap();
+            rt.block_on(f)
+        }));
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(RUNTIME_LIMIT) {
+        Ok(Ok(v)) => v,
+        Ok(Err(p)) => std::panic::resume_unwind(p),
+        Err(_) => panic!("on_runtime: not finished within {RUNTIME_LIMIT:?} (a lost wake-up?)"),
+    }
 }
 
 /// A connected loopback TCP pair (client, server).
