@@ -130,6 +130,34 @@ fn read_deadline_fires_an_async_wait() {
     assert!(is_timeout(&e), "{e:?}");
 }
 
+/// Deadlines end async waits in a goroutine too, where
+/// `future::block_on` parks it: a read waiting for data that never comes
+/// (futures-io adapter), and a write waiting for room in buffers the peer
+/// never drains (tokio adapter), both fail with `TimedOut`.
+#[test]
+fn deadlines_fire_async_waits_in_a_goroutine() {
+    on_runtime(|| {
+        let (c, _s) = tcp_pair();
+        c.set_read_deadline(Some(Instant::now() + Duration::from_millis(30))).unwrap();
+        let e = future::block_on(fio_read(&mut &c, &mut [0u8; 8])).unwrap_err();
+        assert!(is_timeout(&e), "read: {e:?}");
+
+        c.set_write_deadline(Some(Instant::now() + Duration::from_millis(30))).unwrap();
+        let chunk = vec![7u8; 1 << 16];
+        let r = future::block_on(async {
+            // Bounded: loopback's buffers hold a few MiB, far below 1 GiB.
+            let mut sent = 0usize;
+            while sent < 1 << 30 {
+                tokio_write_all(&mut &c, &chunk).await?;
+                sent += chunk.len();
+            }
+            io::Result::Ok(sent)
+        });
+        let e = r.expect_err("the peer never reads: the writes must fill the buffers and time out");
+        assert!(is_timeout(&e), "write: {e:?}");
+    });
+}
+
 /// The per-operation read timeout bounds an async read of one task: the
 /// wait that started at the first pending poll fails with `TimedOut`,
 /// through the tokio adapter; the task's next read starts afresh and gets
