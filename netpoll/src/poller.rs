@@ -37,16 +37,15 @@
 //!   code), which stay counted until then, so a poll comes for them: the
 //!   timer breaks a blocked poll, or the scheduler's next look at the
 //!   count makes one.
-//! - `kick` makes the runtime of the calling thread look at its poller
-//!   soon, for a waker registered from outside that runtime's goroutines
-//!   (a plain thread's executor): a goroutine that registers a waker goes
-//!   on to park or to the scheduler, which polls since the count is
-//!   positive, but a plain thread does not run the scheduler, and every M
-//!   of an idle runtime may be asleep without polling (none blocks in the
-//!   poller while the count is zero). The runtime exports no call to wake
-//!   an M, so the kick arms a timer due now (a no-op callback): arming a
-//!   timer wakes an M, which runs it and then, seeing the count, blocks in
-//!   the poller.
+//! - `kick` makes the poller's runtime poll soon, for a waker registered
+//!   from outside that runtime's goroutines (a plain thread's executor, a
+//!   goroutine of another runtime): a goroutine of the runtime that
+//!   registers a waker goes on to park or to the scheduler, which polls
+//!   since the count is positive, but nothing else would, and every M of
+//!   an idle runtime may be asleep without polling (none blocks in the
+//!   poller while the count is zero). It is the runtime's
+//!   [`gort_runtime::engine::NetPollWaker`], handed over at installation:
+//!   it wakes an M of that runtime unless one blocks in the poller already.
 //!
 //! A runtime's poller is installed on first use through
 //! [`gort_runtime::engine::install_poller`]; the boxed [`NetPoller`] shares its
@@ -56,12 +55,11 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
-use gort_runtime::engine::{GRef, Poller, TimerNode};
+use gort_runtime::engine::{GRef, NetPollWaker, Poller};
 
 use crate::pd::{Mode, PdCache, PollDesc, Woken};
 
@@ -91,9 +89,8 @@ pub(crate) struct PollerInner {
     /// says whether there are any (set under the lock).
     deferred: Mutex<Vec<(Waker, usize)>>,
     has_deferred: AtomicBool,
-    /// The timer `kick` arms (module docs). Boxed: armed timers must not
-    /// move.
-    kick: Pin<Box<TimerNode>>,
+    /// Wakes an M of the runtime to poll (`kick`, module docs).
+    runtime: NetPollWaker,
 }
 
 /// `fd` as an owned descriptor, or the error of the call that made it.
@@ -106,7 +103,7 @@ fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
 }
 
 impl PollerInner {
-    fn new() -> io::Result<PollerInner> {
+    fn new(runtime: NetPollWaker) -> io::Result<PollerInner> {
         // SAFETY: neither call has memory preconditions; results are checked.
         let epfd = owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: eventfd takes plain flags and has no memory preconditions;
@@ -122,7 +119,7 @@ impl PollerInner {
             cache: PdCache::new(),
             deferred: Mutex::new(Vec::new()),
             has_deferred: AtomicBool::new(false),
-            kick: Box::pin(TimerNode::new(|_, _| {}, 0)),
+            runtime,
         };
         p.ctl(libc::EPOLL_CTL_ADD, p.wake_fd.as_raw_fd(), libc::EPOLLIN as u32, WAKE_TOKEN)?;
         Ok(p)
@@ -174,13 +171,11 @@ impl PollerInner {
         std::mem::take(&mut *d)
     }
 
-    /// Makes the calling thread's runtime (the default one on a plain
-    /// thread) poll soon: after registering a waker from outside the
-    /// goroutines of this poller's runtime (module docs). A runtime other
-    /// than the poller's is woken for nothing: the runtime exports no way
-    /// to wake another one's Ms.
+    /// Makes this poller's runtime poll soon: after registering a waker
+    /// from outside its goroutines (module docs). Nothing if the runtime
+    /// is gone or an M blocks in the poller already.
     pub(crate) fn kick(&self) {
-        self.kick.as_ref().reset_in(None, gort_runtime::engine::nanotime(), 0);
+        self.runtime.wake();
     }
 
     /// Whether this is the live poller of the runtime whose key is `key`.
@@ -384,8 +379,8 @@ fn table() -> std::sync::MutexGuard<'static, Table> {
     TABLE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn make_poller() -> Box<dyn Poller> {
-    let inner = match PollerInner::new() {
+fn make_poller(runtime: NetPollWaker) -> Box<dyn Poller> {
+    let inner = match PollerInner::new(runtime) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             eprintln!("gort: cannot create the network poller: {e}");
@@ -422,7 +417,7 @@ mod tests {
     /// woken from another thread.
     #[test]
     fn netpoll_break_wakes_a_blocked_poll() {
-        let p = Arc::new(PollerInner::new().unwrap());
+        let p = Arc::new(PollerInner::new(NetPollWaker::default()).unwrap());
         let p2 = p.clone();
         let h = std::thread::spawn(move || {
             let t = Instant::now();
@@ -442,7 +437,7 @@ mod tests {
     /// blocking one (the eventfd is level-triggered).
     #[test]
     fn nonblocking_poll_leaves_the_wake_up() {
-        let p = PollerInner::new().unwrap();
+        let p = PollerInner::new(NetPollWaker::default()).unwrap();
         p.wake();
         p.wake(); // coalesced
         p.poll(Some(0), &mut Vec::new());
@@ -466,7 +461,7 @@ mod tests {
     /// the current tag wakes it.
     #[test]
     fn stale_events_do_not_wake_a_reused_descriptor() {
-        let p: &'static PollerInner = Box::leak(Box::new(PollerInner::new().unwrap()));
+        let p: &'static PollerInner = Box::leak(Box::new(PollerInner::new(NetPollWaker::default()).unwrap()));
         let pd = p.cache.alloc(p);
         let old_waker = Arc::new(Count::default());
         assert!(pd.register(Mode::Read, &Waker::from(old_waker.clone()), || Some(0)));
@@ -498,7 +493,7 @@ mod tests {
     /// An event for a descriptor freed since carries a stale tag.
     #[test]
     fn stale_tokens_are_ignored() {
-        let p = PollerInner::new().unwrap();
+        let p = PollerInner::new(NetPollWaker::default()).unwrap();
         let pd = p.cache.alloc(&p as *const PollerInner);
         let token = pd.token();
         assert!(PollDesc::from_token(token).is_some());

@@ -31,7 +31,9 @@
 //!   [`do_spin`] (a mutex's active spinning), [`with_proc`] (a section
 //!   pinned to the caller's P, for per-P caches), [`cheaprandn`].
 //! - **The poller hook** (`poll.rs`, `runtime.rs`): the [`Poller`] trait
-//!   the scheduler calls, [`install_poller`] and its [`PollerKey`].
+//!   the scheduler calls, [`install_poller`], its [`PollerKey`], and the
+//!   [`NetPollWaker`] it hands the poller (an I/O waiter added from
+//!   outside the runtime makes an M poll).
 //! - **synctest bubbles** (`synctest/`): [`Bubble`], [`current_bubble`],
 //!   [`any_bubble_alive`] and [`is_in_bubble`], for primitives that
 //!   remember the bubble they were made in (a durable wait, a fake clock).
@@ -49,7 +51,7 @@ pub use crate::gopark::{
 pub use crate::lock::{Lock, LockGuard, Note, RawLock};
 pub use crate::poll::Poller;
 pub use crate::proc::{can_spin, cheaprandn, do_spin, with_proc};
-pub use crate::runtime::{PollerKey, install_poller};
+pub use crate::runtime::{NetPollWaker, PollerKey, install_poller};
 pub use crate::sema::{NotifyList, semacquire, semnwait, semrelease};
 pub use crate::synctest::bubble::{
     Bubble, any_alive as any_bubble_alive, current as current_bubble, is_in_bubble,

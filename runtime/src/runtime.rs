@@ -514,15 +514,50 @@ impl PollerKey {
     }
 }
 
+/// Makes one runtime look at its network poller soon, from any thread:
+/// for an I/O waiter that was added from outside the runtime's goroutines
+/// (a plain thread's executor registering a waker), which no M of that
+/// runtime would otherwise notice while they all sleep. Go has no
+/// counterpart (only goroutines wait for I/O there); it does what Go's
+/// `wakeNetPoller` does for a new timer: if no M blocks in the poller, it
+/// wakes an M (`wakep`), which finds the poller's waiter count positive
+/// and blocks in the poller; an M already blocked there receives the
+/// readiness itself. Call it after the waiter is counted (SeqCst): the
+/// woken or spinning M reads the count after it stops spinning (the
+/// Dekker pair of `wakep`).
+///
+/// The handle holds its runtime weakly: after the runtime is gone, `wake`
+/// does nothing. Given to the poller by [`install_poller`]; the default
+/// handle names no runtime (for a poller tested on its own).
+#[derive(Clone, Debug, Default)]
+pub struct NetPollWaker(std::sync::Weak<Sched>);
+
+impl NetPollWaker {
+    /// Wakes an M of the runtime to poll, unless one blocks in the poller
+    /// already or the runtime is gone (see the type's docs).
+    pub fn wake(&self) {
+        // The upgraded reference may outlive a concurrent shutdown and be
+        // the last: the runtime is then freed here, on a thread that is no
+        // M of it, as when any other holder of the runtime drops it.
+        if let Some(s) = self.0.upgrade()
+            && !s.is_shutdown()
+            && s.lastpoll.load(Ordering::SeqCst) != 0
+        {
+            s.wakep();
+        }
+    }
+}
+
 /// Installs the network poller of the current runtime (the default one
 /// outside a runtime), built by `make` on first call, and returns its key.
-/// Ms blocked in the idle poller are woken so they move to the new one.
-pub fn install_poller(make: impl FnOnce() -> Box<dyn Poller>) -> PollerKey {
+/// `make` gets the runtime's [`NetPollWaker`]. Ms blocked in the idle
+/// poller are woken so they move to the new one.
+pub fn install_poller(make: impl FnOnce(NetPollWaker) -> Box<dyn Poller>) -> PollerKey {
     with_sched(|sched| {
         let mut fresh = false;
         let p = sched.net_poller.get_or_init(|| {
             fresh = true;
-            make()
+            make(NetPollWaker(sched.this.get().cloned().unwrap_or_default()))
         });
         if fresh {
             sched.poller.wake();

@@ -17,14 +17,11 @@
 //! socket's current binding if its runtime is alive; otherwise it binds
 //! the socket to the caller's runtime (the default runtime on a plain
 //! thread), as a blocking call does. A registration from outside the
-//! goroutines of the binding's runtime kicks the caller's runtime
-//! (`PollerInner::kick`), since nothing else may make it poll. Limitation:
-//! the kick reaches only the caller's runtime, so a socket bound to one
-//! live runtime and polled from a goroutine of another runtime, or from a
-//! plain thread while bound to a non-default runtime, is woken only when
-//! the binding's runtime polls anyway (it runs goroutines, or sysmon's
-//! 10 ms network poll while any waiter is counted). The runtime would
-//! need to export a way to wake a given runtime's poller.
+//! goroutines of the binding's runtime (a plain thread, or a goroutine of
+//! another runtime) kicks the binding's runtime (`PollerInner::kick`,
+//! through the runtime's `NetPollWaker`), since nothing else may make it
+//! poll: every M of an idle runtime may be asleep, and its sysmon in its
+//! deep sleep.
 //!
 //! ## Deadlines and timeouts
 //!
