@@ -5,23 +5,56 @@
 //! `netpollclose`, `netpoll`, `netpollBreak`) and the waiter count of
 //! runtime/netpoll.go (`netpollWaiters`).
 //!
-//! - Every socket is registered once, for both directions, edge-triggered
-//!   (`EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`, as Go), and never
-//!   re-armed.
+//! ## What mio does, and the one raw call
+//!
+//! The epoll instance is a [`mio::Poll`]'s, and everything but the wait
+//! goes through mio: sockets are registered and deregistered through its
+//! [`mio::Registry`] (which takes `&self`, so any thread registers while
+//! others poll), and the netpoll break is a [`mio::Waker`]. The wait
+//! itself is one raw `epoll_wait` on the Poll's descriptor
+//! ([`mio::Poll::as_raw_fd`]), because `mio::Poll::poll` takes `&mut
+//! self`: one poller at a time, where gort, as Go, lets the scheduler's
+//! non-blocking polls (findRunnable, sysmon) run while an idle M blocks in
+//! a poll, and the kernel hands each edge-triggered event to one of them.
+//! Each call runs its own `epoll_wait` into a buffer on its stack; no lock
+//! is taken. What this relies on from mio (its epoll selector, which its
+//! docs and tests pin down):
+//! - a [`mio::Token`] is the epoll event's data word, unchanged (mio's
+//!   `Token(usize)` stored as the `u64`), so an event read raw carries the
+//!   token registered through mio;
+//! - its interests map to epoll's bits as Go's `netpollopen` asks for:
+//!   every registration is edge-triggered (`EPOLLET`), `READABLE` is
+//!   `EPOLLIN | EPOLLRDHUP`, `WRITABLE` is `EPOLLOUT`; the kernel adds
+//!   `EPOLLHUP` and `EPOLLERR` to every registration;
+//! - the Waker is an `eventfd` registered edge-triggered for reading with
+//!   its token, and each `wake` writes it (a new edge, also while the
+//!   counter is non-zero); mio resets the counter itself before it could
+//!   overflow.
+//!
+//! A mio `Poll` keeps no state of its own beyond the epoll descriptor, so
+//! waiting on that descriptor behind its back loses nothing (its `Events`
+//! buffer is simply not used).
+//!
+//! ## The protocol
+//!
+//! - Every socket is registered once, for both directions
+//!   (`READABLE | WRITABLE`, so `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`,
+//!   as Go), and never re-armed. An event's bits are read as Go's
+//!   `netpoll` reads them: `EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR`
+//!   make the read side ready, `EPOLLOUT | EPOLLHUP | EPOLLERR` the write
+//!   side.
 //! - A token is a [`PollDesc`] address tagged with its sequence number
 //!   (see [`crate::pd`]): an event for a descriptor that has been closed and
-//!   reused since carries the old tag and is ignored.
-//! - `wake` is Go's `netpollBreak`: an `eventfd` registered
-//!   *level-triggered* with token 0, written at most once until a blocking
-//!   poll consumes it (`wake_sig` coalesces). Level-triggered, as in Go, so
-//!   that a non-blocking poll that sees it does not swallow a wake-up meant
-//!   for the M about to block.
-//! - Polls take no lock: each call runs its own `epoll_wait` into a buffer
-//!   on its stack, so the scheduler's non-blocking polls (findRunnable,
-//!   sysmon) run while an idle M blocks in a poll, as in Go, and the kernel
-//!   hands each edge-triggered event to one of them. The scheduler keeps
-//!   to one blocking poller at a time (`lastpoll`). Registration is a
-//!   plain `epoll_ctl`, safe alongside the polls.
+//!   reused since carries the old tag and is ignored. Token 0 is the
+//!   Waker's; a descriptor's token is never 0.
+//! - `wake` is Go's `netpollBreak`: the Waker is woken at most once until
+//!   a blocking poll consumes the wake-up (`wake_sig` coalesces, Go's
+//!   `netpollWakeSig`). Go registers its eventfd level-triggered, so that
+//!   a non-blocking poll that sees it leaves it for the M about to block;
+//!   mio's Waker is edge-triggered, so a non-blocking poll that takes the
+//!   edge wakes the Waker again (rare: only when a wake-up is pending
+//!   while a non-blocking poll runs).
+//! - The scheduler keeps to one blocking poller at a time (`lastpoll`).
 //! - `waiters` counts goroutines parked on sockets of this poller (Go:
 //!   `netpollWaiters`): incremented before a parker's commit CAS (and
 //!   undone if it fails), decremented by whoever takes the G back out. It
@@ -54,24 +87,29 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
 use gort_runtime::engine::{GRef, NetPollWaker, Poller};
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
 
 use crate::pd::{Mode, PdCache, PollDesc, Woken};
 
 /// Events taken per `epoll_wait` (Go: 128).
 const EVENTS: usize = 128;
-/// The token of the wake-up eventfd; a descriptor's token is never 0.
+/// The token of the Waker; a descriptor's token is never 0.
 const WAKE_TOKEN: u64 = 0;
 
 /// The state of one runtime's poller, shared with the sockets bound to it.
 pub(crate) struct PollerInner {
-    epfd: OwnedFd,
-    wake_fd: OwnedFd,
+    /// The epoll instance; `epoll_wait` runs raw on its descriptor
+    /// (module docs).
+    poll: mio::Poll,
+    /// The netpoll break.
+    waker: mio::Waker,
     /// 1 while a wake-up is pending (Go: `netpollWakeSig`).
     wake_sig: AtomicU32,
     /// Goroutines parked on sockets of this poller (Go: `netpollWaiters`).
@@ -93,25 +131,13 @@ pub(crate) struct PollerInner {
     runtime: NetPollWaker,
 }
 
-/// `fd` as an owned descriptor, or the error of the call that made it.
-fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd was just created by the caller and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 impl PollerInner {
     fn new(runtime: NetPollWaker) -> io::Result<PollerInner> {
-        // SAFETY: neither call has memory preconditions; results are checked.
-        let epfd = owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
-        // SAFETY: eventfd takes plain flags and has no memory preconditions;
-        // `owned` checks the result.
-        let wake_fd = owned(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
-        let p = PollerInner {
-            epfd,
-            wake_fd,
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), Token(WAKE_TOKEN as usize))?;
+        Ok(PollerInner {
+            poll,
+            waker,
             wake_sig: AtomicU32::new(0),
             waiters: Waiters::default(),
             dead: AtomicBool::new(false),
@@ -120,16 +146,7 @@ impl PollerInner {
             deferred: Mutex::new(Vec::new()),
             has_deferred: AtomicBool::new(false),
             runtime,
-        };
-        p.ctl(libc::EPOLL_CTL_ADD, p.wake_fd.as_raw_fd(), libc::EPOLLIN as u32, WAKE_TOKEN)?;
-        Ok(p)
-    }
-
-    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events, u64: token };
-        // SAFETY: our epoll fd is open; `ev` is a valid event for the call.
-        let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) };
-        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        })
     }
 
     /// Whether the runtime owning this poller is gone.
@@ -187,18 +204,21 @@ impl PollerInner {
         self.key.load(Ordering::Relaxed) == key && !self.is_dead()
     }
 
-    /// Registers `fd` for both directions, edge-triggered (Go:
-    /// `netpollopen`).
+    /// Registers `fd` for both directions, edge-triggered, through mio's
+    /// registry (Go: `netpollopen`; module docs for the bits).
     pub(crate) fn register(&self, fd: RawFd, token: usize) -> io::Result<()> {
-        let events = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
-        self.ctl(libc::EPOLL_CTL_ADD, fd, events as u32, token as u64)
+        self.poll.registry().register(
+            &mut SourceFd(&fd),
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        )
     }
 
     /// Removes `fd` from the interest list (Go: `netpollclose`). Needed even
     /// right before close(2): a dup'd descriptor keeps the registration of
     /// the open file alive.
     pub(crate) fn deregister(&self, fd: RawFd) {
-        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
+        let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
     }
 
     fn poll(&self, timeout_ns: Option<i64>, ready: &mut Vec<GRef>) {
@@ -212,10 +232,12 @@ impl PollerInner {
         let blocking = ms != 0;
         let mut events = [const { MaybeUninit::<libc::epoll_event>::uninit() }; EVENTS];
         let n = loop {
-            // SAFETY: the buffer holds EVENTS events; the kernel writes the
-            // first n of them.
+            // The one raw call (module docs): mio's `poll` takes `&mut self`.
+            // SAFETY: the descriptor is the epoll instance our `poll` owns,
+            // open while `self` lives; the buffer holds EVENTS events and
+            // the kernel writes the first n of them.
             let n = unsafe {
-                libc::epoll_wait(self.epfd.as_raw_fd(), events.as_mut_ptr().cast(), EVENTS as _, ms)
+                libc::epoll_wait(self.poll.as_raw_fd(), events.as_mut_ptr().cast(), EVENTS as _, ms)
             };
             if n >= 0 {
                 break n as usize;
@@ -237,12 +259,13 @@ impl PollerInner {
             let (bits, token) = (ev.events as libc::c_int, ev.u64);
             if token == WAKE_TOKEN {
                 if blocking {
-                    // Consume the wake-up; a non-blocking poll leaves it for
-                    // the M that blocks next (the eventfd is level-triggered).
-                    let mut buf = 0u64;
-                    // SAFETY: reads 8 bytes into a local u64 from our eventfd.
-                    unsafe { libc::read(self.wake_fd.as_raw_fd(), (&raw mut buf).cast(), 8) };
+                    // Consume the wake-up (mio drains the eventfd's counter
+                    // itself when it must).
                     self.wake_sig.store(0, Ordering::SeqCst);
+                } else if self.wake_sig.load(Ordering::SeqCst) != 0 {
+                    // Leave it for the M that blocks next: the edge we took
+                    // is made again (module docs).
+                    self.rewake();
                 }
                 continue;
             }
@@ -268,10 +291,17 @@ impl PollerInner {
 
     pub(crate) fn wake(&self) {
         if self.wake_sig.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
-            let one = 1u64;
-            // SAFETY: writes 8 bytes from a local u64 to our eventfd. EAGAIN
-            // (counter full) means a wake-up is pending anyway.
-            unsafe { libc::write(self.wake_fd.as_raw_fd(), (&raw const one).cast(), 8) };
+            self.rewake();
+        }
+    }
+
+    /// Wakes the Waker (a new edge), for the pending wake-up.
+    fn rewake(&self) {
+        if let Err(e) = self.waker.wake() {
+            // eventfd's write fails only on a full counter, which mio
+            // resets itself: anything else leaves the poller unwakeable.
+            eprintln!("gort: netpoll failed: cannot wake the poller: {e}");
+            std::process::abort();
         }
     }
 }
