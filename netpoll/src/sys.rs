@@ -1,11 +1,14 @@
-//! Thin wrappers over the socket syscalls: creating non-blocking sockets,
-//! converting addresses, name resolution off the P.
+//! Thin wrappers over the socket syscalls that mio does not make: socket
+//! options, address conversion for the datagram calls, the hot send and
+//! receive calls, name resolution off the P. Sockets themselves are made
+//! by `mio::net` (non-blocking, close-on-exec: bind, listen, accept,
+//! connect); [`view`] lends a mio or std socket type over a gort fd.
 //!
 //! Go: net/sock_posix.go (`socket`), net/ipsock_posix.go (`sockaddr`),
 //! net/sock_linux.go (`maxListenerBacklog`), syscall's sockaddr conversion.
 
 use std::io;
-use std::mem;
+use std::mem::{self, ManuallyDrop};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
@@ -15,12 +18,22 @@ pub(crate) fn cvt<T: PartialOrd + Default>(r: T) -> io::Result<T> {
     if r < T::default() { Err(io::Error::last_os_error()) } else { Ok(r) }
 }
 
-/// A new non-blocking, close-on-exec socket.
-pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: socket has no memory preconditions; the result is checked.
-    let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: fd was just created and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// The socket type `T` (mio's or std's) over `fd`, without owning it: to
+/// run one of its methods on a gort socket.
+pub(crate) fn view<T: FromRawFd>(fd: RawFd) -> ManuallyDrop<T> {
+    // SAFETY: callers pass the fd of a socket of T's kind that they hold a
+    // reference to, so it stays open while the view lives; ManuallyDrop
+    // keeps the view from closing it.
+    ManuallyDrop::new(unsafe { T::from_raw_fd(fd) })
+}
+
+/// Sets a listening socket's backlog to the kernel's maximum
+/// ([`listen_backlog`], Go's `maxListenerBacklog`): mio listens with std's
+/// 128 (TCP), and listen(2) on a socket that listens already changes its
+/// backlog on Linux.
+pub(crate) fn listen_max(fd: RawFd) -> io::Result<()> {
+    // SAFETY: listen on a socket the caller owns; no memory is passed.
+    cvt(unsafe { libc::listen(fd, listen_backlog()) }).map(drop)
 }
 
 /// Sets an integer socket option.
@@ -119,11 +132,6 @@ impl RawAddr {
             _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "invalid socket address family")),
         }
     }
-}
-
-/// The address family of an IP address.
-pub(crate) fn family(addr: &SocketAddr) -> libc::c_int {
-    if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 }
 }
 
 /// Resolves `addr` on the calling thread with the P released, so a slow

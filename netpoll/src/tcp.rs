@@ -4,6 +4,15 @@
 //! Go: net/tcpsock.go, net/tcpsock_posix.go, net/sock_posix.go
 //! (`netFD.connect`), internal/poll/fd_unix.go (`Accept`).
 //!
+//! The sockets are made by `mio::net` (non-blocking and close-on-exec
+//! from the start): `bind` and `listen` by `mio::net::TcpListener::bind`
+//! (then the backlog raised to the kernel's maximum, as Go), `accept` by
+//! mio's over the listener's fd, and the connect started by
+//! `mio::net::TcpStream::connect`, which, as Go's `netFD.connect`, treats
+//! `EINPROGRESS` as started; gort then waits for writability and reads
+//! `SO_ERROR`. The sockets stay gort's `NetFd`s, registered with the
+//! poller by fd.
+//!
 //! Like Go (and unlike std), streams have `TCP_NODELAY` set: small writes go
 //! out at once. A `write` writes the whole buffer unless an error (or a
 //! deadline) stops it, and concurrent writes on one stream do not
@@ -12,14 +21,14 @@
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use crate::fd::NetFd;
 use crate::methods;
 use crate::pd::Mode;
-use crate::sys::{self, RawAddr, cvt};
+use crate::sys;
 
 /// A TCP listening socket. Go: `net.TCPListener`.
 ///
@@ -54,15 +63,9 @@ impl TcpListener {
     /// resolved address that binds wins.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         sys::each_addr(addr, |a| {
-            let fd = sys::socket(sys::family(a), libc::SOCK_STREAM)?;
-            let raw = fd.as_raw_fd();
-            sys::setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-            let sa = RawAddr::from(a);
-            // SAFETY: sa is a valid address of its length.
-            cvt(unsafe { libc::bind(raw, sa.ptr(), sa.len) })?;
-            // SAFETY: listen on our own socket.
-            cvt(unsafe { libc::listen(raw, sys::listen_backlog()) })?;
-            Ok(TcpListener { fd: NetFd::new(fd) })
+            let l = mio::net::TcpListener::bind(*a)?;
+            sys::listen_max(l.as_raw_fd())?;
+            Ok(TcpListener { fd: NetFd::new(l.into()) })
         })
     }
 
@@ -70,18 +73,16 @@ impl TcpListener {
     /// ([`TcpListener::set_deadline`]) and with [`crate::ErrClosed`] once
     /// the listener is closed, also when already waiting.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, addr) = self.fd.io(Mode::Read, accept4)?;
-        let s = TcpStream::from_fd(fd)?;
-        Ok((s, addr.to_socket_addr()?))
+        let (s, addr) = self.fd.io(Mode::Read, accept)?;
+        Ok((TcpStream::from_mio(s)?, addr))
     }
 
     /// [`accept`](Self::accept) for futures: takes a pending connection,
     /// or registers `cx`'s waker and returns `Pending` (see
     /// `poll_read_ready`).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (fd, addr) = ready!(self.fd.poll_io(Mode::Read, cx, accept4))?;
-        let s = TcpStream::from_fd(fd)?;
-        Poll::Ready(Ok((s, addr.to_socket_addr()?)))
+        let (s, addr) = ready!(self.fd.poll_io(Mode::Read, cx, accept))?;
+        Poll::Ready(Ok((TcpStream::from_mio(s)?, addr)))
     }
 
     /// An endless iterator over accepted connections (std's `incoming`).
@@ -100,17 +101,13 @@ impl TcpListener {
     }
 }
 
-/// One accept4(2) of a non-blocking, close-on-exec connection.
-fn accept4(fd: RawFd) -> io::Result<(OwnedFd, RawAddr)> {
-    let mut a = RawAddr::empty();
-    // SAFETY: a's storage and length describe a valid buffer.
-    let r = unsafe { libc::accept4(fd, a.mut_ptr(), &mut a.len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) };
-    match cvt(r) {
-        // SAFETY: accept4 returned a new fd that nobody else owns.
-        Ok(n) => Ok((unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(n) }, a)),
+/// One accept of a non-blocking, close-on-exec connection (mio's
+/// accept4(2) over the listener's fd).
+fn accept(fd: RawFd) -> io::Result<(mio::net::TcpStream, SocketAddr)> {
+    match sys::view::<mio::net::TcpListener>(fd).accept() {
         // The peer went away before we took it: wait for the next.
         Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => Err(io::ErrorKind::WouldBlock.into()),
-        Err(e) => Err(e),
+        r => r,
     }
 }
 
@@ -127,9 +124,9 @@ impl Iterator for Incoming<'_> {
 }
 
 impl TcpStream {
-    fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
-        sys::setsockopt(fd.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
-        Ok(TcpStream { fd: NetFd::new(fd) })
+    fn from_mio(s: mio::net::TcpStream) -> io::Result<TcpStream> {
+        s.set_nodelay(true)?;
+        Ok(TcpStream { fd: NetFd::new(s.into()) })
     }
 
     /// Connects to `addr`, trying each resolved address in turn. Names
@@ -148,25 +145,25 @@ impl TcpStream {
 
     /// Go: `netFD.connect`.
     fn connect_addr(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
-        let fd = sys::socket(sys::family(addr), libc::SOCK_STREAM)?;
-        let s = TcpStream::from_fd(fd)?;
-        let sa = RawAddr::from(addr);
-        // SAFETY: sa is a valid address of its length.
-        match cvt(unsafe { libc::connect(s.fd.raw(), sa.ptr(), sa.len) }) {
-            Ok(_) => return Ok(s),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => {}
-            Err(e) => return Err(e),
-        }
+        // mio starts the connect; `EINPROGRESS` is a connect under way.
+        let s = loop {
+            match mio::net::TcpStream::connect(*addr) {
+                // Interrupted before it started (Go: EINTR is in progress,
+                // but mio closed that socket): start again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break TcpStream::from_mio(r?)?,
+            }
+        };
         let deadline = timeout.map_or(0, |t| {
             gort_runtime::engine::nanotime().saturating_add(t.as_nanos().min(i64::MAX as u128) as i64)
         });
         let _h = s.fd.lock(Mode::Write)?;
         loop {
-            s.fd.wait(Mode::Write, deadline)?;
             match sys::getsockopt(s.fd.raw(), libc::SOL_SOCKET, libc::SO_ERROR)? {
                 libc::EINPROGRESS | libc::EALREADY | libc::EINTR => {}
                 0 | libc::EISCONN => {
-                    // Wake-ups may be spurious: connected only if it has a peer.
+                    // Completed at once, or a wake-up that may be spurious:
+                    // connected only if it has a peer.
                     if sys::peer_addr(s.fd.raw()).is_ok() {
                         drop(_h);
                         return Ok(s);
@@ -174,6 +171,7 @@ impl TcpStream {
                 }
                 e => return Err(io::Error::from_raw_os_error(e)),
             }
+            s.fd.wait(Mode::Write, deadline)?;
         }
     }
 

@@ -4,13 +4,16 @@
 //! Go: net/udpsock.go, net/udpsock_posix.go, internal/poll/fd_unix.go
 //! (`ReadFrom`, `WriteTo`).
 //!
+//! The socket is made by `mio::net::UdpSocket::bind` (non-blocking,
+//! close-on-exec) and connected by mio's `connect` over its fd; sends and
+//! receives are gort's own syscalls.
+//!
 //! Each send is one datagram (one syscall that either sends all of it or
 //! fails); receives on one socket are serialised, as are sends.
 
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::os::fd::AsRawFd;
 
 use crate::fd::NetFd;
 use crate::methods;
@@ -35,22 +38,12 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr` (names resolved off the P).
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        sys::each_addr(addr, |a| {
-            let fd = sys::socket(sys::family(a), libc::SOCK_DGRAM)?;
-            let sa = RawAddr::from(a);
-            // SAFETY: sa is a valid address of its length.
-            cvt(unsafe { libc::bind(fd.as_raw_fd(), sa.ptr(), sa.len) })?;
-            Ok(UdpSocket { fd: NetFd::new(fd) })
-        })
+        sys::each_addr(addr, |a| Ok(UdpSocket { fd: NetFd::new(mio::net::UdpSocket::bind(*a)?.into()) }))
     }
 
     /// Sets the default peer for `send` and filters `recv` to it.
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        sys::each_addr(addr, |a| {
-            let sa = RawAddr::from(a);
-            // SAFETY: sa is a valid address of its length.
-            self.fd.with(|fd| cvt(unsafe { libc::connect(fd, sa.ptr(), sa.len) }).map(drop))
-        })
+        sys::each_addr(addr, |a| self.fd.with(|fd| sys::view::<mio::net::UdpSocket>(fd).connect(*a)))
     }
 
     /// Receives one datagram; returns its length and sender. A datagram

@@ -3,16 +3,18 @@
 //!
 //! Go: net/unixsock.go, net/unixsock_posix.go.
 //!
-//! Addresses are std's [`std::os::unix::net::SocketAddr`]; where std
-//! already has the syscall and the address conversion, the operation runs
-//! std's method on a borrowed view of the non-blocking fd, inside the
+//! The sockets are made by `mio::net` (non-blocking, close-on-exec from
+//! the start): bind, listen (backlog raised to the kernel's maximum, as
+//! Go), accept, connect and the pairs. Addresses are std's
+//! [`std::os::unix::net::SocketAddr`] (mio's too); where std already has
+//! the syscall and the address conversion, the operation runs std's method
+//! on a borrowed view of the non-blocking fd ([`sys::view`]), inside the
 //! usual try-then-wait loop.
 
 use std::fmt;
 use std::io;
-use std::mem::ManuallyDrop;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{self as stdunix, SocketAddr};
 use std::path::Path;
 use std::task::{Context, Poll, ready};
@@ -21,20 +23,7 @@ use std::time::Instant;
 use crate::fd::NetFd;
 use crate::methods;
 use crate::pd::Mode;
-use crate::sys::{self, cvt};
-
-/// std's socket type `T` over `fd`, without owning it.
-fn view<T: FromRawFd>(fd: RawFd) -> ManuallyDrop<T> {
-    // SAFETY: callers pass an fd they hold a reference to, so it stays
-    // open while the view lives; ManuallyDrop keeps the view from closing
-    // it.
-    ManuallyDrop::new(unsafe { T::from_raw_fd(fd) })
-}
-
-fn adopt(fd: OwnedFd) -> io::Result<NetFd> {
-    sys::set_nonblocking(fd.as_raw_fd())?;
-    Ok(NetFd::new(fd))
-}
+use crate::sys::{self, view};
 
 /// A Unix stream listening socket. Go: `net.UnixListener`. Closing or
 /// dropping it does not remove the socket file.
@@ -55,23 +44,22 @@ pub struct UnixDatagram {
 impl UnixListener {
     /// Binds to the socket file `path` and listens.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        let l = stdunix::UnixListener::bind(path)?;
-        Ok(UnixListener { fd: adopt(l.into())? })
+        let l = mio::net::UnixListener::bind(path)?;
+        sys::listen_max(l.as_raw_fd())?;
+        Ok(UnixListener { fd: NetFd::new(l.into()) })
     }
 
     /// Waits for a connection (see [`crate::TcpListener::accept`]).
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let fd = self.fd.io(Mode::Read, accept4)?;
-        let addr = view::<stdunix::UnixStream>(fd.as_raw_fd()).peer_addr()?;
-        Ok((UnixStream { fd: NetFd::new(fd) }, addr))
+        let (s, addr) = self.fd.io(Mode::Read, accept)?;
+        Ok((UnixStream { fd: NetFd::new(s) }, addr))
     }
 
     /// [`accept`](Self::accept) for futures (see
     /// [`crate::TcpListener::poll_accept`]).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let fd = ready!(self.fd.poll_io(Mode::Read, cx, accept4))?;
-        let addr = view::<stdunix::UnixStream>(fd.as_raw_fd()).peer_addr()?;
-        Poll::Ready(Ok((UnixStream { fd: NetFd::new(fd) }, addr)))
+        let (s, addr) = ready!(self.fd.poll_io(Mode::Read, cx, accept))?;
+        Poll::Ready(Ok((UnixStream { fd: NetFd::new(s) }, addr)))
     }
 
     /// An endless iterator over accepted connections.
@@ -90,19 +78,11 @@ impl UnixListener {
     }
 }
 
-/// One accept4(2) of a non-blocking, close-on-exec connection.
-fn accept4(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: accept4 without an address buffer is valid.
-    let r = unsafe {
-        libc::accept4(
-            fd,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-        )
-    };
-    // SAFETY: accept4 returned a new fd that nobody else owns.
-    cvt(r).map(|n| unsafe { OwnedFd::from_raw_fd(n) })
+/// One accept of a non-blocking, close-on-exec connection and its peer's
+/// address (mio's accept4(2) over the listener's fd).
+fn accept(fd: RawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    let (s, addr) = view::<mio::net::UnixListener>(fd).accept()?;
+    Ok((s.into(), addr))
 }
 
 /// Iterator over [`UnixListener::accept`]'s connections.
@@ -119,17 +99,26 @@ impl Iterator for UnixIncoming<'_> {
 
 impl UnixStream {
     /// Connects to the socket file `path`. A Unix connect completes at
-    /// once or blocks only while the listener's backlog is full; it runs
-    /// with the P released ([`gort_runtime::syscall`]).
+    /// once (mio's non-blocking connect) unless the listener's backlog is
+    /// full; then it blocks until there is room, with the P released
+    /// ([`gort_runtime::syscall`]).
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let s = gort_runtime::syscall(|| stdunix::UnixStream::connect(path))?;
-        Ok(UnixStream { fd: adopt(s.into())? })
+        let path = path.as_ref();
+        match mio::net::UnixStream::connect(path) {
+            Ok(s) => Ok(UnixStream { fd: NetFd::new(s.into()) }),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let s = gort_runtime::syscall(|| stdunix::UnixStream::connect(path))?;
+                s.set_nonblocking(true)?;
+                Ok(UnixStream { fd: NetFd::new(s.into()) })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// A connected pair of streams.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = stdunix::UnixStream::pair()?;
-        Ok((UnixStream { fd: adopt(a.into())? }, UnixStream { fd: adopt(b.into())? }))
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((UnixStream { fd: NetFd::new(a.into()) }, UnixStream { fd: NetFd::new(b.into()) }))
     }
 
     /// The local address.
@@ -151,23 +140,23 @@ impl UnixStream {
 impl UnixDatagram {
     /// A datagram socket bound to the socket file `path`.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram { fd: adopt(stdunix::UnixDatagram::bind(path)?.into())? })
+        Ok(UnixDatagram { fd: NetFd::new(mio::net::UnixDatagram::bind(path)?.into()) })
     }
 
     /// A datagram socket bound to no address.
     pub fn unbound() -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram { fd: adopt(stdunix::UnixDatagram::unbound()?.into())? })
+        Ok(UnixDatagram { fd: NetFd::new(mio::net::UnixDatagram::unbound()?.into()) })
     }
 
     /// A connected pair of datagram sockets.
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
-        let (a, b) = stdunix::UnixDatagram::pair()?;
-        Ok((UnixDatagram { fd: adopt(a.into())? }, UnixDatagram { fd: adopt(b.into())? }))
+        let (a, b) = mio::net::UnixDatagram::pair()?;
+        Ok((UnixDatagram { fd: NetFd::new(a.into()) }, UnixDatagram { fd: NetFd::new(b.into()) }))
     }
 
     /// Sets the default peer for `send` and filters `recv` to it.
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        self.fd.with(|fd| view::<stdunix::UnixDatagram>(fd).connect(path))
+        self.fd.with(|fd| view::<mio::net::UnixDatagram>(fd).connect(path))
     }
 
     /// Receives one datagram and its sender's address.
