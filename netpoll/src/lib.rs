@@ -34,10 +34,13 @@
 //! async wait as on a blocking one.
 //!
 //! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine, plus a
-//! waker state), `poller` (epoll, the `gort_runtime::engine::Poller`
-//! implementation), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop,
-//! waits, deadlines, close; `fd::poll`, the same for futures), `sys`
-//! (syscalls), then the socket types and `compat` (the async traits).
+//! waker state), `poller` (epoll through mio's `Poll`, `Registry` and
+//! `Waker`, with the wait itself a raw `epoll_wait` so that several Ms
+//! poll at once; the `gort_runtime::engine::Poller` implementation),
+//! `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop, waits,
+//! deadlines, close; `fd::poll`, the same for futures), `sys` (the
+//! syscalls mio does not make), then the socket types (made by
+//! `mio::net`) and `compat` (the async traits).
 
 #![warn(missing_docs)]
 
