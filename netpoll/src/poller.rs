@@ -50,10 +50,18 @@
 //! - `wake` is Go's `netpollBreak`: the Waker is woken at most once until
 //!   a blocking poll consumes the wake-up (`wake_sig` coalesces, Go's
 //!   `netpollWakeSig`). Go registers its eventfd level-triggered, so that
-//!   a non-blocking poll that sees it leaves it for the M about to block;
-//!   mio's Waker is edge-triggered, so a non-blocking poll that takes the
-//!   edge wakes the Waker again (rare: only when a wake-up is pending
-//!   while a non-blocking poll runs).
+//!   a non-blocking poll that sees it leaves it for the M about to block.
+//!   mio's Waker is edge-triggered, and its one edge may go to a
+//!   non-blocking poll, so the wake-up is handed on by two flags: a
+//!   non-blocking poll that takes the edge sets `edge_taken` and then, if
+//!   `blockers` (polls inside a blocking `epoll_wait`) is non-zero, wakes
+//!   the Waker again for them; a blocking poll increments `blockers`, then
+//!   takes `edge_taken` and, finding it set, treats it as its wake-up and
+//!   does not block. SeqCst both ways (Dekker): either the blocker sees
+//!   the flag, or the non-blocking poll sees the blocker and makes a new
+//!   edge. A runtime busy enough that nobody blocks pays no syscall for a
+//!   pending wake-up; a spurious wake-up (a flag left set) is allowed by
+//!   the `Poller` contract.
 //! - The scheduler keeps to one blocking poller at a time (`lastpoll`).
 //! - `waiters` counts goroutines parked on sockets of this poller (Go:
 //!   `netpollWaiters`): incremented before a parker's commit CAS (and
@@ -112,6 +120,10 @@ pub(crate) struct PollerInner {
     waker: mio::Waker,
     /// 1 while a wake-up is pending (Go: `netpollWakeSig`).
     wake_sig: AtomicU32,
+    /// A non-blocking poll took the pending wake-up's edge (module docs).
+    edge_taken: AtomicBool,
+    /// Polls in a blocking `epoll_wait` now (module docs).
+    blockers: AtomicU32,
     /// Goroutines parked on sockets of this poller (Go: `netpollWaiters`).
     pub(crate) waiters: Waiters,
     /// Set when the runtime that owns the poller is dropped: sockets bound
@@ -139,6 +151,8 @@ impl PollerInner {
             poll,
             waker,
             wake_sig: AtomicU32::new(0),
+            edge_taken: AtomicBool::new(false),
+            blockers: AtomicU32::new(0),
             waiters: Waiters::default(),
             dead: AtomicBool::new(false),
             key: AtomicUsize::new(0),
@@ -231,26 +245,26 @@ impl PollerInner {
         };
         let blocking = ms != 0;
         let mut events = [const { MaybeUninit::<libc::epoll_event>::uninit() }; EVENTS];
-        let n = loop {
-            // The one raw call (module docs): mio's `poll` takes `&mut self`.
-            // SAFETY: the descriptor is the epoll instance our `poll` owns,
-            // open while `self` lives; the buffer holds EVENTS events and
-            // the kernel writes the first n of them.
-            let n = unsafe {
-                libc::epoll_wait(self.poll.as_raw_fd(), events.as_mut_ptr().cast(), EVENTS as _, ms)
+        let n = if blocking {
+            // The blocking side of the wake-up's hand-off (module docs):
+            // count ourselves, then look for an edge a non-blocking poll
+            // took; if there is one, that was our wake-up: do not block.
+            self.blockers.fetch_add(1, Ordering::SeqCst);
+            let ms = if self.edge_taken.swap(false, Ordering::SeqCst) {
+                self.wake_sig.store(0, Ordering::SeqCst);
+                0
+            } else {
+                ms
             };
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                eprintln!("gort: netpoll failed: epoll_wait: {e}");
-                std::process::abort();
-            }
-            if ms > 0 {
-                return; // a timed wait returns to the scheduler, which recomputes it
-            }
+            let n = self.epoll_wait(&mut events, ms);
+            self.blockers.fetch_sub(1, Ordering::SeqCst);
+            n
+        } else {
+            self.epoll_wait(&mut events, 0)
         };
+        // None: a timed wait was interrupted; it returns to the scheduler,
+        // which recomputes it.
+        let Some(n) = n else { return };
         let mut delta = [0isize; SHARDS];
         let mut wakers = Vec::new();
         for ev in &events[..n] {
@@ -261,11 +275,16 @@ impl PollerInner {
                 if blocking {
                     // Consume the wake-up (mio drains the eventfd's counter
                     // itself when it must).
+                    self.edge_taken.store(false, Ordering::SeqCst);
                     self.wake_sig.store(0, Ordering::SeqCst);
-                } else if self.wake_sig.load(Ordering::SeqCst) != 0 {
-                    // Leave it for the M that blocks next: the edge we took
-                    // is made again (module docs).
-                    self.rewake();
+                } else {
+                    // Leave it for the M that blocks next (module docs):
+                    // mark the edge taken, then make it again if an M
+                    // blocks already.
+                    self.edge_taken.store(true, Ordering::SeqCst);
+                    if self.blockers.load(Ordering::SeqCst) != 0 {
+                        self.rewake();
+                    }
                 }
                 continue;
             }
@@ -286,6 +305,35 @@ impl PollerInner {
         // before the poll.
         for k in wakers {
             k.wake();
+        }
+    }
+
+    /// One `epoll_wait` into `events` (the one raw call, module docs):
+    /// the number of events, or None if a timed wait was interrupted. An
+    /// untimed or non-blocking wait is retried on `EINTR`.
+    fn epoll_wait(
+        &self,
+        events: &mut [MaybeUninit<libc::epoll_event>; EVENTS],
+        ms: libc::c_int,
+    ) -> Option<usize> {
+        loop {
+            // SAFETY: the descriptor is the epoll instance our `poll` owns,
+            // open while `self` lives; the buffer holds EVENTS events and
+            // the kernel writes the first n of them.
+            let n = unsafe {
+                libc::epoll_wait(self.poll.as_raw_fd(), events.as_mut_ptr().cast(), EVENTS as _, ms)
+            };
+            if n >= 0 {
+                return Some(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                eprintln!("gort: netpoll failed: epoll_wait: {e}");
+                std::process::abort();
+            }
+            if ms > 0 {
+                return None;
+            }
         }
     }
 
@@ -474,6 +522,25 @@ mod tests {
         let t = Instant::now();
         p.poll(Some(10_000_000_000), &mut Vec::new());
         assert!(t.elapsed() < Duration::from_secs(5), "the wake-up was lost");
+    }
+
+    /// A non-blocking poll that takes the wake-up's edge while a poll
+    /// blocks makes a new edge for it (the blocker had looked for a taken
+    /// edge before, and found none).
+    #[test]
+    fn a_taken_edge_is_made_again_for_a_blocked_poll() {
+        let p = PollerInner::new(NetPollWaker::default()).unwrap();
+        p.wake();
+        p.blockers.store(1, Ordering::SeqCst); // a poll blocks already
+        p.poll(Some(0), &mut Vec::new());
+        assert!(p.edge_taken.load(Ordering::SeqCst));
+        // The blocker's look at the flag came before the edge was taken.
+        p.blockers.store(0, Ordering::SeqCst);
+        p.edge_taken.store(false, Ordering::SeqCst);
+        let t = Instant::now();
+        p.poll(Some(10_000_000_000), &mut Vec::new());
+        assert!(t.elapsed() < Duration::from_secs(5), "the blocked poll never saw the wake-up");
+        assert_eq!(p.wake_sig.load(Ordering::SeqCst), 0, "the blocking poll consumed it");
     }
 
     /// A waker that counts its wakes.
