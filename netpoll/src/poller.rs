@@ -17,8 +17,8 @@
 //! non-blocking polls (findRunnable, sysmon) run while an idle M blocks in
 //! a poll, and the kernel hands each edge-triggered event to one of them.
 //! Each call runs its own `epoll_wait` into a buffer on its stack; no lock
-//! is taken. What this relies on from mio (its epoll selector, which its
-//! docs and tests pin down):
+//! is taken. What this relies on from mio (the epoll selector of mio 1, as
+//! its source has it; a mio upgrade must keep it):
 //! - a [`mio::Token`] is the epoll event's data word, unchanged (mio's
 //!   `Token(usize)` stored as the `u64`), so an event read raw carries the
 //!   token registered through mio;
@@ -31,9 +31,9 @@
 //!   counter is non-zero); mio resets the counter itself before it could
 //!   overflow.
 //!
-//! A mio `Poll` keeps no state of its own beyond the epoll descriptor, so
-//! waiting on that descriptor behind its back loses nothing (its `Events`
-//! buffer is simply not used).
+//! A mio `Poll` keeps no state that its `poll` updates beyond the epoll
+//! descriptor, so waiting on that descriptor behind its back loses nothing
+//! (an `Events` buffer is simply never used).
 //!
 //! ## The protocol
 //!
