@@ -42,8 +42,9 @@
 
 /// The statements of `ops.rs`'s fast paths the model copies, in order
 /// (whitespace is not significant).
-const MIRRORED: &[(&str, &[&str])] = &[
+const MIRRORED: &[test_support::Mirrored] = &[
     (
+        "ops.rs",
         "pub(crate) fn recv(",
         &[
             "if wait == Wait::No && self.empty() {",
@@ -52,35 +53,15 @@ const MIRRORED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "ops.rs",
         "pub(crate) fn send(",
         &["if wait == Wait::No && !self.hdr.closed.load(Ordering::Acquire) && self.full() {"],
     ),
 ];
 
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[test]
 fn the_model_mirrors_the_fast_paths() {
-    let path = format!("{}/src/ops.rs", env!("CARGO_MANIFEST_DIR"));
-    let src = squash(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")));
-    for (func, stmts) in MIRRORED {
-        let start =
-            src.find(func).unwrap_or_else(|| panic!("ops.rs: `{func}` is gone; revisit loom_hchan.rs"));
-        let body = &src[start + func.len()..];
-        let mut body = &body[..body.find(" fn ").unwrap_or(body.len())];
-        for stmt in *stmts {
-            let stmt = squash(stmt);
-            let at = body.find(&stmt).unwrap_or_else(|| {
-                panic!(
-                    "ops.rs: `{func}` no longer has `{stmt}` where channels/tests/loom_hchan.rs expects it; \
-                     update the model with the code"
-                )
-            });
-            body = &body[at + stmt.len()..];
-        }
-    }
+    test_support::check_mirror(env!("CARGO_MANIFEST_DIR"), "channels/tests/loom_hchan.rs", MIRRORED);
 }
 
 #[cfg(loom)]

@@ -78,7 +78,7 @@
 
 /// The statements of the real code the model copies, per file and
 /// function, in order (whitespace is not significant).
-const MIRRORED: &[(&str, &str, &[&str])] = &[
+const MIRRORED: &[test_support::Mirrored] = &[
     (
         "pd.rs",
         "fn start(",
@@ -206,31 +206,9 @@ const MIRRORED: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[test]
 fn the_model_mirrors_the_poll_descriptor() {
-    for (file, func, stmts) in MIRRORED {
-        let path = format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"));
-        let src = squash(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")));
-        let start = src.find(func).unwrap_or_else(|| panic!("{file}: `{func}` is gone; revisit loom_pd.rs"));
-        // The function ends where the next one starts.
-        let body = &src[start + func.len()..];
-        let end = body.find(" fn ").unwrap_or(body.len());
-        let mut body = &body[..end];
-        for stmt in *stmts {
-            let stmt = squash(stmt);
-            let at = body.find(&stmt).unwrap_or_else(|| {
-                panic!(
-                    "{file}: `{func}` no longer has `{stmt}` where netpoll/tests/loom_pd.rs expects it; \
-                     update the model with the code"
-                )
-            });
-            body = &body[at + stmt.len()..];
-        }
-    }
+    test_support::check_mirror(env!("CARGO_MANIFEST_DIR"), "netpoll/tests/loom_pd.rs", MIRRORED);
 }
 
 #[cfg(loom)]

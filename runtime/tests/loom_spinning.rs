@@ -46,7 +46,7 @@
 /// The statements each modelled function must still contain, in order
 /// (whitespace is not significant). A change to one of them means the
 /// model must be revisited.
-const MIRRORED: &[(&str, &str, &[&str])] = &[
+const MIRRORED: &[test_support::Mirrored] = &[
     (
         "sched.rs",
         "fn wakep(",
@@ -120,32 +120,9 @@ const MIRRORED: &[(&str, &str, &[&str])] = &[
     ("gopark.rs", "fn ready_from_outside(", &["sched.globrunqput(g);", "sched.wakep_after_push();"]),
 ];
 
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[test]
 fn the_model_mirrors_the_scheduler() {
-    for (file, func, stmts) in MIRRORED {
-        let path = format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"));
-        let src = squash(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")));
-        let start =
-            src.find(func).unwrap_or_else(|| panic!("{file}: `{func}` is gone; revisit loom_spinning.rs"));
-        // The function ends where the next one starts.
-        let body = &src[start + func.len()..];
-        let end = body.find(" fn ").unwrap_or(body.len());
-        let mut body = &body[..end];
-        for stmt in *stmts {
-            let stmt = squash(stmt);
-            let at = body.find(&stmt).unwrap_or_else(|| {
-                panic!(
-                    "{file}: `{func}` no longer has `{stmt}` where runtime/tests/loom_spinning.rs expects it; \
-                     update the model with the code"
-                )
-            });
-            body = &body[at + stmt.len()..];
-        }
-    }
+    test_support::check_mirror(env!("CARGO_MANIFEST_DIR"), "runtime/tests/loom_spinning.rs", MIRRORED);
 }
 
 #[cfg(loom)]

@@ -1,8 +1,9 @@
 //! What gort's integration tests share across crates (a dev-dependency,
 //! never published): re-running the current test binary as a child
 //! process for a test whose subject ends the process, a watchdog that
-//! turns a hang into a failure, and the message of a caught panic (and a
-//! check of it).
+//! turns a hang into a failure, the message of a caught panic (and a
+//! check of it), and the source-mirror check of the loom models that copy
+//! code they cannot compile ([`check_mirror`]).
 //!
 //! Crate-specific helpers (the runtime's `Wg` and `Slot`, gort-sync's
 //! park/ready channel, the etcd client helpers, the channels' drop
@@ -113,6 +114,53 @@ pub fn want_panic(want: &str, f: impl FnOnce()) -> String {
     msg
 }
 
+/// One function a loom model copies: the file (under the crate's `src/`),
+/// the text that starts the function (`"fn start("`), and the statements
+/// the model copies, in the order they must appear (whitespace is not
+/// significant).
+pub type Mirrored<'a> = (&'a str, &'a str, &'a [&'a str]);
+
+/// Checks that the source a loom model copies still reads what the copy
+/// reads: for each [`Mirrored`] entry, the function is still in the file
+/// and still contains the statements, in that order, before the next `fn`.
+/// `crate_dir` is the crate's `CARGO_MANIFEST_DIR`; `model` names the
+/// model's file for the message. Panics naming the file, the function,
+/// the statement and the model to update.
+#[track_caller]
+pub fn check_mirror(crate_dir: &str, model: &str, mirrored: &[Mirrored<'_>]) {
+    if let Err(e) = find_mirror(crate_dir, model, mirrored) {
+        panic!("{e}");
+    }
+}
+
+/// [`check_mirror`]'s search; the error is its panic message.
+fn find_mirror(crate_dir: &str, model: &str, mirrored: &[Mirrored<'_>]) -> Result<(), String> {
+    for (file, func, stmts) in mirrored {
+        let path = format!("{crate_dir}/src/{file}");
+        let src = squash(&std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?);
+        let func = squash(func);
+        let start = src.find(&func).ok_or_else(|| format!("{file}: `{func}` is gone; revisit {model}"))?;
+        // The function ends where the next one starts.
+        let body = &src[start + func.len()..];
+        let mut body = &body[..body.find(" fn ").unwrap_or(body.len())];
+        for stmt in *stmts {
+            let stmt = squash(stmt);
+            let at = body.find(&stmt).ok_or_else(|| {
+                format!(
+                    "{file}: `{func}` no longer has `{stmt}` where {model} expects it; update the model with the code"
+                )
+            })?;
+            body = &body[at + stmt.len()..];
+        }
+    }
+    Ok(())
+}
+
+/// `s` with every run of white space folded into one space.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +217,59 @@ mod tests {
     fn a_dropped_watchdog_does_not_fire() {
         drop(watchdog("a_dropped_watchdog_does_not_fire", 1));
         std::thread::sleep(Duration::from_millis(1500));
+    }
+
+    /// A crate directory holding `src/a.rs` with `text`, for the mirror
+    /// check's tests; removed when the returned guard drops.
+    struct TempCrate(std::path::PathBuf);
+
+    impl TempCrate {
+        fn new(tag: &str, text: &str) -> TempCrate {
+            let dir = std::env::temp_dir().join(format!("gort-mirror-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(dir.join("src")).unwrap();
+            std::fs::write(dir.join("src/a.rs"), text).unwrap();
+            TempCrate(dir)
+        }
+        fn dir(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for TempCrate {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const SRC: &str =
+        "fn one() {\n    let x = 1;\n    if x  ==  1 {\n        go();\n    }\n}\nfn two() { stop(); }\n";
+
+    #[test]
+    fn the_mirror_check_passes_on_the_copied_statements_in_order() {
+        let c = TempCrate::new("pass", SRC);
+        check_mirror(c.dir(), "m.rs", &[("a.rs", "fn one(", &["let x = 1;", "if x == 1 { go();"])]);
+        check_mirror(c.dir(), "m.rs", &[("a.rs", "fn two(", &["stop();"])]);
+    }
+
+    #[test]
+    fn the_mirror_check_fails_on_a_change() {
+        let c = TempCrate::new("fail", SRC);
+        let err = |m: &[Mirrored<'_>]| find_mirror(c.dir(), "m.rs", m).unwrap_err();
+        // A statement the function no longer has.
+        let e = err(&[("a.rs", "fn one(", &["let x = 2;"])]);
+        assert_eq!(
+            e,
+            "a.rs: `fn one(` no longer has `let x = 2;` where m.rs expects it; update the model with the code"
+        );
+        // Statements out of order.
+        assert!(err(&[("a.rs", "fn one(", &["go();", "let x = 1;"])]).contains("no longer has `let x = 1;`"));
+        // A statement of the next function does not count.
+        assert!(err(&[("a.rs", "fn one(", &["stop();"])]).contains("no longer has `stop();`"));
+        // A function that is gone, and a file that is gone.
+        assert_eq!(err(&[("a.rs", "fn three(", &[])]), "a.rs: `fn three(` is gone; revisit m.rs");
+        assert!(err(&[("b.rs", "fn one(", &[])]).contains("/src/b.rs: "));
+        want_panic("a.rs: `fn three(` is gone", || {
+            check_mirror(c.dir(), "m.rs", &[("a.rs", "fn three(", &[])])
+        });
     }
 }
