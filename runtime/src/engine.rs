@@ -21,6 +21,10 @@
 //! - **The runtime's lock** (`lock.rs`): [`RawLock`], [`Lock`] and its
 //!   [`LockGuard`] (whose `leak` is Go's `goparkunlock`), and [`Note`],
 //!   a one-shot thread sleep and wake-up.
+//! - **Wait lists** (`waitlist.rs`): [`WaitList`], the intrusive FIFO
+//!   every primitive queues its waiter records on (records implement
+//!   [`Linked`] to embed their [`Links`]), and [`Detached`], the waiters
+//!   taken off under the lock and readied ([`Parked`]) after the unlock.
 //! - **Semaphores** (`sema.rs`, `notify.rs`): [`semacquire`],
 //!   [`semrelease`], [`semnwait`], and `sync.Cond`'s [`NotifyList`].
 //! - **Timers** (`timer.rs`, `time.rs`): [`TimerNode`] and its callback
@@ -60,3 +64,4 @@ pub use crate::sys::{fatal, nanotime};
 pub use crate::time::ns::{nanos, now_nanos, now_nanos_in, when_after, when_at};
 pub use crate::timer::{TimerFn, TimerNode};
 pub use crate::unwind::wait_for_waker;
+pub use crate::waitlist::{Detached, Iter as WaitListIter, Linked, Links, Parked, WaitList};

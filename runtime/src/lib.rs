@@ -108,6 +108,7 @@
 //! | `netpoll.go`: `netpoll`, `netpollBreak`, `netpollAnyWaiters` | `poll.rs` (the [`Poller`](engine::Poller) trait); gort-netpoll's `poller.rs` (epoll) and `pd.rs` (`pollDesc`) implement it |
 //! | `time.go`: `timer`, `timers.check`, `wakeTime`; `time.Sleep` | `timer.rs`: [`TimerNode`](engine::TimerNode), `Timers::check`, [`sleep`]; `wakeNetPoller` is `wake_net_poller` in `sched.rs`; channel timers are gort-channels' `time.rs` and `afterfunc.rs` |
 //! | `sema.go`: `semacquire1`, `semrelease1`, `semaRoot`, `notifyList` | `sema.rs`: [`semacquire`](engine::semacquire), [`semrelease`](engine::semrelease), `SemaRoot`; `notify.rs`: [`NotifyList`](engine::NotifyList) |
+//! | `chan.go`: `waitq`; `sema.go`: `waitlink`/`waittail`; the hand-written `sudog` lists | `waitlist.rs`: [`WaitList`](engine::WaitList), [`Detached`](engine::Detached) (the one wait list of every blocking primitive) |
 //! | `lock_futex.go`: `lock2`, `unlock2`, `note` | `lock.rs` ([`RawLock`](engine::RawLock), [`Lock`](engine::Lock), [`Note`](engine::Note)), `lockword.rs`; `membarrier.rs` (no Go counterpart) |
 //! | `stack.go`: `stackalloc`, `stackfree`, `stackcache`; `mgcscavenge.go` | `stack.rs`, `stack/trim.rs`, `scavenge.rs` |
 //! | `mcache.go`, `mcentral.go` | `mcache.rs` (the blocks of goroutine tasks) |
@@ -137,6 +138,7 @@
 //!              panic (Panic, policy)
 //! ---------------------------------------------------------------------
 //!  scheduler   runtime (Runtime, builder)   newproc   gopark   sema, notify
+//!              waitlist
 //!  core        proc (schedule, syscall)   findrunnable   sched (idle
 //!              Ps and Ms)   sysmon   procresize   timer   poll (Poller)
 //!              g, m, p   local   unwind   scavenge   stackguard
@@ -192,6 +194,7 @@ mod traceback;
 mod tsan;
 mod unwind;
 mod valgrind;
+mod waitlist;
 
 // The synctest module is public as `testing::synctest` (testing.rs
 // declares it); the runtime reaches it by its short path.
