@@ -42,7 +42,8 @@
 //! ## Lock-free fast paths and their orderings
 //!
 //! Like Go, a non-blocking operation that would fail does not take the
-//! lock. `closed`, `qcount` and the queues' `first` pointers are atomics,
+//! lock. `closed`, `qcount` and the queues' heads (the runtime's
+//! `WaitList::is_empty`, `waitlist.rs`) are atomics,
 //! written only under the lock with Release and read with Acquire:
 //!
 //! - non-blocking send: observe `!closed`, then `full()`. A channel cannot
@@ -70,11 +71,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 #[cfg(not(all(loom, test)))]
 use gort_runtime::engine::RawLock;
-use gort_runtime::engine::{Bubble, GRef, TimerNode, ready};
+use gort_runtime::engine::{Bubble, Detached, GRef, TimerNode, ready};
 #[cfg(all(loom, test))]
 use loom_shim::{AtomicBool, AtomicUsize, RawLock};
 
-use crate::waitq::{CLOSED, DONE, WaitQ, Waiter};
+use crate::waitq::{CLOSED, DONE, WaitQ};
 
 /// The outcome of one attempt made under the channel lock.
 pub(crate) enum Attempt {
@@ -122,7 +123,7 @@ pub struct Header {
     /// `recvx`); only under `lock`.
     sendx: Cell<usize>,
     recvx: Cell<usize>,
-    // -- the wait queues, under `lock` (their `first` has lock-free readers) --
+    // -- the wait queues, under `lock` (their heads have lock-free readers) --
     /// Parked receivers (Go: `recvq`).
     pub(crate) recvq: WaitQ,
     /// Parked senders (Go: `sendq`).
@@ -444,29 +445,22 @@ impl Header {
             return false;
         }
         self.closed.store(true, Ordering::Release);
-        // Chain the waiters to ready through their `next` links: they are
-        // off every queue, and stay valid until we ready them.
-        let mut head: *const Waiter = ptr::null();
+        // The waiters to ready once unlocked: off every queue, and valid
+        // until we ready them.
+        let mut woken = Detached::new();
         for q in [&self.recvq, &self.sendq] {
             // SAFETY: we hold the lock.
             while let Some(w) = unsafe { q.dequeue() } {
                 w.state.set(CLOSED);
-                w.set_next_ready(head);
-                head = w;
+                // SAFETY: we hold the lock and dequeued `w` under it
+                // (winning its select race if it was a select case): we
+                // are the one party that readies it.
+                unsafe { woken.push(w) };
             }
         }
         // SAFETY: we hold the lock.
         unsafe { self.lock.unlock() };
-        while !head.is_null() {
-            // SAFETY: a dequeued waiter stays valid until its goroutine is
-            // readied; read everything we need first.
-            let (g, next) = unsafe { ((*head).gref(), (*head).next_ready()) };
-            // SAFETY: we dequeued the waiter under the lock (winning its
-            // select race if it was a select case): we are the one party
-            // that readies it.
-            unsafe { ready(g) };
-            head = next;
-        }
+        woken.ready_all();
         true
     }
 }

@@ -170,12 +170,9 @@ impl Drop for Unqueue<'_> {
     fn drop(&mut self) {
         let (h, w) = (self.h, self.w);
         h.lock.lock();
-        let queued = w.is_queued();
-        if queued {
-            let q = if self.is_recv { &h.recvq } else { &h.sendq };
-            // SAFETY: we hold the lock; w is queued on q.
-            unsafe { q.remove(w) };
-        }
+        let q = if self.is_recv { &h.recvq } else { &h.sendq };
+        // SAFETY: we hold the lock; w is queued on q if anywhere.
+        let queued = unsafe { q.remove(w) };
         // SAFETY: we hold the lock.
         unsafe { h.lock.unlock() };
         if !queued {
@@ -346,16 +343,15 @@ fn on_timeout(arg: usize, _delay: i64) {
     let a = unsafe { &*(arg as *const TimeoutArg) };
     a.hdr.lock.lock();
     a.fired.set(true);
-    if !a.w.is_queued() {
+    let q = if a.is_recv { &a.hdr.recvq } else { &a.hdr.sendq };
+    // SAFETY: we hold the lock; w is queued on q if anywhere.
+    if !unsafe { q.remove(a.w) } {
         // Not queued yet (the operation will see `fired`), or a
         // counterpart or close got there first and readies it.
         // SAFETY: we hold the lock.
         unsafe { a.hdr.lock.unlock() };
         return;
     }
-    let q = if a.is_recv { &a.hdr.recvq } else { &a.hdr.sendq };
-    // SAFETY: we hold the lock; w is queued on q.
-    unsafe { q.remove(a.w) };
     a.w.state.set(TIMED_OUT);
     let g = a.w.gref();
     // SAFETY: we hold the lock.

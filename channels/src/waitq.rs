@@ -16,7 +16,6 @@
 //!   owner writes its waiter before queueing it (under that lock) and reads
 //!   it again only after being readied (which happens-after the waker's
 //!   unlock) or under the lock.
-//! - `queued` is true exactly while the waiter is linked into a queue.
 //! - `state` leaves [`WAITING`] at most once, set by the one party that
 //!   dequeued the waiter and is entitled to ready its goroutine: the
 //!   counterpart of a transfer, a closer, or a timeout.
@@ -27,16 +26,17 @@
 //!   queue and moves on (Go does the same), and the selecting goroutine
 //!   unlinks the rest itself after waking.
 //!
-//! `WaitQ::first` is atomic because the lock-free fast paths of non-blocking
-//! operations read it without the lock (`full`/`empty` on an unbuffered
-//! channel). It is stored with Release under the lock and loaded with
-//! Acquire; see `hchan.rs` for why that suffices.
+//! The queue itself is the runtime's [`WaitList`] (`waitlist.rs`), whose
+//! head the lock-free fast paths of non-blocking operations read without
+//! the lock (`full`/`empty` on an unbuffered channel, [`WaitQ::is_empty`]):
+//! it is stored with Release under the lock and loaded with Acquire; see
+//! `hchan.rs` for why that suffices. "Queued" is the list's "linked".
 
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use gort_runtime::engine::GRef;
+use gort_runtime::engine::{GRef, Linked, Links, Parked, WaitList};
 
 /// Parked and not yet completed.
 pub(crate) const WAITING: u8 = 0;
@@ -54,16 +54,30 @@ pub(crate) struct Waiter {
     /// The value to send (a `T` the sender still owns) or the slot to
     /// receive into (a `MaybeUninit<T>`), on the waiter's stack.
     pub(crate) elem: Cell<*mut u8>,
-    next: Cell<*const Waiter>,
-    prev: Cell<*const Waiter>,
+    /// Queue links (and, once a closer took the waiter off, the closer's
+    /// list of waiters to ready).
+    links: Links<Waiter>,
     /// For a case of a select, the select's race word (0 until a waker
     /// claims the select, Go's `g.selectDone`), in `selectgo`'s frame,
     /// which outlives the select's waiters; null for a plain operation.
     pub(crate) select_done: Cell<*const AtomicU32>,
-    /// Linked into a queue right now.
-    queued: Cell<bool>,
     /// [`WAITING`], [`DONE`], [`CLOSED`] or [`TIMED_OUT`].
     pub(crate) state: Cell<u8>,
+}
+
+// SAFETY: `links` is the record's own embedded field, the same every call.
+unsafe impl Linked for Waiter {
+    #[inline]
+    fn links(&self) -> &Links<Waiter> {
+        &self.links
+    }
+}
+
+impl Parked for Waiter {
+    #[inline]
+    fn gref(&self) -> GRef {
+        Waiter::gref(self)
+    }
 }
 
 impl Waiter {
@@ -73,52 +87,34 @@ impl Waiter {
         Waiter {
             g: Cell::new(g),
             elem: Cell::new(elem),
-            next: Cell::new(ptr::null()),
-            prev: Cell::new(ptr::null()),
+            links: Links::new(),
             select_done: Cell::new(ptr::null()),
-            queued: Cell::new(false),
             state: Cell::new(WAITING),
         }
-    }
-
-    /// Whether the waiter is linked into a queue (read under the lock).
-    pub(crate) fn is_queued(&self) -> bool {
-        self.queued.get()
     }
 
     /// The goroutine to ready.
     pub(crate) fn gref(&self) -> GRef {
         self.g.get().expect("a queued waiter has a goroutine")
     }
-
-    /// Reuses `next` to chain waiters that a closer has dequeued and will
-    /// ready after unlocking.
-    pub(crate) fn set_next_ready(&self, w: *const Waiter) {
-        self.next.set(w);
-    }
-
-    pub(crate) fn next_ready(&self) -> *const Waiter {
-        self.next.get()
-    }
 }
 
 /// A FIFO of waiters, intrusive and doubly linked (O(1) removal of a losing
 /// select case). Go: `waitq`.
 pub(crate) struct WaitQ {
-    first: AtomicPtr<Waiter>,
-    last: Cell<*const Waiter>,
+    list: WaitList<Waiter>,
 }
 
 impl WaitQ {
     pub(crate) const fn new() -> WaitQ {
-        WaitQ { first: AtomicPtr::new(ptr::null_mut()), last: Cell::new(ptr::null()) }
+        WaitQ { list: WaitList::new() }
     }
 
     /// Whether the queue is empty; may be called without the lock (the
     /// fast paths), see the module docs.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.first.load(Ordering::Acquire).is_null()
+        self.list.is_empty()
     }
 
     /// Appends `w`.
@@ -128,18 +124,9 @@ impl WaitQ {
     /// until it is dequeued or removed (module docs).
     #[inline]
     pub(crate) unsafe fn enqueue(&self, w: &Waiter) {
-        w.next.set(ptr::null());
-        w.queued.set(true);
-        let last = self.last.get();
-        w.prev.set(last);
-        if last.is_null() {
-            self.first.store(w as *const Waiter as *mut Waiter, Ordering::Release);
-        } else {
-            // SAFETY: queued waiters are valid while queued, and we hold the
-            // lock that guards their links.
-            unsafe { &*last }.next.set(w);
-        }
-        self.last.set(w);
+        // SAFETY: the caller's contract is the list's: lock held, `w` on
+        // no list and valid while queued.
+        unsafe { self.list.push_back(w) }
     }
 
     /// Unlinks and returns the first waiter that may be completed: a plain
@@ -151,26 +138,10 @@ impl WaitQ {
     #[inline]
     pub(crate) unsafe fn dequeue(&self) -> Option<&Waiter> {
         loop {
-            let w = self.first.load(Ordering::Relaxed);
-            if w.is_null() {
-                return None;
-            }
-            // SAFETY: queued waiters are valid while queued; we hold the
-            // lock. The reference is handed out only until the caller
-            // readies the waiter's goroutine (module docs).
-            let w: &Waiter = unsafe { &*w };
-            let next = w.next.get();
-            if next.is_null() {
-                self.last.set(ptr::null());
-            } else {
-                // SAFETY: `next` is a queued waiter, valid while queued, and
-                // we hold the channel lock, under which its links are
-                // written.
-                unsafe { &*next }.prev.set(ptr::null());
-            }
-            self.first.store(next as *mut Waiter, Ordering::Release);
-            w.next.set(ptr::null());
-            w.queued.set(false);
+            // SAFETY: we hold the lock (caller). The reference is handed
+            // out only until the caller readies the waiter's goroutine
+            // (module docs), which keeps the record alive until then.
+            let w = unsafe { self.list.pop_front() }?;
             // A select waiter may already have lost: another case woke its
             // goroutine, which has not yet come back to unlink this one.
             // The goroutine is parked or about to relock in pass 3 (its
@@ -188,31 +159,15 @@ impl WaitQ {
         }
     }
 
-    /// Unlinks `w` if it is still queued. Go: `dequeueSudoG`.
+    /// Unlinks `w` if it is still queued; returns whether it was. Go:
+    /// `dequeueSudoG`.
     ///
     /// # Safety
     /// The channel lock is held, and `w` was queued on this queue if it is
     /// queued at all.
-    pub(crate) unsafe fn remove(&self, w: &Waiter) {
-        if !w.queued.get() {
-            return;
-        }
-        let (prev, next) = (w.prev.get(), w.next.get());
-        if prev.is_null() {
-            self.first.store(next as *mut Waiter, Ordering::Release);
-        } else {
-            // SAFETY: queued neighbours are valid; we hold the lock.
-            unsafe { &*prev }.next.set(next);
-        }
-        if next.is_null() {
-            self.last.set(prev);
-        } else {
-            // SAFETY: `next` is w's queued neighbour, valid while queued, and
-            // we hold the channel lock that guards the links.
-            unsafe { &*next }.prev.set(prev);
-        }
-        w.next.set(ptr::null());
-        w.prev.set(ptr::null());
-        w.queued.set(false);
+    #[inline]
+    pub(crate) unsafe fn remove(&self, w: &Waiter) -> bool {
+        // SAFETY: lock held; `w` is on this list or on none (caller).
+        unsafe { self.list.remove(w) }
     }
 }

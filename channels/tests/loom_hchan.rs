@@ -36,9 +36,10 @@
 //! model: a closed channel never becomes full, so the two reads hold in
 //! either order (Go's comment says so), and nothing is read through them:
 //! there is no ordering to weaken. Unbuffered
-//! channels read the wait queues' `first` pointers instead of `qcount`,
-//! with the same Release/Acquire pairing; `waitq.rs` keeps std's atomic,
-//! so only the buffered case is modelled.
+//! channels read the wait queues' heads instead of `qcount`, with the same
+//! Release/Acquire pairing; the queue is gort-runtime's `WaitList`
+//! (`waitlist.rs`), built with std's atomics, so only the buffered case is
+//! modelled.
 
 /// The statements of `ops.rs`'s fast paths the model copies, in order
 /// (whitespace is not significant).
