@@ -17,8 +17,8 @@
 //! of its own and costs only its word. Each root holds a **treap** of the
 //! distinct addresses that have waiters (a binary search tree by address,
 //! a min-heap by a random priority, so expected depth O(log n)); each treap
-//! node heads a FIFO list of the further waiters on the same address, with
-//! a tail pointer. Enqueue and dequeue therefore cost O(log distinct
+//! node heads a FIFO list of the further waiters on the same address (a
+//! [`WaitList`], `waitlist.rs`, in the node). Enqueue and dequeue therefore cost O(log distinct
 //! addresses in the root) plus O(1), however many goroutines wait on one
 //! address. Waiter records (Go: `sudog`) live on the waiting goroutine's
 //! (or thread's) stack, which stays put while it is parked: the table
@@ -65,6 +65,7 @@ use crate::g::{GRef, WaitReason};
 use crate::gopark::{current_g, in_goroutine, park_unwind_safe, ready, yield_local};
 use crate::lock::RawLock;
 use crate::proc::cheaprand;
+use crate::waitlist::{Linked, Links, WaitList};
 
 pub use crate::notify::NotifyList;
 
@@ -90,10 +91,19 @@ struct Sudog {
     parent: Cell<*const Sudog>,
     prev: Cell<*const Sudog>,
     next: Cell<*const Sudog>,
-    /// The FIFO list of further waiters on the same address, hanging off
-    /// the treap node, and (on the node only) its last element.
-    waitlink: Cell<*const Sudog>,
-    waittail: Cell<*const Sudog>,
+    /// Links in the list of further waiters on the same address, the
+    /// treap node's `waiters` (Go: `waitlink`).
+    links: Links<Sudog>,
+    /// On the treap node only: the further waiters on its address, oldest
+    /// first (Go: `waitlink`/`waittail` of the node); empty otherwise.
+    waiters: WaitList<Sudog>,
+}
+
+// SAFETY: `links` is the record's own embedded field, the same every call.
+unsafe impl Linked for Sudog {
+    fn links(&self) -> &Links<Sudog> {
+        &self.links
+    }
 }
 
 impl Sudog {
@@ -105,8 +115,8 @@ impl Sudog {
             parent: Cell::new(ptr::null()),
             prev: Cell::new(ptr::null()),
             next: Cell::new(ptr::null()),
-            waitlink: Cell::new(ptr::null()),
-            waittail: Cell::new(ptr::null()),
+            links: Links::new(),
+            waiters: WaitList::new(),
         }
     }
 }
@@ -318,8 +328,7 @@ impl SemaRoot {
             sr.parent.set(ptr::null());
             sr.prev.set(ptr::null());
             sr.next.set(ptr::null());
-            sr.waitlink.set(ptr::null());
-            sr.waittail.set(ptr::null());
+            debug_assert!(sr.waiters.is_empty(), "semaRoot queue: a waiter with waiters");
 
             let mut last: *const Sudog = ptr::null();
             let mut pt: &Cell<*const Sudog> = &self.treap;
@@ -345,20 +354,14 @@ impl SemaRoot {
                         if let Some(n) = sr.next.get().as_ref() {
                             n.parent.set(s);
                         }
-                        sr.waitlink.set(t);
-                        let tail = tr.waittail.get();
-                        sr.waittail.set(if tail.is_null() { t } else { tail });
+                        sr.waiters.push_back(tr);
+                        sr.waiters.append(&tr.waiters);
                         tr.parent.set(ptr::null());
                         tr.prev.set(ptr::null());
                         tr.next.set(ptr::null());
-                        tr.waittail.set(ptr::null());
                     } else {
                         // Add s to the end of t's wait list.
-                        match tr.waittail.get().as_ref() {
-                            None => tr.waitlink.set(s),
-                            Some(tail) => tail.waitlink.set(s),
-                        }
-                        tr.waittail.set(s);
+                        tr.waiters.push_back(sr);
                     }
                     return;
                 }
@@ -409,9 +412,10 @@ impl SemaRoot {
                 return ptr::null();
             }
             let sr = &*s;
-            let t = sr.waitlink.get();
-            if let Some(tr) = t.as_ref() {
-                // Promote the next waiter on addr into s's treap position.
+            if let Some(tr) = sr.waiters.pop_front() {
+                // Promote the next waiter on addr into s's treap position,
+                // with the rest of the list.
+                let t: *const Sudog = tr;
                 ps.set(t);
                 tr.ticket.set(sr.ticket.get());
                 tr.parent.set(sr.parent.get());
@@ -423,9 +427,7 @@ impl SemaRoot {
                 if let Some(n) = tr.next.get().as_ref() {
                     n.parent.set(t);
                 }
-                tr.waittail.set(if tr.waitlink.get().is_null() { ptr::null() } else { sr.waittail.get() });
-                sr.waitlink.set(ptr::null());
-                sr.waittail.set(ptr::null());
+                tr.waiters.append(&sr.waiters);
             } else {
                 // Rotate s down to a leaf, keeping the heap order, then cut it.
                 while !sr.next.get().is_null() || !sr.prev.get().is_null() {
@@ -474,21 +476,8 @@ impl SemaRoot {
                 debug_assert!(d == s, "semaRoot remove");
                 return true;
             }
-            let mut prev = t;
-            let mut cur = tr.waitlink.get();
-            while let Some(cr) = cur.as_ref() {
-                if cur == s {
-                    (*prev).waitlink.set(cr.waitlink.get());
-                    if tr.waittail.get() == s {
-                        tr.waittail.set(if prev == t { ptr::null() } else { prev });
-                    }
-                    cr.waitlink.set(ptr::null());
-                    return true;
-                }
-                prev = cur;
-                cur = cr.waitlink.get();
-            }
-            false
+            // Else s is in the node's list, or on no list at all.
+            tr.waiters.remove(&*s)
         }
     }
 
@@ -573,13 +562,12 @@ mod tests {
                 assert!(p.ticket.get() <= nr.ticket.get(), "heap order");
             }
             let mut queued = 1;
-            let mut w = nr.waitlink.get();
             // SAFETY: test-only; a node's wait list links only records the
             // test queued, which outlive the walk.
-            while let Some(wr) = unsafe { w.as_ref() } {
+            for wr in unsafe { nr.waiters.iter() } {
                 assert_eq!(wr.addr.get(), nr.addr.get());
+                assert!(wr.waiters.is_empty(), "only a treap node has waiters");
                 queued += 1;
-                w = wr.waitlink.get();
             }
             let (a, qa) = walk(nr.prev.get(), n, lo, nr.addr.get());
             let (b, qb) = walk(nr.next.get(), n, nr.addr.get() + 1, hi);
@@ -634,6 +622,36 @@ mod tests {
         }
         // SAFETY: taken above.
         unsafe { root.lock.unlock() };
+    }
+
+    /// `remove` of the waiters on one address: the treap node, one in the
+    /// node's list, and one that is not queued (an unwound waiter that a
+    /// releaser took first).
+    #[test]
+    fn remove_unlinks_one_waiter_of_an_address() {
+        let root = SemaRoot { lock: RawLock::new(), treap: Cell::new(ptr::null()), nwait: AtomicU32::new(0) };
+        let g = current_g();
+        let recs: Vec<Sudog> = (0..4).map(|_| Sudog::new(g)).collect();
+        let (a, b) = (0x1000, 0x2000);
+        root.lock.lock();
+        // SAFETY: the root's lock is held until the end of the block, and
+        // the records outlive every use of the root.
+        unsafe {
+            for r in &recs[..3] {
+                root.queue(a, r, false);
+            }
+            root.queue(b, &recs[3], false);
+            assert!(root.remove(a, &recs[1]), "in the node's list");
+            assert!(!root.remove(a, &recs[1]), "removed already");
+            assert_eq!(check(&root), (2, 3));
+            assert!(root.remove(a, &recs[0]), "the treap node");
+            assert_eq!(check(&root), (2, 2));
+            assert_eq!(root.dequeue(a), &recs[2] as *const Sudog);
+            assert!(!root.remove(a, &recs[2]), "dequeued");
+            assert_eq!(check(&root), (1, 1));
+            assert_eq!(root.dequeue(b), &recs[3] as *const Sudog);
+            root.lock.unlock();
+        }
     }
 
     #[test]
