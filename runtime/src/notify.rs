@@ -9,18 +9,20 @@
 //! handed out in ticket order, so wake-ups are FIFO and a signal sent
 //! between the unlock and the park is not lost.
 //!
+//! The waiters wait on a [`WaitList`] (`waitlist.rs`) in ticket order of
+//! arrival.
+//!
 //! A parked wait is unwind-safe (`park_unwind_safe`): if its runtime is
 //! dropped, the guard `Unlist` unlinks the record (its ticket stays
 //! notified-or-pending like any other), or waits out the notifier that took
 //! it.
 
-use std::cell::Cell;
-use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::g::{GRef, WaitReason};
 use crate::gopark::{current_g, park_unwind_safe, ready};
 use crate::lock::RawLock;
+use crate::waitlist::{Detached, Linked, Links, Parked, WaitList};
 
 /// One Cond waiter, on the waiter's stack.
 struct NotifyWaiter {
@@ -28,8 +30,21 @@ struct NotifyWaiter {
     g: GRef,
     /// Its ticket, from `NotifyList::add`; immutable.
     ticket: u32,
-    /// List link; under the list's lock.
-    next: Cell<*const NotifyWaiter>,
+    /// List links; under the list's lock.
+    links: Links<NotifyWaiter>,
+}
+
+// SAFETY: `links` is the record's own embedded field, the same every call.
+unsafe impl Linked for NotifyWaiter {
+    fn links(&self) -> &Links<NotifyWaiter> {
+        &self.links
+    }
+}
+
+impl Parked for NotifyWaiter {
+    fn gref(&self) -> GRef {
+        self.g
+    }
 }
 
 /// A ticket-based wait list, Go's `notifyList` (the runtime half of
@@ -47,15 +62,14 @@ pub struct NotifyList {
     /// The next ticket to wake (Go: `notify`). Written only under `lock`
     /// (SeqCst); read without it by the fast paths.
     notify: AtomicU32,
-    /// Guards `head`, `tail` and the listed records (Go: `lock`); a
-    /// waiter's park callback releases it.
+    /// Guards `waiters` and the listed records (Go: `lock`); a waiter's
+    /// park callback releases it.
     lock: RawLock,
     /// The waiters not notified yet, oldest first; under `lock`.
-    head: Cell<*const NotifyWaiter>,
-    tail: Cell<*const NotifyWaiter>,
+    waiters: WaitList<NotifyWaiter>,
 }
 
-// SAFETY: `head`, `tail` and the records they reach are touched only under
+// SAFETY: `waiters` and the records it links are touched only under
 // `lock`; a record stays alive while listed because its owner is parked
 // until a notifier unlinks it (under the lock) and readies it.
 unsafe impl Sync for NotifyList {}
@@ -76,8 +90,7 @@ impl NotifyList {
             wait: AtomicU32::new(0),
             notify: AtomicU32::new(0),
             lock: RawLock::new(),
-            head: Cell::new(ptr::null()),
-            tail: Cell::new(ptr::null()),
+            waiters: WaitList::new(),
         }
     }
 
@@ -97,15 +110,12 @@ impl NotifyList {
             unsafe { self.lock.unlock() };
             return;
         }
-        let w = NotifyWaiter { g: current_g(), ticket: t, next: Cell::new(ptr::null()) };
-        let wp: *const NotifyWaiter = &w;
-        match self.tail.get() {
-            // SAFETY: listed records are alive and guarded by the lock.
-            tail if !tail.is_null() => unsafe { (*tail).next.set(wp) },
-            _ => self.head.set(wp),
-        }
-        self.tail.set(wp);
-        let guard = Unlist { l: self, w: wp };
+        let w = NotifyWaiter { g: current_g(), ticket: t, links: Links::new() };
+        // SAFETY: we hold the lock; `w` is on no list, and stays in place
+        // until a notifier unlinks it (we get past `park` only after that)
+        // or the guard below does.
+        unsafe { self.waiters.push_back(&w) };
+        let guard = Unlist { l: self, w: &w };
         park_unwind_safe(WaitReason::SyncCondWait, |_| {
             // SAFETY: we hold the lock; we are off our stack now.
             unsafe { self.lock.unlock() };
@@ -132,30 +142,21 @@ impl NotifyList {
         // reached the list: if it has not, it will see notify > t and not
         // park.
         self.notify.store(t.wrapping_add(1), Ordering::SeqCst);
-        let mut prev: *const NotifyWaiter = ptr::null();
-        let mut s = self.head.get();
-        // SAFETY: listed records are alive and guarded by the lock we hold.
-        unsafe {
-            while let Some(sr) = s.as_ref() {
-                if sr.ticket == t {
-                    let n = sr.next.get();
-                    match prev.as_ref() {
-                        Some(p) => p.next.set(n),
-                        None => self.head.set(n),
-                    }
-                    if n.is_null() {
-                        self.tail.set(prev);
-                    }
-                    let g = sr.g;
-                    self.lock.unlock();
-                    // We unlinked the waiter under the lock: ours to ready.
-                    ready(g);
-                    return;
-                }
-                prev = s;
-                s = sr.next.get();
-            }
-            self.lock.unlock();
+        // SAFETY: we hold the lock for the whole search.
+        let found = unsafe { self.waiters.iter() }.find(|w| w.ticket == t);
+        let g = found.map(|w| {
+            // SAFETY: we hold the lock, and `w` was just found on this list.
+            let removed = unsafe { self.waiters.remove(w) };
+            debug_assert!(removed, "notify_one: a listed waiter was not linked");
+            w.g
+        });
+        // SAFETY: we took the lock above.
+        unsafe { self.lock.unlock() };
+        if let Some(g) = g {
+            // SAFETY: we unlinked the waiter under the lock, which makes us
+            // the one party entitled to ready it; `g` was copied out of the
+            // record before it can go away.
+            unsafe { ready(g) };
         }
     }
 
@@ -166,21 +167,14 @@ impl NotifyList {
             return;
         }
         self.lock.lock();
-        let mut s = self.head.replace(ptr::null());
-        self.tail.set(ptr::null());
+        let mut woken = Detached::new();
+        // SAFETY: we hold the lock; taking the waiters off under it makes us
+        // the one party entitled to ready them.
+        unsafe { self.waiters.detach_all(&mut woken) };
         self.notify.store(self.wait.load(Ordering::SeqCst), Ordering::SeqCst);
-        // SAFETY: we took the lock above; the detached list is now ours.
+        // SAFETY: we took the lock above.
         unsafe { self.lock.unlock() };
-        while !s.is_null() {
-            // SAFETY: detached under the lock, each record's owner waits
-            // for our ready; read its link before readying it, after which
-            // the record may vanish.
-            unsafe {
-                let next = (*s).next.get();
-                ready((*s).g);
-                s = next;
-            }
-        }
+        woken.ready_all();
     }
 }
 
@@ -189,36 +183,17 @@ impl NotifyList {
 /// notifier's `ready`. The ticket counts as notified either way.
 struct Unlist<'a> {
     l: &'a NotifyList,
-    w: *const NotifyWaiter,
+    w: &'a NotifyWaiter,
 }
 
 impl Drop for Unlist<'_> {
     fn drop(&mut self) {
         let l = self.l;
         l.lock.lock();
-        let mut prev: *const NotifyWaiter = ptr::null();
-        let mut s = l.head.get();
-        let mut found = false;
-        // SAFETY: listed records are alive and guarded by the lock we hold.
-        unsafe {
-            while let Some(sr) = s.as_ref() {
-                if s == self.w {
-                    let n = sr.next.get();
-                    match prev.as_ref() {
-                        Some(p) => p.next.set(n),
-                        None => l.head.set(n),
-                    }
-                    if n.is_null() {
-                        l.tail.set(prev);
-                    }
-                    found = true;
-                    break;
-                }
-                prev = s;
-                s = sr.next.get();
-            }
-            l.lock.unlock();
-        }
+        // SAFETY: we hold the lock; the record is on this list or on none.
+        let found = unsafe { l.waiters.remove(self.w) };
+        // SAFETY: taken above.
+        unsafe { l.lock.unlock() };
         if !found {
             crate::unwind::wait_for_waker();
         }
