@@ -27,8 +27,9 @@
 //! path, behind the mutex) or changed the word first (and the check sees
 //! its units). With the bit set, `cur` changes only under the mutex; the
 //! bit is cleared, under the mutex, when the queue empties. Waiter records
-//! live on the waiters' stacks in an intrusive doubly linked list (O(1)
-//! removal when a timed wait gives up).
+//! live on the waiters' stacks in the runtime's intrusive
+//! [`WaitList`](gort_runtime::engine::WaitList) (O(1) removal when a timed
+//! wait gives up).
 //!
 //! ## The waiter hand-shake
 //!
@@ -85,13 +86,14 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
-use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use gort_runtime::engine::now_nanos as nanotime;
-use gort_runtime::engine::{GRef, WaitReason, current_g, park_unwind_safe, ready};
+use gort_runtime::engine::{
+    Detached, GRef, Linked, Links, Parked, WaitList, WaitReason, current_g, park_unwind_safe, ready,
+};
 
 use crate::context::{self, Context};
 use crate::mutex::RawMutex;
@@ -123,11 +125,23 @@ struct Waiter {
     /// Set by the granter when the units are granted, before its swap of
     /// `state`; read by the waiter after it wakes (or under the mutex).
     granted: Cell<bool>,
-    /// Queue links, written by whoever links or unlinks the record.
-    prev: Cell<*const Waiter>,
-    next: Cell<*const Waiter>,
-    /// Link in a granter's list of waiters to ready once it unlocks.
-    ready_next: Cell<*const Waiter>,
+    /// Queue links (and, once granted, the granter's list of waiters to
+    /// ready after it unlocks), written by whoever links or unlinks the
+    /// record.
+    links: Links<Waiter>,
+}
+
+// SAFETY: `links` is the record's own embedded field, the same every call.
+unsafe impl Linked for Waiter {
+    fn links(&self) -> &Links<Waiter> {
+        &self.links
+    }
+}
+
+impl Parked for Waiter {
+    fn gref(&self) -> GRef {
+        self.g
+    }
 }
 
 impl Waiter {
@@ -137,9 +151,7 @@ impl Waiter {
             g: current_g(),
             state: AtomicU8::new(QUEUED),
             granted: Cell::new(false),
-            prev: Cell::new(ptr::null()),
-            next: Cell::new(ptr::null()),
-            ready_next: Cell::new(ptr::null()),
+            links: Links::new(),
         }
     }
 
@@ -165,59 +177,36 @@ unsafe impl Sync for SharedWaiter {}
 /// The wait queue, behind the mutex: read and written only by a holder
 /// of `Semaphore::mu`.
 struct Inner {
-    /// The oldest waiter (the next to be granted), null when empty.
-    head: *const Waiter,
-    /// The newest waiter, null when empty.
-    tail: *const Waiter,
+    /// The waiters, oldest (the next to be granted) first.
+    waiters: WaitList<Waiter>,
 }
 
 impl Inner {
-    /// # Safety
-    /// Mutex held; `w` is alive and not queued.
-    unsafe fn push_back(&mut self, w: *const Waiter) {
-        // SAFETY: guaranteed by the caller; queued records are alive.
-        unsafe {
-            (*w).prev.set(self.tail);
-            (*w).next.set(ptr::null());
-            match self.tail.as_ref() {
-                Some(t) => t.next.set(w),
-                None => self.head = w,
-            }
-        }
-        self.tail = w;
+    fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
     }
 
     /// # Safety
-    /// Mutex held; `w` is queued.
-    unsafe fn remove(&mut self, w: *const Waiter) {
-        // SAFETY: guaranteed by the caller; queued records are alive.
-        unsafe {
-            let (p, n) = ((*w).prev.get(), (*w).next.get());
-            match p.as_ref() {
-                Some(p) => p.next.set(n),
-                None => self.head = n,
-            }
-            match n.as_ref() {
-                Some(n) => n.prev.set(p),
-                None => self.tail = p,
-            }
-        }
+    /// Mutex held; `w` is alive and not queued, and stays so until taken
+    /// off.
+    unsafe fn push_back(&mut self, w: &Waiter) {
+        // SAFETY: the caller's contract is the list's.
+        unsafe { self.waiters.push_back(w) }
     }
 
     /// Grants queued requests from the head while they fit; returns those
-    /// whose owners are parked, linked through `ready_next`, to ready after
-    /// unlocking. Clears `QUEUE_BIT` if the queue empties. Go:
-    /// `notifyWaiters`.
+    /// whose owners are parked, to ready after unlocking. Clears
+    /// `QUEUE_BIT` if the queue empties. Go: `notifyWaiters`.
     ///
     /// # Safety
     /// Mutex held.
-    unsafe fn grant(&mut self, state: &AtomicU64, size: usize) -> *const Waiter {
-        let mut to_ready: *const Waiter = ptr::null();
+    unsafe fn grant(&mut self, state: &AtomicU64, size: usize) -> Detached<Waiter> {
+        let mut to_ready = Detached::new();
         // SAFETY: queued records are alive and ours under the mutex. After
         // the swap we touch a record only if its owner is parked (it waits
         // for our ready, so the record stays alive).
         unsafe {
-            while let Some(w) = self.head.as_ref() {
+            while let Some(w) = self.waiters.front() {
                 // The queue is non-empty, so QUEUE_BIT is set and only the
                 // mutex holder changes `cur`.
                 let cur = (state.load(Ordering::Acquire) & !QUEUE_BIT) as usize;
@@ -226,34 +215,17 @@ impl Inner {
                     break;
                 }
                 state.fetch_add(w.n as u64, Ordering::AcqRel);
-                self.remove(w);
+                self.waiters.pop_front();
                 w.granted.set(true);
                 if w.state.swap(WOKEN, Ordering::AcqRel) == PARKED {
-                    w.ready_next.set(to_ready);
-                    to_ready = w;
+                    to_ready.push(w);
                 }
             }
         }
-        if self.head.is_null() {
+        if self.is_empty() {
             state.fetch_and(!QUEUE_BIT, Ordering::AcqRel);
         }
         to_ready
-    }
-}
-
-/// Readies a list returned by [`Inner::grant`].
-///
-/// # Safety
-/// The list was built under the mutex, which is now released.
-unsafe fn ready_all(mut w: *const Waiter) {
-    while !w.is_null() {
-        // SAFETY: each record's owner is parked waiting for our ready; read
-        // the link before readying, after which the record may vanish.
-        unsafe {
-            let next = (*w).ready_next.get();
-            ready((*w).g);
-            w = next;
-        }
     }
 }
 
@@ -368,7 +340,7 @@ impl Semaphore {
             size,
             state: AtomicU64::new(0),
             mu: RawMutex::new(),
-            inner: UnsafeCell::new(Inner { head: ptr::null(), tail: ptr::null() }),
+            inner: UnsafeCell::new(Inner { waiters: WaitList::new() }),
         }
     }
 
@@ -404,7 +376,7 @@ impl Semaphore {
     /// for the caller to queue (module docs).
     fn try_slow(&self, inner: &Inner, n: usize) -> bool {
         let s = self.state.fetch_or(QUEUE_BIT, Ordering::AcqRel);
-        if inner.head.is_null() && self.size - ((s & !QUEUE_BIT) as usize) >= n {
+        if inner.is_empty() && self.size - ((s & !QUEUE_BIT) as usize) >= n {
             // Nobody queued and it fits: with the bit set only we change
             // the word, so add and clear together.
             self.state.fetch_add((n as u64).wrapping_sub(QUEUE_BIT), Ordering::AcqRel);
@@ -415,7 +387,7 @@ impl Semaphore {
 
     /// Undoes `try_slow`'s bit when the caller does not queue after all.
     fn unmark_if_empty(&self, inner: &Inner) {
-        if inner.head.is_null() {
+        if inner.is_empty() {
             self.state.fetch_and(!QUEUE_BIT, Ordering::AcqRel);
         }
     }
@@ -517,16 +489,18 @@ impl Semaphore {
             return true;
         }
         let inner = l.inner();
-        let was_head = ptr::eq(inner.head, w);
+        // SAFETY: mutex held; the queue's head, if any, is alive.
+        let was_head = unsafe { inner.waiters.front() }.is_some_and(|h| std::ptr::eq(h, w));
         // SAFETY: mutex held; not granted means still queued.
-        unsafe { inner.remove(w) };
+        let removed = unsafe { inner.waiters.remove(w) };
+        debug_assert!(removed, "semaphore: a waiter not granted was not queued");
         // If we blocked the head, the ones behind may fit now.
         // SAFETY: mutex held.
-        let to_ready = if was_head { unsafe { inner.grant(&self.state, self.size) } } else { ptr::null() };
+        let to_ready =
+            if was_head { unsafe { inner.grant(&self.state, self.size) } } else { Detached::new() };
         self.unmark_if_empty(l.inner());
         drop(l);
-        // SAFETY: built under the mutex, now released.
-        unsafe { ready_all(to_ready) };
+        to_ready.ready_all();
         false
     }
 
@@ -680,8 +654,7 @@ impl Semaphore {
         // SAFETY: mutex held.
         let to_ready = unsafe { l.inner().grant(&self.state, self.size) };
         drop(l);
-        // SAFETY: built under the mutex, now released.
-        unsafe { ready_all(to_ready) };
+        to_ready.ready_all();
     }
 
     /// Units currently held (a snapshot, for diagnostics).
