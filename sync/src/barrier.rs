@@ -22,8 +22,9 @@
 //! `wait_timeout`'s timeout runs on the bubble's clock; a party outside the
 //! bubble that completes a round of bubbled waiters is a fatal error.
 //!
-//! Waiter records live on the waiters' stacks in a list guarded by the
-//! barrier's runtime lock; each round's outcome is stored in the record
+//! Waiter records live on the waiters' stacks in a list (the runtime's
+//! [`WaitList`](gort_runtime::engine::WaitList)) guarded by the barrier's
+//! runtime lock; each round's outcome is stored in the record
 //! before its owner is readied. While a completed round's action runs, its
 //! records stay listed (in `Round::tripping`, tagged with the round), so
 //! that a party whose runtime is dropped meanwhile can leave: every wait is
@@ -33,11 +34,12 @@
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::ptr;
 use std::time::Duration;
 
 use gort_runtime::engine::now_nanos as nanotime;
-use gort_runtime::engine::{GRef, Lock, WaitReason, current_g, park_unwind_safe, ready};
+use gort_runtime::engine::{
+    Detached, GRef, Linked, Links, Lock, Parked, WaitList, WaitReason, current_g, park_unwind_safe, ready,
+};
 use gort_runtime::preempt_point;
 
 /// Why a [`Barrier::wait`] failed.
@@ -84,10 +86,22 @@ struct Waiter {
     outcome: Cell<u8>,
     /// While `TRIPPING`: the round it arrived in (`Round::trips`).
     trip: Cell<u64>,
-    /// List links (`Round::head` or `Round::tripping`, or a releaser's
-    /// private list once taken off).
-    prev: Cell<*const Waiter>,
-    next: Cell<*const Waiter>,
+    /// List links (`Round::waiting` or `Round::tripping`, or a releaser's
+    /// `Detached` once taken off).
+    links: Links<Waiter>,
+}
+
+// SAFETY: `links` is the record's own embedded field, the same every call.
+unsafe impl Linked for Waiter {
+    fn links(&self) -> &Links<Waiter> {
+        &self.links
+    }
+}
+
+impl Parked for Waiter {
+    fn gref(&self) -> GRef {
+        self.g
+    }
 }
 
 /// The state of the current round; every field is under `Barrier::round`.
@@ -96,33 +110,27 @@ struct Round {
     count: usize,
     /// Set when a round breaks, cleared by `reset`.
     broken: bool,
-    /// Waiting parties (doubly linked, for O(1) removal on timeout).
-    head: *const Waiter,
+    /// Waiting parties (O(1) removal on timeout).
+    waiting: WaitList<Waiter>,
     /// Parties of completed rounds whose action still runs (`TRIPPING`),
     /// tagged with their round; listed here rather than on the tripper's
     /// stack so that a party unwound by a runtime drop can leave.
-    tripping: *const Waiter,
+    tripping: WaitList<Waiter>,
     /// Rounds completed so far.
     trips: u64,
 }
 
-// SAFETY: the waiter pointers are touched only under the barrier's lock;
+// SAFETY: the waiter records are touched only under the barrier's lock;
 // their owners stay parked until taken off the list under it.
 unsafe impl Send for Round {}
 
 impl Round {
     /// # Safety
-    /// Lock held; `w` alive and not listed.
-    unsafe fn push(&mut self, w: *const Waiter) {
+    /// Lock held; `w` alive and not listed, and stays put until the round
+    /// ends for it.
+    unsafe fn push(&mut self, w: &Waiter) {
         // SAFETY: guaranteed by the caller.
-        unsafe { push(&mut self.head, w) }
-    }
-
-    /// # Safety
-    /// Lock held; `w` listed in the current round.
-    unsafe fn remove(&mut self, w: *const Waiter) {
-        // SAFETY: guaranteed by the caller.
-        unsafe { unlink(&mut self.head, w) }
+        unsafe { self.waiting.push_back(w) }
     }
 
     /// The round is complete: its parties move to the `tripping` list,
@@ -130,87 +138,46 @@ impl Round {
     fn start_trip(&mut self) -> u64 {
         let trip = self.trips;
         self.trips += 1;
-        let mut w = std::mem::replace(&mut self.head, ptr::null());
-        // SAFETY: listed records are alive; we hold the lock.
-        while let Some(wr) = unsafe { w.as_ref() } {
-            let next = wr.next.get();
-            wr.outcome.set(TRIPPING);
-            wr.trip.set(trip);
-            // SAFETY: `wr` is alive (listed records are) and we hold the
-            // lock; it was just taken off the round's list, so it is linked
-            // into `tripping` only once.
-            unsafe { push(&mut self.tripping, wr) };
-            w = next;
+        // SAFETY: listed records are alive; we hold the lock (`&mut self`
+        // is the lock's guard).
+        unsafe {
+            for w in self.waiting.iter() {
+                w.outcome.set(TRIPPING);
+                w.trip.set(trip);
+            }
+            self.tripping.append(&self.waiting);
         }
         trip
     }
 
     /// The action of round `trip` is over: ends it for its parties still
-    /// listed with `outcome`; returns them, linked through `next`, to
-    /// ready once the lock is released.
-    fn end_trip(&mut self, trip: u64, outcome: u8) -> *const Waiter {
-        let mut list: *const Waiter = ptr::null();
-        let mut w = self.tripping;
-        // SAFETY: listed records are alive; we hold the lock.
-        while let Some(wr) = unsafe { w.as_ref() } {
-            let next = wr.next.get();
-            if wr.trip.get() == trip {
-                // SAFETY: `wr` is on the tripping list, alive while listed,
-                // and we hold the lock that guards the list.
-                unsafe { unlink(&mut self.tripping, wr) };
-                wr.outcome.set(outcome);
-                wr.next.set(list);
-                list = wr;
+    /// listed, with `outcome`, adding them to `out` to ready once the lock
+    /// is released.
+    fn end_trip(&mut self, trip: u64, outcome: u8, out: &mut Detached<Waiter>) {
+        // SAFETY: listed records are alive; we hold the lock. The iterator
+        // allows removing the record it just yielded; a party taken off
+        // here waits for the ready `out` will give it.
+        unsafe {
+            for w in self.tripping.iter() {
+                if w.trip.get() == trip {
+                    self.tripping.remove(w);
+                    w.outcome.set(outcome);
+                    out.push(w);
+                }
             }
-            w = next;
-        }
-        list
-    }
-
-    /// Ends the round for every listed waiter with `outcome`; returns the
-    /// detached list to ready once the lock is released.
-    fn finish(&mut self, outcome: u8) -> *const Waiter {
-        let list = std::mem::replace(&mut self.head, ptr::null());
-        let mut w = list;
-        // SAFETY: listed records are alive; we hold the lock.
-        while let Some(wr) = unsafe { w.as_ref() } {
-            wr.outcome.set(outcome);
-            w = wr.next.get();
-        }
-        list
-    }
-}
-
-/// Pushes `w` at the front of the doubly linked list at `head`.
-///
-/// # Safety
-/// Lock held; `w` alive and not listed; the list's records alive.
-unsafe fn push(head: &mut *const Waiter, w: *const Waiter) {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        (*w).next.set(*head);
-        (*w).prev.set(ptr::null());
-        if let Some(h) = head.as_ref() {
-            h.prev.set(w);
         }
     }
-    *head = w;
-}
 
-/// Unlinks `w` from the doubly linked list at `head`.
-///
-/// # Safety
-/// Lock held; `w` listed there; the list's records alive.
-unsafe fn unlink(head: &mut *const Waiter, w: *const Waiter) {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        let (p, n) = ((*w).prev.get(), (*w).next.get());
-        match p.as_ref() {
-            Some(p) => p.next.set(n),
-            None => *head = n,
-        }
-        if let Some(n) = n.as_ref() {
-            n.prev.set(p);
+    /// Ends the round for every listed waiter with `outcome`, adding them
+    /// to `out` to ready once the lock is released.
+    fn finish(&mut self, outcome: u8, out: &mut Detached<Waiter>) {
+        // SAFETY: listed records are alive; we hold the lock; taking them
+        // off under it makes us the party that readies them.
+        unsafe {
+            for w in self.waiting.iter() {
+                w.outcome.set(outcome);
+            }
+            self.waiting.detach_all(out);
         }
     }
 }
@@ -230,31 +197,20 @@ impl Drop for Leave<'_> {
         let mut round = self.b.round.lock();
         match self.w.outcome.get() {
             WAITING => {
-                // SAFETY: lock held; still waiting means listed.
-                unsafe { round.remove(self.w) };
+                // SAFETY: lock held; still waiting means listed there.
+                let removed = unsafe { round.waiting.remove(self.w) };
+                debug_assert!(removed, "barrier: a waiting party was not listed");
                 round.count -= 1;
             }
-            // SAFETY: lock held; tripping means listed in `tripping`.
-            TRIPPING => unsafe { unlink(&mut round.tripping, self.w) },
+            TRIPPING => {
+                // SAFETY: lock held; tripping means listed in `tripping`.
+                let removed = unsafe { round.tripping.remove(self.w) };
+                debug_assert!(removed, "barrier: a tripping party was not listed");
+            }
             _ => {
                 drop(round);
                 gort_runtime::engine::wait_for_waker();
             }
-        }
-    }
-}
-
-/// Readies a list detached by [`Round::finish`] or [`Round::end_trip`].
-///
-/// # Safety
-/// Detached under the lock, which is now released.
-unsafe fn ready_all(mut w: *const Waiter) {
-    while !w.is_null() {
-        // SAFETY: each owner waits for our ready; read the link first.
-        unsafe {
-            let next = (*w).next.get();
-            ready((*w).g);
-            w = next;
         }
     }
 }
@@ -307,8 +263,8 @@ impl Barrier {
             round: Lock::new(Round {
                 count: 0,
                 broken: false,
-                head: ptr::null(),
-                tripping: ptr::null(),
+                waiting: WaitList::new(),
+                tripping: WaitList::new(),
                 trips: 0,
             }),
             action: crate::Mutex::new(None),
@@ -365,8 +321,7 @@ impl Barrier {
             barrier: self,
             outcome: Cell::new(WAITING),
             trip: Cell::new(0),
-            prev: Cell::new(ptr::null()),
-            next: Cell::new(ptr::null()),
+            links: Links::new(),
         };
         // SAFETY: lock held; `w` stays put until the round ends for it.
         unsafe { round.push(&w) };
@@ -410,28 +365,26 @@ impl Barrier {
         let mut round = self.round.lock();
         // Outcomes are written under the lock: a waiter's timeout reads
         // them under it.
-        let (mark, also) = match &outcome {
-            Ok(()) => (RELEASED, ptr::null()),
+        let mut woken = Detached::new();
+        let mark = if outcome.is_ok() { RELEASED } else { BROKEN };
+        round.end_trip(trip, mark, &mut woken);
+        if outcome.is_err() {
             // The barrier breaks: the next round's early arrivals too.
-            Err(_) => (BROKEN, self.break_round(&mut round)),
-        };
-        let list = round.end_trip(trip, mark);
-        drop(round);
-        // SAFETY: detached under the lock, now released.
-        unsafe {
-            ready_all(list);
-            ready_all(also);
+            self.break_round(&mut round, &mut woken);
         }
+        drop(round);
+        woken.ready_all();
         if let Err(p) = outcome {
             resume_unwind(p);
         }
         Ok(())
     }
 
-    /// Marks the round broken and detaches its waiters (lock held).
-    fn break_round(&self, round: &mut Round) -> *const Waiter {
+    /// Marks the round broken and detaches its waiters into `out` (lock
+    /// held).
+    fn break_round(&self, round: &mut Round, out: &mut Detached<Waiter>) {
         round.broken = true;
-        round.finish(BROKEN)
+        round.finish(BROKEN, out);
     }
 
     /// The deadline of a waiting party passed. It may fire before the
@@ -451,29 +404,32 @@ impl Barrier {
             return; // released, tripping or broken first: whoever did readies it
         }
         // SAFETY: lock held; still waiting means still listed.
-        unsafe { round.remove(w) };
+        let removed = unsafe { round.waiting.remove(w) };
+        debug_assert!(removed, "barrier: a waiting party was not listed");
         round.count -= 1;
         w.outcome.set(TIMED_OUT);
-        let others = b.break_round(&mut round);
+        let mut others = Detached::new();
+        b.break_round(&mut round, &mut others);
         let g = w.g;
         drop(round);
-        // SAFETY: we took `w` and the others off the list under the lock.
-        unsafe {
-            ready(g);
-            ready_all(others);
-        }
+        // SAFETY: we took `w` off the list under the lock: ours to ready,
+        // and `g` was read before the record may go away.
+        unsafe { ready(g) };
+        others.ready_all();
     }
 
     /// Breaks the current round if parties are waiting in it (they return
     /// `Broken`) and starts a fresh, unbroken round.
     pub fn reset(&self) {
         let mut round = self.round.lock();
-        let list = if round.count > 0 { round.finish(BROKEN) } else { ptr::null() };
+        let mut woken = Detached::new();
+        if round.count > 0 {
+            round.finish(BROKEN, &mut woken);
+        }
         round.count = 0;
         round.broken = false;
         drop(round);
-        // SAFETY: detached under the lock, now released.
-        unsafe { ready_all(list) };
+        woken.ready_all();
     }
 
     /// The number of parties the barrier waits for.
