@@ -36,7 +36,7 @@ use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use gort_runtime::engine::{GRef, Linked, Links, Parked, WaitList};
+use gort_runtime::engine::{GRef, Links, Parked, WaitList};
 
 /// Parked and not yet completed.
 pub(crate) const WAITING: u8 = 0;
@@ -65,13 +65,7 @@ pub(crate) struct Waiter {
     pub(crate) state: Cell<u8>,
 }
 
-// SAFETY: `links` is the record's own embedded field, the same every call.
-unsafe impl Linked for Waiter {
-    #[inline]
-    fn links(&self) -> &Links<Waiter> {
-        &self.links
-    }
-}
+gort_runtime::engine::linked!(Waiter, links);
 
 impl Parked for Waiter {
     #[inline]

@@ -24,7 +24,8 @@
 //! - **Wait lists** (`waitlist.rs`): [`WaitList`], the intrusive FIFO
 //!   every primitive queues its waiter records on (records implement
 //!   [`Linked`] to embed their [`Links`]), and [`Detached`], the waiters
-//!   taken off under the lock and readied ([`Parked`]) after the unlock.
+//!   taken off under the lock and readied ([`Parked`]) after the unlock;
+//!   [`linked!`] implements `Linked` (and `Parked`) for a record.
 //! - **Semaphores** (`sema.rs`, `notify.rs`): [`semacquire`],
 //!   [`semrelease`], [`semnwait`], and `sync.Cond`'s [`NotifyList`].
 //! - **Timers** (`timer.rs`, `time.rs`): [`TimerNode`] and its callback
@@ -52,6 +53,7 @@ pub use crate::g::{GRef, WaitReason};
 pub use crate::gopark::{
     current_g, in_goroutine, park, park_timeout, park_timeout_unwind_safe, park_unwind_safe, ready,
 };
+pub use crate::linked;
 pub use crate::lock::{Lock, LockGuard, Note, RawLock};
 pub use crate::poll::Poller;
 pub use crate::proc::{can_spin, cheaprandn, do_spin, with_proc};

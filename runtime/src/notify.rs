@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::g::{GRef, WaitReason};
 use crate::gopark::{current_g, park_unwind_safe, ready};
 use crate::lock::RawLock;
-use crate::waitlist::{Detached, Linked, Links, Parked, WaitList};
+use crate::waitlist::{Detached, Links, WaitList};
 
 /// One Cond waiter, on the waiter's stack.
 struct NotifyWaiter {
@@ -34,18 +34,7 @@ struct NotifyWaiter {
     links: Links<NotifyWaiter>,
 }
 
-// SAFETY: `links` is the record's own embedded field, the same every call.
-unsafe impl Linked for NotifyWaiter {
-    fn links(&self) -> &Links<NotifyWaiter> {
-        &self.links
-    }
-}
-
-impl Parked for NotifyWaiter {
-    fn gref(&self) -> GRef {
-        self.g
-    }
-}
+crate::linked!(NotifyWaiter, links, g);
 
 /// A ticket-based wait list, Go's `notifyList` (the runtime half of
 /// `sync.Cond`). See the module docs.

@@ -65,7 +65,7 @@ use crate::g::{GRef, WaitReason};
 use crate::gopark::{current_g, in_goroutine, park_unwind_safe, ready, yield_local};
 use crate::lock::RawLock;
 use crate::proc::cheaprand;
-use crate::waitlist::{Linked, Links, WaitList};
+use crate::waitlist::{Links, WaitList};
 
 pub use crate::notify::NotifyList;
 
@@ -99,12 +99,7 @@ struct Sudog {
     waiters: WaitList<Sudog>,
 }
 
-// SAFETY: `links` is the record's own embedded field, the same every call.
-unsafe impl Linked for Sudog {
-    fn links(&self) -> &Links<Sudog> {
-        &self.links
-    }
-}
+crate::linked!(Sudog, links);
 
 impl Sudog {
     fn new(g: GRef) -> Sudog {

@@ -104,6 +104,33 @@ pub trait Parked: Linked {
     fn gref(&self) -> GRef;
 }
 
+/// Implements [`Linked`] for a record type whose links are the field
+/// `$links`, and, given the name of a `GRef` field `$g`, [`Parked`] too:
+/// `gort_runtime::engine::linked!(Waiter, links, g)`. The generated
+/// `links` returns that embedded field, which is all `Linked` requires.
+#[macro_export]
+macro_rules! linked {
+    ($ty:ty, $links:ident) => {
+        // SAFETY: `links` returns the record's own embedded field, the
+        // same one on every call, as the trait requires.
+        unsafe impl $crate::engine::Linked for $ty {
+            #[inline]
+            fn links(&self) -> &$crate::engine::Links<$ty> {
+                &self.$links
+            }
+        }
+    };
+    ($ty:ty, $links:ident, $g:ident) => {
+        $crate::linked!($ty, $links);
+        impl $crate::engine::Parked for $ty {
+            #[inline]
+            fn gref(&self) -> $crate::engine::GRef {
+                self.$g
+            }
+        }
+    };
+}
+
 /// Links of `p`, a linked record.
 ///
 /// # Safety

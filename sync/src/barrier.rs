@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use gort_runtime::engine::now_nanos as nanotime;
 use gort_runtime::engine::{
-    Detached, GRef, Linked, Links, Lock, Parked, WaitList, WaitReason, current_g, park_unwind_safe, ready,
+    Detached, GRef, Links, Lock, WaitList, WaitReason, current_g, park_unwind_safe, ready,
 };
 use gort_runtime::preempt_point;
 
@@ -91,18 +91,7 @@ struct Waiter {
     links: Links<Waiter>,
 }
 
-// SAFETY: `links` is the record's own embedded field, the same every call.
-unsafe impl Linked for Waiter {
-    fn links(&self) -> &Links<Waiter> {
-        &self.links
-    }
-}
-
-impl Parked for Waiter {
-    fn gref(&self) -> GRef {
-        self.g
-    }
-}
+gort_runtime::engine::linked!(Waiter, links, g);
 
 /// The state of the current round; every field is under `Barrier::round`.
 struct Round {

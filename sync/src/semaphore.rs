@@ -91,9 +91,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use gort_runtime::engine::now_nanos as nanotime;
-use gort_runtime::engine::{
-    Detached, GRef, Linked, Links, Parked, WaitList, WaitReason, current_g, park_unwind_safe, ready,
-};
+use gort_runtime::engine::{Detached, GRef, Links, WaitList, WaitReason, current_g, park_unwind_safe, ready};
 
 use crate::context::{self, Context};
 use crate::mutex::RawMutex;
@@ -131,18 +129,7 @@ struct Waiter {
     links: Links<Waiter>,
 }
 
-// SAFETY: `links` is the record's own embedded field, the same every call.
-unsafe impl Linked for Waiter {
-    fn links(&self) -> &Links<Waiter> {
-        &self.links
-    }
-}
-
-impl Parked for Waiter {
-    fn gref(&self) -> GRef {
-        self.g
-    }
-}
+gort_runtime::engine::linked!(Waiter, links, g);
 
 impl Waiter {
     fn new(n: usize) -> Waiter {
@@ -495,9 +482,12 @@ impl Semaphore {
         let removed = unsafe { inner.waiters.remove(w) };
         debug_assert!(removed, "semaphore: a waiter not granted was not queued");
         // If we blocked the head, the ones behind may fit now.
-        // SAFETY: mutex held.
-        let to_ready =
-            if was_head { unsafe { inner.grant(&self.state, self.size) } } else { Detached::new() };
+        let to_ready = if was_head {
+            // SAFETY: the mutex is held (`l`).
+            unsafe { inner.grant(&self.state, self.size) }
+        } else {
+            Detached::new()
+        };
         self.unmark_if_empty(l.inner());
         drop(l);
         to_ready.ready_all();
