@@ -23,7 +23,7 @@
 //! bubble that completes a round of bubbled waiters is a fatal error.
 //!
 //! Waiter records live on the waiters' stacks in a list (the runtime's
-//! [`WaitList`](gort_runtime::engine::WaitList)) guarded by the barrier's
+//! [`WaitList`]) guarded by the barrier's
 //! runtime lock; each round's outcome is stored in the record
 //! before its owner is readied. While a completed round's action runs, its
 //! records stay listed (in `Round::tripping`, tagged with the round), so

@@ -28,7 +28,7 @@
 //! its units). With the bit set, `cur` changes only under the mutex; the
 //! bit is cleared, under the mutex, when the queue empties. Waiter records
 //! live on the waiters' stacks in the runtime's intrusive
-//! [`WaitList`](gort_runtime::engine::WaitList) (O(1) removal when a timed
+//! [`WaitList`] (O(1) removal when a timed
 //! wait gives up).
 //!
 //! ## The waiter hand-shake
