@@ -25,12 +25,15 @@ const STEAL_TRIES: usize = 4;
 /// None when the runtime shuts down. Go: `findRunnable`.
 pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> {
     'top: loop {
-        let p = ml.p_unchecked();
+        // SAFETY: the scheduler (depth 1) holds its P at the top of every
+        // round (it acquired one before looping back); the token is
+        // released here or gone when this returns, before `execute`.
+        let p = unsafe { ml.owned_p() };
         if sched.is_shutdown() {
-            // SAFETY: we hold p.
+            // SAFETY: the token proves we own p.
             let stranded = unsafe { p.drain() };
             drop(stranded); // goroutines never run after shutdown
-            let p = sched.releasep(ml);
+            let p = sched.releasep(ml, p);
             let mut idle = sched.idle.lock();
             sched.pidleput(&mut idle, p);
             return None;
@@ -42,7 +45,7 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
                 ml.spinning.set(false);
                 sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
             }
-            let p = sched.releasep(ml);
+            let p = sched.releasep(ml, p);
             let mut idle = sched.idle.lock();
             // Cleared only once every live P stopped, this one included.
             debug_assert!(sched.gcwaiting());
@@ -120,7 +123,7 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             drop(idle);
             continue 'top;
         }
-        let p = sched.releasep(ml);
+        let p = sched.releasep(ml, p);
         sched.pidleput(&mut idle, p);
         drop(idle);
 
@@ -170,7 +173,7 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             match p2 {
                 None => sched.inject_list(None, &mut list),
                 Some(p2) => {
-                    sched.acquirep(ml, p2);
+                    let p2 = sched.acquirep(ml, p2);
                     sched.inject_list(Some(ml), &mut list);
                     // SAFETY: we hold p2.
                     if let Some((g, inherit)) = unsafe { p2.runqget() } {

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use crate::g::{G, GRef};
 use crate::lock::Note;
-use crate::p::P;
+use crate::p::{OwnedP, P};
 use crate::sched::Sched;
 
 /// The shared half of an M (Go: `m`): what other threads touch. Every
@@ -170,6 +170,32 @@ impl MLocal {
         #[cfg(debug_assertions)]
         p.assert_owner(&self.m);
         p
+    }
+
+    /// A token for the P this M holds, for the scheduler's own paths
+    /// (`find_runnable`, `execute`, handing the P to a locked M) and the
+    /// stopper of the world giving up a dying P. Panics if the M has no P;
+    /// debug builds check the word as `p_unchecked` does.
+    ///
+    /// # Safety
+    /// The M runs runtime code (`depth` >= 1: the scheduler, or a
+    /// goroutine inside a `PHold`), and [`OwnedP::new`]'s (2) and (3) hold
+    /// for `'_`: in particular the token is gone before `execute` resumes
+    /// a goroutine.
+    #[inline]
+    #[track_caller]
+    pub(crate) unsafe fn owned_p(&self) -> OwnedP<'_> {
+        debug_assert!(self.depth.get() >= 1, "owned_p in goroutine code");
+        let p = self.p_unchecked();
+        // SAFETY: at depth >= 1 a P in `p` is this M's in runtime code
+        // (pstatus.rs): `p` is set only by `acquirep`, which clears the
+        // `user` flag and then swaps in the word RUNNING with this M's id,
+        // and is kept on the way back from goroutine code (depth 0 -> 1)
+        // only when `try_enter` cleared the flag and found the word still
+        // naming this M (RUNNING, or RETAKING, which sysmon then undoes);
+        // every release and every loss of the P clears `p` (`releasep`,
+        // `set_p(None)`). So (1) holds; the caller vouches for (2), (3).
+        unsafe { OwnedP::new(p) }
     }
 
     /// Points this M at `p`, or at no P. An M without a P runs no

@@ -18,6 +18,7 @@
 //! to null, in their last steal round only.
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
@@ -475,6 +476,76 @@ impl P {
             v.push(g);
         }
         v
+    }
+}
+
+/// Proof that the calling thread owns a P (Go's `pp` held by the M): the
+/// owner-only parts of the P (the run queue's owner end, [`PLocal`]) are
+/// safe methods of the token, and `&P` keeps what any thread may do (the
+/// thieves' end, `runnext`'s reads, timers, counters, the word).
+///
+/// Where tokens come from (each constructor argues its case once against
+/// [`crate::pstatus`]): [`crate::sched::Sched::acquirep`] (an idle P just
+/// taken), `MLocal::owned_p` (the scheduler, in runtime code, holding its
+/// P), `proc::PHold::owned` (a goroutine entered the runtime), and
+/// [`OwnedP::new`] itself for the stopper of the world and the runtime's
+/// teardown.
+///
+/// Where they go: [`crate::sched::Sched::releasep`] consumes the token and
+/// returns the unowned `&P`, so a released P cannot be used through it
+/// again; the scheduler's paths borrow it (`&mut`) and the owner-only
+/// methods take `&mut self`, so a borrow of [`PLocal`] cannot overlap
+/// another use of the same token. It is not `Send`: ownership is the M
+/// thread's. It never lives across a goroutine switch: on the goroutine
+/// side a token borrows a `PHold`, and a suspend at depth >= 1 is a fatal
+/// error (`proc::blockable`); on the scheduler side `execute` gives its
+/// token up by value (`to_user`) before it resumes a goroutine.
+pub(crate) struct OwnedP<'a> {
+    p: &'a P,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<'a> OwnedP<'a> {
+    /// Wraps `p` as owned by the calling thread.
+    ///
+    /// # Safety
+    /// For all of `'a`:
+    /// 1. the calling thread owns `p` in runtime code (see
+    ///    [`crate::pstatus`]): the word names this thread's M, `RUNNING`
+    ///    (or `RETAKING`, which sysmon will undo), and the M's `user` flag
+    ///    is clear, so neither sysmon nor another M can take `p`; or the
+    ///    calling thread stopped the world (or every M has exited, or `p`
+    ///    belongs to no runtime) and no M owns `p`;
+    /// 2. `'a` spans no goroutine switch, after which (1) may not hold;
+    /// 3. another token for `p` exists only in an enclosing runtime call
+    ///    on this thread (a hold nested in the scheduler's, or in another
+    ///    hold) and is not used until this one is gone. The owner-only
+    ///    methods are leaves: none calls back into the scheduler, so one
+    ///    token's borrows end before another token can be made.
+    #[inline]
+    pub(crate) unsafe fn new(p: &'a P) -> OwnedP<'a> {
+        OwnedP { p, _not_send: PhantomData }
+    }
+
+    /// The P, for what any thread may do with it.
+    #[inline]
+    pub(crate) fn p(&self) -> &'a P {
+        self.p
+    }
+
+    /// The owner `m` goes (back) to goroutine code, where sysmon may take
+    /// the P: the token is given up with it.
+    #[inline]
+    pub(crate) fn into_user(self, m: &M) {
+        self.p.to_user(m)
+    }
+}
+
+impl std::ops::Deref for OwnedP<'_> {
+    type Target = P;
+    #[inline]
+    fn deref(&self) -> &P {
+        self.p
     }
 }
 

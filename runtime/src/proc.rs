@@ -25,7 +25,7 @@ use corosensei::CoroutineResult;
 
 use crate::g::{Coro, G, GRef, GYielder, Suspend, status};
 use crate::m::{self, M, MLocal};
-use crate::p::{self, P};
+use crate::p::{self, OwnedP, P};
 use crate::sched::Sched;
 use crate::sys;
 
@@ -87,7 +87,9 @@ fn schedule(sched: &Sched, ml: &MLocal) {
                     // go idle: the Ms holding the Ps poll for them.
                     let p = sched.pidleget(&mut sched.idle.lock());
                     match p {
-                        Some(p) => sched.acquirep(ml, p),
+                        Some(p) => {
+                            sched.acquirep(ml, p);
+                        }
                         None => {
                             if !sched.stopm(ml) {
                                 return;
@@ -129,7 +131,10 @@ fn schedule(sched: &Sched, ml: &MLocal) {
 /// Runs `g` on this M until it suspends, then handles the request.
 /// Go: `execute` + the `mcall` targets (`park_m`, `gosched_m`, `goexit0`).
 fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
-    let p = ml.p_unchecked();
+    // SAFETY: the scheduler calls this holding its P (`find_runnable`
+    // returned with one, or `no_p` just acquired one, or a park's callback
+    // ran on it); the token is handed to `into_user` before the resume.
+    let p = unsafe { ml.owned_p() };
     if !inherit {
         p.schedtick.store(p.schedtick.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
@@ -139,7 +144,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     // SAFETY: the coroutine slot is only touched by the M running the G.
     let coro: &mut Option<Coro> = unsafe { &mut *gp.coro.get() };
     if coro.is_none() {
-        *coro = Some(new_coroutine(sched, p, gp, g));
+        *coro = Some(new_coroutine(sched, &p, gp, g));
     }
     let coro = coro.as_mut().expect("just created");
     ml.curg.set(Some(g));
@@ -151,7 +156,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     // SAFETY: the scheduler owns the G until it resumes it.
     ml.guard.set(unsafe { gp.inner() }.guard);
     ml.depth.set(0);
-    p.to_user(&ml.m);
+    p.into_user(&ml.m); // the token goes: the goroutine's code may lose the P
 
     #[cfg(gort_tsan)]
     crate::tsan::to_goroutine(gp.tsan_fiber.load(Ordering::Relaxed));
@@ -164,10 +169,13 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     if ml.p().is_none() {
         return lost_p(sched, ml, g, r);
     }
+    // SAFETY: the goroutine came back through `enter_to_suspend`, which
+    // kept the P only when `try_enter` found it still this M's; the token
+    // lives until this request is handled, in the scheduler.
+    let p = unsafe { ml.owned_p() };
     match r {
         CoroutineResult::Yield(Suspend::Park(f)) => {
             gp.status.store(status::WAITING, Ordering::Release);
-            let p = ml.p_unchecked();
             p.parks.store(p.parks.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             // A goroutine of a synctest bubble takes the other branch (one
             // test of a null pointer here).
@@ -188,7 +196,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
                 Next::Run(g, true)
             }
         }
-        CoroutineResult::Yield(Suspend::Gosched) if !ml.p_unchecked().runq_empty() => {
+        CoroutineResult::Yield(Suspend::Gosched) if !p.runq_empty() => {
             // Others wait on this P: they run first, without the round trip
             // through the global queue that every P contends for (with
             // 1,000 goroutines yielding on 2 Ps, that queue's cache lines
@@ -196,8 +204,8 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
             // turn every 61st schedule, and idle Ps steal.
             ml.curg.set(None);
             gp.status.store(status::RUNNABLE, Ordering::Relaxed);
-            // SAFETY: we hold our P.
-            unsafe { ml.p_unchecked().runqput(g, false, &sched.runq) };
+            // SAFETY: the token proves we own the P.
+            unsafe { p.runqput(g, false, &sched.runq) };
             Next::Schedule
         }
         CoroutineResult::Yield(Suspend::Gosched | Suspend::Preempt) => {
@@ -214,11 +222,11 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
         CoroutineResult::Yield(Suspend::Yield | Suspend::NoP) => {
             ml.curg.set(None);
             gp.status.store(status::RUNNABLE, Ordering::Relaxed);
-            // SAFETY: we hold our P.
-            unsafe { ml.p_unchecked().runqput(g, false, &sched.runq) };
+            // SAFETY: the token proves we own the P.
+            unsafe { p.runqput(g, false, &sched.runq) };
             Next::Schedule
         }
-        CoroutineResult::Return(()) => gdestroy(sched, ml, g),
+        CoroutineResult::Return(()) => gdestroy(sched, ml, p, g),
     }
 }
 
@@ -365,14 +373,13 @@ fn escaped_panic(gp: &G, payload: Box<dyn std::any::Any + Send>) {
 }
 
 /// A goroutine finished: recycle its stack and G (Go: `goexit0`).
-fn gdestroy(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
+fn gdestroy(sched: &Sched, ml: &MLocal, p: OwnedP<'_>, g: GRef) -> Next {
     ml.curg.set(None);
-    let p = ml.p_unchecked();
-    if retire_g(sched, Some(p), g) {
+    if retire_g(sched, Some(p.p()), g) {
         // Go: a goroutine that exits while locked takes its thread with it,
         // so no goroutine inherits thread state it changed.
         ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
-        let p = sched.releasep(ml);
+        let p = sched.releasep(ml, p);
         sched.handoffp(p);
         return Next::Exit;
     }
@@ -464,7 +471,9 @@ fn no_p(sched: &Sched, ml: &MLocal, g: GRef) -> Next {
 /// someone hands a P back along with the goroutine (Go: `stoplockedm`).
 fn stoplockedm(sched: &Sched, ml: &MLocal) -> bool {
     if ml.p().is_some() {
-        let p = sched.releasep(ml);
+        // SAFETY: the scheduler (schedule's locked-goroutine path, or
+        // no_p) runs this holding its P, and releases it at once.
+        let p = sched.releasep(ml, unsafe { ml.owned_p() });
         sched.handoffp(p);
     } else {
         // P-less (sysmon retook it) after parking its goroutine, perhaps on
@@ -482,7 +491,9 @@ fn stoplockedm(sched: &Sched, ml: &MLocal) -> bool {
 /// stop (Go: `startlockedm`). The goroutine itself is not requeued: its M
 /// runs it when it wakes.
 fn startlockedm(sched: &Sched, ml: &MLocal, lm: &M) -> bool {
-    let p = sched.releasep(ml);
+    // SAFETY: schedule calls this holding the P find_runnable returned
+    // with, and releases it at once.
+    let p = sched.releasep(ml, unsafe { ml.owned_p() });
     lm.set_nextp(p);
     lm.park.wakeup();
     sched.stopm(ml)
@@ -504,6 +515,8 @@ impl PHold {
         unsafe { &*self.ml }
     }
 
+    /// The P held, for what any thread may do with it (its timers, id,
+    /// counters); the owner-only parts go through [`PHold::owned`].
     #[inline]
     pub(crate) fn p(&self) -> &P {
         self.ml().p_unchecked()

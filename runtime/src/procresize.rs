@@ -247,7 +247,9 @@ impl Sched {
             && id >= n
         {
             // Our P dies: swap it for P 0 (stopped, so unowned).
-            let dead = self.releasep(ml);
+            // SAFETY: the stopper is a goroutine inside a hold (depth >= 1,
+            // `set_max_procs_of`) on this P; the token is released at once.
+            let dead = self.releasep(ml, unsafe { ml.owned_p() });
             dead.idle.store(true, Ordering::Release);
             idle.stw.stopped.retain(|&i| i != 0);
             let p0 = self.allp.get(0);

@@ -51,7 +51,7 @@ use crossbeam_deque::Injector;
 use crate::g::{GRef, status};
 use crate::lock::Lock;
 use crate::m::{M, MLocal};
-use crate::p::{P, StealOrder};
+use crate::p::{OwnedP, P, StealOrder};
 use crate::poll::Poller;
 use crate::procresize::{AllP, Stw};
 use crate::runtime::Config;
@@ -383,8 +383,9 @@ impl Sched {
     // ---- Ps and Ms ----
 
     /// Makes `ml` the owner of `p` (Go: `acquirep`): a P nobody owns,
-    /// taken off the idle list or handed over through `nextp`.
-    pub(crate) fn acquirep(&self, ml: &MLocal, p: &P) {
+    /// taken off the idle list or handed over through `nextp`. Returns the
+    /// token for it (dropping it keeps the P: `releasep` gives it up).
+    pub(crate) fn acquirep<'a>(&self, ml: &'a MLocal, p: &'a P) -> OwnedP<'a> {
         debug_assert!(ml.p().is_none(), "acquirep: M{} already holds a P", ml.m.id);
         debug_assert_eq!(p.status(), crate::pstatus::IDLE, "acquirep: P{} is owned", p.id);
         debug_assert!(!p.idle.load(Ordering::Relaxed), "acquirep: P{} is on the idle list", p.id);
@@ -392,13 +393,22 @@ impl Sched {
         p.tid.store(ml.tid, Ordering::Relaxed);
         p.acquire(&ml.m);
         ml.set_p(Some(p));
+        // SAFETY: the P was IDLE (off the idle list, or handed to this M
+        // alone through `nextp`), and `acquire` cleared this M's `user`
+        // flag before swapping in RUNNING with its id (pstatus.rs), so only
+        // a `releasep` by this M ends the ownership, (1). This runs in the
+        // scheduler or in runtime code at depth >= 1; callers keep the
+        // token within that code, (2). The M held no P, so no other token
+        // names this one, (3).
+        unsafe { OwnedP::new(p) }
     }
 
-    /// Gives up the P `ml` holds (Go: `releasep`), which it must own in
-    /// runtime code; returns it, unowned, for the caller to pass on (the
-    /// idle list, `handoffp`, another M's `nextp`).
-    pub(crate) fn releasep<'a>(&self, ml: &'a MLocal) -> &'a P {
-        let p = ml.p_unchecked();
+    /// Gives up the P `ml` holds (Go: `releasep`), consuming its token;
+    /// returns it, unowned, for the caller to pass on (the idle list,
+    /// `handoffp`, another M's `nextp`).
+    pub(crate) fn releasep<'a>(&self, ml: &MLocal, p: OwnedP<'a>) -> &'a P {
+        debug_assert!(ml.p().is_some_and(|q| std::ptr::eq(q, p.p())), "releasep: not M{}'s P", ml.m.id);
+        let p = p.p();
         ml.set_p(None);
         p.release();
         p

@@ -97,7 +97,7 @@ const MIRRORED: &[test_support::Mirrored] = &[
             "let mut idle = sched.idle.lock();",
             "if !sched.runq.is_empty() {",
             "if !ml.spinning.get() && sched.needspinning.load(Ordering::SeqCst) == 1 {",
-            "let p = sched.releasep(ml);",
+            "let p = sched.releasep(ml, p);",
             "sched.pidleput(&mut idle, p);",
             "drop(idle);",
             "let prev = sched.nmspinning.fetch_sub(1, Ordering::SeqCst);",
