@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::g::{G, GRef, WaitReason, status};
 use crate::mcache::MCache;
+use crate::p::OwnedP;
 use crate::panic::{Panic, PanicPolicy, PanicTrace, Unobserved};
 use crate::sched::Sched;
 use crate::stack::{GStack, StackError};
@@ -362,9 +363,9 @@ fn joining_from_bubble(bubble: u64) -> bool {
 /// The caller owns the block.
 unsafe fn free_from_handle(h: NonNull<Header>) {
     match crate::proc::hold_p() {
-        Some(hold) => {
-            // SAFETY: the hold proves we own the P and its caches.
-            let cache = unsafe { &mut hold.p().local().mcache };
+        Some(mut hold) => {
+            let mut p = hold.owned();
+            let cache = &mut p.local().mcache;
             // SAFETY: forwarded from the caller.
             unsafe { TaskRef(h).dealloc(Some(cache)) };
         }
@@ -498,9 +499,9 @@ where
 {
     crate::proc::preempt_point();
     let name: Option<Arc<str>> = b.name.map(Arc::from);
-    let hold = crate::proc::hold_p().filter(|h| std::ptr::eq(h.sched(), sched));
-    let p = hold.as_ref().map(|h| h.p());
-    let id = sched.next_goid(p);
+    let mut hold = crate::proc::hold_p().filter(|h| std::ptr::eq(h.sched(), sched));
+    let mut p = hold.as_mut().map(|h| h.owned());
+    let id = sched.next_goid(p.as_mut().map(OwnedP::reborrow));
     let task = Task {
         packet: Packet {
             header: Header { state: TaskState::new(), vtable: &Task::<F, T>::VTABLE },
@@ -513,8 +514,7 @@ where
         id,
         name: name.clone(),
     };
-    // SAFETY: with a hold we own p and its caches.
-    let cache = p.map(|p| unsafe { &mut p.local().mcache });
+    let cache = p.as_mut().map(|p| &mut p.local().mcache);
     let block = crate::mcache::CENTRAL.alloc(cache, Layout::new::<Task<F, T>>()).cast::<Task<F, T>>();
     // SAFETY: a fresh block with Task<F, T>'s layout, not yet shared.
     unsafe { block.as_ptr().write(task) };
@@ -529,8 +529,7 @@ where
         // SAFETY: a non-null bubble is the spawner's, alive while it runs.
         bubble: if bubble.is_null() { 0 } else { unsafe { &*bubble }.id() },
     };
-    // SAFETY: with a hold we own p.
-    let gbox = p.and_then(|p| unsafe { p.gfget(&sched.gfree) }).unwrap_or_else(|| {
+    let gbox = p.as_mut().and_then(|p| p.gfget(&sched.gfree)).unwrap_or_else(|| {
         let g = Box::new(G::new(false));
         sched.allg_add(&g);
         g
@@ -558,13 +557,12 @@ where
     }
     gbox.status.store(status::RUNNABLE, Ordering::Relaxed);
     let g = GRef::from_ref(Box::leak(gbox));
-    match hold {
-        Some(h) => {
-            let p = h.p();
+    match p {
+        Some(p) => {
             p.spawned.store(p.spawned.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            // SAFETY: the hold proves we own p.
+            // SAFETY: the token proves we own p.
             unsafe { p.runqput(g, true, &sched.runq) };
-            drop(h);
+            drop(hold);
             sched.wakep();
         }
         None => {

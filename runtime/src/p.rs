@@ -281,7 +281,8 @@ impl P {
         ))
     }
 
-    /// Owner-only caches.
+    /// Owner-only caches, for the stopper of the world and the runtime's
+    /// teardown (every other owner uses [`OwnedP::local`]).
     ///
     /// # Safety
     /// The caller must own the P (module docs) and not overlap two
@@ -429,42 +430,6 @@ impl P {
         }
     }
 
-    /// Takes a dead G for reuse: from the P's cache, refilled from the
-    /// global cache when empty (Go: `gfget`).
-    ///
-    /// # Safety
-    /// The caller must own the P.
-    #[inline]
-    #[allow(clippy::vec_box)]
-    pub(crate) unsafe fn gfget(&self, global: &crate::lock::Lock<Vec<Box<G>>>) -> Option<Box<G>> {
-        // SAFETY: the caller owns the P.
-        let l = unsafe { self.local() };
-        if l.gfree.is_empty() {
-            let mut gl = global.lock();
-            let n = gl.len().min(GFREE_MAX / 2);
-            let from = gl.len() - n;
-            l.gfree.extend(gl.drain(from..));
-        }
-        l.gfree.pop()
-    }
-
-    /// Caches a dead G for reuse; when the P's cache is full, moves half of
-    /// it to the global cache (Go: `gfput`), which frees beyond its own cap.
-    ///
-    /// # Safety
-    /// The caller must own the P.
-    #[inline]
-    #[allow(clippy::vec_box)]
-    pub(crate) unsafe fn gfput(&self, g: Box<G>, sched: &crate::sched::Sched) {
-        // SAFETY: the caller owns the P.
-        let l = unsafe { self.local() };
-        l.gfree.push(g);
-        if l.gfree.len() >= GFREE_MAX {
-            let spill = l.gfree.len() - GFREE_MAX / 2;
-            sched.gfree.lock().extend(l.gfree.drain(..spill));
-        }
-    }
-
     /// Drains the run queue (shutdown).
     ///
     /// # Safety
@@ -533,11 +498,58 @@ impl<'a> OwnedP<'a> {
         self.p
     }
 
+    /// A token for the same P that borrows this one (as `Pin::as_mut`):
+    /// passed by value down a path, one pointer in a register, while this
+    /// one cannot be used.
+    #[inline]
+    pub(crate) fn reborrow(&mut self) -> OwnedP<'_> {
+        OwnedP { p: self.p, _not_send: PhantomData }
+    }
+
     /// The owner `m` goes (back) to goroutine code, where sysmon may take
     /// the P: the token is given up with it.
     #[inline]
     pub(crate) fn into_user(self, m: &M) {
         self.p.to_user(m)
+    }
+
+    /// Owner-only caches, for as long as the token is borrowed.
+    #[inline]
+    pub(crate) fn local(&mut self) -> &mut PLocal {
+        // SAFETY: the token proves this thread owns the P (`new`'s
+        // contract), and the `&mut self` borrow keeps this reference from
+        // overlapping another use of the token.
+        unsafe { &mut *self.p.local.get() }
+    }
+
+    // ---- dead Gs (Go: gfget / gfput) ----
+
+    /// Takes a dead G for reuse: from the P's cache, refilled from the
+    /// global cache when empty (Go: `gfget`).
+    #[inline]
+    #[allow(clippy::vec_box)]
+    pub(crate) fn gfget(&mut self, global: &crate::lock::Lock<Vec<Box<G>>>) -> Option<Box<G>> {
+        let l = self.local();
+        if l.gfree.is_empty() {
+            let mut gl = global.lock();
+            let n = gl.len().min(GFREE_MAX / 2);
+            let from = gl.len() - n;
+            l.gfree.extend(gl.drain(from..));
+        }
+        l.gfree.pop()
+    }
+
+    /// Caches a dead G for reuse; when the P's cache is full, moves half of
+    /// it to the global cache (Go: `gfput`), which frees beyond its own cap.
+    #[inline]
+    #[allow(clippy::vec_box)]
+    pub(crate) fn gfput(&mut self, g: Box<G>, sched: &crate::sched::Sched) {
+        let l = self.local();
+        l.gfree.push(g);
+        if l.gfree.len() >= GFREE_MAX {
+            let spill = l.gfree.len() - GFREE_MAX / 2;
+            sched.gfree.lock().extend(l.gfree.drain(..spill));
+        }
     }
 }
 

@@ -134,7 +134,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     // SAFETY: the scheduler calls this holding its P (`find_runnable`
     // returned with one, or `no_p` just acquired one, or a park's callback
     // ran on it); the token is handed to `into_user` before the resume.
-    let p = unsafe { ml.owned_p() };
+    let mut p = unsafe { ml.owned_p() };
     if !inherit {
         p.schedtick.store(p.schedtick.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
@@ -144,7 +144,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     // SAFETY: the coroutine slot is only touched by the M running the G.
     let coro: &mut Option<Coro> = unsafe { &mut *gp.coro.get() };
     if coro.is_none() {
-        *coro = Some(new_coroutine(sched, &p, gp, g));
+        *coro = Some(new_coroutine(sched, p.reborrow(), gp, g));
     }
     let coro = coro.as_mut().expect("just created");
     ml.curg.set(Some(g));
@@ -284,15 +284,12 @@ fn park_in_bubble(gp: &G, g: GRef, f: crate::g::ParkFn) -> bool {
 
 /// Builds the coroutine of a goroutine that runs for the first time: takes
 /// its stack (from `try_spawn`, the P's cache, or a dedicated mapping).
-fn new_coroutine(sched: &Sched, p: &P, gp: &G, g: GRef) -> Coro {
+fn new_coroutine(sched: &Sched, mut p: OwnedP<'_>, gp: &G, g: GRef) -> Coro {
     // SAFETY: the scheduler owns the G (see execute).
     let inner = unsafe { gp.inner() };
     let stack = match inner.stack.take() {
         Some(s) => Ok(s),
-        None if inner.stack_size == 0 => {
-            // SAFETY: we hold p.
-            unsafe { p.local() }.stacks.alloc(&sched.stacks)
-        }
+        None if inner.stack_size == 0 => p.local().stacks.alloc(&sched.stacks),
         None => sched.stacks.alloc_dedicated(inner.stack_size),
     };
     let stack = stack.unwrap_or_else(|e| crate::sys::fatal(&e.to_string()));
@@ -373,9 +370,9 @@ fn escaped_panic(gp: &G, payload: Box<dyn std::any::Any + Send>) {
 }
 
 /// A goroutine finished: recycle its stack and G (Go: `goexit0`).
-fn gdestroy(sched: &Sched, ml: &MLocal, p: OwnedP<'_>, g: GRef) -> Next {
+fn gdestroy(sched: &Sched, ml: &MLocal, mut p: OwnedP<'_>, g: GRef) -> Next {
     ml.curg.set(None);
-    if retire_g(sched, Some(p.p()), g) {
+    if retire_g(sched, Some(p.reborrow()), g) {
         // Go: a goroutine that exits while locked takes its thread with it,
         // so no goroutine inherits thread state it changed.
         ml.m.locked_g.store(std::ptr::null_mut(), Ordering::Release);
@@ -389,7 +386,7 @@ fn gdestroy(sched: &Sched, ml: &MLocal, p: OwnedP<'_>, g: GRef) -> Next {
 /// Recycles a finished goroutine's stack, task block and G, into `p`'s
 /// caches when the M holds a P, else into the runtime's central ones.
 /// Returns whether the goroutine was locked to its thread.
-fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
+fn retire_g(sched: &Sched, mut p: Option<OwnedP<'_>>, g: GRef) -> bool {
     // SAFETY: the goroutine has returned; the M owns its G.
     let gp = unsafe { g.get() };
     // SAFETY: only the M running the G touches the coroutine slot.
@@ -397,16 +394,15 @@ fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
     let stack = coro.into_stack();
     #[cfg(gort_tsan)]
     crate::tsan::destroy(gp.tsan_fiber.swap(std::ptr::null_mut(), Ordering::Relaxed));
-    match p {
-        // SAFETY: the caller holds p.
-        Some(p) => unsafe { p.local() }.stacks.free(&sched.stacks, stack),
+    match p.as_mut() {
+        Some(p) => p.local().stacks.free(&sched.stacks, stack),
         None => sched.stacks.free(stack),
     }
     if !gp.bubble.load(Ordering::Relaxed).is_null() {
         crate::synctest::on_exit(gp);
     }
     gp.status.store(status::DEAD, Ordering::Release);
-    match p {
+    match p.as_deref() {
         Some(p) => p.exited.store(p.exited.load(Ordering::Relaxed) + 1, Ordering::Relaxed),
         None => {
             sched.counters.exited_nop.fetch_add(1, Ordering::Relaxed);
@@ -422,12 +418,9 @@ fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
     if let Some(task) = inner.entry.take()
         && std::mem::take(&mut inner.free_entry)
     {
-        // SAFETY: the goroutine's run reported owning the block; with p we
-        // hold its caches.
-        let cache = p.map(|p| unsafe { &mut p.local().mcache });
+        let cache = p.as_mut().map(|p| &mut p.local().mcache);
         // SAFETY: the run reported owning the task block and `entry` was just
-        // taken out, so the block is freed once, by its owner; `cache`
-        // belongs to p, which the caller holds.
+        // taken out, so the block is freed once, by its owner.
         unsafe { task.dealloc(cache) };
     }
     inner.yielder = std::ptr::null();
@@ -436,8 +429,7 @@ fn retire_g(sched: &Sched, p: Option<&P>, g: GRef) -> bool {
     // atomic fields: it is not queued and not parked.
     let gbox = unsafe { Box::from_raw(g.0.as_ptr()) };
     match p {
-        // SAFETY: the caller holds p.
-        Some(p) => unsafe { p.gfput(gbox, sched) },
+        Some(mut p) => p.gfput(gbox, sched),
         None => sched.gfree.lock().push(gbox),
     }
     locked
@@ -520,6 +512,24 @@ impl PHold {
     #[inline]
     pub(crate) fn p(&self) -> &P {
         self.ml().p_unchecked()
+    }
+
+    /// The token for the P held, for as long as the hold is borrowed.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn owned(&mut self) -> OwnedP<'_> {
+        let p = self.ml().p_unchecked();
+        // SAFETY: `hold_p` made this hold at depth >= 1 only after
+        // `try_enter` cleared the M's `user` flag and found the word still
+        // naming this M (pstatus.rs), or nested in a section that did, and
+        // the depth stays >= 1 until the hold drops: sysmon cannot take the
+        // P meanwhile, (1). A suspend at depth >= 1 is a fatal error
+        // (`blockable`), so the token, which borrows the hold, spans no
+        // goroutine switch, (2). Another token for the P exists only in an
+        // enclosing section (the scheduler's, or an outer hold), idle while
+        // this nested call runs, and owner-only borrows are leaf
+        // operations that end before any call that could nest, (3).
+        unsafe { OwnedP::new(p) }
     }
 
     #[inline]

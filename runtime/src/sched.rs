@@ -305,11 +305,10 @@ impl Sched {
 
     /// A fresh goroutine id. Ids are handed to Ps in batches so that spawns
     /// on different Ps do not contend on one counter (Go: `goidcache`).
-    pub(crate) fn next_goid(&self, p: Option<&P>) -> u64 {
+    pub(crate) fn next_goid(&self, p: Option<OwnedP<'_>>) -> u64 {
         match p {
-            Some(p) => {
-                // SAFETY: the caller owns p (it passes the P it holds).
-                let l = unsafe { p.local() };
+            Some(mut p) => {
+                let l = p.local();
                 if l.goid_next == l.goid_end {
                     let base = self.goidgen.fetch_add(crate::p::GOID_BATCH, Ordering::Relaxed);
                     l.goid_next = base + 1;
