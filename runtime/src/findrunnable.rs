@@ -15,6 +15,7 @@ use std::sync::atomic::{Ordering, fence};
 
 use crate::g::GRef;
 use crate::m::MLocal;
+use crate::p::OwnedP;
 use crate::sched::Sched;
 use crate::sys;
 
@@ -28,10 +29,9 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
         // SAFETY: the scheduler (depth 1) holds its P at the top of every
         // round (it acquired one before looping back); the token is
         // released here or gone when this returns, before `execute`.
-        let p = unsafe { ml.owned_p() };
+        let mut p = unsafe { ml.owned_p() };
         if sched.is_shutdown() {
-            // SAFETY: the token proves we own p.
-            let stranded = unsafe { p.drain() };
+            let stranded = p.drain();
             drop(stranded); // goroutines never run after shutdown
             let p = sched.releasep(ml, p);
             let mut idle = sched.idle.lock();
@@ -60,18 +60,15 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
 
         // Fairness: every 61st schedule, look at the global queue first.
         if p.schedtick.load(Ordering::Relaxed) % 61 == 0 && !sched.runq.is_empty() {
-            // SAFETY: we hold p.
-            if let Some(g) = unsafe { p.take_global(&sched.runq, 1) } {
+            if let Some(g) = p.take_global(&sched.runq, 1) {
                 return Some((g, false));
             }
         }
-        // SAFETY: we hold p.
-        if let Some((g, inherit)) = unsafe { p.runqget() } {
+        if let Some((g, inherit)) = p.runqget() {
             return Some((g, inherit));
         }
         if !sched.runq.is_empty() {
-            // SAFETY: we hold p.
-            if let Some(g) = unsafe { p.take_global(&sched.runq, sched.global_batch(128)) } {
+            if let Some(g) = p.take_global(&sched.runq, sched.global_batch(128)) {
                 return Some((g, false));
             }
         }
@@ -84,9 +81,8 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             sched.poller().poll(Some(0), &mut list);
             sched.counters.polls.fetch_add(1, Ordering::Relaxed);
             sched.polling_net.store(0, Ordering::SeqCst);
-            sched.inject_list(Some(ml), &mut list);
-            // SAFETY: we hold p.
-            if let Some((g, inherit)) = unsafe { p.runqget() } {
+            sched.inject_list(Some(p.reborrow()), &mut list);
+            if let Some((g, inherit)) = p.runqget() {
                 return Some((g, inherit));
             }
         }
@@ -96,7 +92,7 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             if !ml.spinning.get() {
                 sched.become_spinning(ml);
             }
-            match steal_work(sched, ml, now) {
+            match steal_work(sched, ml, p.reborrow(), now) {
                 Stolen::G(g, inherit) => return Some((g, inherit)),
                 Stolen::NewWork => continue 'top,
                 Stolen::Nothing(w) => {
@@ -110,8 +106,7 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
         // Nothing to do: give up the P.
         let mut idle = sched.idle.lock();
         if !sched.runq.is_empty() {
-            // SAFETY: we still hold p.
-            let g = unsafe { p.take_global(&sched.runq, sched.global_batch(128)) };
+            let g = p.take_global(&sched.runq, sched.global_batch(128));
             drop(idle);
             if let Some(g) = g {
                 return Some((g, false));
@@ -173,10 +168,9 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
             match p2 {
                 None => sched.inject_list(None, &mut list),
                 Some(p2) => {
-                    let p2 = sched.acquirep(ml, p2);
-                    sched.inject_list(Some(ml), &mut list);
-                    // SAFETY: we hold p2.
-                    if let Some((g, inherit)) = unsafe { p2.runqget() } {
+                    let mut p2 = sched.acquirep(ml, p2);
+                    sched.inject_list(Some(p2.reborrow()), &mut list);
+                    if let Some((g, inherit)) = p2.runqget() {
                         return Some((g, inherit));
                     }
                     if was_spinning {
@@ -207,25 +201,23 @@ enum Stolen {
 /// Tries to steal from every other P, in a random order, several rounds;
 /// in the last round also runs their expired timers and may take their
 /// `runnext`. Go: `stealWork`.
-fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
-    let p = ml.p_unchecked();
+fn steal_work(sched: &Sched, ml: &MLocal, mut p: OwnedP<'_>, now: i64) -> Stolen {
     let mut poll_until = 0i64;
     for i in 0..STEAL_TRIES {
         let last = i == STEAL_TRIES - 1;
-        if last && let Some(stolen) = dead_ps_timers(sched, p, now, &mut poll_until) {
+        if last && let Some(stolen) = dead_ps_timers(sched, p.reborrow(), now, &mut poll_until) {
             return stolen;
         }
         for idx in sched.steal_order().start(ml.cheaprand()) {
             let p2 = sched.p(idx);
-            if std::ptr::eq(p, p2) {
+            if std::ptr::eq(p.p(), p2) {
                 continue;
             }
             if last {
                 let (_, w, ran) = p2.timers.check_ran(now);
                 if ran {
                     // Expired timers readied goroutines onto our P.
-                    // SAFETY: we hold p.
-                    if let Some((g, inherit)) = unsafe { p.runqget() } {
+                    if let Some((g, inherit)) = p.runqget() {
                         return Stolen::G(g, inherit);
                     }
                     return Stolen::NewWork;
@@ -235,8 +227,7 @@ fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
                 }
             }
             if !p2.idle.load(Ordering::Acquire) {
-                // SAFETY: we hold p (not p2).
-                if let Some(g) = unsafe { p.runqsteal(p2, last) } {
+                if let Some(g) = p.runqsteal(p2, last) {
                     p.steals.store(p.steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                     return Stolen::G(g, false);
                 }
@@ -249,13 +240,12 @@ fn steal_work(sched: &Sched, ml: &MLocal, now: i64) -> Stolen {
 /// Runs the expired timers left on dead Ps (a plain thread may arm one on
 /// a P as it dies; see [`crate::procresize`]). Nearly always a no-op: Ps
 /// die only when the number of Ps shrinks.
-fn dead_ps_timers(sched: &Sched, p: &crate::p::P, now: i64, poll_until: &mut i64) -> Option<Stolen> {
+fn dead_ps_timers(sched: &Sched, mut p: OwnedP<'_>, now: i64, poll_until: &mut i64) -> Option<Stolen> {
     let (live, all) = (sched.nprocs() as usize, sched.allp.allocated());
     for idx in live..all {
         let (_, w, ran) = sched.p(idx).timers.check_ran(now);
         if ran {
-            // SAFETY: we hold p.
-            if let Some((g, inherit)) = unsafe { p.runqget() } {
+            if let Some((g, inherit)) = p.runqget() {
                 return Some(Stolen::G(g, inherit));
             }
             return Some(Stolen::NewWork);

@@ -317,7 +317,7 @@ pub unsafe fn ready(g: GRef) {
     }
     let sched = gp.sched();
     match proc::hold_p() {
-        Some(h) if std::ptr::eq(h.sched(), sched) => {
+        Some(mut h) if std::ptr::eq(h.sched(), sched) => {
             if sched.is_shutdown() {
                 drop(h);
                 // The runtime is going away: the goroutine never runs
@@ -326,8 +326,7 @@ pub unsafe fn ready(g: GRef) {
                 return;
             }
             gp.status.store(status::RUNNABLE, Ordering::Relaxed);
-            // SAFETY: the hold proves we own the P.
-            unsafe { h.p().runqput(g, true, &sched.runq) };
+            h.owned().runqput(g, true, &sched.runq);
             drop(h);
             // runqput's swap is SeqCst: the submitter's side of the
             // spinning protocol.

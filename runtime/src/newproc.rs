@@ -558,10 +558,9 @@ where
     gbox.status.store(status::RUNNABLE, Ordering::Relaxed);
     let g = GRef::from_ref(Box::leak(gbox));
     match p {
-        Some(p) => {
+        Some(mut p) => {
             p.spawned.store(p.spawned.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            // SAFETY: the token proves we own p.
-            unsafe { p.runqput(g, true, &sched.runq) };
+            p.runqput(g, true, &sched.runq);
             drop(hold);
             sched.wakep();
         }

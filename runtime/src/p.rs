@@ -294,70 +294,14 @@ impl P {
         unsafe { &mut *self.local.get() }
     }
 
-    /// # Safety
-    /// The caller must own the P.
-    #[inline]
-    unsafe fn worker(&self) -> &Worker<GRef> {
-        // SAFETY: guaranteed by the caller: only the owner uses the Worker.
-        unsafe { &*self.runq.get() }
-    }
-
-    // ---- run queue (Go: runqput / runqget / runqsteal / runqempty) ----
-
-    /// Queues `g`. With `next`, `g` takes the `runnext` slot and the
-    /// previous occupant moves to the tail of the queue. A queue longer
-    /// than Go's 256 slots moves its older half to `global` (Go:
-    /// `runqputslow`): besides balancing load, this keeps the P working on
-    /// what it queued last, near depth-first for spawn trees, instead of
-    /// starting every old queued goroutine (and giving it a stack) first.
+    /// Drains the run queue of a dying P, for the stopper of the world
+    /// (every other owner uses [`OwnedP::drain`]).
     ///
     /// # Safety
     /// The caller must own the P.
-    #[inline]
-    pub(crate) unsafe fn runqput(&self, g: GRef, next: bool, global: &crossbeam_deque::Injector<GRef>) {
-        let mut g = g;
-        if next {
-            // SeqCst: this publication is the submitter's side of the
-            // spinning protocol (sched module docs).
-            let old = self.runnext.swap(g.0.as_ptr(), Ordering::SeqCst);
-            match std::ptr::NonNull::new(old) {
-                None => return,
-                Some(old) => g = GRef(old),
-            }
-        }
-        // SAFETY: the caller owns the P.
-        let w = unsafe { self.worker() };
-        w.push(g);
-        if w.len() > LOCAL_RUNQ {
-            self.runqputslow(w, global);
-        }
-    }
-
-    #[cold]
-    fn runqputslow(&self, w: &Worker<GRef>, global: &crossbeam_deque::Injector<GRef>) {
-        for _ in 0..LOCAL_RUNQ / 2 {
-            match w.pop() {
-                Some(g) => global.push(g),
-                None => break,
-            }
-        }
-    }
-
-    /// The next goroutine to run and whether it inherits the time slice
-    /// (it does when it came from `runnext`).
-    ///
-    /// # Safety
-    /// The caller must own the P.
-    #[inline]
-    pub(crate) unsafe fn runqget(&self) -> Option<(GRef, bool)> {
-        if !self.runnext.load(Ordering::Relaxed).is_null() {
-            let g = self.runnext.swap(ptr::null_mut(), Ordering::Acquire);
-            if let Some(g) = std::ptr::NonNull::new(g) {
-                return Some((GRef(g), true));
-            }
-        }
-        // SAFETY: the caller owns the P.
-        unsafe { self.worker() }.pop().map(|g| (g, false))
+    pub(crate) unsafe fn drain(&self) -> Vec<GRef> {
+        // SAFETY: the caller owns the P; the token lives for this call only.
+        unsafe { OwnedP::new(self) }.drain()
     }
 
     /// Whether the P has nothing queued. Never spuriously true while the
@@ -371,76 +315,6 @@ impl P {
     /// Queue length including `runnext`, for schedtrace.
     pub(crate) fn runq_len(&self) -> usize {
         self.stealer.len() + (!self.runnext.load(Ordering::Relaxed).is_null()) as usize
-    }
-
-    /// Steals about half of `victim`'s queue into this P's queue and
-    /// returns one goroutine. With `steal_runnext`, takes the victim's
-    /// `runnext` when its queue is empty. Go: `runqsteal`.
-    ///
-    /// # Safety
-    /// The caller must own `self` (not `victim`).
-    pub(crate) unsafe fn runqsteal(&self, victim: &P, steal_runnext: bool) -> Option<GRef> {
-        // SAFETY: the caller owns self.
-        let dest = unsafe { self.worker() };
-        loop {
-            match victim.stealer.steal_batch_and_pop(dest) {
-                Steal::Success(g) => return Some(g),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
-        }
-        if !steal_runnext {
-            return None;
-        }
-        let next = victim.runnext.load(Ordering::Acquire);
-        if next.is_null() {
-            return None;
-        }
-        // The victim probably just readied this G and is about to run it
-        // (Go: usleep(3) before stealing runnext from a running P).
-        if victim.status() & STATE_MASK == RUNNING {
-            crate::sys::usleep(3);
-        }
-        victim
-            .runnext
-            .compare_exchange(next, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
-            .ok()
-            .and_then(std::ptr::NonNull::new)
-            .map(GRef)
-    }
-
-    /// Moves up to `n` goroutines from the global queue into this P's queue
-    /// and returns one. Go: `globrunqgetbatch`.
-    ///
-    /// # Safety
-    /// The caller must own the P.
-    pub(crate) unsafe fn take_global(
-        &self,
-        global: &crossbeam_deque::Injector<GRef>,
-        n: usize,
-    ) -> Option<GRef> {
-        // SAFETY: the caller owns the P.
-        let dest = unsafe { self.worker() };
-        loop {
-            match global.steal_batch_with_limit_and_pop(dest, n.max(1)) {
-                Steal::Success(g) => return Some(g),
-                Steal::Retry => continue,
-                Steal::Empty => return None,
-            }
-        }
-    }
-
-    /// Drains the run queue (shutdown).
-    ///
-    /// # Safety
-    /// The caller must own the P.
-    pub(crate) unsafe fn drain(&self) -> Vec<GRef> {
-        let mut v = Vec::new();
-        // SAFETY: forwarded.
-        while let Some((g, _)) = unsafe { self.runqget() } {
-            v.push(g);
-        }
-        v
     }
 }
 
@@ -522,6 +396,108 @@ impl<'a> OwnedP<'a> {
         unsafe { &mut *self.p.local.get() }
     }
 
+    #[inline]
+    fn worker(&self) -> &Worker<GRef> {
+        // SAFETY: the token proves this thread owns the P: only the owner
+        // uses the Worker, and crossbeam's Worker takes `&self`.
+        unsafe { &*self.p.runq.get() }
+    }
+
+    // ---- run queue (Go: runqput / runqget / runqsteal) ----
+
+    /// Queues `g`. With `next`, `g` takes the `runnext` slot and the
+    /// previous occupant moves to the tail of the queue. A queue longer
+    /// than Go's 256 slots moves its older half to `global` (Go:
+    /// `runqputslow`): besides balancing load, this keeps the P working on
+    /// what it queued last, near depth-first for spawn trees, instead of
+    /// starting every old queued goroutine (and giving it a stack) first.
+    #[inline]
+    pub(crate) fn runqput(&mut self, g: GRef, next: bool, global: &crossbeam_deque::Injector<GRef>) {
+        let mut g = g;
+        if next {
+            // SeqCst: this publication is the submitter's side of the
+            // spinning protocol (sched module docs).
+            let old = self.p.runnext.swap(g.0.as_ptr(), Ordering::SeqCst);
+            match std::ptr::NonNull::new(old) {
+                None => return,
+                Some(old) => g = GRef(old),
+            }
+        }
+        let w = self.worker();
+        w.push(g);
+        if w.len() > LOCAL_RUNQ {
+            runqputslow(w, global);
+        }
+    }
+
+    /// The next goroutine to run and whether it inherits the time slice
+    /// (it does when it came from `runnext`).
+    #[inline]
+    pub(crate) fn runqget(&mut self) -> Option<(GRef, bool)> {
+        let runnext = &self.p.runnext;
+        if !runnext.load(Ordering::Relaxed).is_null() {
+            let g = runnext.swap(ptr::null_mut(), Ordering::Acquire);
+            if let Some(g) = std::ptr::NonNull::new(g) {
+                return Some((GRef(g), true));
+            }
+        }
+        self.worker().pop().map(|g| (g, false))
+    }
+
+    /// Steals about half of `victim`'s queue into this P's queue and
+    /// returns one goroutine. With `steal_runnext`, takes the victim's
+    /// `runnext` when its queue is empty. Go: `runqsteal`.
+    pub(crate) fn runqsteal(&mut self, victim: &P, steal_runnext: bool) -> Option<GRef> {
+        let dest = self.worker();
+        loop {
+            match victim.stealer.steal_batch_and_pop(dest) {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        if !steal_runnext {
+            return None;
+        }
+        let next = victim.runnext.load(Ordering::Acquire);
+        if next.is_null() {
+            return None;
+        }
+        // The victim probably just readied this G and is about to run it
+        // (Go: usleep(3) before stealing runnext from a running P).
+        if victim.status() & STATE_MASK == RUNNING {
+            crate::sys::usleep(3);
+        }
+        victim
+            .runnext
+            .compare_exchange(next, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+            .ok()
+            .and_then(std::ptr::NonNull::new)
+            .map(GRef)
+    }
+
+    /// Moves up to `n` goroutines from the global queue into this P's queue
+    /// and returns one. Go: `globrunqgetbatch`.
+    pub(crate) fn take_global(&mut self, global: &crossbeam_deque::Injector<GRef>, n: usize) -> Option<GRef> {
+        let dest = self.worker();
+        loop {
+            match global.steal_batch_with_limit_and_pop(dest, n.max(1)) {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    /// Drains the run queue (shutdown, a dying P).
+    pub(crate) fn drain(&mut self) -> Vec<GRef> {
+        let mut v = Vec::new();
+        while let Some((g, _)) = self.runqget() {
+            v.push(g);
+        }
+        v
+    }
+
     // ---- dead Gs (Go: gfget / gfput) ----
 
     /// Takes a dead G for reuse: from the P's cache, refilled from the
@@ -558,6 +534,16 @@ impl std::ops::Deref for OwnedP<'_> {
     #[inline]
     fn deref(&self) -> &P {
         self.p
+    }
+}
+
+#[cold]
+fn runqputslow(w: &Worker<GRef>, global: &crossbeam_deque::Injector<GRef>) {
+    for _ in 0..LOCAL_RUNQ / 2 {
+        match w.pop() {
+            Some(g) => global.push(g),
+            None => break,
+        }
     }
 }
 
@@ -599,6 +585,13 @@ mod tests {
     use super::*;
     use crossbeam_deque::Injector;
 
+    /// A token for a P that belongs to no runtime.
+    fn own(p: &P) -> OwnedP<'_> {
+        // SAFETY: `p` is in no Sched, so no M and no sysmon can use it: the
+        // test thread is its only user, and each test makes one token per P.
+        unsafe { OwnedP::new(p) }
+    }
+
     fn leak_g() -> GRef {
         GRef::from_ref(Box::leak(Box::new(G::new(false))))
     }
@@ -607,20 +600,18 @@ mod tests {
     #[test]
     fn local_queue_is_fifo() {
         let p = P::new(0);
+        let mut o = own(&p);
         let gs: Vec<_> = (0..256).map(|_| leak_g()).collect();
         for i in 0..gs.len() {
             for g in &gs[..i] {
-                // SAFETY: the test owns the P.
-                unsafe { p.runqput(*g, false, &Injector::new()) };
+                o.runqput(*g, false, &Injector::new());
             }
             for g in &gs[..i] {
-                // SAFETY: the test owns the P.
-                let (got, inherit) = unsafe { p.runqget() }.unwrap();
+                let (got, inherit) = o.runqget().unwrap();
                 assert_eq!(got, *g);
                 assert!(!inherit);
             }
-            // SAFETY: the test owns the P.
-            assert!(unsafe { p.runqget() }.is_none());
+            assert!(o.runqget().is_none());
             assert!(p.runq_empty());
         }
     }
@@ -628,60 +619,53 @@ mod tests {
     #[test]
     fn runnext_runs_first_and_inherits() {
         let p = P::new(0);
+        let mut o = own(&p);
         let (a, b, c) = (leak_g(), leak_g(), leak_g());
-        // SAFETY: the test owns the P.
-        unsafe {
-            let gq = Injector::new();
-            p.runqput(a, false, &gq);
-            p.runqput(b, true, &gq);
-            p.runqput(c, true, &gq); // b is kicked to the tail
-            assert_eq!(p.runqget(), Some((c, true)));
-            assert_eq!(p.runqget(), Some((a, false)));
-            assert_eq!(p.runqget(), Some((b, false)));
-        }
+        let gq = Injector::new();
+        o.runqput(a, false, &gq);
+        o.runqput(b, true, &gq);
+        o.runqput(c, true, &gq); // b is kicked to the tail
+        assert_eq!(o.runqget(), Some((c, true)));
+        assert_eq!(o.runqget(), Some((a, false)));
+        assert_eq!(o.runqget(), Some((b, false)));
     }
 
     #[test]
     fn a_full_queue_moves_its_older_half_to_the_global_queue() {
         let p = P::new(0);
+        let mut o = own(&p);
         let gq = Injector::new();
         let gs: Vec<_> = (0..LOCAL_RUNQ + 1).map(|_| leak_g()).collect();
         for g in &gs {
-            // SAFETY: the test owns the P.
-            unsafe { p.runqput(*g, false, &gq) };
+            o.runqput(*g, false, &gq);
         }
         assert_eq!(gq.len(), LOCAL_RUNQ / 2);
         // The oldest went global, in order; the newest stay local.
         assert_eq!(gq.steal().success(), Some(gs[0]));
-        // SAFETY: the test owns the P.
-        assert_eq!(unsafe { p.runqget() }.map(|(g, _)| g), Some(gs[LOCAL_RUNQ / 2]));
+        assert_eq!(o.runqget().map(|(g, _)| g), Some(gs[LOCAL_RUNQ / 2]));
     }
 
     // Go: TestSchedLocalQueueSteal
     #[test]
     fn steal_moves_every_g_exactly_once() {
-        let p1 = P::new(0);
-        let p2 = P::new(1);
+        let (p1, p2) = (P::new(0), P::new(1));
+        let (mut o1, mut o2) = (own(&p1), own(&p2));
         let gs: Vec<_> = (0..256).map(|_| leak_g()).collect();
         for i in 0..gs.len() {
             for g in &gs[..i] {
-                // SAFETY: the test owns p1.
-                unsafe { p1.runqput(*g, false, &Injector::new()) };
+                o1.runqput(*g, false, &Injector::new());
             }
             let mut seen = std::collections::HashSet::new();
             let mut stolen = 0;
-            // SAFETY: the test owns p2.
-            if let Some(g) = unsafe { p2.runqsteal(&p1, true) } {
+            if let Some(g) = o2.runqsteal(&p1, true) {
                 seen.insert(g);
                 stolen += 1;
             }
-            // SAFETY: the test owns both.
-            while let Some((g, _)) = unsafe { p2.runqget() } {
+            while let Some((g, _)) = o2.runqget() {
                 assert!(seen.insert(g));
                 stolen += 1;
             }
-            // SAFETY: the test owns both.
-            while let Some((g, _)) = unsafe { p1.runqget() } {
+            while let Some((g, _)) = o1.runqget() {
                 assert!(seen.insert(g));
             }
             assert_eq!(seen.len(), i);

@@ -133,7 +133,7 @@ fn schedule(sched: &Sched, ml: &MLocal) {
 fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     // SAFETY: the scheduler calls this holding its P (`find_runnable`
     // returned with one, or `no_p` just acquired one, or a park's callback
-    // ran on it); the token is handed to `into_user` before the resume.
+    // ran on it); the token is handed to `to_user` before the resume.
     let mut p = unsafe { ml.owned_p() };
     if !inherit {
         p.schedtick.store(p.schedtick.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
@@ -172,7 +172,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
     // SAFETY: the goroutine came back through `enter_to_suspend`, which
     // kept the P only when `try_enter` found it still this M's; the token
     // lives until this request is handled, in the scheduler.
-    let p = unsafe { ml.owned_p() };
+    let mut p = unsafe { ml.owned_p() };
     match r {
         CoroutineResult::Yield(Suspend::Park(f)) => {
             gp.status.store(status::WAITING, Ordering::Release);
@@ -204,8 +204,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
             // turn every 61st schedule, and idle Ps steal.
             ml.curg.set(None);
             gp.status.store(status::RUNNABLE, Ordering::Relaxed);
-            // SAFETY: the token proves we own the P.
-            unsafe { p.runqput(g, false, &sched.runq) };
+            p.runqput(g, false, &sched.runq);
             Next::Schedule
         }
         CoroutineResult::Yield(Suspend::Gosched | Suspend::Preempt) => {
@@ -222,8 +221,7 @@ fn execute(sched: &Sched, ml: &MLocal, g: GRef, inherit: bool) -> Next {
         CoroutineResult::Yield(Suspend::Yield | Suspend::NoP) => {
             ml.curg.set(None);
             gp.status.store(status::RUNNABLE, Ordering::Relaxed);
-            // SAFETY: the token proves we own the P.
-            unsafe { p.runqput(g, false, &sched.runq) };
+            p.runqput(g, false, &sched.runq);
             Next::Schedule
         }
         CoroutineResult::Return(()) => gdestroy(sched, ml, p, g),

@@ -668,7 +668,7 @@ impl Sched {
 
     /// Makes a list of readied goroutines runnable (netpoll results). Go:
     /// `injectglist`.
-    pub(crate) fn inject_list(&self, ml: Option<&MLocal>, list: &mut Vec<GRef>) {
+    pub(crate) fn inject_list(&self, p: Option<OwnedP<'_>>, list: &mut Vec<GRef>) {
         // A plain thread's stand-in is not scheduled: wake its thread.
         list.retain(|g| {
             // SAFETY: the poller hands over parked Gs it alone may ready.
@@ -687,7 +687,6 @@ impl Sched {
             // SAFETY: the poller hands over parked goroutines it owns.
             unsafe { g.get() }.status.store(status::RUNNABLE, Ordering::Relaxed);
         }
-        let p = ml.and_then(|ml| ml.p());
         match p {
             None => {
                 let n = list.len();
@@ -699,7 +698,7 @@ impl Sched {
                     self.startm(None, false);
                 }
             }
-            Some(p) => {
+            Some(mut p) => {
                 // One per idle P through the global queue, the rest here.
                 let npidle = self.npidle.load(Ordering::SeqCst) as usize;
                 let mut n = 0;
@@ -713,8 +712,7 @@ impl Sched {
                     self.startm(None, false);
                 }
                 for g in list.drain(..) {
-                    // SAFETY: `p` is the P held by the calling M.
-                    unsafe { p.runqput(g, false, &self.runq) };
+                    p.runqput(g, false, &self.runq);
                 }
                 self.wakep_after_push();
             }
