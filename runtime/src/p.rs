@@ -281,29 +281,6 @@ impl P {
         ))
     }
 
-    /// Owner-only caches, for the stopper of the world and the runtime's
-    /// teardown (every other owner uses [`OwnedP::local`]).
-    ///
-    /// # Safety
-    /// The caller must own the P (module docs) and not overlap two
-    /// references from this call.
-    #[allow(clippy::mut_from_ref)]
-    #[inline]
-    pub(crate) unsafe fn local(&self) -> &mut PLocal {
-        // SAFETY: guaranteed by the caller.
-        unsafe { &mut *self.local.get() }
-    }
-
-    /// Drains the run queue of a dying P, for the stopper of the world
-    /// (every other owner uses [`OwnedP::drain`]).
-    ///
-    /// # Safety
-    /// The caller must own the P.
-    pub(crate) unsafe fn drain(&self) -> Vec<GRef> {
-        // SAFETY: the caller owns the P; the token lives for this call only.
-        unsafe { OwnedP::new(self) }.drain()
-    }
-
     /// Whether the P has nothing queued. Never spuriously true while the
     /// owner moves a G from `runnext` to the queue: `runqput` swaps the new
     /// G into `runnext` before pushing the old one, so `runnext` stays

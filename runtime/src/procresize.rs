@@ -40,7 +40,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::p::P;
+use crate::p::{OwnedP, P};
 use crate::sched::{Idle, Sched};
 
 /// Chunks of the P table: chunk k holds 2^k Ps.
@@ -220,18 +220,18 @@ impl Sched {
         let old = self.nprocs() as usize;
         self.allp.grow(n);
         for i in n..old {
-            let p = self.allp.get(i);
-            // SAFETY: the world is stopped: every other P is in the stopped
-            // set, owned by no M, and the stopper's own is its own; the
-            // stopper owns them all.
-            for g in unsafe { p.drain() } {
+            // SAFETY: the world is stopped: every P but the stopper's is in
+            // the stopped set, its word IDLE and named by no M (pstatus.rs),
+            // and the stopper's own is its own, its hold's token idle while
+            // this runs; so the stopper owns this dying P, (1). The token
+            // ends with this iteration, before the P is marked idle, and
+            // nothing here switches goroutines, (2), (3).
+            let mut p = unsafe { OwnedP::new(self.allp.get(i)) };
+            for g in p.drain() {
                 self.globrunqput(g);
             }
             p.timers.move_all(&self.allp.get(i % n).timers);
-            // SAFETY: the world is still stopped and the stopper owns every
-            // P, this dying one included; the borrow of its caches ends
-            // before the P is marked idle.
-            let l = unsafe { p.local() };
+            let l = p.local();
             l.stacks.flush(&self.stacks);
             crate::mcache::CENTRAL.flush(&mut l.mcache);
             self.gfree.lock().append(&mut l.gfree);

@@ -407,8 +407,12 @@ impl Runtime {
         // Every M is gone: we own all Ps. Return cached stacks; unmap them
         // all if no goroutine holds one.
         for p in sched.all_ps() {
-            // SAFETY: no M runs, so no one else touches the P.
-            let l = unsafe { p.local() };
+            // SAFETY: every M thread has been joined and sysmon has exited,
+            // so no M owns the P and nothing can take it (1); the token
+            // ends with this iteration, on this plain thread, where no
+            // goroutine runs (2); it is the only token for the P (3).
+            let mut p = unsafe { crate::p::OwnedP::new(p) };
+            let l = p.local();
             l.stacks.flush(&sched.stacks);
             crate::mcache::CENTRAL.flush(&mut l.mcache);
         }
