@@ -8,6 +8,8 @@
 //!
 //! `status` is the P's [`PStatus`](crate::pstatus): which M may use it,
 //! and whether sysmon may retake it. See that module for the protocol.
+//! Owning the P in the types is [`OwnedP`]: the owner-only parts below
+//! (the run queue's owner end, [`PLocal`]) are reachable only through one.
 //!
 //! ## Run queue
 //!
@@ -112,7 +114,7 @@ pub(crate) struct P {
     /// The P's timer heap, under its own lock (`timer.rs`); any thread may
     /// arm a timer here, the owner and thieves run the due ones.
     pub(crate) timers: Timers,
-    /// Owner-only caches ([`PLocal`]), through `local()`.
+    /// Owner-only caches ([`PLocal`]), through [`OwnedP::local`].
     local: UnsafeCell<PLocal>,
 }
 
