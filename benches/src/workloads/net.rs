@@ -130,7 +130,7 @@ fn idleconn_client(addr: &str, n: usize) {
 /// Lifts the open-file limit to at least `want` (both ends of every
 /// connection live in this process), or to the hard limit if raising that
 /// is refused; as benches/go/net_bench.go's raiseFDLimit.
-fn raise_fd_limit(want: u64) {
+pub(crate) fn raise_fd_limit(want: u64) {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit/setrlimit read and write a valid local.
     unsafe {
