@@ -39,6 +39,33 @@
 //! their eventfd. They see the flag and fail with [`crate::ErrClosed`].
 //! The fd number is closed when the last operation in flight returns.
 //!
+//! ## Drained streams
+//!
+//! A TCP read ([`NetFd::read_stream`]) that returns fewer bytes than
+//! asked has emptied the socket's receive queue, so whatever arrives next
+//! raises a new edge on the (edge-triggered) poller. The next stream read
+//! of a goroutine then waits for readiness before its syscall, instead of
+//! first failing a `recv` with `EAGAIN` (tokio's `PollEvented` does the
+//! same): one syscall fewer per request/response round trip. It keeps the
+//! readiness recorded since the short read (it skips `prepare`'s reset),
+//! so an edge that came in between is not lost.
+//!
+//! The queue is not all there is to read: a FIN or an error that came
+//! with or before the data makes the next read return 0 or fail, and a
+//! read stops at TCP urgent data's mark with data behind it. The poller
+//! reports those (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`, `EPOLLPRI`): it
+//! marks the descriptor (`PollDesc::no_drain`) before it readies the
+//! waiters, and from then on the socket's reads always try their syscall
+//! first. One that comes after the read checked the mark is an edge still
+//! to come, which ends its wait.
+//!
+//! Every other read-side operation (accept, peek, datagrams, async polls,
+//! readiness probes) goes through `prepare`, which forgets the hint, since
+//! it may clear or consume readiness without emptying the queue. The hint
+//! is read and written only under the read lock. A read on a plain thread
+//! (which waits in level-triggered poll(2)) or on a socket never bound
+//! ignores it. Unix streams do not use the hint (unix.rs).
+//!
 //! ## Async polls
 //!
 //! The `poll` submodule has the same loop for futures: a poll tries the
@@ -79,6 +106,10 @@ pub(crate) struct NetFd {
     /// `poll` submodule), or null until a socket with a timeout first has
     /// an async operation wait; freed with the socket.
     async_op: AtomicPtr<poll::AsyncOp>,
+    /// The last read-side operation was a stream read that returned short,
+    /// and nothing has reset the read readiness since (module docs,
+    /// "Drained streams"). Accessed under the read lock only.
+    drained: AtomicBool,
     /// Runs once in the next wait, between its checks and its park, so
     /// tests can reproduce interleavings there.
     #[cfg(test)]
@@ -137,6 +168,7 @@ impl NetFd {
             pd: AtomicPtr::new(ptr::null_mut()),
             bind: Lock::new(Binding { current: None, retired: Vec::new(), threads: [-1, -1] }),
             async_op: AtomicPtr::new(ptr::null_mut()),
+            drained: AtomicBool::new(false),
             #[cfg(test)]
             test_hook: std::sync::Mutex::new(None),
         }
@@ -189,9 +221,21 @@ impl NetFd {
         &self,
         mode: Mode,
         op_deadline: i64,
-        mut op: impl FnMut(RawFd) -> io::Result<R>,
+        op: impl FnMut(RawFd) -> io::Result<R>,
     ) -> io::Result<R> {
         self.prepare(mode, op_deadline)?;
+        self.io_retry(mode, op_deadline, op)
+    }
+
+    /// The syscall loop of an operation: `op` until it stops failing with
+    /// `EAGAIN`, waiting for readiness between tries.
+    #[inline(always)]
+    fn io_retry<R>(
+        &self,
+        mode: Mode,
+        op_deadline: i64,
+        mut op: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
         loop {
             match op(self.fd) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(mode, op_deadline)?,
@@ -199,6 +243,49 @@ impl NetFd {
                 r => return r,
             }
         }
+    }
+
+    /// A stream read of up to `len` bytes with `op` (a `recv`): as
+    /// [`NetFd::io`] in the read direction, except that, if `drains`
+    /// (a short read empties the receive queue), after a short read a
+    /// goroutine's next read waits for readiness before its syscall
+    /// (module docs, "Drained streams").
+    #[inline]
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        drains: bool,
+        op: impl FnMut(RawFd) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        gort_runtime::preempt_point();
+        let _h = self.lock(Mode::Read)?;
+        let op_deadline = self.op_deadline(Mode::Read);
+        let r = if self.drained.swap(false, Ordering::Relaxed) && self.drain_trusted() {
+            // No reset: readiness recorded since the short read stands.
+            self.wait(Mode::Read, op_deadline)?;
+            self.io_retry(Mode::Read, op_deadline, op)
+        } else {
+            self.io_locked(Mode::Read, op_deadline, op)
+        };
+        if let Ok(n) = r {
+            self.drained.store(drains && n > 0 && n < len, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Whether the drained hint may be trusted: the caller is a goroutine,
+    /// and the socket is bound to a poller (a socket bound to another
+    /// runtime waits in level-triggered poll(2)) and has reported no
+    /// hang-up, error or urgent data (module docs).
+    #[inline]
+    fn drain_trusted(&self) -> bool {
+        if !gort_runtime::engine::in_goroutine() {
+            return false;
+        }
+        let pd = self.pd.load(Ordering::Acquire);
+        // SAFETY: a published descriptor stays valid until destroy
+        // (Binding), which cannot run while we hold the read lock.
+        !pd.is_null() && !unsafe { &*pd }.no_drain()
     }
 
     /// Writes all of `buf` with `op`, waiting as needed, under one hold of
@@ -243,9 +330,13 @@ impl NetFd {
         Ok(Hold { fd: self, lock: Some(read) })
     }
 
-    /// Checks for errors and clears stale readiness (Go: `pd.prepare`).
+    /// Checks for errors and clears stale readiness (Go: `pd.prepare`),
+    /// and, in the read direction, the drained hint (module docs).
     #[inline]
     pub(crate) fn prepare(&self, mode: Mode, op_deadline: i64) -> io::Result<()> {
+        if mode == Mode::Read {
+            self.drained.store(false, Ordering::Relaxed);
+        }
         self.check(mode, op_deadline)?;
         let pd = self.pd.load(Ordering::Acquire);
         if !pd.is_null() {

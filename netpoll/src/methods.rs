@@ -14,7 +14,9 @@
 //! - [`timeouts_and_deadlines!`]: the std per-operation timeouts and Go's
 //!   deadlines of both directions. Connections and datagram sockets.
 //! - [`stream_io!`]: `Read` and `Write` for the type and for a shared
-//!   reference to it. Stream connections.
+//!   reference to it. Stream connections; `TYPE: true` for those whose
+//!   short reads empty the receive queue (TCP: fd.rs, "Drained
+//!   streams").
 //! - [`ip_ttl!`]: the IP time-to-live. TCP and UDP sockets.
 //! - [`read_ready!`] and [`write_ready!`]: readiness for futures
 //!   (`poll_read_ready`, `poll_write_ready`). Every socket reads; every
@@ -119,10 +121,11 @@ macro_rules! timeouts_and_deadlines {
 /// (concurrent writes do not interleave) unless an error or a deadline
 /// stops it.
 macro_rules! stream_io {
-    ($($t:ident),* $(,)?) => {$(
+    ($($t:ident: $drains:expr),* $(,)?) => {$(
         impl std::io::Read for &$t {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.fd.io(crate::pd::Mode::Read, |fd| crate::sys::recv(fd, buf, 0))
+                let len = buf.len();
+                self.fd.read_stream(len, $drains, |fd| crate::sys::recv(fd, buf, 0))
             }
         }
 

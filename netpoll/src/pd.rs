@@ -114,7 +114,7 @@
 use std::cell::UnsafeCell;
 use std::pin::{Pin, pin};
 use std::ptr;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, Ordering};
 use std::task::Waker;
 
 use gort_runtime::engine::TimerNode;
@@ -157,6 +157,11 @@ pub(crate) struct PollDesc {
     state: [AtomicU32; 2],
     /// The sequence tag; bumped on free (Go: `fdseq`).
     seq: AtomicU32,
+    /// The poller reported hang-up, an error or urgent data for the
+    /// socket: a short read no longer proves its receive queue empty
+    /// (fd.rs, "Drained streams"). Sticky until the descriptor is reused.
+    /// (In the padding after `seq`.)
+    no_drain: AtomicBool,
     /// Per direction, the wait slot the state word tags.
     slot: [UnsafeCell<Slot>; 2],
     /// The poller owning this descriptor's cache.
@@ -193,10 +198,25 @@ impl PollDesc {
         PollDesc {
             state: [AtomicU32::new(NIL), AtomicU32::new(NIL)],
             seq: AtomicU32::new(0),
+            no_drain: AtomicBool::new(false),
             slot: [slot(), slot()],
             owner,
             deadlines: AtomicPtr::new(ptr::null_mut()),
         }
+    }
+
+    /// Records that the socket reported hang-up, an error or urgent data
+    /// (the poller, before it readies the waiters).
+    #[inline]
+    pub(crate) fn set_no_drain(&self) {
+        self.no_drain.store(true, Ordering::Release);
+    }
+
+    /// Whether a short read may still leave something to read (see
+    /// `no_drain`).
+    #[inline]
+    pub(crate) fn no_drain(&self) -> bool {
+        self.no_drain.load(Ordering::Acquire)
     }
 
     /// The waiter word and slot of `mode`.
@@ -243,7 +263,9 @@ impl PollDesc {
     #[inline]
     pub(crate) fn reset(&self, mode: Mode) {
         let w = self.waiter(mode);
-        if w.state.load(Ordering::Relaxed) == READY {
+        // Acquire: a readiness consumed here carries the poller's
+        // `no_drain` mark of the same event to the next read.
+        if w.state.load(Ordering::Acquire) == READY {
             w.state.store(NIL, Ordering::Relaxed);
         }
     }

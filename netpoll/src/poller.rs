@@ -24,8 +24,9 @@
 //!   token registered through mio;
 //! - its interests map to epoll's bits as Go's `netpollopen` asks for:
 //!   every registration is edge-triggered (`EPOLLET`), `READABLE` is
-//!   `EPOLLIN | EPOLLRDHUP`, `WRITABLE` is `EPOLLOUT`; the kernel adds
-//!   `EPOLLHUP` and `EPOLLERR` to every registration;
+//!   `EPOLLIN | EPOLLRDHUP`, `WRITABLE` is `EPOLLOUT`, `PRIORITY` is
+//!   `EPOLLPRI`; the kernel adds `EPOLLHUP` and `EPOLLERR` to every
+//!   registration;
 //! - the Waker is an `eventfd` registered edge-triggered for reading with
 //!   its token, and each `wake` writes it (a new edge, also while the
 //!   counter is non-zero); mio resets the counter itself before it could
@@ -39,7 +40,8 @@
 //!
 //! - Every socket is registered once, for both directions
 //!   (`READABLE | WRITABLE`, so `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`,
-//!   as Go), and never re-armed. An event's bits are read as Go's
+//!   as Go, plus `PRIORITY`, `EPOLLPRI`, so that TCP urgent data is seen:
+//!   fd.rs, "Drained streams"), and never re-armed. An event's bits are read as Go's
 //!   `netpoll` reads them: `EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR`
 //!   make the read side ready, `EPOLLOUT | EPOLLHUP | EPOLLERR` the write
 //!   side.
@@ -224,7 +226,7 @@ impl PollerInner {
         self.poll.registry().register(
             &mut SourceFd(&fd),
             Token(token),
-            Interest::READABLE | Interest::WRITABLE,
+            Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         )
     }
 
@@ -366,7 +368,11 @@ fn dispatch(
     delta: &mut [isize; SHARDS],
 ) {
     let Some(pd) = PollDesc::from_token(token) else { return };
-    let r = bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0;
+    if bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) != 0 {
+        // Before the waiters are readied, so that a reader they wake sees it.
+        pd.set_no_drain();
+    }
+    let r = bits & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) != 0;
     let w = bits & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0;
     for (on, mode) in [(r, Mode::Read), (w, Mode::Write)] {
         if on {

@@ -260,7 +260,7 @@ fn sys_timed_out(e: &io::Error) -> bool {
 methods::socket_basics!(TcpListener <- std::net::TcpListener, TcpStream <- std::net::TcpStream);
 methods::timeouts_and_deadlines!(TcpStream);
 methods::ip_ttl!(TcpListener, TcpStream);
-methods::stream_io!(TcpStream);
+methods::stream_io!(TcpStream: true);
 methods::read_ready!(TcpListener, TcpStream);
 methods::write_ready!(TcpStream);
 

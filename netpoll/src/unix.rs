@@ -202,7 +202,9 @@ methods::socket_basics!(
     UnixDatagram <- stdunix::UnixDatagram,
 );
 methods::timeouts_and_deadlines!(UnixStream, UnixDatagram);
-methods::stream_io!(UnixStream);
+// Not drained by a short read: a Unix stream read stops at a message
+// carrying fds or another writer's credentials with more data queued.
+methods::stream_io!(UnixStream: false);
 methods::read_ready!(UnixListener, UnixStream, UnixDatagram);
 methods::write_ready!(UnixStream, UnixDatagram);
 

@@ -138,3 +138,111 @@ fn rebinding_while_other_threads_use_the_socket() {
         u.join().unwrap();
     }
 }
+
+/// One stream read of up to 8 bytes, with the drained hint (fd.rs,
+/// "Drained streams").
+fn read8(fd: &NetFd) -> io::Result<Vec<u8>> {
+    let mut buf = [0u8; 8];
+    let n = fd.read_stream(8, true, |f| crate::sys::recv(f, &mut buf, 0))?;
+    Ok(buf[..n].to_vec())
+}
+
+/// After a short read, the next read waits for readiness before its
+/// syscall: bytes that came before that read, while it waited, or after
+/// a peek (which resets the readiness without reading) are all read, and
+/// nothing waits forever.
+#[test]
+fn reads_after_a_short_read_miss_nothing() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let fd = NetFd::new(a.into());
+    on_runtime(move || {
+        b.write_all(&[1]).unwrap();
+        assert_eq!(read8(&fd).unwrap(), [1]);
+        assert!(fd.drained.load(Ordering::Relaxed), "a short read sets the hint");
+        // Data before the next read (the socket is bound by this wait).
+        b.write_all(&[2]).unwrap();
+        assert_eq!(read8(&fd).unwrap(), [2]);
+        // Data while the read waits.
+        let mut b2 = b.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            b2.write_all(&[3]).unwrap();
+        });
+        assert_eq!(read8(&fd).unwrap(), [3]);
+        writer.join().unwrap();
+        // A peek after the short read resets the readiness: the next read
+        // must try its syscall first.
+        b.write_all(&[4, 5]).unwrap();
+        let mut peek = [0u8; 8];
+        let n = fd.io(Mode::Read, |f| crate::sys::recv(f, &mut peek, libc::MSG_PEEK)).unwrap();
+        assert_eq!(&peek[..n], [4, 5]);
+        assert!(!fd.drained.load(Ordering::Relaxed), "other reads clear the hint");
+        assert_eq!(read8(&fd).unwrap(), [4, 5]);
+        // A full read leaves no hint.
+        b.write_all(&[6; 8]).unwrap();
+        assert_eq!(read8(&fd).unwrap(), [6; 8]);
+        assert!(!fd.drained.load(Ordering::Relaxed), "a full read sets no hint");
+    });
+}
+
+/// A read that waits on the drained hint still ends with the deadline's
+/// error, and with the close error when the socket is closed meanwhile.
+#[test]
+fn a_drained_wait_ends_on_deadline_and_close() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let fd = Arc::new(NetFd::new(a.into()));
+    let r = on_runtime(move || {
+        b.write_all(&[1]).unwrap();
+        assert_eq!(read8(&fd).unwrap(), [1]);
+        fd.set_deadline(Mode::Read, Some(Instant::now() + Duration::from_millis(20))).unwrap();
+        let timed_out = read8(&fd).map_err(|e| e.kind());
+        fd.set_deadline(Mode::Read, None).unwrap();
+        // Make the hint hold again, then close while the read waits.
+        b.write_all(&[2]).unwrap();
+        assert_eq!(read8(&fd).unwrap(), [2]);
+        let closer = fd.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            closer.close().unwrap();
+        });
+        let closed = read8(&fd).map_err(|e| e.to_string());
+        t.join().unwrap();
+        drop(b);
+        (timed_out, closed)
+    });
+    assert_eq!(r.0, Err(io::ErrorKind::TimedOut));
+    assert_eq!(r.1, Err(crate::closed().to_string()));
+}
+
+/// The end of the stream that came with the last data is read as such:
+/// after a short read that a hang-up event woke, the next read tries its
+/// syscall (the poller marked the descriptor) and returns 0 at once
+/// instead of waiting for an edge that will not come.
+#[test]
+fn eof_with_the_last_data_ends_the_next_read() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let fd = NetFd::new(a.into());
+    let r = on_runtime(move || {
+        // Bind the socket: a read that waits, then short reads.
+        let mut b2 = b.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            b2.write_all(&[1]).unwrap();
+        });
+        assert_eq!(read8(&fd).unwrap(), [1]);
+        writer.join().unwrap();
+        // The last data and the hang-up together, while the read waits.
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            b.write_all(&[2]).unwrap();
+            drop(b);
+        });
+        let last = read8(&fd).unwrap();
+        closer.join().unwrap();
+        (last, read8(&fd).unwrap())
+    });
+    assert_eq!(r, (vec![2], vec![]));
+}

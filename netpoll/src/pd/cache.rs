@@ -51,6 +51,7 @@ impl PdCache {
         for s in &pd.state {
             s.store(NIL, Ordering::Relaxed);
         }
+        pd.no_drain.store(false, Ordering::Relaxed);
         pd
     }
 
