@@ -10,7 +10,7 @@
 //! `http.HandleFunc("/", ...)`), keeps connections open unless the client
 //! asks to close (HTTP/1.0 must ask to keep them), and answers the
 //! requests that arrived together with one write. The Go server it is
-//! benchmarked against is `benches/go/httphello`; see `benches/http_wrk.sh`.
+//! benchmarked against is `benches/go/httphello`; see `benches/http_bench.sh`.
 //!
 //! `GET /debug/goroutines` answers with the goroutine dump, every
 //! goroutine with its stack (`/debug/goroutines?group=1` prints identical
