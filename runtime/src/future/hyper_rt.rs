@@ -34,8 +34,10 @@ use std::time::{Duration, Instant};
 use super::Sleep;
 
 /// hyper's executor on goroutines: [`execute`](hyper::rt::Executor::execute)
-/// spawns the future on its own goroutine ([`super::spawn`]) and detaches
-/// it.
+/// runs the future on a goroutine of its own ([`super::block_on`] there)
+/// and detaches it. It skips [`super::spawn`]'s `JoinHandle` (an
+/// allocation and a lock per task), since hyper never awaits what it
+/// executes: on HTTP/2 that is one task per stream.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GortExecutor;
 
@@ -46,7 +48,9 @@ where
 {
     #[track_caller]
     fn execute(&self, fut: F) {
-        drop(super::spawn(fut));
+        drop(crate::spawn(move || {
+            super::block_on(fut);
+        }));
     }
 }
 
