@@ -25,8 +25,10 @@
 # All servers run at once, idle but for the one measured; the rounds
 # alternate them (each round: every server under HTTP/1.1, then every
 # h2c server), so that they share the machine's state. Each row prints
-# requests/s, p50 and p99 latency (µs) and the 1-minute load average
-# before the run; the summary gives each server's median of the rounds.
+# requests/s, p50 and p99 latency (µs), the server's CPU time (user +
+# system, from /proc) per request in µs, which a busy machine disturbs
+# less than requests/s, and the 1-minute load average before the run; the
+# summary gives each server's median of the rounds.
 # The servers' stderr is kept in $CARGO_TARGET_DIR/http_bench/SERVER.err.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +75,7 @@ trap cleanup EXIT
 # name port protocols
 declare -A PORT=([hyper-gort]=18090 [hyper-tokio]=18091 [go]=18092 [may]=18093 [gort-hello]=18094)
 declare -A H2=([hyper-gort]=1 [hyper-tokio]=1 [go]=1 [may]=0 [gort-hello]=0)
+declare -A SPID=()
 for s in $SERVERS; do
     [ -n "${PORT[$s]:-}" ] || { echo "http_bench: unknown server $s (hyper-gort hyper-tokio go may gort-hello)" >&2; exit 2; }
     addr=127.0.0.1:${PORT[$s]}
@@ -84,6 +87,7 @@ for s in $SERVERS; do
     gort-hello) GORT_MAXPROCS=$PROCS "$CARGO_TARGET_DIR/release/examples/http_hello" "$addr" >/dev/null 2>"$LOGS/$s.err" & ;;
     esac
     PIDS+=($!)
+    SPID[$s]=$!
 done
 
 # Every server answers the same body, over h2c too where it serves it.
@@ -107,26 +111,32 @@ to_us() {
     }'
 }
 
-# One run: prints "req/s p50_us p99_us errors".
+# CPU time (user + system) process $1 has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
+
+# One run: prints "req/s p50_us p99_us errors requests".
 run_h1() {
-    local out rps p50 p99 errs
+    local out rps p50 p99 errs n
     out=$(wrk -t"$LOADGEN_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$1")
+    n=$(awk '/ requests in / {print $1}' <<<"$out")
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
     p50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")
     p99=$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$out")")
     errs=$(awk '/Socket errors|Non-2xx/ {e = 1} END {print e ? "yes" : 0}' <<<"$out")
-    echo "$rps $p50 $p99 $errs"
+    echo "$rps $p50 $p99 $errs $n"
 }
 run_h2() {
-    local out rps log="$TMP/h2load.log" stats
+    local out rps log="$TMP/h2load.log" stats n
     out=$(h2load -t"$LOADGEN_THREADS" -c"$CONNS" -m"$STREAMS" -D "$DURATION" --log-file="$log" "$1")
     rps=$(awk '/^finished in/ {gsub(",", "", $4); printf "%.0f", $4}' <<<"$out")
+    n=$(awk '/^requests:/ {print $8}' <<<"$out")
     # p50 and p99 of the per-request times (third column, µs), and the
     # failed streams (status -1 or not 200).
     stats=$(awk -F'\t' '$2 != 200 {bad++} {print $3} END {print bad + 0 > "/dev/stderr"}' "$log" 2>"$TMP/bad" |
         sort -n | awk '{v[NR] = $1} END {i50 = int(NR * 0.50); i99 = int(NR * 0.99); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1; print v[i50], v[i99]}')
     rm -f "$log"
-    echo "$rps $stats $(cat "$TMP/bad")"
+    echo "$rps $stats $(cat "$TMP/bad") $n"
 }
 
 echo "== warm-up (1 s each)" >&2
@@ -139,14 +149,17 @@ echo "http_bench: ${DURATION}s runs, $CONNS connections, $ROUNDS rounds, servers
     "wrk/h2load -t$LOADGEN_THREADS, h2load -m$STREAMS; $(nproc) cores; start: $(uptime)"
 ROWS="$TMP/rows"
 : >"$ROWS"
-printf '%-12s %-6s %-5s %10s %9s %9s %6s %6s\n' server proto round req/s p50_us p99_us errors load1
+printf '%-12s %-6s %-5s %10s %9s %9s %7s %6s %6s\n' server proto round req/s p50_us p99_us cpu/req errors load1
 for r in $(seq "$ROUNDS"); do
     for proto in $PROTOS; do
         for s in $SERVERS; do
             [ "$proto" = h1 ] || [ "${H2[$s]}" = 1 ] || continue
             load=$(cut -d' ' -f1 /proc/loadavg)
-            read -r rps p50 p99 errs < <("run_$proto" "http://127.0.0.1:${PORT[$s]}/")
-            printf '%-12s %-6s %-5s %10s %9s %9s %6s %6s\n' "$s" "$proto" "$r" "$rps" "$p50" "$p99" "$errs" "$load" |
+            t0=$(cpu_ticks "${SPID[$s]}")
+            read -r rps p50 p99 errs n < <("run_$proto" "http://127.0.0.1:${PORT[$s]}/")
+            t1=$(cpu_ticks "${SPID[$s]}")
+            cpu=$(awk -v d=$((t1 - t0)) -v n="$n" -v hz="$TICK" 'BEGIN {printf "%.2f", (n > 0 ? d * 1e6 / hz / n : -1)}')
+            printf '%-12s %-6s %-5s %10s %9s %9s %7s %6s %6s\n' "$s" "$proto" "$r" "$rps" "$p50" "$p99" "$cpu" "$errs" "$load" |
                 tee -a "$ROWS"
         done
     done
@@ -154,12 +167,12 @@ done
 
 echo
 echo "median of $ROUNDS rounds (end: $(uptime))"
-printf '%-12s %-6s %10s %9s %9s\n' server proto req/s p50_us p99_us
+printf '%-12s %-6s %10s %9s %9s %7s\n' server proto req/s p50_us p99_us cpu/req
 for proto in $PROTOS; do
     for s in $SERVERS; do
         [ "$proto" = h1 ] || [ "${H2[$s]}" = 1 ] || continue
         med() { awk -v s="$s" -v p="$proto" -v c="$1" '$1 == s && $2 == p {print $c}' "$ROWS" | sort -n |
             awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-        printf '%-12s %-6s %10s %9s %9s\n' "$s" "$proto" "$(med 4)" "$(med 5)" "$(med 6)"
+        printf '%-12s %-6s %10s %9s %9s %7s\n' "$s" "$proto" "$(med 4)" "$(med 5)" "$(med 6)" "$(med 7)"
     done
 done
