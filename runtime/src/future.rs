@@ -68,6 +68,20 @@
 //!   [`crate::testing::synctest::test`], the bubble's, so a one-hour
 //!   timeout takes no real time.
 //!
+//! ## Batching
+//!
+//! A goroutine readied by a waker that runs in a goroutine runs next on
+//! that goroutine's P (its `runnext`, as for a channel hand-off). When a
+//! future is woken by several goroutines in turn, as hyper's HTTP/2
+//! connection is by the goroutines of the streams it spawned, that would
+//! poll it once per wake, each poll a `recv` and a write. So `block_on`,
+//! resumed by a goroutine's wake while other goroutines are queued on its
+//! P, first lets them run (`yield_local`): their wakes find it readied
+//! already and cost nothing, and one poll serves them all. A future woken
+//! by a lone goroutine (the P's queue empty), or by the poller, a timer
+//! or a plain thread (which do not put it ahead of the queue), is polled
+//! at once.
+//!
 //! ## What does not work: tokio's reactor
 //!
 //! Futures that need a tokio runtime's reactor (`tokio::net`,
@@ -169,8 +183,24 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
             // Woken while polling: poll again, after the P's other
             // goroutines had their turn (module docs).
             crate::gopark::yield_now();
+        } else if sig.goroutine_wake.load(std::sync::atomic::Ordering::Relaxed) && others_queued() {
+            // Readied by a goroutine into `runnext`, ahead of goroutines
+            // already queued here (module docs, "Batching"): let them run
+            // first, so that the wakes they make too are served by one
+            // poll.
+            crate::gopark::yield_local();
         }
     }
+}
+
+/// Whether goroutines wait in the local run queue of the calling
+/// goroutine's P (false on a plain thread). A hint: it reads the queue's
+/// atomics without entering the runtime, so a P that sysmon retook just
+/// now answers for its new owner, which only costs a needless yield or a
+/// poll without one.
+#[inline]
+fn others_queued() -> bool {
+    crate::m::with_m(|ml| ml.and_then(|ml| ml.p()).is_some_and(|p| !p.runq_empty()))
 }
 
 /// Parks the owner unless a wake came in since the poll began. Returns

@@ -42,7 +42,7 @@
 //! increment.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use super::state::WakeState;
@@ -58,6 +58,12 @@ pub(crate) struct Signal {
     pub(crate) bubble: u64,
     /// Counted wakers alive, kept only in a bubble (module docs).
     counted: AtomicUsize,
+    /// Whether the last wake that readied the owner ran in a goroutine
+    /// (which put the owner in its P's `runnext`), as opposed to the
+    /// poller, a timer or a plain thread. Written before that `ready`,
+    /// read by the owner after it resumes (`ready` publishes it); for
+    /// `block_on`'s batching (parent module docs).
+    pub(crate) goroutine_wake: AtomicBool,
 }
 
 impl Signal {
@@ -68,6 +74,7 @@ impl Signal {
             owner: crate::gopark::current_g(),
             bubble: current_bubble_id(),
             counted: AtomicUsize::new(0),
+            goroutine_wake: AtomicBool::new(false),
         })
     }
 
@@ -95,6 +102,7 @@ impl Signal {
     #[inline]
     pub(crate) fn wake(&self) {
         if self.state.wake() {
+            self.goroutine_wake.store(crate::gopark::in_goroutine(), Ordering::Relaxed);
             // SAFETY: the word was exactly PARKED and our fetch_or turned it
             // to readied: the owner is parked in `block_on` (its park
             // callback committed the park), and no one else will ready it.
