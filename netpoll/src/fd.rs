@@ -59,12 +59,18 @@
 //! first. One that comes after the read checked the mark is an edge still
 //! to come, which ends its wait.
 //!
-//! Every other read-side operation (accept, peek, datagrams, async polls,
-//! readiness probes) goes through `prepare`, which forgets the hint, since
-//! it may clear or consume readiness without emptying the queue. The hint
-//! is read and written only under the read lock. A read on a plain thread
-//! (which waits in level-triggered poll(2)) or on a socket never bound
-//! ignores it. Unix streams do not use the hint (unix.rs).
+//! The async stream reads of the adapters share the hint
+//! (`poll_read_stream` in the `poll` submodule): a short read sets it, and
+//! the next poll registers its waker (or consumes readiness recorded
+//! since) before any syscall. Every other read-side operation (accept,
+//! peek, datagrams, other async polls, readiness probes) goes through
+//! `prepare`, which forgets the hint, since it may clear or consume
+//! readiness without emptying the queue. The hint
+//! is read and written only under the read lock. A blocking read on a
+//! plain thread (which waits in level-triggered poll(2)) or on a socket
+//! never bound ignores it; an async poll, whose waits are always on the
+//! edge-triggered poller, uses it from any thread. Unix streams do not
+//! use the hint (unix.rs).
 //!
 //! ## Async polls
 //!
@@ -102,9 +108,9 @@ pub(crate) struct NetFd {
     /// knows the key of its runtime, and neither changes.
     pd: AtomicPtr<PollDesc>,
     bind: Lock<Binding>,
-    /// The per-operation timeouts' state of async operations (see the
-    /// `poll` submodule), or null until a socket with a timeout first has
-    /// an async operation wait; freed with the socket.
+    /// The async state (see the `poll` submodule: per-operation timeouts
+    /// and the registered waker's identity), null until an async poll of
+    /// the socket first registers a waker; freed with the socket.
     async_op: AtomicPtr<poll::AsyncOp>,
     /// The last read-side operation was a stream read that returned short,
     /// and nothing has reset the read readiness since (module docs,

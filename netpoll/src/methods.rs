@@ -147,6 +147,8 @@ macro_rules! stream_io {
 
         #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
         impl crate::compat::Stream for $t {
+            const DRAINS: bool = $drains;
+
             fn net_fd(&self) -> &crate::fd::NetFd {
                 &self.fd
             }

@@ -270,6 +270,13 @@ impl PollDesc {
         }
     }
 
+    /// Whether a registered waker waits in `mode` (the word is `WAKER`):
+    /// nothing has woken it since it registered.
+    #[inline]
+    pub(crate) fn has_waker(&self, mode: Mode) -> bool {
+        self.waiter(mode).state.load(Ordering::Acquire) == WAKER
+    }
+
     /// A waiter's first step: publishes `WAIT` and returns the waker it
     /// replaced, if any; None if it consumed a pending notification
     /// instead.

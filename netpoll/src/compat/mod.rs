@@ -41,10 +41,18 @@ mod tokio;
 /// A stream socket the adapters are implemented for (every type given to
 /// `methods::stream_io!`), or a reference to one.
 pub(crate) trait Stream {
+    /// Whether a short read empties the receive queue (TCP; not Unix
+    /// streams, whose reads stop at messages carrying credentials): the
+    /// next read may wait for readiness before its syscall (fd.rs,
+    /// "Drained streams").
+    const DRAINS: bool;
+
     fn net_fd(&self) -> &NetFd;
 }
 
 impl<T: Stream> Stream for &T {
+    const DRAINS: bool = T::DRAINS;
+
     fn net_fd(&self) -> &NetFd {
         (**self).net_fd()
     }
@@ -52,19 +60,21 @@ impl<T: Stream> Stream for &T {
 
 /// Reads into `buf`: the byte count, 0 at end of file.
 #[cfg(feature = "futures-io")]
-pub(crate) fn poll_read(s: &impl Stream, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-    s.net_fd().poll_io(Mode::Read, cx, |fd| sys::recv(fd, buf, 0))
+pub(crate) fn poll_read<S: Stream>(s: &S, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    let len = buf.len();
+    s.net_fd().poll_read_stream(cx, len, S::DRAINS, |fd| sys::recv(fd, buf, 0))
 }
 
 /// Reads into a buffer that may be uninitialised: the count of its first
 /// bytes written, 0 at end of file.
 #[cfg(any(feature = "tokio-io", feature = "hyper"))]
-pub(crate) fn poll_read_uninit(
-    s: &impl Stream,
+pub(crate) fn poll_read_uninit<S: Stream>(
+    s: &S,
     cx: &mut Context<'_>,
     buf: &mut [std::mem::MaybeUninit<u8>],
 ) -> Poll<io::Result<usize>> {
-    s.net_fd().poll_io(Mode::Read, cx, |fd| sys::recv_uninit(fd, buf))
+    let len = buf.len();
+    s.net_fd().poll_read_stream(cx, len, S::DRAINS, |fd| sys::recv_uninit(fd, buf))
 }
 
 /// Writes what one `send` takes of `buf`.

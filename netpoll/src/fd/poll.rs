@@ -11,6 +11,25 @@
 //! wake it, and the next poll tries again. No goroutine or thread waits on
 //! the task's behalf, and the fd is not duplicated.
 //!
+//! ## A poll that is still registered
+//!
+//! Async callers poll more often than readiness changes: hyper polls a
+//! connection's read side after each response it writes and, over HTTP/2,
+//! each time a stream's task wakes the connection. A poll of the task
+//! whose waker is registered in `mode`, while the word is still `WAKER`
+//! (no readiness, close or deadline has come since the registration, or
+//! it would have moved the word and woken that waker), answers `Pending`
+//! without the syscall that would fail with `EAGAIN`, as tokio's cleared
+//! readiness does. The task is recognised by its waker's identity
+//! (`Waker::data` and `vtable`, what `will_wake` compares), recorded in
+//! [`AsyncOp`] by the registration, under the direction's lock like every
+//! read of it. The identity cannot be stale while the word is `WAKER`:
+//! only a registration puts the word there, and every registration
+//! records its waker; and the registered clone keeps that waker's data
+//! alive, so no other waker can have the same address meanwhile. The
+//! close and deadline checks still run first, so a closed socket or a
+//! passed deadline fails at once.
+//!
 //! ## Which poller
 //!
 //! A waker can be woken by any runtime's poller, so a poll uses the
@@ -47,19 +66,43 @@ use std::io;
 use std::os::fd::RawFd;
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker, ready};
 
 use super::NetFd;
 use crate::pd::{Mode, PollDesc};
 use crate::poller;
 
-/// The async operation in progress per direction, for its per-operation
-/// timeout (module docs): its deadline (0: none) and its task's waker.
-/// Written under the direction's lock.
+/// The async state per direction, allocated when a socket's async poll
+/// first registers a waker: the operation in progress for its
+/// per-operation timeout (its deadline, 0 for none, and its task's waker),
+/// and the identity of the waker registered last (module docs, "A poll
+/// that is still registered"). Written and read under the direction's lock
+/// (the atomics only make the type `Sync`; Relaxed is enough).
 pub(super) struct AsyncOp {
     deadline: [AtomicI64; 2],
     task: [Mutex<Option<Waker>>; 2],
+    /// `Waker::data` and `Waker::vtable` of the registered waker as
+    /// addresses, (0, 0) for none.
+    registered: [[AtomicUsize; 2]; 2],
+}
+
+impl AsyncOp {
+    /// Whether `waker` is the one registered last in `mode` (`will_wake`'s
+    /// comparison).
+    fn is_registered(&self, mode: Mode, waker: &Waker) -> bool {
+        let [data, vtable] = &self.registered[mode as usize];
+        data.load(Ordering::Relaxed) == waker.data() as usize
+            && vtable.load(Ordering::Relaxed) == waker.vtable() as *const _ as usize
+    }
+
+    /// Records `waker` (or none) as the one registered in `mode`.
+    fn set_registered(&self, mode: Mode, waker: Option<&Waker>) {
+        let [data, vtable] = &self.registered[mode as usize];
+        let (d, v) = waker.map_or((0, 0), |k| (k.data() as usize, k.vtable() as *const _ as usize));
+        data.store(d, Ordering::Relaxed);
+        vtable.store(v, Ordering::Relaxed);
+    }
 }
 
 impl NetFd {
@@ -84,6 +127,79 @@ impl NetFd {
         r
     }
 
+    /// An async stream read of up to `len` bytes with `op` (a `recv`): as
+    /// [`NetFd::poll_io`] in the read direction, except that, if `drains`,
+    /// after a short read the next poll waits for readiness before its
+    /// syscall, keeping the readiness recorded since (fd.rs, "Drained
+    /// streams", whose hint this shares with the blocking reads).
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        drains: bool,
+        mut op: impl FnMut(RawFd) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let mode = Mode::Read;
+        let _h = match self.lock(mode) {
+            Ok(h) => h,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let r = if self.drained.swap(false, Ordering::Relaxed) && self.async_drain_trusted() {
+            self.poll_drained(cx, &mut op)
+        } else {
+            self.poll_io_locked(mode, cx, &mut op)
+        };
+        if let Poll::Ready(r) = &r {
+            self.end_async_op(mode);
+            if let Ok(n) = r {
+                self.drained.store(drains && *n > 0 && *n < len, Ordering::Relaxed);
+            }
+        }
+        r
+    }
+
+    /// The drained read: no `prepare` (its reset would drop readiness that
+    /// came since the short read), the checks, then a registration, which
+    /// consumes such readiness instead of waiting; then the usual loop.
+    fn poll_drained(
+        &self,
+        cx: &mut Context<'_>,
+        op: &mut impl FnMut(RawFd) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let mode = Mode::Read;
+        let mut op_deadline = self.async_op_deadline(mode, cx.waker());
+        self.check(mode, op_deadline)?;
+        if op_deadline == 0 {
+            op_deadline = self.start_async_op(mode, cx.waker());
+        }
+        ready!(self.poll_wait(mode, op_deadline, cx))?;
+        loop {
+            match op(self.fd) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.poll_wait(mode, op_deadline, cx))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Whether an async read may trust the drained hint: the socket is
+    /// bound to a poller (edge-triggered, which every async wait uses,
+    /// also from a plain thread) that has reported no hang-up, error or
+    /// urgent data on it.
+    #[inline]
+    fn async_drain_trusted(&self) -> bool {
+        let pd = self.pd.load(Ordering::Acquire);
+        if pd.is_null() {
+            return false;
+        }
+        // SAFETY: a published descriptor stays valid until destroy
+        // (Binding), which cannot run while we hold the read lock.
+        let pd = unsafe { &*pd };
+        !pd.no_drain() && !pd.owner().is_dead()
+    }
+
     fn poll_io_locked<R>(
         &self,
         mode: Mode,
@@ -91,6 +207,10 @@ impl NetFd {
         op: &mut impl FnMut(RawFd) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         let mut op_deadline = self.async_op_deadline(mode, cx.waker());
+        if self.still_registered(mode, cx.waker()) {
+            self.check(mode, op_deadline)?;
+            return Poll::Pending;
+        }
         self.prepare(mode, op_deadline)?;
         loop {
             match op(self.fd) {
@@ -122,14 +242,31 @@ impl NetFd {
     /// came during the registration), or the close or deadline error.
     fn poll_wait(&self, mode: Mode, op_deadline: i64, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let pd = self.bound_async()?;
+        let op = self.async_op_or_new();
         if pd.register(mode, cx.waker(), || self.check(mode, op_deadline).ok()) {
+            op.set_registered(mode, Some(cx.waker()));
             if !gort_runtime::engine::in_goroutine() || !pd.owner().is_current(poller::current_key()) {
                 pd.owner().kick();
             }
             return Poll::Pending;
         }
+        op.set_registered(mode, None);
         self.check(mode, op_deadline)?;
         Poll::Ready(Ok(()))
+    }
+
+    /// Whether `waker` is registered in `mode` and nothing has woken it
+    /// since (module docs, "A poll that is still registered").
+    #[inline]
+    fn still_registered(&self, mode: Mode, waker: &Waker) -> bool {
+        let Some(op) = self.async_op() else { return false };
+        if !op.is_registered(mode, waker) {
+            return false;
+        }
+        let pd = self.pd.load(Ordering::Acquire);
+        // SAFETY: a published descriptor stays valid until destroy
+        // (Binding), which cannot run while we hold the direction's lock.
+        !pd.is_null() && unsafe { &*pd }.has_waker(mode)
     }
 
     /// The descriptor to register with: the current binding if its
@@ -170,6 +307,31 @@ impl NetFd {
         (!p.is_null()).then(|| unsafe { &*p })
     }
 
+    /// The socket's async operation state, made on first use.
+    fn async_op_or_new(&self) -> &AsyncOp {
+        if let Some(op) = self.async_op() {
+            return op;
+        }
+        let new = Box::into_raw(Box::new(AsyncOp {
+            deadline: [AtomicI64::new(0), AtomicI64::new(0)],
+            task: [Mutex::new(None), Mutex::new(None)],
+            registered: Default::default(),
+        }));
+        // The other direction's operation may install one first.
+        match self.async_op.compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: published now; the socket frees it in its drop, and
+            // the borrow of `self` ends before that.
+            Ok(_) => unsafe { &*new },
+            Err(cur) => {
+                // SAFETY: ours lost the race and was never shared.
+                drop(unsafe { Box::from_raw(new) });
+                // SAFETY: the winner published its box, which the socket
+                // frees only in its drop, after this borrow of `self` ends.
+                unsafe { &*cur }
+            }
+        }
+    }
+
     /// The deadline of the async operation in progress in `mode` if it is
     /// the task of `waker`'s, else 0 (module docs).
     fn async_op_deadline(&self, mode: Mode, waker: &Waker) -> i64 {
@@ -191,31 +353,7 @@ impl NetFd {
         if t == 0 {
             return 0;
         }
-        let op = match self.async_op() {
-            Some(op) => op,
-            None => {
-                let new = Box::into_raw(Box::new(AsyncOp {
-                    deadline: [AtomicI64::new(0), AtomicI64::new(0)],
-                    task: [Mutex::new(None), Mutex::new(None)],
-                }));
-                // The other direction's operation may install one first.
-                match self.async_op.compare_exchange(
-                    ptr::null_mut(),
-                    new,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    // SAFETY: published now; it lives until the socket's drop.
-                    Ok(_) => unsafe { &*new },
-                    Err(cur) => {
-                        // SAFETY: ours lost the race and was never shared.
-                        drop(unsafe { Box::from_raw(new) });
-                        // SAFETY: the winner's, published, lives as above.
-                        unsafe { &*cur }
-                    }
-                }
-            }
-        };
+        let op = self.async_op_or_new();
         let d = gort_runtime::engine::nanotime().saturating_add(t);
         let old = op.task[i].lock().unwrap_or_else(|e| e.into_inner()).replace(waker.clone());
         op.deadline[i].store(d, Ordering::Relaxed);
@@ -235,3 +373,6 @@ impl NetFd {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
