@@ -467,7 +467,8 @@ impl PollDesc {
             Err(cur) => {
                 // SAFETY: ours lost the race and was never shared.
                 drop(unsafe { Box::from_raw(new) });
-                // SAFETY: the winner's box, published, lives as above.
+                // SAFETY: the winner published its box, which lives until
+                // the descriptor's drop, as ours would have.
                 unsafe { &*cur }
             }
         }

@@ -329,12 +329,14 @@ impl<F: Future> Future for Timeout<F> {
         // SAFETY: structural pinning of both fields: neither is moved out
         // of the pinned Timeout (into_inner takes it by value, unpinned).
         let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
+        // SAFETY: `value` is pinned structurally: it lives inside the
+        // pinned Timeout and is never moved out while pinned.
         let value = unsafe { Pin::new_unchecked(&mut this.value) };
         if let Poll::Ready(v) = value.poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        // SAFETY: as above.
+        // SAFETY: `delay` is pinned structurally too: only into_inner,
+        // which takes the Timeout unpinned by value, moves it out.
         let delay = unsafe { Pin::new_unchecked(&mut this.delay) };
         match delay.poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),

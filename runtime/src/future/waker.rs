@@ -195,7 +195,8 @@ unsafe fn clone_counted(p: *const ()) -> RawWaker {
     // SAFETY: the vtable's contract: `p` belongs to a live waker.
     let s = unsafe { sig(p) };
     s.count_in();
-    // SAFETY: as above; one more reference for the clone.
+    // SAFETY: `p` came from Arc::into_raw of a Signal that the live waker
+    // keeps alive; the clone takes one more strong reference of it.
     unsafe { Arc::increment_strong_count(p.cast::<Signal>()) };
     RawWaker::new(p, &COUNTED)
 }
@@ -208,7 +209,8 @@ unsafe fn wake_by_ref(p: *const ()) {
 unsafe fn wake_counted(p: *const ()) {
     // SAFETY: the vtable's contract: `p` is a live waker being consumed.
     unsafe { wake_by_ref(p) };
-    // SAFETY: as above: its reference is ours to give back.
+    // SAFETY: the waker is consumed by this call, so its one counted
+    // reference is ours to give back, once.
     unsafe { drop_counted(p) };
 }
 
@@ -222,7 +224,8 @@ unsafe fn drop_counted(p: *const ()) {
 unsafe fn wake_internal(p: *const ()) {
     // SAFETY: the vtable's contract: `p` is a live waker being consumed.
     unsafe { wake_by_ref(p) };
-    // SAFETY: as above.
+    // SAFETY: the internal waker is consumed by this call: its reference
+    // is ours to give back, once.
     unsafe { drop_internal(p) };
 }
 
