@@ -132,6 +132,7 @@ impl NetFd {
     /// after a short read the next poll waits for readiness before its
     /// syscall, keeping the readiness recorded since (fd.rs, "Drained
     /// streams", whose hint this shares with the blocking reads).
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     pub(crate) fn poll_read_stream(
         &self,
         cx: &mut Context<'_>,
@@ -161,6 +162,7 @@ impl NetFd {
     /// The drained read: no `prepare` (its reset would drop readiness that
     /// came since the short read), the checks, then a registration, which
     /// consumes such readiness instead of waiting; then the usual loop.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     fn poll_drained(
         &self,
         cx: &mut Context<'_>,
@@ -188,6 +190,7 @@ impl NetFd {
     /// bound to a poller (edge-triggered, which every async wait uses,
     /// also from a plain thread) that has reported no hang-up, error or
     /// urgent data on it.
+    #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
     #[inline]
     fn async_drain_trusted(&self) -> bool {
         let pd = self.pd.load(Ordering::Acquire);

@@ -152,6 +152,7 @@ fn close_and_deadline_end_a_registered_task() {
 /// A short async read of a TCP stream makes the next poll register before
 /// any syscall; the data that comes then wakes it and is read, and data
 /// that came between the short read and the next poll is not waited for.
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 #[test]
 fn an_async_read_after_a_short_one_waits_before_its_syscall() {
     let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
