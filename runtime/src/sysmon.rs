@@ -254,10 +254,21 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
             has_work || timers_due || (!sched.runq.is_empty() && sched.npidle.load(Ordering::SeqCst) == 0)
         };
         let retake = match kind {
+            // Go hands such a P off at once when work waits or nobody
+            // spins, starting a thread if none is idle. When many Ms are in
+            // short blocking calls together (500 goroutines resolving a
+            // name at once, next to a build) that grew the soak to 23
+            // threads. So the quick hand-off starts a thread only while the
+            // runtime has few; past that the P waits for an idle M, for its
+            // own M's return, or for a time slice, after which it is handed
+            // off anyway (a blocking call that waits for another goroutine
+            // must not hold every P).
             Away::Blocked => {
-                has_work
-                    || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst) == 0
-                    || away >= FORCE_PREEMPT_NS
+                away >= FORCE_PREEMPT_NS
+                    || ((has_work
+                        || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst)
+                            == 0)
+                        && handoff_ok(sched))
             }
             Away::LockWait => false,
             // A new thread would wait for a CPU like this one: on a machine
@@ -265,7 +276,7 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
             // 15-23 threads. So only to an M already idle, or by starting
             // one while the runtime has few (a loop on the only M of a
             // small runtime must still lose its P).
-            Away::Starved => away >= STARVED_SLICE_NS && work_waits() && starved_handoff_ok(sched),
+            Away::Starved => away >= STARVED_SLICE_NS && work_waits() && handoff_ok(sched),
             Away::Computing => away >= FORCE_PREEMPT_NS && work_waits(),
         };
         if retake && p.try_retake(w) {
@@ -282,8 +293,10 @@ fn retake(sched: &Sched, ticks: &mut Vec<Tick>, now: i64) -> u32 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Away {
     /// Asleep in the kernel (little CPU, and not runnable), in a call gort
-    /// does not know blocks (a std mutex, a sleep, a read of a pipe): its P
-    /// goes to another M if goroutines wait for it.
+    /// does not know blocks (a std mutex, a sleep, a read of a pipe), or in
+    /// a declared `syscall`: its P goes to another M if goroutines wait for
+    /// it, at once while an M is idle or the runtime has few, else after a
+    /// time slice.
     Blocked,
     /// Asleep on a runtime lock, whose holder runs or waits for a CPU: the
     /// P stays, as Go never hands off a P for a lock wait; a new M would
@@ -307,10 +320,10 @@ enum Away {
 /// waits a few ms (the kernel's scheduling period), far less than this.
 const STARVED_SLICE_NS: i64 = 10 * FORCE_PREEMPT_NS;
 
-/// Whether a starved M's P may be handed off: an idle M can take it, or
-/// the runtime has fewer than `2 * max_procs + IDLE_M_RESERVE` Ms, so a
-/// new one may be started.
-fn starved_handoff_ok(sched: &Sched) -> bool {
+/// Whether a P may be handed off before its time is up (a starved M's,
+/// or a blocked one's): an idle M can take it, or the runtime has fewer
+/// than `2 * max_procs + IDLE_M_RESERVE` Ms, so a new one may be started.
+fn handoff_ok(sched: &Sched) -> bool {
     let idle = sched.idle.lock();
     !idle.midle.is_empty()
         || (idle.mcount as usize) < 2 * sched.nprocs() as usize + crate::runtime::IDLE_M_RESERVE

@@ -370,3 +370,54 @@ fn syscall_slow_exits_never_share_a_p() {
     eprintln!("spins {spins}, handoffs {}, threads started {}", m.handoffs, m.threads_started);
     assert!(m.handoffs >= 1, "no call handed its P off: {m:?}");
 }
+
+/// Blocking calls that wait for each other all complete although they
+/// outnumber the Ms that sysmon starts for a quick hand-off (`2 *
+/// max_procs + IDLE_M_RESERVE`): 24 goroutines block in `syscall` reading
+/// a pipe each, and only a goroutine queued behind them writes the pipes.
+/// Past the quick hand-offs, a P held by a blocked M is handed off after a
+/// time slice, so the writer gets one; without that, every P would stay
+/// with a blocked M and this would deadlock (the 60 s watchdog fails it).
+#[test]
+fn blocked_calls_waiting_on_each_other_outnumbering_the_quick_handoffs() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    const N: usize = 24;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = Runtime::builder().max_procs(2).build().unwrap();
+        let got = rt.block_on(|| {
+            let mut writers = Vec::new();
+            let mut readers = Vec::new();
+            let entered = Arc::new(AtomicUsize::new(0));
+            for _ in 0..N {
+                let (mut r, w) = UnixStream::pair().unwrap();
+                writers.push(w);
+                let entered = entered.clone();
+                readers.push(spawn(move || {
+                    let mut b = [0u8; 1];
+                    entered.fetch_add(1, Ordering::SeqCst);
+                    gort_runtime::syscall(|| r.read_exact(&mut b)).unwrap();
+                    b[0]
+                }));
+            }
+            // Every reader is on its way into its call before the writer
+            // exists; this goroutine itself needs a P to see that.
+            while entered.load(Ordering::SeqCst) < N {
+                yield_now();
+            }
+            let writer = spawn(move || {
+                for (i, mut w) in writers.into_iter().enumerate() {
+                    w.write_all(&[i as u8]).unwrap();
+                }
+            });
+            writer.join().unwrap();
+            readers.into_iter().map(|h| h.join().unwrap() as usize).sum::<usize>()
+        });
+        let _ = done_tx.send(got);
+    });
+    let got = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("blocked calls deadlocked: no P reached the writer");
+    assert_eq!(got, (0..N).sum::<usize>());
+}
