@@ -235,30 +235,52 @@ fn hundred_thousand_sleepers() {
 /// membarrier path) between rendezvous and yields that enter the runtime
 /// all the time. Every value must arrive once, nothing may hang, and
 /// sysmon must actually have retaken Ps.
+///
+/// sysmon retakes an M it has seen blocked in two of its rounds; on busy
+/// cores its rounds come late and a 200 µs spell can end before the
+/// second look. So the workload is run again, with spells four times
+/// longer each time (up to 51 ms, against scheduling delays of a few ms
+/// on two loaded cores), until sysmon has retaken a P in it.
 #[test]
 fn retakes_race_with_runtime_entries() {
+    let mut spell = Duration::from_micros(200);
+    for attempt in 1..=5 {
+        let handoffs = retakes_race_round(spell);
+        eprintln!("attempt {attempt}, spells of {spell:?}: handoffs {handoffs}");
+        if handoffs >= 1 {
+            return;
+        }
+        spell *= 4;
+    }
+    panic!("sysmon never retook a P, with spells up to {:?}", spell / 4);
+}
+
+/// One run of `retakes_race_with_runtime_entries`' workload, blocking the
+/// M for `spell` now and then; returns sysmon's hand-offs.
+fn retakes_race_round(spell: Duration) -> u64 {
     const PAIRS: u64 = 4;
-    const ROUNDS: u64 = 1000;
+    // Fewer rounds for longer spells: each pair blocks ROUNDS / 4 times.
+    let rounds: u64 = if spell < Duration::from_millis(1) { 1000 } else { 40 };
     let rt = Runtime::builder().max_procs(2).build().unwrap();
-    let (sum, m) = rt.block_on(|| {
+    let (sum, m) = rt.block_on(move || {
         let total = Arc::new(AtomicUsize::new(0));
         let wg = Arc::new(Wg::new(2 * PAIRS as usize));
         for pair in 0..PAIRS {
             let slot = Arc::new(common::Slot::new());
             let (s2, wg2) = (slot.clone(), wg.clone());
             spawn(move || {
-                for i in 0..ROUNDS {
+                for i in 0..rounds {
                     if i % 4 == pair % 4 {
                         // Blocks the M in goroutine code: retakable.
-                        std::thread::sleep(Duration::from_micros(200));
+                        std::thread::sleep(spell);
                     }
-                    s2.put(pair * ROUNDS + i);
+                    s2.put(pair * rounds + i);
                 }
                 wg2.done();
             });
             let (total, wg) = (total.clone(), wg.clone());
             spawn(move || {
-                for i in 0..ROUNDS {
+                for i in 0..rounds {
                     total.fetch_add(slot.take() as usize, Ordering::Relaxed);
                     if i % 3 == 0 {
                         yield_now();
@@ -270,10 +292,9 @@ fn retakes_race_with_runtime_entries() {
         wg.wait();
         (total.load(Ordering::Relaxed) as u64, gort_runtime::debug::metrics())
     });
-    let n = PAIRS * ROUNDS;
+    let n = PAIRS * rounds;
     assert_eq!(sum, n * (n - 1) / 2, "every value arrives exactly once");
-    eprintln!("handoffs: {}", m.handoffs);
-    assert!(m.handoffs >= 1, "sysmon never retook a P: {m:?}");
+    m.handoffs
 }
 
 #[test]
@@ -320,13 +341,34 @@ fn idle_runtime_uses_no_cpu() {
 /// or run twice). Debug builds check every scheduler use of a P
 /// (`MLocal::p_unchecked`); every build checks that every goroutine ends
 /// and every round is counted once.
+///
+/// Hand-offs need sysmon to see a call in two of its rounds; on busy
+/// cores they can all end before that, so the workload is run again with
+/// calls four times longer each time (up to about 44 ms), until a call has
+/// handed its P off.
 #[test]
 fn syscall_slow_exits_never_share_a_p() {
+    let mut scale = 1u32;
+    for attempt in 1..=5 {
+        let handoffs = syscall_slow_exits_round(scale);
+        eprintln!("attempt {attempt}, calls x{scale}: handoffs {handoffs}");
+        if handoffs >= 1 {
+            return;
+        }
+        scale *= 4;
+    }
+    panic!("no call handed its P off, with calls up to {} times longer", scale / 4);
+}
+
+/// One run of `syscall_slow_exits_never_share_a_p`'s workload, its calls
+/// `scale` times 50-170 µs long; returns sysmon's hand-offs.
+fn syscall_slow_exits_round(scale: u32) -> u64 {
     const CALLERS: usize = 8;
-    const CALLS: usize = 300;
     const BUSY: usize = 8;
+    // Fewer calls when they are longer.
+    let calls_each: usize = if scale == 1 { 300 } else { 12 };
     let rt = Runtime::builder().max_procs(2).build().unwrap();
-    let (calls, spins, m) = rt.block_on(|| {
+    let (calls, spins, m) = rt.block_on(move || {
         let calls = Arc::new(AtomicUsize::new(0));
         let spins = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -345,9 +387,9 @@ fn syscall_slow_exits_never_share_a_p() {
             .map(|i| {
                 let calls = calls.clone();
                 spawn(move || {
-                    for j in 0..CALLS {
+                    for j in 0..calls_each {
                         gort_runtime::syscall(|| {
-                            std::thread::sleep(Duration::from_micros(50 + (i * j % 7) as u64 * 20))
+                            std::thread::sleep(Duration::from_micros(50 + (i * j % 7) as u64 * 20) * scale)
                         });
                         calls.fetch_add(1, Ordering::Relaxed);
                         if j % 4 == 0 {
@@ -366,9 +408,9 @@ fn syscall_slow_exits_never_share_a_p() {
         }
         (calls.load(Ordering::Relaxed), spins.load(Ordering::Relaxed), gort_runtime::debug::metrics())
     });
-    assert_eq!(calls, CALLERS * CALLS, "every call returns once");
+    assert_eq!(calls, CALLERS * calls_each, "every call returns once");
     eprintln!("spins {spins}, handoffs {}, threads started {}", m.handoffs, m.threads_started);
-    assert!(m.handoffs >= 1, "no call handed its P off: {m:?}");
+    m.handoffs
 }
 
 /// Blocking calls that wait for each other all complete although they
