@@ -243,16 +243,23 @@ fn hundred_thousand_sleepers() {
 /// on two loaded cores), until sysmon has retaken a P in it.
 #[test]
 fn retakes_race_with_runtime_entries() {
-    let mut spell = Duration::from_micros(200);
+    until_a_retake("spells of 200 µs", |scale| retakes_race_round(Duration::from_micros(200) * scale));
+}
+
+/// Runs `round(scale)` with scale 1, 4, 16, 64, 256 until it reports a
+/// hand-off (sysmon retook a P), five attempts at most; `what` names the
+/// blocking that `scale` multiplies, for the messages.
+fn until_a_retake(what: &str, mut round: impl FnMut(u32) -> u64) {
+    let mut scale = 1u32;
     for attempt in 1..=5 {
-        let handoffs = retakes_race_round(spell);
-        eprintln!("attempt {attempt}, spells of {spell:?}: handoffs {handoffs}");
+        let handoffs = round(scale);
+        eprintln!("attempt {attempt}, {what} x{scale}: handoffs {handoffs}");
         if handoffs >= 1 {
             return;
         }
-        spell *= 4;
+        scale *= 4;
     }
-    panic!("sysmon never retook a P, with spells up to {:?}", spell / 4);
+    panic!("sysmon never retook a P, with {what} up to {} times longer", scale / 4);
 }
 
 /// One run of `retakes_race_with_runtime_entries`' workload, blocking the
@@ -348,16 +355,7 @@ fn idle_runtime_uses_no_cpu() {
 /// handed its P off.
 #[test]
 fn syscall_slow_exits_never_share_a_p() {
-    let mut scale = 1u32;
-    for attempt in 1..=5 {
-        let handoffs = syscall_slow_exits_round(scale);
-        eprintln!("attempt {attempt}, calls x{scale}: handoffs {handoffs}");
-        if handoffs >= 1 {
-            return;
-        }
-        scale *= 4;
-    }
-    panic!("no call handed its P off, with calls up to {} times longer", scale / 4);
+    until_a_retake("calls of 50-170 µs", syscall_slow_exits_round);
 }
 
 /// One run of `syscall_slow_exits_never_share_a_p`'s workload, its calls
