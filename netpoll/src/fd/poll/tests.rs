@@ -73,7 +73,7 @@ fn a_registered_task_polls_again_without_the_syscall() {
     for _ in 0..3 {
         assert!(poll_read(&fd, &wa, &calls).is_pending());
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "a registered task's polls skipped no recv");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "a registered task's poll tried the recv again");
     peer.write_all(b"x").unwrap();
     assert!(woken(&a), "the registered waker was not woken by the data");
     match poll_read(&fd, &wa, &calls) {
