@@ -69,7 +69,7 @@ pub(crate) fn request() {
     let runtimes = RUNTIMES.lock();
     for r in runtimes.iter() {
         // SAFETY: registered runtimes are alive while the lock is held.
-        unsafe { &*r.0 }.wake_sysmon();
+        unsafe { &*r.0 }.wake_sysmon(false);
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Metrics {
     pub preempt_requests: u64,
     /// Network polls (blocking and not).
     pub polls: u64,
+    /// sysmon's rounds: 50,000 a second at most (20 µs apart), about 100
+    /// once nothing has been retaken for a while (10 ms apart), none while
+    /// every P is idle.
+    pub sysmon_rounds: u64,
     /// M threads started.
     pub threads_started: u64,
     /// M threads that exited (idle beyond the keep-alive, or taken along
@@ -63,6 +67,7 @@ impl Sched {
             handoffs: self.counters.handoffs.load(Ordering::Relaxed),
             preempt_requests: self.counters.preempt_requests.load(Ordering::Relaxed),
             polls: self.counters.polls.load(Ordering::Relaxed),
+            sysmon_rounds: self.counters.sysmon_rounds.load(Ordering::Relaxed),
             threads_started: self.counters.threads_started.load(Ordering::Relaxed),
             threads_exited: self.counters.threads_exited.load(Ordering::Relaxed),
             threads: self.idle.lock().mcount as usize,

@@ -736,7 +736,7 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
                 unsafe { g.get() }.status.store(status::SYSCALL, Ordering::Relaxed);
                 // sysmon in its deep sleep (every P was idle) would not see
                 // the call at all (Go: entersyscall_sysmon).
-                sched.wake_sysmon();
+                sched.wake_sysmon(true);
                 true
             }
             _ => false,

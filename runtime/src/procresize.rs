@@ -159,7 +159,7 @@ impl Sched {
         }
         // sysmon takes Ps from goroutines that do not come back (it retakes
         // at once while the world stops, see sysmon::retake).
-        self.wake_sysmon();
+        self.wake_sysmon(true);
         loop {
             // Ps entering a syscall after we looked are taken on the next
             // round.

@@ -5,7 +5,8 @@
 //!
 //! Loop (Go's): sleep 20 µs; after 50 idle rounds double the sleep up to
 //! 10 ms; when every P is idle, sleep deeply until the next timer (woken
-//! when a P is taken off the idle list). Each round:
+//! when a P is taken off the idle list; back to 20 µs rounds only when a
+//! goroutine entering a syscall woke it, as Go's `syscallWake`). Each round:
 //! - poll the network if nobody has for 10 ms;
 //! - **retake** Ps from Ms stuck in goroutine code, so their queued
 //!   goroutines run on another M;
@@ -117,6 +118,7 @@ fn run(sched: &Sched) {
         if sched.is_shutdown() {
             return;
         }
+        sched.counters.sysmon_rounds.fetch_add(1, Ordering::Relaxed);
         let mut now = sys::nanotime();
         sys::set_coarse_now(now);
         let all_idle = sched.npidle.load(Ordering::SeqCst) == sched.nprocs();
@@ -152,7 +154,11 @@ fn run(sched: &Sched) {
                         let _guard = sched.idle.lock();
                         sched.sysmon_wait.store(false, Ordering::SeqCst);
                         sched.sysmon_note.clear();
-                        if woken {
+                        // Only a syscall's wake (or a stopping world's)
+                        // shortens the rounds; a P going busy or a deadlock
+                        // check does not (see `Sched::pidleget`).
+                        let short = sched.sysmon_syscall_wake.swap(false, Ordering::Relaxed);
+                        if woken && short {
                             idle = 0;
                             delay_us = 20;
                         }

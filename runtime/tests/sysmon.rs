@@ -461,3 +461,42 @@ fn blocked_calls_waiting_on_each_other_outnumbering_the_quick_handoffs() {
         .expect("blocked calls deadlocked: no P reached the writer");
     assert_eq!(got, (0..N).sum::<usize>());
 }
+
+/// A runtime that goes idle and busy thousands of times a second (a
+/// server at half load) keeps sysmon's rounds long. A P taken off the idle
+/// list wakes sysmon from its deep sleep, but only a goroutine entering a
+/// syscall brings back its 20 µs rounds (Go's `syscallWake`); with every
+/// wake bringing them back, this workload made sysmon run a round every
+/// 20-40 µs (3,193 in 400 ms against 95 now) and cost 7 % of a loaded HTTP
+/// server's CPU. Now it settles at 10 ms rounds, plus one per deep sleep.
+/// Load only makes rounds fewer, so the bound holds on busy cores.
+#[test]
+fn idle_busy_cycles_keep_sysmon_rounds_long() {
+    let rt = Runtime::builder().max_procs(2).build().unwrap();
+    let (m0, m1, cycles) = rt.block_on(|| {
+        let m0 = gort_runtime::debug::metrics();
+        let start = Instant::now();
+        let mut cycles = 0u32;
+        while start.elapsed() < Duration::from_millis(400) {
+            // A burst of work, then every P idle until the timer fires.
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_micros(100) {
+                std::hint::spin_loop();
+            }
+            gort_runtime::sleep(Duration::from_micros(50));
+            cycles += 1;
+        }
+        (m0, gort_runtime::debug::metrics(), cycles)
+    });
+    let rounds = m1.sysmon_rounds - m0.sysmon_rounds;
+    let handoffs = m1.handoffs - m0.handoffs;
+    eprintln!("{cycles} cycles, {rounds} sysmon rounds, {handoffs} hand-offs");
+    // 50 rounds of 20 µs, 9 growing ones, then 10 ms apart (about 40 in
+    // 400 ms, twice that with the deep sleeps): well under 400. A retake
+    // would rightly bring the short rounds back for 50 rounds or more.
+    assert!(
+        rounds <= 400 + 100 * handoffs,
+        "sysmon ran {rounds} rounds in {cycles} idle/busy cycles ({handoffs} hand-offs)"
+    );
+    drop(rt);
+}
