@@ -80,6 +80,50 @@ pub(crate) fn coarse_clock() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
+/// How far past the coarse clock a deadline must lie for [`reached`] (and
+/// `TimerNode::run_if_due`) to call it not reached without reading the
+/// precise clock: far more than the coarse clock's lag (a tick, 1-10 ms).
+pub(crate) const COARSE_FAR_NS: i64 = 1_000_000_000;
+
+/// Whether [`nanotime`] has reached `when`. A deadline more than
+/// [`COARSE_FAR_NS`] past the coarse clock is settled by it alone (a
+/// server's 30 s header timeout, checked on every poll), so that only near
+/// deadlines pay for the precise clock.
+#[inline]
+pub(crate) fn reached(when: i64) -> bool {
+    when <= coarse_clock().saturating_add(COARSE_FAR_NS) && nanotime() >= when
+}
+
+/// `t` in [`nanotime`] units without reading a clock: `Instant` is
+/// `CLOCK_MONOTONIC` as well, so one pair of readings taken once converts
+/// every instant. The pair is read instant first, then nanotime, so the
+/// conversion is never early (a deadline never fires before its instant)
+/// and late by the gap between the two readings, kept under a microsecond
+/// by retrying a pair that a preemption split.
+pub(crate) fn instant_nanos(t: std::time::Instant) -> i64 {
+    static BASE: OnceLock<(std::time::Instant, i64)> = OnceLock::new();
+    let &(base_i, base_n) = BASE.get_or_init(|| {
+        let mut best = None;
+        for _ in 0..16 {
+            let before = nanotime();
+            let i = std::time::Instant::now();
+            let after = nanotime();
+            if best.is_none_or(|(_, b, a): (std::time::Instant, i64, i64)| after - before < a - b) {
+                best = Some((i, before, after));
+            }
+            if after - before < 1_000 {
+                break;
+            }
+        }
+        let (i, _, after) = best.expect("sampled at least once");
+        (i, after)
+    });
+    match t.checked_duration_since(base_i) {
+        Some(d) => base_n.saturating_add(d.as_nanos().min(i64::MAX as u128) as i64),
+        None => base_n.saturating_sub((base_i - t).as_nanos().min(i64::MAX as u128) as i64),
+    }
+}
+
 /// The clock sysmon keeps current (every round: at most 10 ms old while
 /// goroutines run), on [`nanotime`]'s time base; 0 before any sysmon ran.
 static COARSE_NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
@@ -262,5 +306,38 @@ mod tests {
         let a = nanotime();
         let b = nanotime();
         assert!(b >= a);
+    }
+
+    /// An instant converts to the nanotime read just before it or later
+    /// (a deadline never fires early), and within a millisecond of the one
+    /// read just after it (the base pair's gap is kept under 1 µs unless
+    /// 16 tries were all preempted); instants before and far after the
+    /// base convert by their distance to it.
+    #[test]
+    fn instant_nanos_is_never_early() {
+        for _ in 0..1_000 {
+            let before = nanotime();
+            let t = std::time::Instant::now();
+            let after = nanotime();
+            let n = instant_nanos(t);
+            assert!(n >= before, "converted {} ns early", before - n);
+            assert!(n <= after + 1_000_000, "converted {} ns late", n - after);
+        }
+        let t = std::time::Instant::now();
+        let d = Duration::from_secs(3600);
+        assert_eq!(instant_nanos(t + d) - instant_nanos(t), 3_600_000_000_000);
+        assert_eq!(instant_nanos(t) - instant_nanos(t - Duration::from_millis(5)), 5_000_000);
+    }
+
+    /// A deadline far past the coarse clock is not reached without a
+    /// precise reading; past and near deadlines are read precisely.
+    #[test]
+    fn reached_settles_far_deadlines_by_the_coarse_clock() {
+        let now = nanotime();
+        assert!(reached(now));
+        assert!(reached(now - 1_000_000_000));
+        assert!(!reached(now + 10 * COARSE_FAR_NS));
+        assert!(!reached(now + COARSE_FAR_NS / 2));
+        assert!(!reached(i64::MAX));
     }
 }

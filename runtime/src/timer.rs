@@ -475,7 +475,9 @@ impl Timers {
     }
 
     /// Runs the expired timers. Returns `(now, next deadline or 0)`.
-    /// `now == 0` means read the clock. Go: `timers.check`.
+    /// `now == 0` means read the clock if needed; the `now` returned is 0
+    /// when it was not (no timer, or none within a second of the coarse
+    /// clock). Go: `timers.check`.
     #[inline]
     pub(crate) fn check(&self, now: i64) -> (i64, i64) {
         // The common case, no timer on this P, without a call.
@@ -492,7 +494,16 @@ impl Timers {
         if w == 0 {
             return (now, 0, false);
         }
-        let now = if now == 0 { sys::nanotime() } else { now };
+        let now = if now != 0 {
+            now
+        } else if w > sys::coarse_clock().saturating_add(RUN_IF_DUE_FAR_NS) {
+            // Far from due (the header timeout of every connection of a
+            // server): no precise clock on this schedule; a caller that
+            // needs the time reads it.
+            return (0, w, false);
+        } else {
+            sys::nanotime()
+        };
         if w > now {
             return (now, w, false);
         }
@@ -569,9 +580,9 @@ impl Timers {
 }
 
 /// How far past the coarse clock a deadline must lie for
-/// [`TimerNode::run_if_due`] to call it not due without reading the
-/// precise clock: far more than the coarse clock's lag (a tick, 1-10 ms).
-pub(crate) const RUN_IF_DUE_FAR_NS: i64 = 1_000_000_000;
+/// [`TimerNode::run_if_due`] and [`Timers::check`] to call it not due
+/// without reading the precise clock (see [`sys::COARSE_FAR_NS`]).
+pub(crate) const RUN_IF_DUE_FAR_NS: i64 = sys::COARSE_FAR_NS;
 
 /// The next deadline of a periodic timer due at `when` and run at `now`:
 /// missed ticks are skipped; huge periods saturate rather than wrap.

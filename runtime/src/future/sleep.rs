@@ -80,12 +80,21 @@ pub struct Sleep {
 /// ```
 pub fn sleep(d: Duration) -> Sleep {
     let bubble = crate::synctest::bubble::current();
-    let when = crate::time::ns::now_nanos_in(bubble.as_deref()).saturating_add(crate::time::ns::nanos(d));
-    let now = match &bubble {
-        Some(b) => b.now_instant(),
-        None => Instant::now(),
+    let (when, deadline) = match &bubble {
+        Some(b) => {
+            let now = b.now_instant();
+            (
+                b.now_nanos().saturating_add(crate::time::ns::nanos(d)),
+                now.checked_add(d).unwrap_or_else(|| far_future(now)),
+            )
+        }
+        None => {
+            // One clock reading: the deadline converts without another.
+            let now = Instant::now();
+            let deadline = now.checked_add(d).unwrap_or_else(|| far_future(now));
+            (crate::sys::instant_nanos(deadline), deadline)
+        }
     };
-    let deadline = now.checked_add(d).unwrap_or_else(|| far_future(now));
     Sleep::new(bubble, when, deadline)
 }
 
@@ -103,13 +112,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 fn nanos_at(bubble: Option<&Bubble>, t: Instant) -> i64 {
     match bubble {
         Some(b) => b.nanos_at(t),
-        None => {
-            let (now_i, now) = (Instant::now(), crate::sys::nanotime());
-            match t.checked_duration_since(now_i) {
-                Some(d) => now.saturating_add(crate::time::ns::nanos(d)),
-                None => now.saturating_sub(crate::time::ns::nanos(now_i - t)),
-            }
-        }
+        None => crate::sys::instant_nanos(t),
     }
 }
 
@@ -139,7 +142,7 @@ impl Sleep {
 
     /// Whether the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        self.slot.fired.load(Ordering::Acquire) || self.now() >= self.when
+        self.slot.fired.load(Ordering::Acquire) || self.reached()
     }
 
     /// Moves the deadline to `deadline` (an instant of the sleep's clock),
@@ -164,9 +167,13 @@ impl Sleep {
         }
     }
 
-    /// The sleep's clock, in nanotime units.
-    fn now(&self) -> i64 {
-        crate::time::ns::now_nanos_in(self.bubble.as_deref())
+    /// Whether the sleep's clock reached `when` (a far deadline on the
+    /// real clock is settled without reading the precise clock).
+    fn reached(&self) -> bool {
+        match self.bubble.as_deref() {
+            Some(b) => b.now_nanos() >= self.when,
+            None => crate::sys::reached(self.when),
+        }
     }
 
     /// Arms the node for `when` in the sleep's heap. Called only on a
@@ -206,7 +213,7 @@ impl Future for Sleep {
         if this.slot.fired.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
-        if this.now() >= this.when {
+        if this.reached() {
             // Due: no timer needed (a stale arming is stopped, so that it
             // does not wake the task later for nothing).
             if this.armed {

@@ -66,6 +66,28 @@ fn check_fires_expired_only() {
     assert_eq!(ts.wake_time(), 0);
 }
 
+/// `check(0)` reads the precise clock only for a timer within a second of
+/// the coarse clock: a far one (a server's 30 s header timeout on every
+/// connection) leaves `now` unread (0) and only reports the deadline.
+#[test]
+fn check_leaves_the_clock_unread_for_far_timers() {
+    let ts = Timers::new();
+    let fired = AtomicUsize::new(0);
+    let a = Box::pin(TimerNode::new(count, &fired as *const _ as usize));
+    let far = sys::nanotime() + 30 * RUN_IF_DUE_FAR_NS;
+    add(&ts, a.as_ref(), far);
+    assert_eq!(ts.check(0), (0, far));
+    assert!(a.stop());
+    let near = sys::nanotime() + RUN_IF_DUE_FAR_NS / 2;
+    add(&ts, a.as_ref(), near);
+    let (now, next) = ts.check(0);
+    assert!(now != 0 && now < near, "a near timer reads the clock ({now})");
+    assert_eq!(next, near);
+    let (_, _, ran) = ts.check_ran(near);
+    assert!(ran, "due at its deadline");
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+}
+
 fn stop_other(arg: usize, _: i64) {
     // SAFETY: the test passes a TimerNode that outlives the callback.
     unsafe { &*(arg as *const TimerNode) }.stop();
