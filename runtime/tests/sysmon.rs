@@ -468,8 +468,9 @@ fn blocked_calls_waiting_on_each_other_outnumbering_the_quick_handoffs() {
 /// syscall brings back its 20 µs rounds (Go's `syscallWake`); with every
 /// wake bringing them back, this workload made sysmon run a round every
 /// 20-40 µs (3,193 in 400 ms against 95 now) and cost 7 % of a loaded HTTP
-/// server's CPU. Now it settles at 10 ms rounds, plus one per deep sleep.
-/// Load only makes rounds fewer, so the bound holds on busy cores.
+/// server's CPU. Now it settles at 10 ms rounds (a wake from the deep
+/// sleep continues the round it interrupted, it does not start one). Load
+/// only makes rounds fewer, so the bound holds on busy cores.
 #[test]
 fn idle_busy_cycles_keep_sysmon_rounds_long() {
     let rt = Runtime::builder().max_procs(2).build().unwrap();
@@ -492,8 +493,8 @@ fn idle_busy_cycles_keep_sysmon_rounds_long() {
     let handoffs = m1.handoffs - m0.handoffs;
     eprintln!("{cycles} cycles, {rounds} sysmon rounds, {handoffs} hand-offs");
     // 50 rounds of 20 µs, 9 growing ones, then 10 ms apart (about 40 in
-    // 400 ms, twice that with the deep sleeps): well under 400. A retake
-    // would rightly bring the short rounds back for 50 rounds or more.
+    // 400 ms; 95 measured): well under 400. A retake would rightly bring
+    // the short rounds back for 50 rounds or more.
     assert!(
         rounds <= 400 + 100 * handoffs,
         "sysmon ran {rounds} rounds in {cycles} idle/busy cycles ({handoffs} hand-offs)"
