@@ -6,10 +6,12 @@
 //! [`UnixListener`], [`UnixStream`], [`UnixDatagram`]) have std's API, and
 //! their blocking calls block only the calling goroutine: each call tries
 //! the non-blocking syscall first and, on `EAGAIN`, parks the goroutine on
-//! the socket's poll descriptor. The runtime's scheduler polls epoll
-//! ([`poller`](self) module) without blocking before it steals work, and
-//! one idle M blocks in it until the next timer; the goroutines whose
-//! sockets became ready run again. From a plain thread the same calls block
+//! the socket's poll descriptor. Each P of the runtime's scheduler polls
+//! its own share of the sockets (an epoll instance per P, the
+//! [`poller`](self) module's shards) without blocking before it steals
+//! work, and one idle M blocks in a root instance over all of them until
+//! the next timer; the goroutines whose sockets became ready run again,
+//! on the P that polled them. From a plain thread the same calls block
 //! the thread in poll(2), so the types work everywhere.
 //!
 //! Beyond std: Go's deadlines (`set_deadline`, `set_read_deadline`,
@@ -35,8 +37,9 @@
 //!
 //! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine, plus a
 //! waker state), `poller` (epoll through mio's `Poll`, `Registry` and
-//! `Waker`, with the wait itself a raw `epoll_wait` so that several Ms
-//! poll at once; the `gort_runtime::engine::Poller` implementation),
+//! `Waker`, one instance per P under a root one, with the wait itself a
+//! raw `epoll_wait` so that several Ms poll at once; the
+//! `gort_runtime::engine::Poller` implementation),
 //! `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop, waits,
 //! deadlines, close; `fd::poll`, the same for futures), `sys` (the
 //! syscalls mio does not make), then the socket types (made by

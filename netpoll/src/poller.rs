@@ -1,5 +1,7 @@
-//! The network poller: one epoll instance per runtime, which the scheduler
-//! polls without blocking before it steals work and blocks in when idle.
+//! The network poller: per runtime, one epoll instance per P holding its
+//! share of the sockets (the shards), which that P polls without blocking
+//! before it steals work, under a root instance that holds the shards and
+//! the wake-up, which an idle M blocks in.
 //!
 //! Go: runtime/netpoll_epoll.go (`netpollinit`, `netpollopen`,
 //! `netpollclose`, `netpoll`, `netpollBreak`) and the waiter count of
@@ -36,6 +38,32 @@
 //! descriptor, so waiting on that descriptor behind its back loses nothing
 //! (an `Events` buffer is simply never used).
 //!
+//! ## Shards
+//!
+//! A socket is registered in shard `fd % shards` (as may's per-worker
+//! selectors), one shard per P of the runtime when the poller was made
+//! (at least 1, at most [`MAX_SHARDS`]). P `p` of `nprocs` polls shard
+//! `p % shards` if there are at least as many Ps as shards, else every
+//! shard `j` with `j % nprocs == p` ([`PollerInner::poll_own`]): every
+//! shard has a P, and a P's shards are its own. So a socket's goroutine is readied on the same P poll after poll and
+//! runs where its stack and its socket's kernel state are warm; two Ps
+//! never share a socket's work unless one steals. With one epoll instance
+//! the polling P took every ready socket and the other P had to steal:
+//! echo used 1.5 of 2 cores (BENCHMARKS.md, "The echo gap to may").
+//! Polls of one shard by two Ps at once (more Ps than shards) are kept
+//! apart by the shard's `polling` flag: the second skips it, as Go's
+//! `sched.pollingNet` keeps a second M from polling.
+//!
+//! The root instance holds each shard's descriptor **level-triggered**
+//! (token `1 + shard`), so that a blocking poll (an idle M, which takes
+//! an idle P for what it finds) and sysmon's poll see every shard with
+//! pending events, also those of a busy P's shard, and no event is left
+//! behind in a shard whose P is not polling: a shard stays ready in the
+//! root for as long as it has events. The shard's own registrations are
+//! edge-triggered as before. The root also holds the Waker (token 0), so
+//! the wake-up protocol below concerns the root only; a P's own poll
+//! never sees the Waker.
+//!
 //! ## The protocol
 //!
 //! - Every socket is registered once, for both directions
@@ -47,8 +75,9 @@
 //!   side.
 //! - A token is a [`PollDesc`] address tagged with its sequence number
 //!   (see [`crate::pd`]): an event for a descriptor that has been closed and
-//!   reused since carries the old tag and is ignored. Token 0 is the
-//!   Waker's; a descriptor's token is never 0.
+//!   reused since carries the old tag and is ignored. In the root, token 0
+//!   is the Waker's and tokens 1 to [`MAX_SHARDS`] the shards'; a
+//!   descriptor's token (an address) is never that small.
 //! - `wake` is Go's `netpollBreak`: the Waker is woken at most once until
 //!   a blocking poll consumes the wake-up (`wake_sig` coalesces, Go's
 //!   `netpollWakeSig`). Go registers its eventfd level-triggered, so that
@@ -110,14 +139,19 @@ use crate::pd::{Mode, PdCache, PollDesc, Woken};
 
 /// Events taken per `epoll_wait` (Go: 128).
 const EVENTS: usize = 128;
-/// The token of the Waker; a descriptor's token is never 0.
+/// The token of the Waker in the root; a descriptor's token is never 0.
 const WAKE_TOKEN: u64 = 0;
+/// The most shards a poller makes; shard `k`'s token in the root is
+/// `1 + k`, below any descriptor's token (an address).
+pub(crate) const MAX_SHARDS: usize = 64;
 
 /// The state of one runtime's poller, shared with the sockets bound to it.
 pub(crate) struct PollerInner {
-    /// The epoll instance; `epoll_wait` runs raw on its descriptor
-    /// (module docs).
+    /// The root epoll instance: the Waker and the shards' descriptors;
+    /// `epoll_wait` runs raw on its descriptor (module docs).
     poll: mio::Poll,
+    /// The shards, holding the sockets (module docs).
+    shards: Box<[PollShard]>,
     /// The netpoll break.
     waker: mio::Waker,
     /// 1 while a wake-up is pending (Go: `netpollWakeSig`).
@@ -147,10 +181,34 @@ pub(crate) struct PollerInner {
 
 impl PollerInner {
     fn new(runtime: NetPollWaker) -> io::Result<PollerInner> {
+        let n = runtime.procs();
+        Self::with_shards(runtime, n)
+    }
+
+    /// A poller with `n` shards (clamped to 1..=[`MAX_SHARDS`]).
+    fn with_shards(runtime: NetPollWaker, n: usize) -> io::Result<PollerInner> {
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), Token(WAKE_TOKEN as usize))?;
+        let mut shards = Vec::new();
+        for k in 0..n.clamp(1, MAX_SHARDS) {
+            let shard = PollShard { poll: mio::Poll::new()?, polling: AtomicBool::new(false) };
+            // Level-triggered, which mio's registry does not offer (module
+            // docs, "Shards").
+            let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 1 + k as u64 };
+            // SAFETY: both descriptors are epoll instances we own and keep
+            // open (the shard's in `shards`, the root in `poll`); `ev` is a
+            // valid event the kernel only reads.
+            let r = unsafe {
+                libc::epoll_ctl(poll.as_raw_fd(), libc::EPOLL_CTL_ADD, shard.poll.as_raw_fd(), &mut ev)
+            };
+            if r != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            shards.push(shard);
+        }
         Ok(PollerInner {
             poll,
+            shards: shards.into_boxed_slice(),
             waker,
             wake_sig: AtomicU32::new(0),
             edge_taken: AtomicBool::new(false),
@@ -223,7 +281,7 @@ impl PollerInner {
     /// Registers `fd` for both directions, edge-triggered, through mio's
     /// registry (Go: `netpollopen`; module docs for the bits).
     pub(crate) fn register(&self, fd: RawFd, token: usize) -> io::Result<()> {
-        self.poll.registry().register(
+        self.shard_of(fd).poll.registry().register(
             &mut SourceFd(&fd),
             Token(token),
             Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
@@ -234,7 +292,12 @@ impl PollerInner {
     /// right before close(2): a dup'd descriptor keeps the registration of
     /// the open file alive.
     pub(crate) fn deregister(&self, fd: RawFd) {
-        let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+        let _ = self.shard_of(fd).poll.registry().deregister(&mut SourceFd(&fd));
+    }
+
+    /// The shard a socket is registered in (module docs).
+    fn shard_of(&self, fd: RawFd) -> &PollShard {
+        &self.shards[fd as usize % self.shards.len()]
     }
 
     fn poll(&self, timeout_ns: Option<i64>, ready: &mut Vec<GRef>) {
@@ -258,11 +321,11 @@ impl PollerInner {
             } else {
                 ms
             };
-            let n = self.epoll_wait(&mut events, ms);
+            let n = epoll_wait(&self.poll, &mut events, ms);
             self.blockers.fetch_sub(1, Ordering::SeqCst);
             n
         } else {
-            self.epoll_wait(&mut events, 0)
+            epoll_wait(&self.poll, &mut events, 0)
         };
         // None: a timed wait was interrupted; it returns to the scheduler,
         // which recomputes it.
@@ -290,8 +353,42 @@ impl PollerInner {
                 }
                 continue;
             }
+            if token <= MAX_SHARDS as u64 {
+                // A shard with events (level-triggered: it has them now,
+                // unless a P's own poll took them since).
+                let shard = &self.shards[token as usize - 1];
+                drain(shard, ready, &mut wakers, &mut delta);
+                continue;
+            }
             dispatch(token as usize, bits, ready, &mut wakers, &mut delta);
         }
+        self.finish(wakers, delta);
+    }
+
+    /// A P's own non-blocking poll: its shards only (module docs). A
+    /// shard another P is polling right now is skipped.
+    fn poll_own(&self, p: usize, nprocs: usize, ready: &mut Vec<GRef>) {
+        let (mut wakers, mut delta) = (Vec::new(), [0isize; SHARDS]);
+        let n = self.shards.len();
+        let step = nprocs.max(1);
+        let mut k = p % n.min(step);
+        while k < n {
+            let shard = &self.shards[k];
+            // Acquire/Release: the claim orders nothing but itself; the
+            // events are the kernel's to hand out once.
+            if !shard.polling.swap(true, Ordering::Acquire) {
+                drain(shard, ready, &mut wakers, &mut delta);
+                shard.polling.store(false, Ordering::Release);
+            }
+            k += step;
+        }
+        self.finish(wakers, delta);
+    }
+
+    /// The end of every poll: wakes the deferred wakers too, takes what
+    /// was taken out off the waiter count, then wakes the wakers (module
+    /// docs).
+    fn finish(&self, mut wakers: Vec<Waker>, mut delta: [isize; SHARDS]) {
         if self.has_deferred.load(Ordering::Acquire) {
             for (k, shard) in self.take_deferred() {
                 wakers.push(k);
@@ -310,35 +407,6 @@ impl PollerInner {
         }
     }
 
-    /// One `epoll_wait` into `events` (the one raw call, module docs):
-    /// the number of events, or None if a timed wait was interrupted. An
-    /// untimed or non-blocking wait is retried on `EINTR`.
-    fn epoll_wait(
-        &self,
-        events: &mut [MaybeUninit<libc::epoll_event>; EVENTS],
-        ms: libc::c_int,
-    ) -> Option<usize> {
-        loop {
-            // SAFETY: the descriptor is the epoll instance our `poll` owns,
-            // open while `self` lives; the buffer holds EVENTS events and
-            // the kernel writes the first n of them.
-            let n = unsafe {
-                libc::epoll_wait(self.poll.as_raw_fd(), events.as_mut_ptr().cast(), EVENTS as _, ms)
-            };
-            if n >= 0 {
-                return Some(n as usize);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                eprintln!("gort: netpoll failed: epoll_wait: {e}");
-                std::process::abort();
-            }
-            if ms > 0 {
-                return None;
-            }
-        }
-    }
-
     pub(crate) fn wake(&self) {
         if self.wake_sig.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
             self.rewake();
@@ -353,6 +421,52 @@ impl PollerInner {
             eprintln!("gort: netpoll failed: cannot wake the poller: {e}");
             std::process::abort();
         }
+    }
+}
+
+/// One `epoll_wait` on `poll`'s instance into `events` (the one raw
+/// call, module docs):
+/// the number of events, or None if a timed wait was interrupted. An
+/// untimed or non-blocking wait is retried on `EINTR`.
+fn epoll_wait(
+    poll: &mio::Poll,
+    events: &mut [MaybeUninit<libc::epoll_event>; EVENTS],
+    ms: libc::c_int,
+) -> Option<usize> {
+    loop {
+        // SAFETY: the descriptor is the epoll instance `poll` owns, open
+        // while the borrow lives; the buffer holds EVENTS events and the
+        // kernel writes the first n of them.
+        let n = unsafe { libc::epoll_wait(poll.as_raw_fd(), events.as_mut_ptr().cast(), EVENTS as _, ms) };
+        if n >= 0 {
+            return Some(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            eprintln!("gort: netpoll failed: epoll_wait: {e}");
+            std::process::abort();
+        }
+        if ms > 0 {
+            return None;
+        }
+    }
+}
+
+/// One shard's epoll instance and whether a P's own poll is in it.
+struct PollShard {
+    poll: mio::Poll,
+    polling: AtomicBool,
+}
+
+/// Takes a shard's ready events without blocking (at most [`EVENTS`]; a
+/// shard with more stays ready in the root) and dispatches them.
+fn drain(shard: &PollShard, ready: &mut Vec<GRef>, wakers: &mut Vec<Waker>, delta: &mut [isize; SHARDS]) {
+    let mut events = [const { MaybeUninit::<libc::epoll_event>::uninit() }; EVENTS];
+    let n = epoll_wait(&shard.poll, &mut events, 0).unwrap_or(0);
+    for ev in &events[..n] {
+        // SAFETY: epoll_wait initialised the first n events.
+        let ev = unsafe { ev.assume_init() };
+        dispatch(ev.u64 as usize, ev.events as libc::c_int, ready, wakers, delta);
     }
 }
 
@@ -432,6 +546,10 @@ impl Poller for NetPoller {
 
     fn has_waiters(&self) -> bool {
         self.inner.waiters.any()
+    }
+
+    fn poll_own(&self, p: usize, nprocs: usize, ready: &mut Vec<GRef>) {
+        self.inner.poll_own(p, nprocs, ready);
     }
 }
 
@@ -605,5 +723,102 @@ mod tests {
         let again = p.cache.alloc(&p as *const PollerInner);
         assert!(std::ptr::eq(again, pd), "the cache reuses descriptors");
         assert_ne!(again.token(), token);
+    }
+
+    /// A socket pair whose read end is in shard `k` of `shards`: pairs are
+    /// made until one's descriptor falls there (the others are dropped).
+    fn pair_in_shard(
+        k: usize,
+        shards: usize,
+    ) -> (std::os::unix::net::UnixStream, std::os::unix::net::UnixStream) {
+        let mut spare = Vec::new();
+        loop {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            if a.as_raw_fd() as usize % shards == k {
+                return (a, b);
+            }
+            spare.push((a, b));
+        }
+    }
+
+    /// Registers `fd` with a fresh descriptor of `p` whose read slot holds
+    /// a counting waker; returns the count.
+    fn watch(p: &'static PollerInner, fd: RawFd) -> Arc<Count> {
+        let pd = p.cache.alloc(p);
+        let n = Arc::new(Count::default());
+        assert!(pd.register(Mode::Read, &Waker::from(n.clone()), || Some(0)));
+        p.register(fd, pd.token()).unwrap();
+        n
+    }
+
+    /// Each P's own poll takes the events of its shard and no other's: a
+    /// socket in shard 1 is not woken by P 0's poll, and is by P 1's.
+    #[test]
+    fn each_p_polls_its_own_shard() {
+        use std::io::Write;
+        let p: &'static PollerInner =
+            Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 2).unwrap()));
+        let (a0, mut b0) = pair_in_shard(0, 2);
+        let (a1, mut b1) = pair_in_shard(1, 2);
+        let (n0, n1) = (watch(p, a0.as_raw_fd()), watch(p, a1.as_raw_fd()));
+        b0.write_all(b"x").unwrap();
+        b1.write_all(b"x").unwrap();
+        p.poll_own(0, 2, &mut Vec::new());
+        assert_eq!(n0.0.load(Ordering::SeqCst), 1, "P 0 did not take its shard's event");
+        assert_eq!(n1.0.load(Ordering::SeqCst), 0, "P 0 took shard 1's event");
+        p.poll_own(1, 2, &mut Vec::new());
+        assert_eq!(n1.0.load(Ordering::SeqCst), 1, "P 1 did not take its shard's event");
+    }
+
+    /// With fewer Ps than shards, a P polls every shard `j` with
+    /// `j % nprocs == p`: one P polls all three.
+    #[test]
+    fn fewer_ps_than_shards_leave_no_shard_unpolled() {
+        use std::io::Write;
+        let p: &'static PollerInner =
+            Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 3).unwrap()));
+        let pairs: Vec<_> = (0..3).map(|k| pair_in_shard(k, 3)).collect();
+        let counts: Vec<_> = pairs.iter().map(|(a, _)| watch(p, a.as_raw_fd())).collect();
+        for (_, b) in &pairs {
+            (&*b).write_all(b"x").unwrap();
+        }
+        p.poll_own(0, 1, &mut Vec::new());
+        for (k, n) in counts.iter().enumerate() {
+            assert_eq!(n.0.load(Ordering::SeqCst), 1, "shard {k} was not polled");
+        }
+    }
+
+    /// A poll blocked in the root wakes for an event in any shard (the
+    /// shards are level-triggered there), and a shard's events that no P
+    /// took stay visible to the root until taken.
+    #[test]
+    fn a_blocked_poll_sees_every_shard() {
+        use std::io::Write;
+        let p: &'static PollerInner =
+            Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 2).unwrap()));
+        let (a1, mut b1) = pair_in_shard(1, 2);
+        let n1 = watch(p, a1.as_raw_fd());
+        // Take the edge the registration made (the socket is writable).
+        p.poll(Some(0), &mut Vec::new());
+        let h = std::thread::spawn(move || {
+            let t = Instant::now();
+            p.poll(Some(10_000_000_000), &mut Vec::new());
+            t.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        b1.write_all(b"x").unwrap();
+        assert!(h.join().unwrap() < Duration::from_secs(5), "the event in shard 1 did not wake the root");
+        assert_eq!(n1.0.load(Ordering::SeqCst), 1);
+
+        // An event P 0's own poll does not take (it is shard 1's) is still
+        // there for a non-blocking root poll.
+        let (a1b, mut b1b) = pair_in_shard(1, 2);
+        let n = watch(p, a1b.as_raw_fd());
+        b1b.write_all(b"x").unwrap();
+        p.poll_own(0, 2, &mut Vec::new());
+        assert_eq!(n.0.load(Ordering::SeqCst), 0);
+        p.poll(Some(0), &mut Vec::new());
+        assert_eq!(n.0.load(Ordering::SeqCst), 1, "the root did not report the shard");
+        drop((a1, a1b));
     }
 }

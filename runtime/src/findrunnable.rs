@@ -5,23 +5,26 @@
 //!
 //! The order, as in Go: the P's timers; every 61st schedule the global
 //! queue first (fairness); `runnext` and the local queue; the global queue;
-//! a non-blocking network poll; stealing from the other Ps in a random
+//! a non-blocking network poll (of this P's share of the sockets,
+//! [`crate::engine::Poller::poll_own`]); stealing from the other Ps in a random
 //! order (their timers and `runnext` in the last round only); then the M
 //! gives its P up, and (if it was spinning) re-checks everything once more
 //! before blocking in the poller until the next timer, or parking. See
 //! [`crate::sched`] for the spinning protocol this follows.
 //!
-//! One step Go does not have comes before the network poll: the queued
-//! goroutines of a **stalled** P, one with goroutines queued that has not
-//! resumed any for [`STALL_NS`] ([`steal_stalled`]). Its M is off the CPU
-//! (the kernel preempted it, typically on the way out of a `send` that
-//! woke the load generator, and on a busy machine keeps it waiting for
-//! milliseconds) or in one long goroutine. Go polls first and steals only
-//! when the poll finds nothing, so under a steady stream of network
-//! events those goroutines wait for the M to come back, or for sysmon's
-//! 10 ms time slice, while the free P serves fresh events: hyper's
-//! HTTP/1.1 hello on 2 Ps had a p99 of 4.9 ms against tokio's 2.5 ms from
-//! that alone (BENCHMARKS.md, "The HTTP/1.1 tail"). A P that resumes
+//! One step Go does not have comes before the network poll: helping a
+//! **stalled** P, one that has not resumed a goroutine for [`STALL_NS`]
+//! ([`help_stalled`]): taking the goroutines queued on it, or, if none
+//! are, polling its share of the sockets. Its M is off the CPU (the kernel
+//! preempted it, typically on the way out of a `send` that woke the load
+//! generator, and on a busy machine keeps it waiting for milliseconds) or
+//! in one long goroutine. Go polls first and steals only when the poll
+//! finds nothing, so under a steady stream of network events those
+//! goroutines wait for the M to come back, or for sysmon's 10 ms time
+//! slice, while the free P serves fresh events: hyper's HTTP/1.1 hello on
+//! 2 Ps had a p99 of 4.9 ms against tokio's 2.5 ms from that alone
+//! (BENCHMARKS.md, "The HTTP/1.1 tail"). With a share of the sockets per
+//! P, the stalled P's sockets would wait the same way. A P that resumes
 //! goroutines is left alone, so the goroutines of a busy P keep their
 //! locality (stealing from every P with a queue before each poll cost
 //! echo 9 %).
@@ -37,10 +40,10 @@ use crate::sys;
 /// Rounds of stealing before giving up (Go: `stealTries`).
 const STEAL_TRIES: usize = 4;
 
-/// How long a P with queued goroutines must go without resuming one
-/// before other Ps take them ahead of network events (module docs): long
-/// against a goroutine's run between two parks (microseconds), short
-/// against a kernel time slice (milliseconds).
+/// How long a busy P must go without resuming a goroutine before other Ps
+/// take its queue and poll its sockets (module docs): long against a
+/// goroutine's run between two parks (microseconds), short against a
+/// kernel time slice (milliseconds).
 const STALL_NS: i64 = 100_000;
 
 /// Finds a goroutine to run, blocking the M until there is one. Returns
@@ -93,22 +96,20 @@ pub(crate) fn find_runnable(sched: &Sched, ml: &MLocal) -> Option<(GRef, bool)> 
                 return Some((g, false));
             }
         }
-        // A stalled P's goroutines go before fresh network events (module
-        // docs).
-        if sched.poller().has_waiters()
-            && let Some(g) = steal_stalled(sched, p.reborrow())
-        {
-            return Some((g, false));
-        }
-        // Non-blocking network poll, one M at a time.
-        if sched.poller().has_waiters()
-            && sched.lastpoll.load(Ordering::SeqCst) != 0
-            && sched.polling_net.swap(1, Ordering::SeqCst) == 0
-        {
+        // The network: a stalled P's goroutines and sockets first (module
+        // docs), then this P's own share of the sockets (`Poller` docs).
+        // An M blocked in the poller (`lastpoll` 0) sees every share.
+        if sched.poller().has_waiters() {
+            let polling = sched.lastpoll.load(Ordering::SeqCst) != 0;
             let mut list = Vec::new();
-            sched.poller().poll(Some(0), &mut list);
-            sched.counters.polls.fetch_add(1, Ordering::Relaxed);
-            sched.polling_net.store(0, Ordering::SeqCst);
+            if let Some(g) = help_stalled(sched, p.reborrow(), polling, &mut list) {
+                sched.inject_list(Some(p.reborrow()), &mut list);
+                return Some((g, false));
+            }
+            if polling {
+                sched.poller().poll_own(p.p().id, sched.nprocs() as usize, &mut list);
+                sched.counters.polls.fetch_add(1, Ordering::Relaxed);
+            }
             sched.inject_list(Some(p.reborrow()), &mut list);
             if let Some((g, inherit)) = p.runqget() {
                 return Some((g, inherit));
@@ -273,25 +274,29 @@ fn steal_work(sched: &Sched, ml: &MLocal, mut p: OwnedP<'_>, now: i64) -> Stolen
     Stolen::Nothing(poll_until)
 }
 
-/// Steals from the queue (not `runnext`) of a live P that has queued
-/// goroutines and has not resumed one for [`STALL_NS`] or more, as seen
-/// by this P's successive calls (module docs). Reads and updates this P's
-/// `seen_resumes`; the clock is read only for a P found with the same
-/// `resumetick` and a queue. None if no P is stalled.
+/// Helps every live P that has not resumed a goroutine for [`STALL_NS`]
+/// or more, as seen by this P's successive calls (module docs): takes
+/// from its queue (not `runnext`) and returns the first goroutine taken;
+/// a stalled P with nothing queued has its share of the sockets polled
+/// into `list` instead (if `poll`: no M blocks in the poller, which would
+/// see them). Reads and updates this P's `seen_resumes`; the clock is
+/// read only for a busy P found with the same `resumetick`.
 ///
 /// Any P's owner may steal from any P at any time (the queue is
-/// crossbeam's lock-free deque); a stalled victim that resumes meanwhile
-/// only finds its queue shorter. No spinning accounting: this M takes
+/// crossbeam's lock-free deque), and poll any share of the sockets (the
+/// poller keeps two polls of one share apart); a stalled P that resumes
+/// meanwhile only finds less to do. No spinning accounting: this M takes
 /// work and runs it, as after its own queue.
-fn steal_stalled(sched: &Sched, mut p: OwnedP<'_>) -> Option<GRef> {
+fn help_stalled(sched: &Sched, mut p: OwnedP<'_>, poll: bool, list: &mut Vec<GRef>) -> Option<GRef> {
     let me = p.p() as *const crate::p::P;
-    for idx in 0..sched.nprocs() as usize {
+    let n = sched.nprocs() as usize;
+    for idx in 0..n {
         let p2 = sched.p(idx);
         if std::ptr::eq(me, p2) {
             continue;
         }
-        // Relaxed: a hint; a stale value at worst steals from a P that is
-        // busy after all, which stealing allows anyway.
+        // Relaxed: a hint; a stale value at worst helps a P that is busy
+        // after all, which stealing and polling allow anyway.
         let tick = p2.resumetick.load(Ordering::Relaxed);
         let seen = &mut p.local().seen_resumes;
         if seen.len() <= idx {
@@ -302,7 +307,7 @@ fn steal_stalled(sched: &Sched, mut p: OwnedP<'_>) -> Option<GRef> {
             *s = Seen { tick, since: 0 };
             continue;
         }
-        if p2.idle.load(Ordering::Acquire) || p2.runq_empty() {
+        if p2.idle.load(Ordering::Acquire) {
             continue;
         }
         let now = sys::nanotime();
@@ -310,11 +315,15 @@ fn steal_stalled(sched: &Sched, mut p: OwnedP<'_>) -> Option<GRef> {
             s.since = now;
             continue;
         }
-        if now - s.since >= STALL_NS
-            && let Some(g) = p.runqsteal(p2, false)
-        {
+        if now - s.since < STALL_NS {
+            continue;
+        }
+        if let Some(g) = p.runqsteal(p2, false) {
             p.steals.store(p.steals.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             return Some(g);
+        }
+        if poll {
+            sched.poller().poll_own(idx, n, list);
         }
     }
     None

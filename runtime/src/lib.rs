@@ -92,7 +92,7 @@
 //! |---|---|
 //! | `runtime2.go`: `g`, `m`, `p`, `schedt`, `waitReason` | `g.rs`, `m.rs`, `p.rs`, `sched.rs` (`Sched`) |
 //! | `proc.go`: `mstart`, `schedule`, `execute`, `park_m`, `goexit0` | `proc.rs`: `mstart`, `schedule`, `execute`, `gdestroy` |
-//! | `proc.go`: `findRunnable`, `stealWork`, `timeSleepUntil` | `findrunnable.rs`: `find_runnable`, `steal_work`, `timers_wake_time` (and `steal_stalled`, which Go has not) |
+//! | `proc.go`: `findRunnable`, `stealWork`, `timeSleepUntil` | `findrunnable.rs`: `find_runnable`, `steal_work`, `timers_wake_time` (and `help_stalled`, which Go has not) |
 //! | `proc.go`: `wakep`, `startm`, `stopm`, `handoffp`, `resetspinning`, `newm` | `sched.rs`: `wakep`, `startm`, `stopm`, `handoffp`, `reset_spinning`, `newm` |
 //! | `proc.go`: `acquirep`, `releasep`, `pidleget`, `pidleput`, `injectglist`, `globrunqput` | `sched.rs`: `acquirep`, `releasep`, `pidleget`, `pidleput`, `inject_list`, `globrunqput` |
 //! | `proc.go`: `runqput`, `runqget`, `runqsteal`, `gfget`, `gfput` | `p.rs`: the same names |

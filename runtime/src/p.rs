@@ -86,7 +86,7 @@ pub(crate) struct P {
     pub(crate) schedtick: AtomicU32,
     /// +1 each time the owner resumes a goroutine: sysmon's sign that the
     /// M came back to the scheduler, and other Ps' sign that this one is
-    /// not stalled (`findrunnable::steal_stalled`).
+    /// not stalled (`findrunnable::help_stalled`).
     pub(crate) resumetick: AtomicU32,
     /// The owner M thread's CPU clock, set when an M acquires the P.
     pub(crate) clock: std::sync::atomic::AtomicI32,
@@ -137,7 +137,7 @@ pub(crate) struct PLocal {
     pub(crate) goid_next: u64,
     pub(crate) goid_end: u64,
     /// What this P's owner last saw of every other P before a network
-    /// poll, indexed by P id (`findrunnable::steal_stalled`).
+    /// poll, indexed by P id (`findrunnable::help_stalled`).
     pub(crate) seen_resumes: Vec<crate::findrunnable::Seen>,
 }
 

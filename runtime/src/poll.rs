@@ -10,7 +10,12 @@
 //! Contract, as in Go's findRunnable:
 //! - at most one M blocks in [`Poller::poll`] with a timeout at a time
 //!   (the scheduler guarantees it: `lastpoll == 0` marks the blocked one);
-//!   non-blocking polls (`Some(0)`) may run concurrently with it;
+//!   non-blocking polls (`Some(0)`, and [`Poller::poll_own`] by the Ps)
+//!   may run concurrently with it and with each other;
+//! - [`Poller::poll_own`] is a P's non-blocking poll before it steals: a
+//!   poller may give each P its own share of the descriptors (gort-netpoll
+//!   does: one epoll instance per P), so that a socket's goroutine keeps
+//!   being readied on the same P; `poll` covers every share;
 //! - [`Poller::wake`] makes a blocked or the next `poll` return promptly;
 //!   wake-ups may coalesce and may be spurious;
 //! - `poll` hands back the parked Gs whose I/O is ready, instead of calling
@@ -34,6 +39,13 @@ pub trait Poller: Send + Sync + 'static {
     /// Whether any goroutine waits for I/O (Go: `netpollAnyWaiters`). When
     /// false and no timer is armed, an idle M parks instead of polling.
     fn has_waiters(&self) -> bool;
+    /// A non-blocking poll of P `p`'s share of the descriptors, `nprocs`
+    /// being the number of Ps now (module docs). By default the whole
+    /// poller's: `poll(Some(0), ready)`.
+    fn poll_own(&self, p: usize, nprocs: usize, ready: &mut Vec<GRef>) {
+        let _ = (p, nprocs);
+        self.poll(Some(0), ready);
+    }
 }
 
 /// The poller of a runtime with no network: sleeps until the deadline or a

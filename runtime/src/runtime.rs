@@ -537,6 +537,12 @@ impl PollerKey {
 pub struct NetPollWaker(std::sync::Weak<Sched>);
 
 impl NetPollWaker {
+    /// The runtime's number of Ps now, 1 if it is gone (a poller makes
+    /// one share of its descriptors per P: `Poller::poll_own`).
+    pub fn procs(&self) -> usize {
+        self.0.upgrade().map_or(1, |s| s.nprocs() as usize)
+    }
+
     /// Wakes an M of the runtime to poll, unless one blocks in the poller
     /// already or the runtime is gone (see the type's docs).
     pub fn wake(&self) {

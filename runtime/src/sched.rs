@@ -169,9 +169,6 @@ pub(crate) struct Sched {
     /// The deadline the blocked poller sleeps until, 0 for none; written
     /// by the blocking M, read by wakers of the poller (SeqCst).
     pub(crate) poll_until: AtomicI64,
-    /// Some M is doing a non-blocking poll (Go: `sched.pollingNet`): a
-    /// swap to 1 claims it, the claimer stores 0.
-    pub(crate) polling_net: AtomicU32,
     // -- shutdown --
     /// Set once, under `idle`, when the runtime shuts down.
     pub(crate) shutdown: AtomicBool,
@@ -252,7 +249,6 @@ impl Sched {
             net_poller: std::sync::OnceLock::new(),
             lastpoll: AtomicI64::new(crate::sys::nanotime()),
             poll_until: AtomicI64::new(0),
-            polling_net: AtomicU32::new(0),
             shutdown: AtomicBool::new(false),
             readying: AtomicU32::new(0),
             steal_order: AtomicPtr::new(&mut *order),
