@@ -83,7 +83,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use gort_runtime::engine::Lock;
@@ -116,6 +116,13 @@ pub(crate) struct NetFd {
     /// and nothing has reset the read readiness since (module docs,
     /// "Drained streams"). Accessed under the read lock only.
     drained: AtomicBool,
+    /// The home asked for before the first binding ([`crate::home`];
+    /// `home::NONE` for `fd % shards`), then the shard of the current
+    /// poller the socket is registered in. Accessed under the `bind` lock
+    /// only (an atomic so that it fits beside `fd`: a larger `NetFd`
+    /// pushed a goroutine's task into a larger allocation and cost an
+    /// idle connection 240 bytes).
+    home: AtomicU16,
     /// Runs once in the next wait, between its checks and its park, so
     /// tests can reproduce interleavings there.
     #[cfg(test)]
@@ -175,9 +182,27 @@ impl NetFd {
             bind: Lock::new(Binding { current: None, retired: Vec::new(), threads: [-1, -1] }),
             async_op: AtomicPtr::new(ptr::null_mut()),
             drained: AtomicBool::new(false),
+            home: AtomicU16::new(crate::home::NONE),
             #[cfg(test)]
             test_hook: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Asks for the socket to be registered in the poller shard of `home`
+    /// ([`crate::home`]) when it is first waited on. No effect once bound.
+    pub(crate) fn set_home(&self, home: u16) {
+        let b = self.bind.lock();
+        if b.current.is_none() {
+            self.home.store(home, Ordering::Relaxed);
+        }
+    }
+
+    /// The poller shard the socket is registered in, None before its first
+    /// wait (for tests of [`crate::home`]).
+    #[cfg(test)]
+    pub(crate) fn shard(&self) -> Option<usize> {
+        let b = self.bind.lock();
+        b.current.as_ref().map(|_| usize::from(self.home.load(Ordering::Relaxed)))
     }
 
     /// The raw fd, for `AsRawFd`. May be closed already if `close` ran.
@@ -440,7 +465,7 @@ impl NetFd {
             }
             // Its runtime is gone: move to the current one, keeping the
             // old binding for whoever still uses its descriptor.
-            p.deregister(self.fd);
+            p.deregister(self.fd, usize::from(self.home.load(Ordering::Relaxed)));
             let old = b.current.take().expect("matched above");
             b.retired.push(old);
             self.pd.store(ptr::null_mut(), Ordering::Release);
@@ -449,9 +474,13 @@ impl NetFd {
             return Ok(None); // the runtime runs a poller that is not ours
         };
         let pd = p.cache.alloc(Arc::as_ptr(&p));
-        if let Err(e) = p.register(self.fd, pd.token()) {
-            p.cache.free(pd);
-            return Err(e);
+        match p.register(self.fd, pd.token(), self.home.load(Ordering::Relaxed)) {
+            // Fewer than `poller::MAX_SHARDS` shards: fits.
+            Ok(shard) => self.home.store(shard as u16, Ordering::Relaxed),
+            Err(e) => {
+                p.cache.free(pd);
+                return Err(e);
+            }
         }
         self.pd.store(pd as *const PollDesc as *mut PollDesc, Ordering::Release);
         b.current = Some((p, pd));
@@ -580,13 +609,13 @@ impl NetFd {
     /// The last reference is gone after a close: unregister, free the
     /// descriptor and close the fd (Go: `FD.destroy`).
     fn destroy(&self) {
-        let (current, retired) = {
+        let (current, retired, shard) = {
             let mut b = self.bind.lock();
-            (b.current.take(), std::mem::take(&mut b.retired))
+            (b.current.take(), std::mem::take(&mut b.retired), usize::from(self.home.load(Ordering::Relaxed)))
         };
         self.pd.store(ptr::null_mut(), Ordering::Release);
         if let Some((p, pd)) = current {
-            p.deregister(self.fd);
+            p.deregister(self.fd, shard);
             p.cache.free(pd);
         }
         for (p, pd) in retired {

@@ -39,8 +39,8 @@
 //! waker state), `poller` (epoll through mio's `Poll`, `Registry` and
 //! `Waker`, one instance per P under a root one, with the wait itself a
 //! raw `epoll_wait` so that several Ms poll at once; the
-//! `gort_runtime::engine::Poller` implementation),
-//! `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop, waits,
+//! `gort_runtime::engine::Poller` implementation), `home` (which P's
+//! instance a socket is registered in), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop, waits,
 //! deadlines, close; `fd::poll`, the same for futures), `sys` (the
 //! syscalls mio does not make), then the socket types (made by
 //! `mio::net`) and `compat` (the async traits).
@@ -51,6 +51,7 @@
 mod compat;
 mod fd;
 mod fd_mutex;
+mod home;
 mod methods;
 mod pd;
 mod poller;

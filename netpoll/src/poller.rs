@@ -40,16 +40,20 @@
 //!
 //! ## Shards
 //!
-//! A socket is registered in shard `fd % shards` (as may's per-worker
-//! selectors), one shard per P of the runtime when the poller was made
-//! (at least 1, at most [`MAX_SHARDS`]). P `p` of `nprocs` polls shard
-//! `p % shards` if there are at least as many Ps as shards, else every
-//! shard `j` with `j % nprocs == p` ([`PollerInner::poll_own`]): every
-//! shard has a P, and a P's shards are its own. So a socket's goroutine is readied on the same P poll after poll and
-//! runs where its stack and its socket's kernel state are warm; two Ps
-//! never share a socket's work unless one steals. With one epoll instance
-//! the polling P took every ready socket and the other P had to steal:
-//! echo used 1.5 of 2 cores (BENCHMARKS.md, "The echo gap to may").
+//! A socket is registered in the shard of its home ([`crate::home`]:
+//! `fd % shards`, as may's per-worker selectors, or the shard that both
+//! ends of an in-process loopback connection share), one shard per P of
+//! the runtime when the poller was made (at least 1, at most
+//! [`MAX_SHARDS`]), and stays there until it is closed. P `p` of `nprocs`
+//! polls shard `p % shards` if there are at least as many Ps as shards,
+//! else every shard `j` with `j % nprocs == p`
+//! ([`PollerInner::poll_own`]): every shard has a P, and a P's shards are
+//! its own. So a socket's goroutine is readied on the same P poll after
+//! poll and runs where its stack and its socket's kernel state are warm;
+//! two Ps never share a socket's work unless one steals or helps a
+//! stalled P. With one epoll instance the polling P took every ready
+//! socket and the other P had to steal: echo used 1.5 of 2 cores and got
+//! nothing from the second (BENCHMARKS.md, "A home P per socket").
 //! Polls of one shard by two Ps at once (more Ps than shards) are kept
 //! apart by the shard's `polling` flag: the second skips it, as Go's
 //! `sched.pollingNet` keeps a second M from polling.
@@ -279,25 +283,25 @@ impl PollerInner {
     }
 
     /// Registers `fd` for both directions, edge-triggered, through mio's
-    /// registry (Go: `netpollopen`; module docs for the bits).
-    pub(crate) fn register(&self, fd: RawFd, token: usize) -> io::Result<()> {
-        self.shard_of(fd).poll.registry().register(
+    /// registry (Go: `netpollopen`; module docs for the bits), in the shard
+    /// of `home` ([`crate::home`]; `home::NONE`: `fd % shards`). Returns
+    /// the shard, which [`deregister`](Self::deregister) takes.
+    pub(crate) fn register(&self, fd: RawFd, token: usize, home: u16) -> io::Result<usize> {
+        let k = if home == crate::home::NONE { fd as usize } else { home as usize } % self.shards.len();
+        self.shards[k].poll.registry().register(
             &mut SourceFd(&fd),
             Token(token),
             Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
-        )
+        )?;
+        Ok(k)
     }
 
-    /// Removes `fd` from the interest list (Go: `netpollclose`). Needed even
-    /// right before close(2): a dup'd descriptor keeps the registration of
-    /// the open file alive.
-    pub(crate) fn deregister(&self, fd: RawFd) {
-        let _ = self.shard_of(fd).poll.registry().deregister(&mut SourceFd(&fd));
-    }
-
-    /// The shard a socket is registered in (module docs).
-    fn shard_of(&self, fd: RawFd) -> &PollShard {
-        &self.shards[fd as usize % self.shards.len()]
+    /// Removes `fd` from the interest list of `shard`, where
+    /// [`register`](Self::register) put it (Go: `netpollclose`). Needed
+    /// even right before close(2): a dup'd descriptor keeps the
+    /// registration of the open file alive.
+    pub(crate) fn deregister(&self, fd: RawFd, shard: usize) {
+        let _ = self.shards[shard].poll.registry().deregister(&mut SourceFd(&fd));
     }
 
     fn poll(&self, timeout_ns: Option<i64>, ready: &mut Vec<GRef>) {
@@ -747,7 +751,7 @@ mod tests {
         let pd = p.cache.alloc(p);
         let n = Arc::new(Count::default());
         assert!(pd.register(Mode::Read, &Waker::from(n.clone()), || Some(0)));
-        p.register(fd, pd.token()).unwrap();
+        p.register(fd, pd.token(), crate::home::NONE).unwrap();
         n
     }
 

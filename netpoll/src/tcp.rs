@@ -26,6 +26,7 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use crate::fd::NetFd;
+use crate::home;
 use crate::methods;
 use crate::pd::Mode;
 use crate::sys;
@@ -74,7 +75,7 @@ impl TcpListener {
     /// the listener is closed, also when already waiting.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (s, addr) = self.fd.io(Mode::Read, accept)?;
-        Ok((TcpStream::from_mio(s)?, addr))
+        Ok((TcpStream::accepted(s, &addr)?, addr))
     }
 
     /// [`accept`](Self::accept) for futures: takes a pending connection,
@@ -82,7 +83,7 @@ impl TcpListener {
     /// `poll_read_ready`).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (s, addr) = ready!(self.fd.poll_io(Mode::Read, cx, accept))?;
-        Poll::Ready(Ok((TcpStream::from_mio(s)?, addr)))
+        Poll::Ready(Ok((TcpStream::accepted(s, &addr)?, addr)))
     }
 
     /// An endless iterator over accepted connections (std's `incoming`).
@@ -129,6 +130,14 @@ impl TcpStream {
         Ok(TcpStream { fd: NetFd::new(s.into()) })
     }
 
+    /// A connection accepted from `peer`, homed with its connecting end if
+    /// that is this process's ([`crate::home`]).
+    fn accepted(s: mio::net::TcpStream, peer: &SocketAddr) -> io::Result<TcpStream> {
+        let s = TcpStream::from_mio(s)?;
+        s.fd.set_home(home::accepted(peer));
+        Ok(s)
+    }
+
     /// Connects to `addr`, trying each resolved address in turn. Names
     /// are resolved off the P; the connect itself parks until it completes.
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
@@ -154,6 +163,14 @@ impl TcpStream {
                 r => break TcpStream::from_mio(r?)?,
             }
         };
+        // A loopback connection's two ends share a home (`crate::home`);
+        // the local port is bound once the connect started, before the
+        // peer can accept.
+        let home = home::for_connect(addr);
+        if home != home::NONE {
+            s.fd.set_home(home);
+            home::connected(&sys::local_addr(s.fd.raw())?, home);
+        }
         let deadline = timeout.map_or(0, |t| {
             gort_runtime::engine::nanotime().saturating_add(t.as_nanos().min(i64::MAX as u128) as i64)
         });
@@ -284,5 +301,47 @@ impl fmt::Debug for TcpListener {
             d.field("addr", &a);
         }
         d.field("fd", &self.fd.raw()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::sync::mpsc;
+
+    /// Both ends of a loopback connection made in the process are
+    /// registered in one poller shard, and successive connections take
+    /// the shards in turn (`crate::home`).
+    #[test]
+    fn a_loopback_connections_two_ends_share_a_shard() {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = gort_runtime::Runtime::builder().max_procs(2).build().unwrap();
+            let shards = rt.block_on(|| {
+                let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = ln.local_addr().unwrap();
+                let mut shards = Vec::new();
+                for _ in 0..8 {
+                    let mut c = TcpStream::connect(addr).unwrap();
+                    let (mut s, _) = ln.accept().unwrap();
+                    // A read that times out binds each socket to the poller.
+                    for end in [&mut c, &mut s] {
+                        end.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+                        let e = end.read(&mut [0u8; 1]).unwrap_err();
+                        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+                    }
+                    shards.push((c.fd.shard().unwrap(), s.fd.shard().unwrap()));
+                }
+                shards
+            });
+            tx.send(shards).unwrap();
+        });
+        let shards = rx.recv_timeout(Duration::from_secs(20)).expect("the test hung");
+        for (c, s) in &shards {
+            assert_eq!(c, s, "the two ends of a connection are in different shards: {shards:?}");
+        }
+        let in_0 = shards.iter().filter(|(c, _)| *c == 0).count();
+        assert!((2..=6).contains(&in_0), "connections per shard {in_0} of 8: {shards:?}");
     }
 }
