@@ -116,12 +116,11 @@ pub(crate) struct NetFd {
     /// and nothing has reset the read readiness since (module docs,
     /// "Drained streams"). Accessed under the read lock only.
     drained: AtomicBool,
-    /// The home asked for before the first binding ([`crate::home`];
-    /// `home::NONE` for `fd % shards`), then the shard of the current
-    /// poller the socket is registered in. Accessed under the `bind` lock
-    /// only (an atomic so that it fits beside `fd`: a larger `NetFd`
-    /// pushed a goroutine's task into a larger allocation and cost an
-    /// idle connection 240 bytes).
+    /// The socket's home ([`crate::home`]; `home::NONE`: registered in
+    /// the poller's root), set before its first binding and kept. An
+    /// atomic so that it fits beside `fd` (a larger `NetFd` pushed a
+    /// goroutine's task into a larger allocation and cost an idle
+    /// connection 240 bytes); written under the `bind` lock.
     home: AtomicU16,
     /// Runs once in the next wait, between its checks and its park, so
     /// tests can reproduce interleavings there.
@@ -197,12 +196,13 @@ impl NetFd {
         }
     }
 
-    /// The poller shard the socket is registered in, None before its first
-    /// wait (for tests of [`crate::home`]).
+    /// Where the socket is registered: `Some(None)` in its poller's root,
+    /// `Some(Some(k))` in shard `k`, None before its first wait (for tests
+    /// of [`crate::home`]).
     #[cfg(test)]
-    pub(crate) fn shard(&self) -> Option<usize> {
+    pub(crate) fn shard(&self) -> Option<Option<usize>> {
         let b = self.bind.lock();
-        b.current.as_ref().map(|_| usize::from(self.home.load(Ordering::Relaxed)))
+        b.current.as_ref().map(|(p, _)| p.shard_of(self.home.load(Ordering::Relaxed)))
     }
 
     /// The raw fd, for `AsRawFd`. May be closed already if `close` ran.
@@ -465,7 +465,7 @@ impl NetFd {
             }
             // Its runtime is gone: move to the current one, keeping the
             // old binding for whoever still uses its descriptor.
-            p.deregister(self.fd, usize::from(self.home.load(Ordering::Relaxed)));
+            p.deregister(self.fd, self.home.load(Ordering::Relaxed));
             let old = b.current.take().expect("matched above");
             b.retired.push(old);
             self.pd.store(ptr::null_mut(), Ordering::Release);
@@ -474,13 +474,9 @@ impl NetFd {
             return Ok(None); // the runtime runs a poller that is not ours
         };
         let pd = p.cache.alloc(Arc::as_ptr(&p));
-        match p.register(self.fd, pd.token(), self.home.load(Ordering::Relaxed)) {
-            // Fewer than `poller::MAX_SHARDS` shards: fits.
-            Ok(shard) => self.home.store(shard as u16, Ordering::Relaxed),
-            Err(e) => {
-                p.cache.free(pd);
-                return Err(e);
-            }
+        if let Err(e) = p.register(self.fd, pd.token(), self.home.load(Ordering::Relaxed)) {
+            p.cache.free(pd);
+            return Err(e);
         }
         self.pd.store(pd as *const PollDesc as *mut PollDesc, Ordering::Release);
         b.current = Some((p, pd));
@@ -609,13 +605,13 @@ impl NetFd {
     /// The last reference is gone after a close: unregister, free the
     /// descriptor and close the fd (Go: `FD.destroy`).
     fn destroy(&self) {
-        let (current, retired, shard) = {
+        let (current, retired, home) = {
             let mut b = self.bind.lock();
-            (b.current.take(), std::mem::take(&mut b.retired), usize::from(self.home.load(Ordering::Relaxed)))
+            (b.current.take(), std::mem::take(&mut b.retired), self.home.load(Ordering::Relaxed))
         };
         self.pd.store(ptr::null_mut(), Ordering::Release);
         if let Some((p, pd)) = current {
-            p.deregister(self.fd, shard);
+            p.deregister(self.fd, home);
             p.cache.free(pd);
         }
         for (p, pd) in retired {

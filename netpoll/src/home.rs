@@ -1,43 +1,42 @@
-//! Home shards: which P's share of the poller (module `poller`, "Shards")
-//! a socket is registered in, and so on which P its goroutine is readied.
+//! Homes: which P's shard of the poller (module `poller`, "The root and
+//! the shards") a socket is registered in, and so on which P its
+//! goroutine is readied; a socket without a home is in the shared root.
 //!
 //! Go has no counterpart: its poller is one epoll instance for all Ps.
-//! The choice follows may's per-worker selectors, with one addition.
 //!
-//! - By default a socket's home is `fd % shards`, decided when it is first
-//!   registered (its first wait) and kept until it is closed; sockets never
-//!   move between shards, so a readiness edge is never split between two
-//!   epoll instances.
-//! - A **loopback connection made within the process** gets one home for
-//!   both of its ends. `TcpStream::connect` to a loopback address takes
-//!   the next home of a process-wide round robin ([`next`]) and, once
-//!   connected, records it under its local port ([`connected`]);
-//!   `TcpListener::accept` of a connection from a loopback peer looks the
-//!   peer's port up ([`accepted`]) and registers the accepted socket in
-//!   the same shard. Both goroutines are then readied by the same P, and
-//!   a message between them never crosses cores: the echo workload runs
-//!   about 1.6x as fast on 2 Ps (BENCHMARKS.md, "A home P per socket").
-//!   A connection whose two ends sit on different cores costs each message
-//!   a cross-core wake-up and the socket's cache lines.
+//! - A socket has no home ([`NONE`]) unless it is one end of a **loopback
+//!   connection made within the process**. `TcpStream::connect` to a
+//!   loopback address takes the next home of a process-wide round robin
+//!   ([`for_connect`]) and, as soon as the connect has started (the local
+//!   port is bound then, before the peer can accept), records it under
+//!   its local port ([`connected`]); `TcpListener::accept` of a
+//!   connection from a loopback peer looks the peer's port up
+//!   ([`accepted`]) and registers the accepted socket in the same shard.
+//!   Both goroutines are then readied by one P, and a message between
+//!   them never crosses cores (BENCHMARKS.md, "A home P per loopback
+//!   connection"). A connection whose two ends sit on different cores
+//!   costs each message a cross-core wake-up and the socket's cache lines.
+//! - A home is decided before the socket's first registration and kept
+//!   until it is closed; sockets never move between instances, so a
+//!   readiness edge is never split between two of them.
 //!
 //! The port table is a hint, never a correctness matter: an entry outlives
 //! its connection (nothing clears it; the next loopback connect from that
 //! port overwrites it), so a later connection from another process that
-//! reuses the port gets a home chosen by a stale entry, which is as good
-//! as `fd % shards`. Homes are numbers below 2^15, reduced modulo the
+//! reuses the port gets a home chosen by a stale entry: its goroutine
+//! lives on one P instead of any. Homes are numbers below 2^15, reduced modulo the
 //! poller's shard count where they are used, so both ends reduce the same
 //! number to the same shard.
 //!
 //! Orderings: Relaxed throughout. The connecting goroutine records the
-//! port before it returns from `connect`, and the peer's `accept` can
-//! only see the connection after the kernel completed the handshake; an
-//! accept that runs before the record (the record comes after the
-//! handshake) simply misses the hint.
+//! port right after its connect started, and the peer's accept may run
+//! on another P in between: such an accept misses the hint and the
+//! accepted socket goes to the root, which is correct, only not local.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 
-/// No home chosen: the poller uses `fd % shards`.
+/// No home: the socket is registered in the poller's root.
 pub(crate) const NONE: u16 = u16::MAX;
 
 /// Homes are below this, so that `home + 1` fits the port table's u16

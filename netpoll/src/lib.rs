@@ -6,13 +6,14 @@
 //! [`UnixListener`], [`UnixStream`], [`UnixDatagram`]) have std's API, and
 //! their blocking calls block only the calling goroutine: each call tries
 //! the non-blocking syscall first and, on `EAGAIN`, parks the goroutine on
-//! the socket's poll descriptor. Each P of the runtime's scheduler polls
-//! its own share of the sockets (an epoll instance per P, the
-//! [`poller`](self) module's shards) without blocking before it steals
-//! work, and one idle M blocks in a root instance over all of them until
-//! the next timer; the goroutines whose sockets became ready run again,
-//! on the P that polled them. From a plain thread the same calls block
-//! the thread in poll(2), so the types work everywhere.
+//! the socket's poll descriptor. The runtime's scheduler polls epoll
+//! ([`poller`](self) module) without blocking before it steals work, and
+//! one idle M blocks in it until the next timer; the goroutines whose
+//! sockets became ready run again, on the P that polled them. Both ends
+//! of a loopback connection made in the process share an epoll instance
+//! of their own P's (a shard), so that their goroutines stay on one core.
+//! From a plain thread the same calls block the thread in poll(2), so the
+//! types work everywhere.
 //!
 //! Beyond std: Go's deadlines (`set_deadline`, `set_read_deadline`,
 //! `set_write_deadline`, absolute [`std::time::Instant`]s that also cut
@@ -37,7 +38,7 @@
 //!
 //! Layers, bottom up: [`pd`](self) (Go's `pollDesc` state machine, plus a
 //! waker state), `poller` (epoll through mio's `Poll`, `Registry` and
-//! `Waker`, one instance per P under a root one, with the wait itself a
+//! `Waker`, a root instance and one shard per P, with the wait itself a
 //! raw `epoll_wait` so that several Ms poll at once; the
 //! `gort_runtime::engine::Poller` implementation), `home` (which P's
 //! instance a socket is registered in), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop, waits,

@@ -1,7 +1,9 @@
-//! The network poller: per runtime, one epoll instance per P holding its
-//! share of the sockets (the shards), which that P polls without blocking
-//! before it steals work, under a root instance that holds the shards and
-//! the wake-up, which an idle M blocks in.
+//! The network poller: per runtime, a root epoll instance holding the
+//! sockets, the wake-up and one shard per P, which any P polls without
+//! blocking (one at a time) before it steals work and an idle M blocks
+//! in; a shard holds the sockets whose goroutines live on that P (both
+//! ends of an in-process loopback connection), and only its P polls it
+//! without blocking.
 //!
 //! Go: runtime/netpoll_epoll.go (`netpollinit`, `netpollopen`,
 //! `netpollclose`, `netpoll`, `netpollBreak`) and the waiter count of
@@ -38,35 +40,44 @@
 //! descriptor, so waiting on that descriptor behind its back loses nothing
 //! (an `Events` buffer is simply never used).
 //!
-//! ## Shards
+//! ## The root and the shards
 //!
-//! A socket is registered in the shard of its home ([`crate::home`]:
-//! `fd % shards`, as may's per-worker selectors, or the shard that both
-//! ends of an in-process loopback connection share), one shard per P of
-//! the runtime when the poller was made (at least 1, at most
-//! [`MAX_SHARDS`]), and stays there until it is closed. P `p` of `nprocs`
-//! polls shard `p % shards` if there are at least as many Ps as shards,
-//! else every shard `j` with `j % nprocs == p`
-//! ([`PollerInner::poll_own`]): every shard has a P, and a P's shards are
-//! its own. So a socket's goroutine is readied on the same P poll after
-//! poll and runs where its stack and its socket's kernel state are warm;
-//! two Ps never share a socket's work unless one steals or helps a
-//! stalled P. With one epoll instance the polling P took every ready
-//! socket and the other P had to steal: echo used 1.5 of 2 cores and got
-//! nothing from the second (BENCHMARKS.md, "A home P per socket").
-//! Polls of one shard by two Ps at once (more Ps than shards) are kept
-//! apart by the shard's `polling` flag: the second skips it, as Go's
-//! `sched.pollingNet` keeps a second M from polling.
+//! A socket without a home ([`crate::home`]: every socket but the two
+//! ends of a loopback connection made in this process) is registered in
+//! the root, as Go registers every socket in its one instance: whichever
+//! P polls first takes its events. A P's non-blocking poll
+//! ([`PollerInner::poll_own`]) takes the root if no other P is in it (the
+//! `root_polling` claim, Go's `sched.pollingNet`), else only its own
+//! shards. Keeping these sockets in one shared instance is what keeps a
+//! server's tail short: with them spread over per-P shards (`fd % Ps`,
+//! as may's per-worker selectors), hyper's HTTP/1.1 p99 under wrk went
+//! from 1.3-1.9 ms to 2.7-3.3 ms (partitioned queues have the longer
+//! tail), and letting an idle P take another P's shard did not bring it
+//! back.
 //!
-//! The root instance holds each shard's descriptor **level-triggered**
-//! (token `1 + shard`), so that a blocking poll (an idle M, which takes
-//! an idle P for what it finds) and sysmon's poll see every shard with
-//! pending events, also those of a busy P's shard, and no event is left
-//! behind in a shard whose P is not polling: a shard stays ready in the
-//! root for as long as it has events. The shard's own registrations are
-//! edge-triggered as before. The root also holds the Waker (token 0), so
-//! the wake-up protocol below concerns the root only; a P's own poll
-//! never sees the Waker.
+//! A socket with a home is registered in shard `home % shards`, one
+//! shard per P of the runtime when the poller was made (at least 1, at
+//! most [`MAX_SHARDS`]), and stays there until it is closed. P `p` of
+//! `nprocs` owns shard `p % shards` if there are at least as many Ps as
+//! shards, else every shard `k` with `k % nprocs == p`
+//! ([`PollerInner::is_own`]): every shard has a P. Its poll drains its own
+//! shards (when the root reports them, or directly while another P holds
+//! the root), never another P's, so both goroutines of a loopback
+//! connection are readied on one P, and a message between them never
+//! crosses cores: echo runs at about 0.6 of its time with one shared
+//! instance (BENCHMARKS.md, "A home P per loopback connection"). Two
+//! polls of one shard at once (more Ps than shards, or a P helping a
+//! stalled one) are kept apart by the shard's `polling` claim: the second
+//! skips it.
+//!
+//! The root holds each shard's descriptor **level-triggered** (token
+//! `1 + shard`), so that a blocking poll (an idle M, which takes an idle
+//! P for what it finds) and sysmon's poll drain every shard with pending
+//! events, also a busy P's, and no event is left behind in a shard whose
+//! P is not polling: a shard stays ready in the root for as long as it
+//! has events. The sockets' own registrations, in the root or a shard,
+//! are edge-triggered. The root also holds the Waker (token 0), so the
+//! wake-up protocol below concerns the root only.
 //!
 //! ## The protocol
 //!
@@ -151,10 +162,15 @@ pub(crate) const MAX_SHARDS: usize = 64;
 
 /// The state of one runtime's poller, shared with the sockets bound to it.
 pub(crate) struct PollerInner {
-    /// The root epoll instance: the Waker and the shards' descriptors;
-    /// `epoll_wait` runs raw on its descriptor (module docs).
+    /// The root epoll instance: the Waker, the sockets without a home and
+    /// the shards' descriptors; `epoll_wait` runs raw on its descriptor
+    /// (module docs).
     poll: mio::Poll,
-    /// The shards, holding the sockets (module docs).
+    /// A P's non-blocking poll of the root is in progress (Go's
+    /// `sched.pollingNet`): one at a time, the others poll their shards
+    /// only (module docs).
+    root_polling: AtomicBool,
+    /// The shards, holding the sockets with a home (module docs).
     shards: Box<[PollShard]>,
     /// The netpoll break.
     waker: mio::Waker,
@@ -212,6 +228,7 @@ impl PollerInner {
         }
         Ok(PollerInner {
             poll,
+            root_polling: AtomicBool::new(false),
             shards: shards.into_boxed_slice(),
             waker,
             wake_sig: AtomicU32::new(0),
@@ -283,28 +300,45 @@ impl PollerInner {
     }
 
     /// Registers `fd` for both directions, edge-triggered, through mio's
-    /// registry (Go: `netpollopen`; module docs for the bits), in the shard
-    /// of `home` ([`crate::home`]; `home::NONE`: `fd % shards`). Returns
-    /// the shard, which [`deregister`](Self::deregister) takes.
-    pub(crate) fn register(&self, fd: RawFd, token: usize, home: u16) -> io::Result<usize> {
-        let k = if home == crate::home::NONE { fd as usize } else { home as usize } % self.shards.len();
-        self.shards[k].poll.registry().register(
+    /// registry (Go: `netpollopen`; module docs for the bits): in the root
+    /// if it has no home, else in its home's shard ([`crate::home`]).
+    pub(crate) fn register(&self, fd: RawFd, token: usize, home: u16) -> io::Result<()> {
+        self.instance(home).registry().register(
             &mut SourceFd(&fd),
             Token(token),
             Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
-        )?;
-        Ok(k)
+        )
     }
 
-    /// Removes `fd` from the interest list of `shard`, where
-    /// [`register`](Self::register) put it (Go: `netpollclose`). Needed
-    /// even right before close(2): a dup'd descriptor keeps the
-    /// registration of the open file alive.
-    pub(crate) fn deregister(&self, fd: RawFd, shard: usize) {
-        let _ = self.shards[shard].poll.registry().deregister(&mut SourceFd(&fd));
+    /// Removes `fd` from the interest list it was registered in with
+    /// `home` (Go: `netpollclose`). Needed even right before close(2): a
+    /// dup'd descriptor keeps the registration of the open file alive.
+    pub(crate) fn deregister(&self, fd: RawFd, home: u16) {
+        let _ = self.instance(home).registry().deregister(&mut SourceFd(&fd));
+    }
+
+    /// The epoll instance of the sockets with `home`.
+    fn instance(&self, home: u16) -> &mio::Poll {
+        match self.shard_of(home) {
+            None => &self.poll,
+            Some(k) => &self.shards[k].poll,
+        }
+    }
+
+    /// The shard of the sockets with `home`, None for the root.
+    pub(crate) fn shard_of(&self, home: u16) -> Option<usize> {
+        (home != crate::home::NONE).then(|| usize::from(home) % self.shards.len())
     }
 
     fn poll(&self, timeout_ns: Option<i64>, ready: &mut Vec<GRef>) {
+        self.poll_root(timeout_ns, None, ready);
+    }
+
+    /// One `epoll_wait` on the root; a ready shard is drained if `own` is
+    /// None (a blocking or sysmon's poll: every shard) or if it is one of
+    /// P `own`'s shards (`(p, nprocs)`, see [`Self::is_own`]); another
+    /// P's shard stays ready in the root (level-triggered) for its P.
+    fn poll_root(&self, timeout_ns: Option<i64>, own: Option<(usize, usize)>, ready: &mut Vec<GRef>) {
         // Go's rounding: under 1 ms waits 1 ms, and at most 1e9 ms.
         let ms = match timeout_ns {
             None => -1,
@@ -360,8 +394,14 @@ impl PollerInner {
             if token <= MAX_SHARDS as u64 {
                 // A shard with events (level-triggered: it has them now,
                 // unless a P's own poll took them since).
-                let shard = &self.shards[token as usize - 1];
-                drain(shard, ready, &mut wakers, &mut delta);
+                let k = token as usize - 1;
+                match own {
+                    None => drain(&self.shards[k], ready, &mut wakers, &mut delta),
+                    Some((p, nprocs)) if self.is_own(k, p, nprocs) => {
+                        self.drain_claimed(k, ready, &mut wakers, &mut delta)
+                    }
+                    Some(_) => {}
+                }
                 continue;
             }
             dispatch(token as usize, bits, ready, &mut wakers, &mut delta);
@@ -369,24 +409,49 @@ impl PollerInner {
         self.finish(wakers, delta);
     }
 
-    /// A P's own non-blocking poll: its shards only (module docs). A
-    /// shard another P is polling right now is skipped.
+    /// A P's non-blocking poll (module docs): the root, if no other P is
+    /// polling it, taking the sockets without a home and this P's shards
+    /// when the root reports them; else this P's shards directly. A shard
+    /// another P is polling right now is skipped.
     fn poll_own(&self, p: usize, nprocs: usize, ready: &mut Vec<GRef>) {
+        // Acquire/Release: the claim orders nothing but itself; the events
+        // are the kernel's to hand out once.
+        if !self.root_polling.swap(true, Ordering::Acquire) {
+            self.poll_root(Some(0), Some((p, nprocs)), ready);
+            self.root_polling.store(false, Ordering::Release);
+            return;
+        }
         let (mut wakers, mut delta) = (Vec::new(), [0isize; SHARDS]);
-        let n = self.shards.len();
-        let step = nprocs.max(1);
-        let mut k = p % n.min(step);
-        while k < n {
-            let shard = &self.shards[k];
-            // Acquire/Release: the claim orders nothing but itself; the
-            // events are the kernel's to hand out once.
-            if !shard.polling.swap(true, Ordering::Acquire) {
-                drain(shard, ready, &mut wakers, &mut delta);
-                shard.polling.store(false, Ordering::Release);
+        for k in 0..self.shards.len() {
+            if self.is_own(k, p, nprocs) {
+                self.drain_claimed(k, ready, &mut wakers, &mut delta);
             }
-            k += step;
         }
         self.finish(wakers, delta);
+    }
+
+    /// Whether shard `k` is P `p`'s when the runtime has `nprocs` Ps:
+    /// shard `p % shards` with at least as many Ps as shards, else every
+    /// shard `k` with `k % nprocs == p` (module docs).
+    fn is_own(&self, k: usize, p: usize, nprocs: usize) -> bool {
+        let step = nprocs.max(1);
+        k % step == p % self.shards.len().min(step)
+    }
+
+    /// Drains shard `k` unless another P's poll is in it.
+    fn drain_claimed(
+        &self,
+        k: usize,
+        ready: &mut Vec<GRef>,
+        wakers: &mut Vec<Waker>,
+        delta: &mut [isize; SHARDS],
+    ) {
+        let shard = &self.shards[k];
+        // Acquire/Release: as the root's claim.
+        if !shard.polling.swap(true, Ordering::Acquire) {
+            drain(shard, ready, wakers, delta);
+            shard.polling.store(false, Ordering::Release);
+        }
     }
 
     /// The end of every poll: wakes the deferred wakers too, takes what
@@ -729,29 +794,19 @@ mod tests {
         assert_ne!(again.token(), token);
     }
 
-    /// A socket pair whose read end is in shard `k` of `shards`: pairs are
-    /// made until one's descriptor falls there (the others are dropped).
-    fn pair_in_shard(
-        k: usize,
-        shards: usize,
-    ) -> (std::os::unix::net::UnixStream, std::os::unix::net::UnixStream) {
-        let mut spare = Vec::new();
-        loop {
-            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-            if a.as_raw_fd() as usize % shards == k {
-                return (a, b);
-            }
-            spare.push((a, b));
-        }
+    /// A socket pair (the read end is registered by [`watch`]).
+    fn pair() -> (std::os::unix::net::UnixStream, std::os::unix::net::UnixStream) {
+        std::os::unix::net::UnixStream::pair().unwrap()
     }
 
-    /// Registers `fd` with a fresh descriptor of `p` whose read slot holds
-    /// a counting waker; returns the count.
-    fn watch(p: &'static PollerInner, fd: RawFd) -> Arc<Count> {
+    /// Registers `fd` with home `home` (`home::NONE`: the root) and a
+    /// fresh descriptor of `p` whose read slot holds a counting waker;
+    /// returns the count.
+    fn watch(p: &'static PollerInner, fd: RawFd, home: u16) -> Arc<Count> {
         let pd = p.cache.alloc(p);
         let n = Arc::new(Count::default());
         assert!(pd.register(Mode::Read, &Waker::from(n.clone()), || Some(0)));
-        p.register(fd, pd.token(), crate::home::NONE).unwrap();
+        p.register(fd, pd.token(), home).unwrap();
         n
     }
 
@@ -762,16 +817,41 @@ mod tests {
         use std::io::Write;
         let p: &'static PollerInner =
             Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 2).unwrap()));
-        let (a0, mut b0) = pair_in_shard(0, 2);
-        let (a1, mut b1) = pair_in_shard(1, 2);
-        let (n0, n1) = (watch(p, a0.as_raw_fd()), watch(p, a1.as_raw_fd()));
+        let (a0, mut b0) = pair();
+        let (a1, mut b1) = pair();
+        let (ar, mut br) = pair();
+        let (n0, n1) = (watch(p, a0.as_raw_fd(), 0), watch(p, a1.as_raw_fd(), 1));
+        let nr = watch(p, ar.as_raw_fd(), crate::home::NONE);
         b0.write_all(b"x").unwrap();
         b1.write_all(b"x").unwrap();
+        br.write_all(b"x").unwrap();
         p.poll_own(0, 2, &mut Vec::new());
         assert_eq!(n0.0.load(Ordering::SeqCst), 1, "P 0 did not take its shard's event");
         assert_eq!(n1.0.load(Ordering::SeqCst), 0, "P 0 took shard 1's event");
+        assert_eq!(nr.0.load(Ordering::SeqCst), 1, "P 0 did not take the root's event");
         p.poll_own(1, 2, &mut Vec::new());
         assert_eq!(n1.0.load(Ordering::SeqCst), 1, "P 1 did not take its shard's event");
+    }
+
+    /// While another P polls the root, a P's poll still drains its own
+    /// shard, and leaves the root's sockets to the root's poller.
+    #[test]
+    fn a_p_polls_its_shard_while_the_root_is_taken() {
+        use std::io::Write;
+        let p: &'static PollerInner =
+            Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 2).unwrap()));
+        let (a1, mut b1) = pair();
+        let (ar, mut br) = pair();
+        let (n1, nr) = (watch(p, a1.as_raw_fd(), 1), watch(p, ar.as_raw_fd(), crate::home::NONE));
+        b1.write_all(b"x").unwrap();
+        br.write_all(b"x").unwrap();
+        p.root_polling.store(true, Ordering::SeqCst);
+        p.poll_own(1, 2, &mut Vec::new());
+        assert_eq!(n1.0.load(Ordering::SeqCst), 1, "P 1 did not drain its shard");
+        assert_eq!(nr.0.load(Ordering::SeqCst), 0, "P 1 polled a root another P holds");
+        p.root_polling.store(false, Ordering::SeqCst);
+        p.poll_own(0, 2, &mut Vec::new());
+        assert_eq!(nr.0.load(Ordering::SeqCst), 1, "the root's event was lost");
     }
 
     /// With fewer Ps than shards, a P polls every shard `j` with
@@ -781,8 +861,9 @@ mod tests {
         use std::io::Write;
         let p: &'static PollerInner =
             Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 3).unwrap()));
-        let pairs: Vec<_> = (0..3).map(|k| pair_in_shard(k, 3)).collect();
-        let counts: Vec<_> = pairs.iter().map(|(a, _)| watch(p, a.as_raw_fd())).collect();
+        let pairs: Vec<_> = (0..3).map(|_| pair()).collect();
+        let counts: Vec<_> =
+            pairs.iter().enumerate().map(|(k, (a, _))| watch(p, a.as_raw_fd(), k as u16)).collect();
         for (_, b) in &pairs {
             (&*b).write_all(b"x").unwrap();
         }
@@ -800,8 +881,8 @@ mod tests {
         use std::io::Write;
         let p: &'static PollerInner =
             Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 2).unwrap()));
-        let (a1, mut b1) = pair_in_shard(1, 2);
-        let n1 = watch(p, a1.as_raw_fd());
+        let (a1, mut b1) = pair();
+        let n1 = watch(p, a1.as_raw_fd(), 1);
         // Take the edge the registration made (the socket is writable).
         p.poll(Some(0), &mut Vec::new());
         let h = std::thread::spawn(move || {
@@ -816,8 +897,8 @@ mod tests {
 
         // An event P 0's own poll does not take (it is shard 1's) is still
         // there for a non-blocking root poll.
-        let (a1b, mut b1b) = pair_in_shard(1, 2);
-        let n = watch(p, a1b.as_raw_fd());
+        let (a1b, mut b1b) = pair();
+        let n = watch(p, a1b.as_raw_fd(), 1);
         b1b.write_all(b"x").unwrap();
         p.poll_own(0, 2, &mut Vec::new());
         assert_eq!(n.0.load(Ordering::SeqCst), 0);

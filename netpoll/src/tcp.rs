@@ -311,8 +311,10 @@ mod tests {
     use std::sync::mpsc;
 
     /// Both ends of a loopback connection made in the process are
-    /// registered in one poller shard, and successive connections take
-    /// the shards in turn (`crate::home`).
+    /// registered in one poller shard, successive connections take the
+    /// shards in turn, and a connection from a peer this process did not
+    /// connect (std's socket here) is registered in the root
+    /// (`crate::home`).
     #[test]
     fn a_loopback_connections_two_ends_share_a_shard() {
         let (tx, rx) = mpsc::channel();
@@ -321,27 +323,32 @@ mod tests {
             let shards = rt.block_on(|| {
                 let ln = TcpListener::bind("127.0.0.1:0").unwrap();
                 let addr = ln.local_addr().unwrap();
+                // A read that times out binds a socket to the poller.
+                let bind = |end: &mut TcpStream| {
+                    end.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+                    let e = end.read(&mut [0u8; 1]).unwrap_err();
+                    assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+                    end.fd.shard().unwrap()
+                };
                 let mut shards = Vec::new();
                 for _ in 0..8 {
                     let mut c = TcpStream::connect(addr).unwrap();
                     let (mut s, _) = ln.accept().unwrap();
-                    // A read that times out binds each socket to the poller.
-                    for end in [&mut c, &mut s] {
-                        end.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
-                        let e = end.read(&mut [0u8; 1]).unwrap_err();
-                        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
-                    }
-                    shards.push((c.fd.shard().unwrap(), s.fd.shard().unwrap()));
+                    shards.push((bind(&mut c), bind(&mut s)));
                 }
-                shards
+                let _foreign = std::net::TcpStream::connect(addr).unwrap();
+                let (mut s, _) = ln.accept().unwrap();
+                (shards, bind(&mut s))
             });
             tx.send(shards).unwrap();
         });
-        let shards = rx.recv_timeout(Duration::from_secs(20)).expect("the test hung");
+        let (shards, foreign) = rx.recv_timeout(Duration::from_secs(20)).expect("the test hung");
         for (c, s) in &shards {
+            assert!(c.is_some(), "a loopback connection without a home: {shards:?}");
             assert_eq!(c, s, "the two ends of a connection are in different shards: {shards:?}");
         }
-        let in_0 = shards.iter().filter(|(c, _)| *c == 0).count();
+        let in_0 = shards.iter().filter(|(c, _)| *c == Some(0)).count();
         assert!((2..=6).contains(&in_0), "connections per shard {in_0} of 8: {shards:?}");
+        assert_eq!(foreign, None, "a foreign peer's connection is not in the root");
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! The order, as in Go: the P's timers; every 61st schedule the global
 //! queue first (fairness); `runnext` and the local queue; the global queue;
-//! a non-blocking network poll (of this P's share of the sockets,
-//! [`crate::engine::Poller::poll_own`]); stealing from the other Ps in a random
+//! a non-blocking network poll (the shared sockets, one P at a time, and
+//! this P's own share, [`crate::engine::Poller::poll_own`]); stealing from
+//! the other Ps in a random
 //! order (their timers and `runnext` in the last round only); then the M
 //! gives its P up, and (if it was spinning) re-checks everything once more
 //! before blocking in the poller until the next timer, or parking. See
@@ -23,8 +24,9 @@
 //! goroutines wait for the M to come back, or for sysmon's 10 ms time
 //! slice, while the free P serves fresh events: hyper's HTTP/1.1 hello on
 //! 2 Ps had a p99 of 4.9 ms against tokio's 2.5 ms from that alone
-//! (BENCHMARKS.md, "The HTTP/1.1 tail"). With a share of the sockets per
-//! P, the stalled P's sockets would wait the same way. A P that resumes
+//! (BENCHMARKS.md, "The HTTP/1.1 tail"). The sockets in the stalled P's
+//! own share (gort-netpoll: both ends of an in-process loopback
+//! connection) would wait the same way. A P that resumes
 //! goroutines is left alone, so the goroutines of a busy P keep their
 //! locality (stealing from every P with a queue before each poll cost
 //! echo 9 %).

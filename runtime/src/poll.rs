@@ -13,9 +13,11 @@
 //!   non-blocking polls (`Some(0)`, and [`Poller::poll_own`] by the Ps)
 //!   may run concurrently with it and with each other;
 //! - [`Poller::poll_own`] is a P's non-blocking poll before it steals: a
-//!   poller may give each P its own share of the descriptors (gort-netpoll
-//!   does: one epoll instance per P), so that a socket's goroutine keeps
-//!   being readied on the same P; `poll` covers every share;
+//!   poller may give each P its own share of the descriptors, so that a
+//!   socket's goroutine keeps being readied on the same P (gort-netpoll
+//!   does for both ends of an in-process loopback connection; its other
+//!   sockets are shared, taken by whichever P polls first); `poll` covers
+//!   every share;
 //! - [`Poller::wake`] makes a blocked or the next `poll` return promptly;
 //!   wake-ups may coalesce and may be spurious;
 //! - `poll` hands back the parked Gs whose I/O is ready, instead of calling
