@@ -40,9 +40,10 @@
 //! waker state), `poller` (epoll through mio's `Poll`, `Registry` and
 //! `Waker`, a root instance and one shard per P, with the wait itself a
 //! raw `epoll_wait` so that several Ms poll at once; the
-//! `gort_runtime::engine::Poller` implementation), `home` (which P's
-//! instance a socket is registered in), `fd_mutex` (Go's `fdMutex`), `fd` (the operation loop, waits,
-//! deadlines, close; `fd::poll`, the same for futures), `sys` (the
+//! `gort_runtime::engine::Poller` implementation), `home` (which
+//! instance a socket is registered in), `fd_mutex` (Go's `fdMutex`),
+//! `fd` (the operation loop, waits, deadlines, close; `fd::poll`, the
+//! same for futures), `sys` (the
 //! syscalls mio does not make), then the socket types (made by
 //! `mio::net`) and `compat` (the async traits).
 

@@ -9,13 +9,18 @@
 //! `netpollclose`, `netpoll`, `netpollBreak`) and the waiter count of
 //! runtime/netpoll.go (`netpollWaiters`).
 //!
-//! ## What mio does, and the one raw call
+//! ## What mio does, and the two raw calls
 //!
-//! The epoll instance is a [`mio::Poll`]'s, and everything but the wait
-//! goes through mio: sockets are registered and deregistered through its
+//! Each epoll instance (the root and every shard) is a [`mio::Poll`]'s,
+//! and everything but the wait and the shards' nesting goes through mio:
+//! sockets are registered and deregistered through its
 //! [`mio::Registry`] (which takes `&self`, so any thread registers while
-//! others poll), and the netpoll break is a [`mio::Waker`]. The wait
-//! itself is one raw `epoll_wait` on the Poll's descriptor
+//! others poll), and the netpoll break is a [`mio::Waker`]. Two calls are
+//! raw: a shard's descriptor is added to the root with `epoll_ctl`
+//! once, when the poller is made, because mio registers everything
+//! edge-triggered and the root must hold the shards level-triggered ("The
+//! root and the shards"); and the wait itself is one raw `epoll_wait` on
+//! a Poll's descriptor
 //! ([`mio::Poll::as_raw_fd`]), because `mio::Poll::poll` takes `&mut
 //! self`: one poller at a time, where gort, as Go, lets the scheduler's
 //! non-blocking polls (findRunnable, sysmon) run while an idle M blocks in
@@ -213,7 +218,7 @@ impl PollerInner {
         for k in 0..n.clamp(1, MAX_SHARDS) {
             let shard = PollShard { poll: mio::Poll::new()?, polling: AtomicBool::new(false) };
             // Level-triggered, which mio's registry does not offer (module
-            // docs, "Shards").
+            // docs, "The root and the shards").
             let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 1 + k as u64 };
             // SAFETY: both descriptors are epoll instances we own and keep
             // open (the shard's in `shards`, the root in `poll`); `ev` is a
@@ -493,10 +498,9 @@ impl PollerInner {
     }
 }
 
-/// One `epoll_wait` on `poll`'s instance into `events` (the one raw
-/// call, module docs):
-/// the number of events, or None if a timed wait was interrupted. An
-/// untimed or non-blocking wait is retried on `EINTR`.
+/// One `epoll_wait` on `poll`'s instance into `events` (the raw wait,
+/// module docs): the number of events, or None if a timed wait was
+/// interrupted. An untimed or non-blocking wait is retried on `EINTR`.
 fn epoll_wait(
     poll: &mio::Poll,
     events: &mut [MaybeUninit<libc::epoll_event>; EVENTS],
