@@ -798,6 +798,12 @@ mod tests {
         assert_ne!(again.token(), token);
     }
 
+    /// A poller of `shards` shards with no runtime, alive for the rest of
+    /// the test binary.
+    fn leaked_poller(shards: usize) -> &'static PollerInner {
+        Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), shards).unwrap()))
+    }
+
     /// A socket pair (the read end is registered by [`watch`]).
     fn pair() -> (std::os::unix::net::UnixStream, std::os::unix::net::UnixStream) {
         std::os::unix::net::UnixStream::pair().unwrap()
@@ -819,8 +825,7 @@ mod tests {
     #[test]
     fn each_p_polls_its_own_shard() {
         use std::io::Write;
-        let p: &'static PollerInner =
-            Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 2).unwrap()));
+        let p = leaked_poller(2);
         let (a0, mut b0) = pair();
         let (a1, mut b1) = pair();
         let (ar, mut br) = pair();
@@ -842,8 +847,7 @@ mod tests {
     #[test]
     fn a_p_polls_its_shard_while_the_root_is_taken() {
         use std::io::Write;
-        let p: &'static PollerInner =
-            Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 2).unwrap()));
+        let p = leaked_poller(2);
         let (a1, mut b1) = pair();
         let (ar, mut br) = pair();
         let (n1, nr) = (watch(p, a1.as_raw_fd(), 1), watch(p, ar.as_raw_fd(), crate::home::NONE));
@@ -863,8 +867,7 @@ mod tests {
     #[test]
     fn fewer_ps_than_shards_leave_no_shard_unpolled() {
         use std::io::Write;
-        let p: &'static PollerInner =
-            Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 3).unwrap()));
+        let p = leaked_poller(3);
         let pairs: Vec<_> = (0..3).map(|_| pair()).collect();
         let counts: Vec<_> =
             pairs.iter().enumerate().map(|(k, (a, _))| watch(p, a.as_raw_fd(), k as u16)).collect();
@@ -883,8 +886,7 @@ mod tests {
     #[test]
     fn a_blocked_poll_sees_every_shard() {
         use std::io::Write;
-        let p: &'static PollerInner =
-            Box::leak(Box::new(PollerInner::with_shards(NetPollWaker::default(), 2).unwrap()));
+        let p = leaked_poller(2);
         let (a1, mut b1) = pair();
         let n1 = watch(p, a1.as_raw_fd(), 1);
         // Take the edge the registration made (the socket is writable).
