@@ -2,7 +2,7 @@
 //! runs on the other P even while network events keep arriving there, and
 //! the sockets in the stalled P's share of the poller keep being served
 //! (`gort_runtime`'s findrunnable.rs, "stalled" Ps; gort-netpoll's
-//! poller.rs, "Shards").
+//! poller.rs, "The root and the shards").
 //!
 //! The stall is made by a goroutine that spins without a runtime call on
 //! one P, sysmon off (it would move that P to another M after 10 ms, and
